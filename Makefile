@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# crbpf: .bpf.c -> .bpf.o -> .skel.h -> crbpf. Quiet unless V=1.
+
+OUT ?= build
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+VERSION := 0.1.0
+
+BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
+	-Iinclude -Ibpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
+CFLAGS ?= -O2 -g
+CFLAGS += -Wall -Wextra -Werror -std=gnu11 -MMD -MP -Iinclude -I$(OUT) \
+	-DCRBPF_VERSION='"$(VERSION)"'
+LDLIBS := -lbpf -lelf -lz -lmnl
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+TOOL_SRCS := $(wildcard user/*.c)
+TOOL_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(TOOL_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_OBJS := $(patsubst tests/unit/%.c,$(OUT)/unit/%.o,$(UNIT_SRCS))
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BPF := $(wildcard tests/bench/*.bpf.c)
+
+.DELETE_ON_ERROR:
+.PHONY: all deps test unit integration demo bench bench-quick clean
+
+all: $(OUT)/crbpf $(OUT)/unit_tests
+
+$(OUT) $(OUT)/user $(OUT)/unit $(OUT)/bench:
+	$(Q)mkdir -p $@
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/crbpf.h | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUT)/user/%.o: user/%.c $(SKELS) | $(OUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/crbpf: $(TOOL_OBJS) | $(OUT)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(OUT)/unit/%.o: tests/unit/%.c $(SKELS) | $(OUT)/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@
+
+$(OUT)/unit_tests: $(UNIT_OBJS) | $(OUT)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# Installs missing Debian packages and mounts bpffs; safe to run repeatedly.
+deps:
+	$(Q)bash scripts/deps.sh
+
+# The test command the README gives: installs what it needs, builds, runs
+# every unit and integration test, ends with "N passed, N failed".
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash tests/bench/bench.sh
+
+bench-quick: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash tests/bench/bench.sh --quick
+
+clean:
+	$(Q)rm -rf $(OUT)
+
+-include $(TOOL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+#ifndef CRBPF_EDGE_MAPS_H
+#define CRBPF_EDGE_MAPS_H
+
+#include "maps.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CRBPF_MAX_PORTS);
+	__type(key, struct crbpf_port_key);
+	__type(value, struct crbpf_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CRBPF_MAX_FLOWS);
+	__type(key, struct crbpf_flow_key);
+	__type(value, struct crbpf_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CRBPF_MAX_PORTS);
+	__type(key, struct crbpf_rev_key);
+	__type(value, struct crbpf_rev);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_rev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CRBPF_MAX_LOCAL);
+	__type(key, struct crbpf_addr_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_local SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, CRBPF_MAX_PORTS);
+	__type(key, struct crbpf_port_key);
+	__type(value, struct crbpf_mstats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_mstats SEC(".maps");
+
+/* ifindex -> ifindex of devices XDP may redirect to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, CRBPF_MAX_TXPORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_txports SEC(".maps");
+
+#endif /* CRBPF_EDGE_MAPS_H */

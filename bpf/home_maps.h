@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+#ifndef CRBPF_HOME_MAPS_H
+#define CRBPF_HOME_MAPS_H
+
+#include "maps.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CRBPF_MAX_HFLOWS);
+	__type(key, struct crbpf_hflow_key);
+	__type(value, struct crbpf_hflow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_hflows SEC(".maps");
+
+#endif /* CRBPF_HOME_MAPS_H */

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Map keys, values and enums shared by the BPF programs and the crbpf tool.
+ * Addresses and ports stay in network byte order everywhere; the CLI converts.
+ * IPv4 addresses live in addr[0] with addr[1..3] zero, so one layout serves both
+ * families.
+ */
+#ifndef CRBPF_H
+#define CRBPF_H
+
+#include <linux/types.h>
+
+#define CRBPF_PIN_ROOT_DEFAULT "/sys/fs/bpf/crbpf"
+
+/* Families as stored in keys: not AF_*, so BPF code needs no socket headers. */
+#define CRBPF_V4 4
+#define CRBPF_V6 6
+
+/* One device fully mapped: 65535 ports x 2 protocols x 2 families. */
+#define CRBPF_MAX_PORTS 262144
+/* Flow table default; LRU free lists are per CPU, so leave ample slack. */
+#define CRBPF_MAX_FLOWS 262144
+/* Addresses of all attached public devices. */
+#define CRBPF_MAX_LOCAL 1024
+/* Remote endpoints learned on a home tunnel. */
+#define CRBPF_MAX_HFLOWS 262144
+/* Devices an XDP program may redirect to (public NICs, Ethernet next hops). */
+#define CRBPF_MAX_TXPORTS 256
+
+/* Routing protocol number on every ip rule and route crbpf installs, so that
+ * detach finds exactly what attach added (rt_protos has nothing at 203). */
+#define CRBPF_RTPROT 203
+
+#define CRBPF_HOME_TABLE_DEFAULT 123
+#define CRBPF_HOME_MARK_DEFAULT 0x1
+
+/* crbpf_ports: public (device, family, proto, port) -> backend. */
+struct crbpf_port_key {
+	__u32 ifindex; /* public device the packet arrives on */
+	__u8 family; /* CRBPF_V4 | CRBPF_V6 */
+	__u8 proto; /* IPPROTO_TCP | IPPROTO_UDP */
+	__be16 port; /* public port */
+};
+_Static_assert(sizeof(struct crbpf_port_key) == 8, "crbpf_port_key layout");
+
+enum crbpf_backend_flags {
+	/* Backend reached through an Ethernet-type device (has a MAC header):
+	 * eligible for the XDP fib + devmap path. Otherwise layer 3 (wg, tun). */
+	CRBPF_BE_L2 = 1 << 0,
+};
+
+struct crbpf_backend {
+	__be32 addr[4];
+	__be16 port; /* backend port for this public port (ranges pre-expanded) */
+	__u16 flags; /* enum crbpf_backend_flags */
+	__u32 ifindex; /* device the routing table uses to reach addr */
+};
+_Static_assert(sizeof(struct crbpf_backend) == 24, "crbpf_backend layout");
+
+/* crbpf_flows (LRU): keyed as a reply looks on the tunnel: src = backend,
+ * dst = client. Written on the first forwarded packet of a flow. */
+struct crbpf_flow_key {
+	__be32 backend[4];
+	__be32 client[4];
+	__be16 backend_port;
+	__be16 client_port;
+	__u8 family;
+	__u8 proto;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct crbpf_flow_key) == 40, "crbpf_flow_key layout");
+
+struct crbpf_flow {
+	__be32 public_addr[4]; /* address the client connected to */
+	__be16 public_port;
+	__u16 pad;
+	__u32 public_ifindex;
+};
+_Static_assert(sizeof(struct crbpf_flow) == 24, "crbpf_flow layout");
+
+/* crbpf_rev: static reverse rule (backend addr, port) -> public side, used
+ * when the flow entry is gone (LRU eviction). refs > 1 means several public
+ * ports share this backend port: ambiguous, so only flow entries answer. */
+struct crbpf_rev_key {
+	__be32 addr[4];
+	__be16 port;
+	__u8 family;
+	__u8 proto;
+};
+_Static_assert(sizeof(struct crbpf_rev_key) == 20, "crbpf_rev_key layout");
+
+struct crbpf_rev {
+	__be32 public_addr[4]; /* primary address of the public device */
+	__be16 public_port;
+	__u16 refs;
+	__u32 public_ifindex;
+};
+_Static_assert(sizeof(struct crbpf_rev) == 24, "crbpf_rev layout");
+
+/* crbpf_local: addresses of attached public devices -> ifindex. Only packets
+ * addressed to the VPS itself are candidates for forwarding. */
+struct crbpf_addr_key {
+	__u8 family;
+	__u8 pad[3];
+	__be32 addr[4];
+};
+_Static_assert(sizeof(struct crbpf_addr_key) == 20, "crbpf_addr_key layout");
+
+/* crbpf_mstats (per-CPU hash, keyed by crbpf_port_key): per mapping. */
+struct crbpf_mstats {
+	__u64 in_packets; /* client -> backend */
+	__u64 in_bytes;
+	__u64 out_packets; /* backend -> client */
+	__u64 out_bytes;
+	__u64 new_flows;
+};
+
+/* crbpf_hflows (home, LRU): remote endpoint of a flow that arrived through
+ * the tunnel; replies addressed to it are steered back into the tunnel. */
+struct crbpf_hflow_key {
+	__be32 addr[4];
+	__be16 port;
+	__u8 family;
+	__u8 proto;
+};
+_Static_assert(sizeof(struct crbpf_hflow_key) == 20, "crbpf_hflow_key layout");
+
+struct crbpf_hflow {
+	__u32 tunnel_ifindex;
+	__u32 pad;
+};
+
+/* crbpf_stats: per-CPU array of outcome counters, indexed by this enum.
+ * user/stats.c holds the printable names in the same order. */
+enum crbpf_stat {
+	CRBPF_ST_PASS_NOT_IP, /* ARP, LLDP, anything not IPv4/IPv6 */
+	CRBPF_ST_PASS_MALFORMED, /* truncated or bad headers: the stack decides */
+	CRBPF_ST_PASS_NOT_LOCAL, /* not addressed to an attached public address */
+	CRBPF_ST_PASS_PROTO, /* not TCP/UDP: ICMP, ND, ... */
+	CRBPF_ST_PASS_FRAGMENT, /* IP fragments carry no ports to map */
+	CRBPF_ST_PASS_NO_MAPPING, /* unmapped port: SSH, the WireGuard listener */
+	CRBPF_ST_PASS_TTL, /* would expire here: left to the stack */
+	CRBPF_ST_PASS_TO_TC, /* XDP saw a hit it cannot finish (L3 backend, no neigh) */
+	CRBPF_ST_FWD_XDP, /* client -> backend, XDP devmap redirect */
+	CRBPF_ST_FWD_TC, /* client -> backend, tc redirect */
+	CRBPF_ST_REV_XDP, /* backend -> client, XDP devmap redirect */
+	CRBPF_ST_REV_TC, /* backend -> client, tc redirect with resolved MACs */
+	CRBPF_ST_REV_NEIGH, /* backend -> client, tc bpf_redirect_neigh */
+	CRBPF_ST_REV_STATIC, /* reverse answered by crbpf_rev, no flow entry */
+	CRBPF_ST_PASS_REV_MISS, /* tunnel packet that is no reply to a mapping */
+	CRBPF_ST_DROP_NO_ROUTE, /* no route back to the client / to the backend */
+	CRBPF_ST_DROP_ERROR, /* a helper failed after the packet was rewritten */
+	CRBPF_ST_FLOW_NEW, /* flow entries created */
+	CRBPF_ST_FLOW_FULL, /* flow entry could not be written */
+	CRBPF_ST_HOME_LEARN, /* home: flow learned on tunnel ingress */
+	CRBPF_ST_HOME_MARK, /* home: reply marked on a served bridge */
+	CRBPF_ST_HOME_PASS, /* home: packet left alone */
+	CRBPF_ST__MAX,
+};
+
+#endif /* CRBPF_H */
