@@ -36,6 +36,7 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BPF := $(wildcard tests/bench/*.bpf.c)
 
 .DELETE_ON_ERROR:
+.SECONDARY: $(BPF_OBJS)
 .PHONY: all deps test unit integration demo bench bench-quick clean
 
 all: $(OUT)/crbpf $(OUT)/unit_tests
