@@ -23,6 +23,12 @@ int crbpf_tun_tc(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+SEC("tc")
+int crbpf_rev_tc(struct __sk_buff *skb)
+{
+	return TC_ACT_OK;
+}
+
 SEC("xdp")
 int crbpf_rev_xdp(struct xdp_md *ctx)
 {
