@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# shellcheck shell=bash
+# Result reporting for integration tests. A test file calls t_begin NAME,
+# builds the topology, and ends with t_pass / t_fail REASON / t_skip REASON,
+# or reports several named cases with t_result and ends with t_done. The EXIT
+# trap tears the topology down on every path and then prints the result, so
+# a test that dies half way still reports FAIL and leaves nothing behind.
+
+# shellcheck source=tests/lib/topo.sh
+source "$(dirname "${BASH_SOURCE[0]}")/topo.sh"
+
+T_NAME=
+T_STATUS=
+T_REASON=
+T_RESULTS=0
+T_FAILS=0
+
+t_begin() {
+	T_NAME=$1
+	TOPO_DIR=$(mktemp -d "/tmp/crbpf-it-$T_NAME.XXXXXX")
+	trap _t_exit EXIT
+	trap 'exit 130' INT TERM
+}
+
+_t_print() {
+	echo "[integration/$1] $2"
+	if [ "$2" = FAIL ] && [ -n "${3:-}" ]; then
+		echo "    $3 (logs: $TOPO_DIR)"
+	elif [ "$2" = SKIP ] && [ -n "${3:-}" ]; then
+		echo "    $3"
+	fi
+}
+
+_t_exit() {
+	local rc=$?
+	trap - EXIT
+	topo_down >/dev/null 2>&1
+	if [ -n "$T_STATUS" ]; then
+		_t_print "$T_NAME" "$T_STATUS" "$T_REASON"
+	elif [ "$T_RESULTS" -eq 0 ]; then
+		_t_print "$T_NAME" FAIL "test aborted (exit $rc)"
+		rc=1
+	fi
+	[ "$T_STATUS" = FAIL ] && rc=1
+	# Keep the logs of failed runs only.
+	[ "$rc" -eq 0 ] && [ "$T_FAILS" -eq 0 ] && rm -rf "$TOPO_DIR"
+	exit "$rc"
+}
+
+t_pass() {
+	T_STATUS=PASS
+	exit 0
+}
+
+t_fail() {
+	T_STATUS=FAIL
+	T_REASON=$*
+	exit 1
+}
+
+t_skip() {
+	T_STATUS=SKIP
+	T_REASON=$*
+	exit 0
+}
+
+# t_result CASE PASS|FAIL|SKIP [REASON]: one named case of a multi-case file.
+t_result() {
+	T_RESULTS=$((T_RESULTS + 1))
+	[ "$2" = FAIL ] && T_FAILS=$((T_FAILS + 1))
+	_t_print "$1" "$2" "${3:-}"
+}
+
+t_done() {
+	[ "$T_FAILS" -eq 0 ] && exit 0
+	exit 1
+}
+
+need_crbpf() {
+	[ -x "$CRBPF" ] || t_skip "build/crbpf not built"
+}
+
+t_up() {
+	topo_up 2>"$TOPO_DIR/topo.err" || t_fail "topology: $(tail -n1 "$TOPO_DIR/topo.err")"
+}
+
+# must DESC CMD...: run CMD; on failure end the test with its first stderr line.
+must() {
+	local desc=$1 out rc
+	shift
+	out=$("$@" 2>&1 >"$TOPO_DIR/must.out")
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		t_fail "$desc: exit $rc: $(printf '%s\n' "$out" | head -n1)"
+	fi
+	cat "$TOPO_DIR/must.out"
+}
+
+# expect_hello DESC WANT CMD...: CMD (a peer.py hello) must print a reply
+# containing WANT (the client address the server saw).
+expect_hello() {
+	local desc=$1 want=$2 out
+	shift 2
+	out=$("$@" 2>&1)
+	local rc=$?
+	[ "$rc" -eq 0 ] || t_fail "$desc: $(printf '%s\n' "$out" | tail -n1)"
+	case "$out" in
+	*"hello $want"*) ;;
+	*) t_fail "$desc: server saw '$(printf '%s' "$out" | head -n1)', want $want" ;;
+	esac
+}
+
+# The crbpf state a bad command must leave untouched.
+crbpf_state() {
+	echo "== vps port list"
+	vps_crbpf port list --json 2>&1
+	echo "== pins"
+	(cd /sys/fs/bpf && find crbpf-test-vps crbpf-test-home 2>/dev/null | sort)
+	echo "== links"
+	bpftool link show 2>/dev/null | grep -E '^[0-9]+:' | sort
+	for ns in cr-vps cr-home; do
+		echo "== $ns ip link xdp"
+		nsx "$ns" ip -d link show | grep -E 'xdp|prog/xdp' || true
+		echo "== $ns rules"
+		nsx "$ns" ip rule show
+		nsx "$ns" ip -6 rule show
+		nsx "$ns" ip route show table all proto 203 2>/dev/null
+	done
+}

@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""Tiny servers and clients for the integration tests (stdlib only).
+
+serve: a TCP or UDP server that tells each client the address it saw.
+  TCP, one request line per connection:
+    HELLO        -> "hello ADDR:PORT TAG"       (ADDR in [] for IPv6)
+    PUT          -> reads until EOF, replies "NBYTES SHA256 ADDR:PORT"
+    GET N SEED   -> sends N deterministic bytes, closes
+  UDP: every datagram -> "hello ADDR:PORT TAG"
+  Each peer seen is also logged on stdout as "peer ADDR:PORT".
+hello/put/get: the matching clients; exit 0 on success, 1 with one line on
+stderr otherwise.
+"""
+import argparse
+import hashlib
+import os
+import random
+import socket
+import sys
+import threading
+import time
+
+
+def fmt_peer(addr):
+    host, port = addr[0], addr[1]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    if ":" in host:
+        return "[%s]:%d" % (host, port)
+    return "%s:%d" % (host, port)
+
+
+def family_of(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def make_listener(proto, bind, port):
+    fam = family_of(bind) if bind else socket.AF_INET6
+    typ = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    s = socket.socket(fam, typ)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if fam == socket.AF_INET6 and not bind:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        bind = "::"
+    elif bind in ("0.0.0.0", "::") and fam == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((bind, port))
+    if proto == "tcp":
+        s.listen(64)
+    return s
+
+
+def det_bytes(n, seed):
+    return random.Random(seed).randbytes(n)
+
+
+def log(msg):
+    sys.stdout.write(msg + "\n")
+    sys.stdout.flush()
+
+
+def recv_line(conn):
+    buf = b""
+    while not buf.endswith(b"\n"):
+        b = conn.recv(1)
+        if not b:
+            break
+        buf += b
+    return buf.decode(errors="replace").strip()
+
+
+def handle_tcp(conn, addr, tag):
+    peer = fmt_peer(addr)
+    log("peer " + peer)
+    try:
+        conn.settimeout(120)
+        line = recv_line(conn)
+        words = line.split()
+        if not words or words[0] == "HELLO":
+            conn.sendall(("hello %s %s\n" % (peer, tag)).encode())
+        elif words[0] == "PUT":
+            h = hashlib.sha256()
+            n = 0
+            while True:
+                b = conn.recv(1 << 16)
+                if not b:
+                    break
+                h.update(b)
+                n += len(b)
+            log("put %d %s %s" % (n, h.hexdigest(), peer))
+            conn.sendall(("%d %s %s\n" % (n, h.hexdigest(), peer)).encode())
+        elif words[0] == "GET":
+            conn.sendall(det_bytes(int(words[1]), int(words[2])))
+    except OSError as e:
+        log("error %s %s" % (peer, e))
+    finally:
+        conn.close()
+
+
+def serve(a):
+    s = make_listener(a.proto, a.bind, a.port)
+    log("listening %s %s %d" % (a.proto, a.bind or "*", a.port))
+    if a.proto == "udp":
+        while True:
+            data, addr = s.recvfrom(65535)
+            peer = fmt_peer(addr)
+            log("peer " + peer)
+            s.sendto(("hello %s %s\n" % (peer, a.tag)).encode(), addr)
+    while True:
+        conn, addr = s.accept()
+        threading.Thread(target=handle_tcp, args=(conn, addr, a.tag),
+                         daemon=True).start()
+
+
+def die(msg):
+    sys.stderr.write(msg + "\n")
+    sys.exit(1)
+
+
+def connect(a):
+    fam = family_of(a.host)
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(a.timeout)
+    try:
+        s.connect((a.host, a.port))
+    except OSError as e:
+        die("connect %s port %d: %s" % (a.host, a.port, e))
+    return s
+
+
+def hello(a):
+    if a.proto == "udp":
+        s = socket.socket(family_of(a.host), socket.SOCK_DGRAM)
+        s.settimeout(a.timeout / 3)
+        for _ in range(3):
+            try:
+                s.sendto(b"HELLO\n", (a.host, a.port))
+                data, _ = s.recvfrom(65535)
+                print(data.decode(errors="replace").strip())
+                return
+            except socket.timeout:
+                continue
+            except OSError as e:
+                die("udp %s port %d: %s" % (a.host, a.port, e))
+        die("udp %s port %d: no reply" % (a.host, a.port))
+    s = connect(a)
+    try:
+        s.sendall(b"HELLO\n")
+        line = recv_line(s)
+    except OSError as e:
+        die("tcp %s port %d: %s" % (a.host, a.port, e))
+    if not line:
+        die("tcp %s port %d: empty reply" % (a.host, a.port))
+    print(line)
+
+
+def put(a):
+    s = connect(a)
+    h = hashlib.sha256()
+    n = 0
+    block = os.urandom(1 << 20)
+    chunk = 1 << 16
+    s.settimeout(a.timeout)
+    try:
+        s.sendall(b"PUT\n")
+        off = 0
+        while True:
+            if a.until:
+                if n >= a.bytes and os.path.exists(a.until):
+                    break
+            elif n >= a.bytes:
+                break
+            want = chunk if a.until else min(chunk, a.bytes - n)
+            # Vary the data: rotate through the random block and mix in n.
+            piece = bytearray(block[off:off + want])
+            if len(piece) < want:
+                piece += block[:want - len(piece)]
+            piece[0:8] = n.to_bytes(8, "little")
+            off = (off + want + 7) % len(block)
+            s.sendall(piece)
+            h.update(piece)
+            n += len(piece)
+            if a.rate:
+                time.sleep(len(piece) / a.rate)
+        s.shutdown(socket.SHUT_WR)
+        line = recv_line(s)
+    except OSError as e:
+        die("put to %s port %d after %d bytes: %s" % (a.host, a.port, n, e))
+    words = line.split()
+    if len(words) < 2:
+        die("put to %s port %d: bad reply %r after %d bytes" % (a.host, a.port, line, n))
+    if int(words[0]) != n or words[1] != h.hexdigest():
+        die("put: sent %d bytes sha256 %s, server got %s bytes sha256 %s" %
+            (n, h.hexdigest()[:16], words[0], words[1][:16]))
+    print("put ok %d %s %s" % (n, h.hexdigest(), words[2] if len(words) > 2 else ""))
+
+
+def get(a):
+    s = connect(a)
+    h = hashlib.sha256()
+    n = 0
+    try:
+        s.sendall(("GET %d %d\n" % (a.bytes, a.seed)).encode())
+        while True:
+            b = s.recv(1 << 16)
+            if not b:
+                break
+            h.update(b)
+            n += len(b)
+    except OSError as e:
+        die("get from %s port %d after %d bytes: %s" % (a.host, a.port, n, e))
+    want = hashlib.sha256(det_bytes(a.bytes, a.seed)).hexdigest()
+    if n != a.bytes or h.hexdigest() != want:
+        die("get: expected %d bytes sha256 %s, got %d bytes sha256 %s" %
+            (a.bytes, want[:16], n, h.hexdigest()[:16]))
+    print("get ok %d %s" % (n, want))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sv = sub.add_parser("serve")
+    sv.add_argument("--proto", choices=["tcp", "udp"], default="tcp")
+    sv.add_argument("--bind", default="")
+    sv.add_argument("--port", type=int, required=True)
+    sv.add_argument("--tag", default="")
+    for name in ("hello", "put", "get"):
+        c = sub.add_parser(name)
+        c.add_argument("host")
+        c.add_argument("port", type=int)
+        c.add_argument("--proto", choices=["tcp", "udp"], default="tcp")
+        c.add_argument("--timeout", type=float, default=5)
+        c.add_argument("--bytes", type=int, default=0)
+        c.add_argument("--seed", type=int, default=1)
+        c.add_argument("--until", default="")
+        c.add_argument("--rate", type=float, default=0)
+    a = p.parse_args()
+    {"serve": serve, "hello": hello, "put": put, "get": get}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
