@@ -4,9 +4,9 @@
 # mounts bpffs. Idempotent; needs root.
 set -euo pipefail
 
-pkgs=(clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
-      libmnl-dev iproute2 iptables nftables ethtool wireguard-go wireguard-tools
-      socat python3 kmod)
+pkgs=(clang llvm make gcc libc6-dev pkg-config libbpf-dev bpftool libelf-dev
+      zlib1g-dev libmnl-dev iproute2 iptables nftables ethtool wireguard-go
+      wireguard-tools socat python3 kmod util-linux procps coreutils iputils-ping)
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps: needs root (apt-get, mount)" >&2

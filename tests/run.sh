@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Runs the unit tests (build/unit_tests) and every tests/integration/*.sh,
+# counts their "[name] PASS|FAIL|SKIP" lines and ends with exactly one line
+# "N passed, N failed". SKIPs count as neither but are listed. Exits non-zero
+# if anything failed. Optional arguments: substrings selecting integration
+# test files (e.g. `tests/run.sh tcp udp`); --no-unit skips the unit tests.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+unit=1
+filters=()
+for a in "$@"; do
+	case "$a" in
+	--no-unit) unit=0 ;;
+	*) filters+=("$a") ;;
+	esac
+done
+
+pass=0
+fail=0
+skipped=()
+failed=()
+start=$(date +%s)
+
+# count PREFIX: read a test's output on stdin, echo it, tally result lines.
+count() {
+	local line seen=0 name status
+	while IFS= read -r line; do
+		printf '%s\n' "$line"
+		if [[ "$line" =~ ^\[([^]]+)\]\ (PASS|FAIL|SKIP)([[:space:]]|$) ]]; then
+			seen=1
+			name=${BASH_REMATCH[1]}
+			status=${BASH_REMATCH[2]}
+			case "$status" in
+			PASS) pass=$((pass + 1)) ;;
+			FAIL) fail=$((fail + 1)); failed+=("$name") ;;
+			SKIP) skipped+=("$name") ;;
+			esac
+		fi
+	done
+	return $((1 - seen))
+}
+
+if [ "$unit" -eq 1 ]; then
+	if [ -x build/unit_tests ]; then
+		out=$(timeout -k 10 600 build/unit_tests 2>&1)
+		rc=$?
+		count <<<"$out"
+		if [ "$rc" -ne 0 ] && ! grep -q '] FAIL' <<<"$out"; then
+			# Crashed or failed without naming a case.
+			echo "[unit] FAIL"
+			echo "    build/unit_tests exited $rc"
+			fail=$((fail + 1)); failed+=(unit)
+		fi
+	else
+		echo "[unit] FAIL"
+		echo "    build/unit_tests not built (run make)"
+		fail=$((fail + 1)); failed+=(unit)
+	fi
+fi
+
+for t in tests/integration/*.sh; do
+	[ -e "$t" ] || continue
+	if [ "${#filters[@]}" -gt 0 ]; then
+		sel=0
+		for f in "${filters[@]}"; do
+			[[ "$t" == *"$f"* ]] && sel=1
+		done
+		[ "$sel" -eq 1 ] || continue
+	fi
+	name=$(basename "$t" .sh)
+	t0=$(date +%s)
+	out=$(timeout -k 15 300 bash "$t" 2>&1)
+	rc=$?
+	count <<<"$out"
+	seen=$?
+	if [ "$seen" -ne 0 ] || { [ "$rc" -ne 0 ] && ! grep -q '] FAIL' <<<"$out"; }; then
+		echo "[integration/$name] FAIL"
+		echo "    $t exited $rc without a result line$([ "$rc" -eq 124 ] && echo ' (timed out)')"
+		fail=$((fail + 1)); failed+=("integration/$name")
+	fi
+	[ -n "${CRBPF_TEST_TIMES:-}" ] && echo "    ($name: $(($(date +%s) - t0)) s)"
+done
+
+echo
+echo "runtime: $(($(date +%s) - start)) s"
+[ "${#skipped[@]}" -gt 0 ] && echo "skipped: ${skipped[*]}"
+[ "${#failed[@]}" -gt 0 ] && echo "failed: ${failed[*]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
