@@ -90,7 +90,28 @@ bench-quick: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/bench/bench.sh --quick
 
+# bench: tests/bench/*.bpf.c -> build/bench/*.bpf.o + .skel.h,
+# tests/bench/*.c -> build/bench/<name>; built by tests/bench/bench.sh.
+BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(filter-out %.bpf.c,$(BENCH_SRCS)))
+BENCH_SKELS := $(patsubst tests/bench/%.bpf.c,$(OUT)/bench/%.skel.h,$(BENCH_BPF))
+.PHONY: bench-bins
+.SECONDARY: $(patsubst tests/bench/%.bpf.c,$(OUT)/bench/%.bpf.o,$(BENCH_BPF)) $(BENCH_SKELS)
+bench-bins: $(BENCH_BINS)
+
+$(OUT)/bench/%.bpf.o: tests/bench/%.bpf.c | $(OUT)/bench
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/bench/%.skel.h: $(OUT)/bench/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUT)/bench/%: tests/bench/%.c $(BENCH_SKELS) $(SKELS) | $(OUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
+# end bench
+
 clean:
 	$(Q)rm -rf $(OUT)
 
--include $(TOOL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
+-include $(TOOL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BENCH_BINS:=.d)

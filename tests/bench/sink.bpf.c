@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Counting sink: XDP program that counts UDP frames (IPv4 and IPv6) per CPU
+ * and drops them. Everything else (ARP, ND, ...) passes, so neighbour
+ * resolution towards the sink still works. See sink.c for usage.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+struct sink_count {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sink_count);
+} sink_count SEC(".maps");
+
+SEC("xdp")
+int crb_sink(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct sink_count *c;
+	__u32 zero = 0;
+	__u8 proto;
+
+	if ((void *)(eth + 1) > data_end)
+		return XDP_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > data_end)
+			return XDP_PASS;
+		proto = ip->protocol;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > data_end)
+			return XDP_PASS;
+		proto = ip6->nexthdr;
+	} else {
+		return XDP_PASS;
+	}
+	if (proto != IPPROTO_UDP)
+		return XDP_PASS;
+
+	c = bpf_map_lookup_elem(&sink_count, &zero);
+	if (c) {
+		c->packets++;
+		c->bytes += data_end - data;
+	}
+	return XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
