@@ -1,32 +1,493 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* STUB: replaced by the real edge datapath. */
+/*
+ * Edge (VPS) datapath. Public side: packets to a mapped (device, family,
+ * proto, port) get their destination rewritten to the backend and are handed
+ * to the device that reaches it. Backend side: replies get their source
+ * rewritten back to the public address and port and leave via the public NIC.
+ */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 #include "edge_maps.h"
+#include "parsing.h"
+#include "csum.h"
 
-SEC("xdp")
-int crbpf_edge_xdp(struct xdp_md *ctx)
+#ifndef ENOENT
+#define ENOENT 2
+#endif
+#ifndef EEXIST
+#define EEXIST 17
+#endif
+
+/* Linear bytes the parser may touch: Ethernet, VLAN, IPv4 with options, TCP. */
+#define TC_PULL_LEN (ETH_HLEN + 4 + 60 + 20)
+
+/* Only the NAT programs' own public side; filled from a flow or crbpf_rev. */
+struct public_side {
+	__be32 addr[4];
+	__be16 port;
+	__u32 ifindex;
+};
+
+static __always_inline int tc_pass(enum crbpf_stat reason)
 {
+	count(reason);
+	return TC_ACT_OK;
+}
+
+static __always_inline int tc_drop(enum crbpf_stat reason)
+{
+	count(reason);
+	return TC_ACT_SHOT;
+}
+
+static __always_inline int xdp_pass(enum crbpf_stat reason)
+{
+	count(reason);
 	return XDP_PASS;
+}
+
+/* Headers split across skb fragments are invisible to direct packet access;
+ * pull them into the linear area (content is unchanged). */
+static __always_inline void tc_pull_headers(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 want = skb->len < TC_PULL_LEN ? skb->len : TC_PULL_LEN;
+
+	if (data + want > data_end)
+		bpf_skb_pull_data(skb, want);
+}
+
+static __always_inline int tc_parse(struct __sk_buff *skb, bool has_eth,
+				    struct pkt *p)
+{
+	tc_pull_headers(skb);
+	return parse_pkt((void *)(long)skb->data, (void *)(long)skb->data_end,
+			 has_eth, skb->protocol, p);
+}
+
+/* Forward direction lookup: addressed to an attached public address, on a
+ * mapped port of the device it arrived on. */
+static __always_inline int lookup_mapping(const struct pkt *p, __u32 ifindex,
+					  struct crbpf_port_key *pk,
+					  struct crbpf_backend *be)
+{
+	struct crbpf_addr_key ak;
+	struct crbpf_backend *val;
+
+	__builtin_memset(&ak, 0, sizeof(ak));
+	ak.family = p->family;
+	__builtin_memcpy(ak.addr, p->daddr, sizeof(ak.addr));
+	if (!bpf_map_lookup_elem(&crbpf_local, &ak))
+		return CRBPF_ST_PASS_NOT_LOCAL;
+
+	__builtin_memset(pk, 0, sizeof(*pk));
+	pk->ifindex = ifindex;
+	pk->family = p->family;
+	pk->proto = p->proto;
+	pk->port = p->dport;
+	val = bpf_map_lookup_elem(&crbpf_ports, pk);
+	if (!val)
+		return CRBPF_ST_PASS_NO_MAPPING;
+	/* A copy: the tool may replace the entry while this packet is in flight. */
+	*be = *val;
+	return PKT_OK;
+}
+
+/* Reverse direction lookup: the flow entry first, the static rule only when
+ * exactly one public port leads to this backend port. */
+static __always_inline int lookup_reverse(const struct pkt *p,
+					  struct public_side *pub)
+{
+	struct crbpf_flow_key fk;
+	struct crbpf_rev_key rk;
+	struct crbpf_flow *flow;
+	struct crbpf_rev *rev;
+
+	__builtin_memset(&fk, 0, sizeof(fk));
+	__builtin_memcpy(fk.backend, p->saddr, sizeof(fk.backend));
+	__builtin_memcpy(fk.client, p->daddr, sizeof(fk.client));
+	fk.backend_port = p->sport;
+	fk.client_port = p->dport;
+	fk.family = p->family;
+	fk.proto = p->proto;
+	flow = bpf_map_lookup_elem(&crbpf_flows, &fk);
+	if (flow) {
+		__builtin_memcpy(pub->addr, flow->public_addr, sizeof(pub->addr));
+		pub->port = flow->public_port;
+		pub->ifindex = flow->public_ifindex;
+		return PKT_OK;
+	}
+
+	__builtin_memset(&rk, 0, sizeof(rk));
+	__builtin_memcpy(rk.addr, p->saddr, sizeof(rk.addr));
+	rk.port = p->sport;
+	rk.family = p->family;
+	rk.proto = p->proto;
+	rev = bpf_map_lookup_elem(&crbpf_rev, &rk);
+	if (!rev || rev->refs != 1)
+		return CRBPF_ST_PASS_REV_MISS;
+	__builtin_memcpy(pub->addr, rev->public_addr, sizeof(pub->addr));
+	pub->port = rev->public_port;
+	pub->ifindex = rev->public_ifindex;
+	count(CRBPF_ST_REV_STATIC);
+	return PKT_OK;
+}
+
+/* Lookup first: an LRU update pops a free node even when the key exists,
+ * which on every packet would churn (and evict from) the free lists. */
+static __always_inline void record_flow(const struct pkt *p,
+					const struct crbpf_backend *be,
+					__u32 ifindex, struct crbpf_mstats *ms)
+{
+	struct crbpf_flow_key fk;
+	struct crbpf_flow fv;
+	struct crbpf_flow *cur;
+	long err;
+
+	__builtin_memset(&fk, 0, sizeof(fk));
+	__builtin_memcpy(fk.backend, be->addr, sizeof(fk.backend));
+	__builtin_memcpy(fk.client, p->saddr, sizeof(fk.client));
+	fk.backend_port = be->port;
+	fk.client_port = p->sport;
+	fk.family = p->family;
+	fk.proto = p->proto;
+
+	__builtin_memset(&fv, 0, sizeof(fv));
+	__builtin_memcpy(fv.public_addr, p->daddr, sizeof(fv.public_addr));
+	fv.public_port = p->dport;
+	fv.public_ifindex = ifindex;
+
+	cur = bpf_map_lookup_elem(&crbpf_flows, &fk);
+	if (cur && cur->public_port == fv.public_port &&
+	    cur->public_ifindex == ifindex &&
+	    addr_eq(cur->public_addr, fv.public_addr))
+		return;
+
+	/* A differing entry is stale (the mapping changed): replace it. */
+	err = bpf_map_update_elem(&crbpf_flows, &fk, &fv,
+				  cur ? BPF_EXIST : BPF_NOEXIST);
+	if (!err) {
+		if (cur)
+			return;
+		count(CRBPF_ST_FLOW_NEW);
+		if (ms)
+			ms->new_flows++;
+	} else if (err != -EEXIST) {
+		count(CRBPF_ST_FLOW_FULL);
+	}
+}
+
+static __always_inline struct crbpf_mstats *
+mstats_get(__u32 ifindex, __u8 family, __u8 proto, __be16 port)
+{
+	struct crbpf_port_key k;
+
+	__builtin_memset(&k, 0, sizeof(k));
+	k.ifindex = ifindex;
+	k.family = family;
+	k.proto = proto;
+	k.port = port;
+	return bpf_map_lookup_elem(&crbpf_mstats, &k);
+}
+
+static __always_inline void fib_prepare(struct bpf_fib_lookup *fib,
+					const struct pkt *p, __u32 ifindex,
+					const __be32 *src, const __be32 *dst,
+					__be16 sport, __be16 dport,
+					__u16 tot_len)
+{
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->l4_protocol = p->proto;
+	fib->sport = sport;
+	fib->dport = dport;
+	fib->tot_len = tot_len;
+	fib->ifindex = ifindex;
+	if (p->family == CRBPF_V4) {
+		fib->family = AF_INET;
+		fib->tos = p->tos;
+		fib->ipv4_src = src[0];
+		fib->ipv4_dst = dst[0];
+	} else {
+		fib->family = AF_INET6;
+		fib->flowinfo = p->flowinfo;
+		__builtin_memcpy(fib->ipv6_src, src, sizeof(fib->ipv6_src));
+		__builtin_memcpy(fib->ipv6_dst, dst, sizeof(fib->ipv6_dst));
+	}
+}
+
+/* ---- tc ---------------------------------------------------------------- */
+
+/*
+ * Rewrite the source or destination address and port with the csum helpers,
+ * which handle CHECKSUM_PARTIAL (GSO, local senders) and CHECKSUM_COMPLETE.
+ * IPv4: the header checksum absorbs the address change, so skb->csum stays
+ * right without help. IPv6 has no header checksum: the stores recompute
+ * skb->csum, which also cancels the pseudo-header adjustment the L4 helper
+ * makes to it (newer kernels offer BPF_F_IPV6 for that; this works on all).
+ */
+static __always_inline int tc_nat(struct __sk_buff *skb, const struct pkt *p,
+				  bool src, const __be32 *to_addr,
+				  __be16 to_port)
+{
+	const __be32 *from_addr = src ? p->saddr : p->daddr;
+	__be16 from_port = src ? p->sport : p->dport;
+	bool v4 = p->family == CRBPF_V4;
+	__u32 alen = v4 ? 4 : 16;
+	__u64 store_flags = v4 ? 0 : BPF_F_RECOMPUTE_CSUM;
+	__u64 l4_flags = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__u32 csum_off = pkt_l4csum_off(p);
+	__s64 diff;
+
+	diff = bpf_csum_diff((__be32 *)from_addr, alen, (__be32 *)to_addr,
+			     alen, 0);
+	if (diff < 0)
+		return -1;
+	if (bpf_l4_csum_replace(skb, csum_off, 0, diff,
+				BPF_F_PSEUDO_HDR | l4_flags))
+		return -1;
+	if (v4 && bpf_l3_csum_replace(skb, p->l3_off +
+				      offsetof(struct iphdr, check), 0, diff, 0))
+		return -1;
+	if (bpf_l4_csum_replace(skb, csum_off, from_port, to_port,
+				l4_flags | sizeof(to_port)))
+		return -1;
+	if (bpf_skb_store_bytes(skb, pkt_addr_off(p, src), to_addr, alen,
+				store_flags))
+		return -1;
+	if (bpf_skb_store_bytes(skb, pkt_port_off(p, src), &to_port,
+				sizeof(to_port), 0))
+		return -1;
+	return 0;
+}
+
+static __always_inline int tc_dec_ttl(struct __sk_buff *skb,
+				      const struct pkt *p)
+{
+	__u8 ttl = p->ttl - 1;
+
+	if (p->family == CRBPF_V6)
+		return bpf_skb_store_bytes(skb, p->l3_off +
+					   offsetof(struct ipv6hdr, hop_limit),
+					   &ttl, 1, BPF_F_RECOMPUTE_CSUM) ? -1 : 0;
+
+	/* The checksum covers TTL as the high byte of the TTL/protocol word. */
+	if (bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check),
+				bpf_htons((__u16)p->ttl << 8),
+				bpf_htons((__u16)ttl << 8), 2))
+		return -1;
+	return bpf_skb_store_bytes(skb, p->l3_off + offsetof(struct iphdr, ttl),
+				   &ttl, 1, 0) ? -1 : 0;
+}
+
+/*
+ * A packet leaves without the tag it came with. Tags are usually already in
+ * skb->vlan_tci (the stack untags before tc), but a tag left in the data
+ * (BPF_PROG_TEST_RUN, QinQ outer) shifts every offset by 4.
+ */
+static __always_inline int tc_untag(struct __sk_buff *skb, struct pkt *p)
+{
+	if (!skb->vlan_present && !p->tagged)
+		return 0;
+	if (bpf_skb_vlan_pop(skb))
+		return -1;
+	if (p->tagged) {
+		p->l3_off -= sizeof(struct vlan_tag);
+		p->l4_off -= sizeof(struct vlan_tag);
+		p->tagged = 0;
+	}
+	return 0;
+}
+
+static __always_inline int tc_write_macs(struct __sk_buff *skb,
+					 const struct bpf_fib_lookup *fib)
+{
+	if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest),
+				fib->dmac, ETH_ALEN, 0))
+		return -1;
+	return bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source),
+				   fib->smac, ETH_ALEN, 0) ? -1 : 0;
 }
 
 SEC("tc")
 int crbpf_edge_tc(struct __sk_buff *skb)
 {
-	return TC_ACT_OK;
+	struct bpf_fib_lookup fib;
+	struct crbpf_port_key pk;
+	struct crbpf_backend be;
+	struct crbpf_mstats *ms;
+	__u32 ifindex = skb->ingress_ifindex;
+	__u32 len = skb->len;
+	struct pkt p;
+	long rc = 0;
+	int ret;
+
+	ret = tc_parse(skb, true, &p);
+	if (ret != PKT_OK)
+		return tc_pass(ret);
+	ret = lookup_mapping(&p, ifindex, &pk, &be);
+	if (ret != PKT_OK)
+		return tc_pass(ret);
+	if (p.ttl <= 1)
+		return tc_pass(CRBPF_ST_PASS_TTL);
+
+	/* Route before rewriting, so that a packet with nowhere to go is
+	 * dropped as it came. tot_len 0: the MTU check then uses the skb,
+	 * which knows about GSO. */
+	if (be.flags & CRBPF_BE_L2) {
+		fib_prepare(&fib, &p, be.ifindex, p.saddr, be.addr, p.sport,
+			    be.port, 0);
+		rc = bpf_fib_lookup(skb, &fib, sizeof(fib),
+				    BPF_FIB_LOOKUP_OUTPUT);
+		switch (rc) {
+		case BPF_FIB_LKUP_RET_SUCCESS:
+		case BPF_FIB_LKUP_RET_NO_NEIGH:
+		/* Forwarding off on the backend device, or a route type the
+		 * helper does not do: bpf_redirect_neigh() routes by itself. */
+		case BPF_FIB_LKUP_RET_FWD_DISABLED:
+		case BPF_FIB_LKUP_RET_UNSUPP_LWT:
+			break;
+		default:
+			return tc_drop(CRBPF_ST_DROP_NO_ROUTE);
+		}
+	}
+
+	if (tc_untag(skb, &p) || tc_nat(skb, &p, false, be.addr, be.port) ||
+	    tc_dec_ttl(skb, &p))
+		return tc_drop(CRBPF_ST_DROP_ERROR);
+
+	ms = bpf_map_lookup_elem(&crbpf_mstats, &pk);
+	if (ms) {
+		ms->in_packets++;
+		ms->in_bytes += len;
+	}
+	record_flow(&p, &be, ifindex, ms);
+
+	if (!(be.flags & CRBPF_BE_L2)) {
+		/* Layer 3 device: the kernel strips the MAC header itself. */
+		count(CRBPF_ST_FWD_TC);
+		return bpf_redirect(be.ifindex, 0);
+	}
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		if (tc_write_macs(skb, &fib))
+			return tc_drop(CRBPF_ST_DROP_ERROR);
+		count(CRBPF_ST_FWD_TC);
+		return bpf_redirect(fib.ifindex, 0);
+	}
+	count(CRBPF_ST_FWD_TC);
+	return bpf_redirect_neigh(be.ifindex, NULL, 0, 0);
+}
+
+/*
+ * Replies from backends, on the device that reaches them. has_eth: the data
+ * starts at an Ethernet header (Ethernet next hop, BPF_PROG_TEST_RUN);
+ * otherwise at the IP header (wg, tun) and an Ethernet header is pushed.
+ */
+static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
+{
+	struct bpf_fib_lookup fib;
+	struct bpf_redir_neigh nh;
+	struct public_side pub;
+	struct crbpf_mstats *ms;
+	struct ethhdr eth;
+	__u32 len = skb->len + (has_eth ? 0 : ETH_HLEN);
+	struct pkt p;
+	long rc;
+	int ret;
+
+	ret = tc_parse(skb, has_eth, &p);
+	if (ret != PKT_OK)
+		return tc_pass(ret);
+	ret = lookup_reverse(&p, &pub);
+	if (ret != PKT_OK)
+		return tc_pass(ret);
+	if (p.ttl <= 1)
+		return tc_pass(CRBPF_ST_PASS_TTL);
+
+	fib_prepare(&fib, &p, skb->ingress_ifindex, pub.addr, p.daddr,
+		    pub.port, p.dport, 0);
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return tc_drop(CRBPF_ST_DROP_NO_ROUTE);
+
+	if (tc_untag(skb, &p) || tc_nat(skb, &p, true, pub.addr, pub.port) ||
+	    tc_dec_ttl(skb, &p))
+		return tc_drop(CRBPF_ST_DROP_ERROR);
+
+	ms = mstats_get(pub.ifindex, p.family, p.proto, pub.port);
+	if (ms) {
+		ms->out_packets++;
+		ms->out_bytes += len;
+	}
+
+	if (has_eth) {
+		if (rc == BPF_FIB_LKUP_RET_SUCCESS && tc_write_macs(skb, &fib))
+			return tc_drop(CRBPF_ST_DROP_ERROR);
+	} else {
+		__builtin_memset(&eth, 0, sizeof(eth));
+		if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+			__builtin_memcpy(eth.h_dest, fib.dmac, ETH_ALEN);
+			__builtin_memcpy(eth.h_source, fib.smac, ETH_ALEN);
+		}
+		eth.h_proto = p.family == CRBPF_V4 ? bpf_htons(ETH_P_IP) :
+						     bpf_htons(ETH_P_IPV6);
+		if (bpf_skb_change_head(skb, ETH_HLEN, 0) ||
+		    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
+			return tc_drop(CRBPF_ST_DROP_ERROR);
+	}
+
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		count(CRBPF_ST_REV_TC);
+		return bpf_redirect(fib.ifindex, 0);
+	}
+
+	/* The FIB left the next hop (gateway or the client itself) in dst. */
+	__builtin_memset(&nh, 0, sizeof(nh));
+	nh.nh_family = fib.family;
+	if (fib.family == AF_INET)
+		nh.ipv4_nh = fib.ipv4_dst;
+	else
+		__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, sizeof(nh.ipv6_nh));
+	count(CRBPF_ST_REV_NEIGH);
+	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
 }
 
 SEC("tc")
 int crbpf_tun_tc(struct __sk_buff *skb)
 {
-	return TC_ACT_OK;
+	return rev_tc(skb, false);
 }
 
 SEC("tc")
 int crbpf_rev_tc(struct __sk_buff *skb)
 {
-	return TC_ACT_OK;
+	return rev_tc(skb, true);
+}
+
+/* ---- XDP --------------------------------------------------------------- */
+
+SEC("xdp")
+int crbpf_edge_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct crbpf_port_key pk;
+	struct crbpf_backend be;
+	struct pkt p;
+	int ret;
+
+	ret = parse_pkt(data, data_end, true, 0, &p);
+	if (ret != PKT_OK)
+		return xdp_pass(ret);
+	ret = lookup_mapping(&p, ctx->ingress_ifindex, &pk, &be);
+	if (ret != PKT_OK)
+		return xdp_pass(ret);
+	if (p.ttl <= 1)
+		return xdp_pass(CRBPF_ST_PASS_TTL);
+	return xdp_pass(CRBPF_ST_PASS_TO_TC);
 }
 
 SEC("xdp")

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Bounds-checked header parsing for the crbpf programs.
+ *
+ * A cursor holds the packet bounds and the offset of the next unread header.
+ * Each parse_*() checks that its header fits, moves the cursor past it and
+ * returns what comes next (ethertype in network order, IP protocol) or 0 on
+ * success for the last layer; -1 means the header is truncated or invalid.
+ * Offsets rather than pointers are kept so that tc programs, whose packet
+ * pointers die at every helper that may change the skb, can use them with
+ * bpf_skb_store_bytes() and the checksum helpers.
+ */
+#ifndef CRBPF_PARSING_H
+#define CRBPF_PARSING_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include "crbpf.h"
+
+#ifndef offsetof
+#define offsetof(type, member) __builtin_offsetof(type, member)
+#endif
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+/* Kernel-internal in net/ip.h, not exported through UAPI. */
+#define CRBPF_IP_MF 0x2000
+#define CRBPF_IP_OFFSET 0x1fff
+#define CRBPF_NEXTHDR_FRAGMENT 44
+
+struct cursor {
+	void *data;
+	void *end;
+	__u32 off;
+};
+
+struct vlan_tag {
+	__be16 tci;
+	__be16 proto;
+};
+
+/*
+ * The header at the cursor. The empty asm makes the pointer opaque, so clang
+ * cannot rematerialise data + off after the bounds check as a new pointer the
+ * verifier has no range for ("invalid access to packet").
+ */
+static __always_inline void *cursor_hdr(struct cursor *c)
+{
+	void *hdr = c->data + c->off;
+
+	asm volatile("" : "+r"(hdr));
+	return hdr;
+}
+
+static __always_inline void cursor_init(struct cursor *c, void *data,
+					void *end)
+{
+	c->data = data;
+	c->end = end;
+	c->off = 0;
+}
+
+/* Ethernet with at most one 802.1Q or 802.1ad tag; *tagged tells which. */
+static __always_inline int parse_eth(struct cursor *c, bool *tagged)
+{
+	struct ethhdr *eth = cursor_hdr(c);
+	struct vlan_tag *tag;
+	__be16 proto;
+
+	if ((void *)(eth + 1) > c->end)
+		return -1;
+	c->off += sizeof(*eth);
+	proto = eth->h_proto;
+	*tagged = false;
+	if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+		return proto;
+
+	tag = cursor_hdr(c);
+	if ((void *)(tag + 1) > c->end)
+		return -1;
+	c->off += sizeof(*tag);
+	*tagged = true;
+	return tag->proto;
+}
+
+static __always_inline int parse_ipv4(struct cursor *c, struct iphdr **iphp)
+{
+	struct iphdr *iph = cursor_hdr(c);
+	__u32 hlen;
+
+	if ((void *)(iph + 1) > c->end)
+		return -1;
+	if (iph->version != 4 || iph->ihl < 5)
+		return -1;
+	hlen = iph->ihl * 4;
+	if (bpf_ntohs(iph->tot_len) < hlen)
+		return -1;
+	/* Options are skipped, not read: the next parser checks its own
+	 * header against the end, which also covers the options. */
+	c->off += hlen;
+	*iphp = iph;
+	return iph->protocol;
+}
+
+static __always_inline int parse_ipv6(struct cursor *c,
+				      struct ipv6hdr **ip6hp)
+{
+	struct ipv6hdr *ip6h = cursor_hdr(c);
+
+	if ((void *)(ip6h + 1) > c->end)
+		return -1;
+	if (ip6h->version != 6)
+		return -1;
+	c->off += sizeof(*ip6h);
+	*ip6hp = ip6h;
+	return ip6h->nexthdr;
+}
+
+static __always_inline int parse_tcp(struct cursor *c, struct tcphdr **thp)
+{
+	struct tcphdr *th = cursor_hdr(c);
+
+	if ((void *)(th + 1) > c->end)
+		return -1;
+	if (th->doff < 5)
+		return -1;
+	c->off += th->doff * 4;
+	*thp = th;
+	return 0;
+}
+
+static __always_inline int parse_udp(struct cursor *c, struct udphdr **uhp)
+{
+	struct udphdr *uh = cursor_hdr(c);
+
+	if ((void *)(uh + 1) > c->end)
+		return -1;
+	c->off += sizeof(*uh);
+	*uhp = uh;
+	return 0;
+}
+
+/* What the programs need to know about a TCP/UDP packet, by value. */
+struct pkt {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__be32 flowinfo; /* IPv6 traffic class + flow label, for the FIB */
+	__u16 l3_off;
+	__u16 l4_off;
+	__u16 ip_len; /* IPv4 tot_len, IPv6 payload + 40: FIB MTU check */
+	__be16 sport;
+	__be16 dport;
+	__u8 family; /* CRBPF_V4 | CRBPF_V6 */
+	__u8 proto; /* IPPROTO_TCP | IPPROTO_UDP */
+	__u8 ttl; /* TTL or hop limit */
+	__u8 tos;
+	__u8 tagged; /* a VLAN tag sits in the data between MACs and IP */
+	__u8 udp_nocsum; /* IPv4 UDP without checksum: must stay 0 */
+};
+
+/* Returned by parse_pkt() when the packet is TCP/UDP and fully parsed;
+ * anything else is the enum crbpf_stat reason to count and pass. */
+#define PKT_OK (-1)
+
+/* has_eth: data starts at an Ethernet header, else at the IP header and
+ * l3proto (skb->protocol) names the family. */
+static __always_inline int parse_pkt(void *data, void *end, bool has_eth,
+				     __be16 l3proto, struct pkt *p)
+{
+	struct cursor c;
+	struct iphdr *iph;
+	struct ipv6hdr *ip6h;
+	struct tcphdr *th;
+	struct udphdr *uh;
+	bool tagged = false;
+	int proto;
+
+	__builtin_memset(p, 0, sizeof(*p));
+	cursor_init(&c, data, end);
+	if (has_eth) {
+		proto = parse_eth(&c, &tagged);
+		if (proto < 0)
+			return CRBPF_ST_PASS_MALFORMED;
+		l3proto = proto;
+	}
+	p->tagged = tagged;
+	p->l3_off = c.off;
+
+	if (l3proto == bpf_htons(ETH_P_IP)) {
+		proto = parse_ipv4(&c, &iph);
+		if (proto < 0)
+			return CRBPF_ST_PASS_MALFORMED;
+		if (iph->frag_off & bpf_htons(CRBPF_IP_MF | CRBPF_IP_OFFSET))
+			return CRBPF_ST_PASS_FRAGMENT;
+		p->family = CRBPF_V4;
+		p->saddr[0] = iph->saddr;
+		p->daddr[0] = iph->daddr;
+		p->ttl = iph->ttl;
+		p->tos = iph->tos;
+		p->ip_len = bpf_ntohs(iph->tot_len);
+	} else if (l3proto == bpf_htons(ETH_P_IPV6)) {
+		proto = parse_ipv6(&c, &ip6h);
+		if (proto < 0)
+			return CRBPF_ST_PASS_MALFORMED;
+		if (proto == CRBPF_NEXTHDR_FRAGMENT)
+			return CRBPF_ST_PASS_FRAGMENT;
+		p->family = CRBPF_V6;
+		__builtin_memcpy(p->saddr, &ip6h->saddr, sizeof(p->saddr));
+		__builtin_memcpy(p->daddr, &ip6h->daddr, sizeof(p->daddr));
+		p->ttl = ip6h->hop_limit;
+		p->flowinfo = *(__be32 *)ip6h & bpf_htonl(0x0fffffff);
+		p->ip_len = bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
+	} else {
+		return CRBPF_ST_PASS_NOT_IP;
+	}
+
+	p->proto = proto;
+	p->l4_off = c.off;
+	if (proto == IPPROTO_TCP) {
+		if (parse_tcp(&c, &th) < 0)
+			return CRBPF_ST_PASS_MALFORMED;
+		p->sport = th->source;
+		p->dport = th->dest;
+	} else if (proto == IPPROTO_UDP) {
+		if (parse_udp(&c, &uh) < 0)
+			return CRBPF_ST_PASS_MALFORMED;
+		p->sport = uh->source;
+		p->dport = uh->dest;
+		p->udp_nocsum = p->family == CRBPF_V4 && !uh->check;
+	} else {
+		return CRBPF_ST_PASS_PROTO;
+	}
+	return PKT_OK;
+}
+
+static __always_inline bool addr_eq(const __be32 *a, const __be32 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
+/* Offsets of the fields a NAT rewrites, relative to the packet start. */
+static __always_inline __u32 pkt_addr_off(const struct pkt *p, bool src)
+{
+	if (p->family == CRBPF_V4)
+		return p->l3_off + (src ? offsetof(struct iphdr, saddr) :
+					  offsetof(struct iphdr, daddr));
+	return p->l3_off + (src ? offsetof(struct ipv6hdr, saddr) :
+				  offsetof(struct ipv6hdr, daddr));
+}
+
+static __always_inline __u32 pkt_port_off(const struct pkt *p, bool src)
+{
+	/* source and dest sit at the same place in TCP and UDP */
+	return p->l4_off + (src ? offsetof(struct udphdr, source) :
+				  offsetof(struct udphdr, dest));
+}
+
+static __always_inline __u32 pkt_l4csum_off(const struct pkt *p)
+{
+	return p->l4_off + (p->proto == IPPROTO_TCP ?
+				    offsetof(struct tcphdr, check) :
+				    offsetof(struct udphdr, check));
+}
+
+#endif /* CRBPF_PARSING_H */
