@@ -1,21 +1,95 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* STUB: replaced by the real home datapath. */
+/*
+ * Home datapath. The tunnel's ingress learns the remote endpoint of every
+ * TCP/UDP flow that arrives through it; a served bridge's ingress marks
+ * replies to those endpoints so that an ip rule steers them into the tunnel.
+ * Neither program changes or drops a packet.
+ */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 #include "home_maps.h"
+#include "parsing.h"
 
+/* Set by the tool between open and load. */
 const volatile __u32 home_mark = CRBPF_HOME_MARK_DEFAULT;
 
+/* Linear bytes the parser may touch: Ethernet, VLAN, IPv4 with options, TCP. */
+#define TC_PULL_LEN (ETH_HLEN + 4 + 60 + 20)
+
+/* Headers split across skb fragments are invisible to direct packet access;
+ * pull them into the linear area (content is unchanged). */
+static __always_inline int home_parse(struct __sk_buff *skb, bool has_eth,
+				      struct pkt *p)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 want = skb->len < TC_PULL_LEN ? skb->len : TC_PULL_LEN;
+
+	if (data + want > data_end)
+		bpf_skb_pull_data(skb, want);
+	return parse_pkt((void *)(long)skb->data, (void *)(long)skb->data_end,
+			 has_eth, skb->protocol, p);
+}
+
+static __always_inline void hflow_key(struct crbpf_hflow_key *k,
+				      const struct pkt *p, bool src)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->addr, src ? p->saddr : p->daddr, sizeof(k->addr));
+	k->port = src ? p->sport : p->dport;
+	k->family = p->family;
+	k->proto = p->proto;
+}
+
+/* Data starts at the IP header: the tunnel is a layer 3 device. */
 SEC("tc")
 int crbpf_home_tun(struct __sk_buff *skb)
 {
+	struct crbpf_hflow_key k;
+	struct crbpf_hflow val;
+	struct crbpf_hflow *cur;
+	__u32 ifindex = skb->ingress_ifindex;
+	struct pkt p;
+
+	if (home_parse(skb, false, &p) != PKT_OK) {
+		count(CRBPF_ST_HOME_PASS);
+		return TC_ACT_OK;
+	}
+
+	hflow_key(&k, &p, true);
+	/* The lookup also refreshes the LRU entry; writing only on a change
+	 * keeps the per-packet cost to one hash lookup. */
+	cur = bpf_map_lookup_elem(&crbpf_hflows, &k);
+	if (!cur || cur->tunnel_ifindex != ifindex) {
+		__builtin_memset(&val, 0, sizeof(val));
+		val.tunnel_ifindex = ifindex;
+		bpf_map_update_elem(&crbpf_hflows, &k, &val, BPF_ANY);
+	}
+	count(CRBPF_ST_HOME_LEARN);
 	return TC_ACT_OK;
 }
 
+/* Data starts at an Ethernet header: a bridge such as docker0. */
 SEC("tc")
 int crbpf_home_srv(struct __sk_buff *skb)
 {
+	struct crbpf_hflow_key k;
+	struct pkt p;
+
+	if (home_parse(skb, true, &p) != PKT_OK) {
+		count(CRBPF_ST_HOME_PASS);
+		return TC_ACT_OK;
+	}
+
+	hflow_key(&k, &p, false);
+	if (!bpf_map_lookup_elem(&crbpf_hflows, &k)) {
+		count(CRBPF_ST_HOME_PASS);
+		return TC_ACT_OK;
+	}
+	skb->mark = home_mark;
+	count(CRBPF_ST_HOME_MARK);
 	return TC_ACT_OK;
 }
 
