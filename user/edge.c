@@ -1,0 +1,583 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* crbpf attach / detach / status: the edge programs on a public NIC. */
+#include "tool.h"
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_arp.h>
+#include <linux/if_link.h>
+#include "edge.skel.h"
+
+enum xdp_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC, MODE_TC };
+static const char *const mode_names[] = { "auto", "native", "generic", "tc" };
+
+static const struct option attach_opts[] = {
+	{ "mode", required_argument, NULL, 'm' },
+	{ "flows", required_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+/* Map pins an edge load may create, so a failed first attach removes them. */
+static int edge_map_names(char names[][BPF_OBJ_NAME_LEN], int max)
+{
+	struct edge_bpf *skel = edge_bpf__open();
+	struct bpf_map *map;
+	int n = 0;
+
+	if (!skel)
+		return -errno;
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map) || n == max)
+			continue;
+		snprintf(names[n++], BPF_OBJ_NAME_LEN, "%s", bpf_map__name(map));
+	}
+	edge_bpf__destroy(skel);
+	return n;
+}
+
+static int xdp_link_create(int prog_fd, int ifindex, __u32 flags,
+			   const char *path, struct undo *u)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
+	int fd, ret;
+
+	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+	if (fd < 0)
+		return -errno;
+	ret = undo_unpin(u, path);
+	if (!ret && bpf_obj_pin(fd, path))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int xdp_current_mode(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return -1;
+	return q.attach_mode == XDP_ATTACHED_DRV ? MODE_NATIVE :
+	       q.attach_mode == XDP_ATTACHED_SKB ? MODE_GENERIC : -1;
+}
+
+static int edge_xdp(struct edge_bpf *skel, const char *dev, int ifindex,
+		    enum xdp_mode mode, struct undo *u)
+{
+	int prog_fd = bpf_program__fd(skel->progs.crbpf_edge_xdp);
+	char path[PATH_MAX];
+	int ret, cur;
+
+	pin_path(path, sizeof(path), "links", "xdp", dev);
+	if (pin_exists(path)) {
+		cur = xdp_current_mode(ifindex);
+		if (mode == MODE_TC)
+			return pin_unlink(path);
+		if (mode == MODE_AUTO || cur < 0 || cur == (int)mode)
+			return tc_replace(prog_fd, ifindex, path, u);
+		/* native <-> generic: the kernel allows one mode at a time, so
+		 * the old link must go before the new one can attach. */
+		ret = pin_unlink(path);
+		if (ret)
+			return ret;
+		ret = xdp_link_create(prog_fd, ifindex,
+				      mode == MODE_NATIVE ? XDP_FLAGS_DRV_MODE
+							  : XDP_FLAGS_SKB_MODE,
+				      path, u);
+		if (ret) {
+			err("failed to attach XDP to %s in %s mode: %s", dev,
+			    mode_names[mode], strerror(-ret));
+			if (xdp_link_create(prog_fd, ifindex,
+					    cur == MODE_NATIVE ? XDP_FLAGS_DRV_MODE
+							       : XDP_FLAGS_SKB_MODE,
+					    path, NULL))
+				err("%s: XDP could not be restored in %s mode", dev,
+				    mode_names[cur]);
+		}
+		return ret;
+	}
+	if (mode == MODE_TC)
+		return 0;
+	if (mode != MODE_GENERIC) {
+		ret = xdp_link_create(prog_fd, ifindex, XDP_FLAGS_DRV_MODE, path, u);
+		if (!ret || mode == MODE_NATIVE) {
+			if (ret)
+				err("failed to attach XDP to %s in native mode: %s",
+				    dev, strerror(-ret));
+			return ret;
+		}
+		info("%s: native XDP failed (%s), trying generic", dev,
+		     strerror(-ret));
+	}
+	ret = xdp_link_create(prog_fd, ifindex, XDP_FLAGS_SKB_MODE, path, u);
+	if (ret)
+		err("failed to attach XDP to %s in generic mode: %s", dev,
+		    strerror(-ret));
+	return ret;
+}
+
+struct tun_upgrade {
+	struct edge_bpf *skel;
+	struct undo *u;
+};
+
+static int tun_upgrade_cb(const char *dev, const char *path, void *data)
+{
+	struct tun_upgrade *t = data;
+	unsigned short type;
+	int ifindex, ret;
+
+	if (resolve_iface(dev, &ifindex) || nl_link_type(ifindex, &type)) {
+		warn("tunnel device %s is gone; leaving its link pin %s", dev, path);
+		return 0;
+	}
+	ret = tc_replace(bpf_program__fd(type == ARPHRD_ETHER ?
+					 t->skel->progs.crbpf_rev_tc :
+					 t->skel->progs.crbpf_tun_tc),
+			 ifindex, path, t->u);
+	if (ret)
+		err("failed to upgrade the reverse program on %s: %s", dev,
+		    strerror(-ret));
+	return ret;
+}
+
+static int edge_local_fill(int map_fd, int ifindex, struct undo *u)
+{
+	struct nl_addr *v;
+	int i, n, ret;
+	__u32 val = ifindex;
+
+	ret = nl_addrs(ifindex, AF_UNSPEC, &v, &n);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++) {
+		struct crbpf_addr_key key = { .family = v[i].addr.family };
+
+		memcpy(key.addr, v[i].addr.a, sizeof(key.addr));
+		ret = undo_map(u, map_fd, &key, sizeof(key), sizeof(val));
+		if (!ret && bpf_map_update_elem(map_fd, &key, &val, BPF_ANY))
+			ret = -errno;
+		if (ret)
+			break;
+	}
+	free(v);
+	return ret;
+}
+
+static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
+		       __u32 flows)
+{
+	char names[16][BPF_OBJ_NAME_LEN], maps[PATH_MAX], path[PATH_MAX];
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps);
+	struct tun_upgrade tu = {};
+	struct edge_bpf *skel = NULL;
+	struct undo *u = undo_new();
+	bool upgrade;
+	__u32 val = ifindex;
+	int i, n, ret;
+
+	if (!u)
+		return -ENOMEM;
+	ret = pin_dirs_create(u);
+	if (ret)
+		goto fail;
+	pin_path(maps, sizeof(maps), "maps", NULL, NULL);
+	pin_path(path, sizeof(path), "links", "edge", dev);
+	upgrade = pin_exists(path);
+
+	n = edge_map_names(names, ARRAY_SIZE(names));
+	if (n < 0) {
+		ret = n;
+		goto fail_load;
+	}
+	for (i = 0; i < n; i++) {
+		pin_path(path, sizeof(path), "maps", NULL, names[i]);
+		if (!pin_exists(path))
+			undo_unpin(u, path);
+	}
+	skel = edge_bpf__open_opts(&oo);
+	if (!skel) {
+		ret = -errno;
+		goto fail_load;
+	}
+	map_sync_pins(skel->obj);
+	pin_path(path, sizeof(path), "maps", NULL, "crbpf_flows");
+	if (flows && !pin_exists(path))
+		bpf_map__set_max_entries(skel->maps.crbpf_flows, flows);
+	else if (flows)
+		warn("crbpf_flows exists already; --flows applies when it is first created");
+	ret = edge_bpf__load(skel);
+	if (ret)
+		goto fail_load;
+
+	ret = edge_local_fill(bpf_map__fd(skel->maps.crbpf_local), ifindex, u);
+	if (ret) {
+		err("failed to record the addresses of %s: %s", dev, strerror(-ret));
+		goto fail;
+	}
+	ret = undo_map(u, bpf_map__fd(skel->maps.crbpf_txports), &val,
+		       sizeof(val), sizeof(val));
+	if (!ret && bpf_map_update_elem(bpf_map__fd(skel->maps.crbpf_txports),
+					&val, &val, BPF_ANY))
+		ret = -errno;
+	if (ret) {
+		err("failed to add %s to crbpf_txports: %s", dev, strerror(-ret));
+		goto fail;
+	}
+
+	pin_path(path, sizeof(path), "links", "edge", dev);
+	if (upgrade)
+		ret = tc_replace(bpf_program__fd(skel->progs.crbpf_edge_tc),
+				 ifindex, path, u);
+	else
+		ret = tc_attach(bpf_program__fd(skel->progs.crbpf_edge_tc),
+				ifindex, path, u);
+	if (ret) {
+		err("failed to attach tc ingress to %s: %s", dev, strerror(-ret));
+		goto fail;
+	}
+	if (upgrade) {
+		tu.skel = skel;
+		tu.u = u;
+		ret = pin_iter("tun", tun_upgrade_cb, &tu);
+		if (ret)
+			goto fail;
+	}
+	/* XDP last: a native/generic switch cannot be rolled back cleanly. */
+	ret = edge_xdp(skel, dev, ifindex, mode, u);
+	if (ret)
+		goto fail;
+
+	info("%s %s", upgrade ? "upgraded" : "attached to", dev);
+	edge_bpf__destroy(skel);
+	undo_free(u);
+	return 0;
+
+fail_load:
+	err("failed to load the edge programs: %s", strerror(-ret));
+fail:
+	edge_bpf__destroy(skel);
+	undo_rollback(u);
+	undo_free(u);
+	return ret;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	enum xdp_mode mode = MODE_AUTO;
+	__u32 flows = 0;
+	const char *dev;
+	int c, ifindex, ret;
+	size_t i;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", attach_opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			for (i = 0; i < ARRAY_SIZE(mode_names); i++)
+				if (!strcmp(optarg, mode_names[i]))
+					break;
+			if (i == ARRAY_SIZE(mode_names))
+				return usage_err("invalid mode '%s' (expected auto, native, generic or tc)",
+						 optarg);
+			mode = i;
+			break;
+		case 'f':
+			if (parse_u32(optarg, &flows) || flows < 1024)
+				return usage_err("invalid --flows '%s' (expected a number >= 1024)",
+						 optarg);
+			break;
+		default:
+			return USAGE;
+		}
+	}
+	if (argc - optind != 1)
+		return usage_err("attach needs exactly one interface");
+	dev = argv[optind];
+	if (parse_iface(dev))
+		return USAGE;
+	ret = need_root();
+	if (ret)
+		return ret;
+	ret = pin_init();
+	if (ret)
+		return ret;
+	ret = resolve_iface(dev, &ifindex);
+	if (ret) {
+		err("failed to attach to %s: %s", dev, strerror(-ret));
+		return ret;
+	}
+	return edge_attach(dev, ifindex, mode, flows);
+}
+
+int edge_is_attached(const char *dev)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), "links", "edge", dev);
+	if (pin_exists(path))
+		return 1;
+	pin_path(path, sizeof(path), "links", "xdp", dev);
+	return pin_exists(path);
+}
+
+struct pick {
+	char name[IF_NAMESIZE * 2];
+	int n;
+};
+
+static int pick_cb(const char *dev, const char *path, void *data)
+{
+	struct pick *p = data;
+
+	(void)path;
+	if (!p->n++)
+		snprintf(p->name, sizeof(p->name), "%s", dev);
+	return 0;
+}
+
+/* Number of attached public devices; the first one's name in only. */
+int edge_attached_count(char *only, size_t len)
+{
+	struct pick p = {};
+
+	pin_iter("edge", pick_cb, &p);
+	if (only && p.n)
+		snprintf(only, len, "%s", p.name);
+	return p.n;
+}
+
+static int unlink_map_pin(const char *name)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), "maps", NULL, name);
+	return pin_unlink(path);
+}
+
+static int tun_drop_cb(const char *dev, const char *path, void *data)
+{
+	int ifindex = 0;
+
+	(void)data;
+	resolve_iface(dev, &ifindex);
+	tc_detach_pin(path, ifindex);
+	return 0;
+}
+
+/* When no public device is left, nothing of the edge may stay behind; when
+ * the home side is gone too, neither may the shared maps and dirs. */
+int edge_cleanup_idle(void)
+{
+	char names[16][BPF_OBJ_NAME_LEN];
+	int i, n;
+
+	if (edge_attached_count(NULL, 0) || pin_count("xdp"))
+		return 0;
+	pin_iter("tun", tun_drop_cb, NULL);
+	n = edge_map_names(names, ARRAY_SIZE(names));
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], "crbpf_stats") || !home_attached_count())
+			unlink_map_pin(names[i]);
+	if (!home_attached_count()) {
+		unlink_map_pin("crbpf_hflows");
+		pin_dirs_remove_if_empty();
+	}
+	return 0;
+}
+
+/* Entries of crbpf_local that belong to ifindex (0: to a vanished device). */
+static int local_purge(int ifindex)
+{
+	struct crbpf_addr_key key, next, *prev = NULL;
+	char name[IF_NAMESIZE];
+	__u32 val;
+	int fd, ret = 0;
+
+	fd = pin_map_open("crbpf_local");
+	if (fd < 0)
+		return fd;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &val))
+			continue;
+		if (ifindex ? (int)val != ifindex : !!if_indextoname(val, name))
+			continue;
+		if (bpf_map_delete_elem(fd, &key))
+			ret = -errno;
+		prev = NULL; /* restart: deleting invalidates the walk */
+	}
+	close(fd);
+	return ret;
+}
+
+static int edge_detach(const char *dev)
+{
+	char path[PATH_MAX];
+	int ifindex = 0, fd, ret = 0, r;
+	__u32 key;
+
+	if (!edge_is_attached(dev)) {
+		err("%s is not attached", dev);
+		return -ENOENT;
+	}
+	/* A vanished device took its attachments along; its pins and map
+	 * entries are still ours to remove. */
+	resolve_iface(dev, &ifindex);
+	pin_path(path, sizeof(path), "links", "xdp", dev);
+	r = pin_unlink(path);
+	ret = ret ?: r;
+	pin_path(path, sizeof(path), "links", "edge", dev);
+	r = tc_detach_pin(path, ifindex);
+	ret = ret ?: r;
+
+	r = mappings_purge(ifindex);
+	ret = ret ?: r;
+	r = local_purge(ifindex);
+	ret = ret ?: r;
+	if (ifindex) {
+		fd = pin_map_open("crbpf_txports");
+		if (fd >= 0) {
+			key = ifindex;
+			bpf_map_delete_elem(fd, &key);
+			close(fd);
+		}
+	}
+	edge_cleanup_idle();
+	if (ret)
+		err("detach from %s was incomplete: %s", dev, strerror(-ret));
+	return ret;
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	int ret;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return usage_err("usage: crbpf detach IFACE");
+	if (parse_iface(argv[1]))
+		return USAGE;
+	ret = need_root();
+	if (ret)
+		return ret;
+	ret = pin_init();
+	if (ret)
+		return ret;
+	return edge_detach(argv[1]);
+}
+
+struct status_ctx {
+	FILE *f;
+	bool json;
+	int n;
+};
+
+static void prog_desc(const char *path, __u32 *id, char *name, size_t len)
+{
+	bool is_link;
+
+	*id = 0;
+	snprintf(name, len, "-");
+	if (link_prog_id(path, id, &is_link))
+		return;
+	prog_name_by_id(*id, name, len);
+}
+
+static int status_edge_cb(const char *dev, const char *path, void *data)
+{
+	struct status_ctx *s = data;
+	char xpath[PATH_MAX], name[64];
+	const char *mode = "tc";
+	__u32 tc_id, xdp_id = 0;
+	int ifindex = 0;
+
+	resolve_iface(dev, &ifindex);
+	prog_desc(path, &tc_id, name, sizeof(name));
+	pin_path(xpath, sizeof(xpath), "links", "xdp", dev);
+	if (pin_exists(xpath)) {
+		prog_desc(xpath, &xdp_id, name, sizeof(name));
+		mode = xdp_current_mode(ifindex) == MODE_NATIVE ? "native" :
+		       xdp_current_mode(ifindex) == MODE_GENERIC ? "generic" : "xdp";
+	}
+	if (!ifindex)
+		mode = "gone";
+	if (s->json) {
+		fprintf(s->f, "%s{\"dev\":", s->n ? "," : "");
+		json_str(s->f, dev);
+		fprintf(s->f, ",\"ifindex\":%d,\"mode\":\"%s\",\"xdp_prog_id\":%u,\"tc_prog_id\":%u}",
+			ifindex, mode, xdp_id, tc_id);
+	} else {
+		fprintf(s->f, "  %-12s mode %-8s xdp prog %-6u tc prog %u\n", dev,
+			mode, xdp_id, tc_id);
+	}
+	s->n++;
+	return 0;
+}
+
+static int status_tun_cb(const char *dev, const char *path, void *data)
+{
+	struct status_ctx *s = data;
+	char name[64];
+	__u32 id;
+
+	prog_desc(path, &id, name, sizeof(name));
+	if (s->json) {
+		fprintf(s->f, "%s{\"dev\":", s->n ? "," : "");
+		json_str(s->f, dev);
+		fprintf(s->f, ",\"prog\":\"%s\",\"prog_id\":%u}", name, id);
+	} else {
+		fprintf(s->f, "  %-12s %s prog %u\n", dev, name, id);
+	}
+	s->n++;
+	return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct status_ctx s = { .f = stdout };
+	int ret;
+
+	if (argc == 2 && !strcmp(argv[1], "--json"))
+		s.json = true;
+	else if (argc != 1)
+		return usage_err("usage: crbpf status [--json]");
+	ret = need_root();
+	if (ret)
+		return ret;
+	ret = pin_init();
+	if (ret)
+		return ret;
+	if (s.json) {
+		printf("{\"pin_root\":");
+		json_str(stdout, pin_root);
+		printf(",\"edge\":[");
+		pin_iter("edge", status_edge_cb, &s);
+		printf("],\"tunnels\":[");
+		s.n = 0;
+		pin_iter("tun", status_tun_cb, &s);
+		printf("],\"home\":");
+		home_status_json(stdout);
+		printf("}\n");
+		return 0;
+	}
+	printf("pin root %s\nedge:\n", pin_root);
+	pin_iter("edge", status_edge_cb, &s);
+	if (!s.n)
+		printf("  (none)\n");
+	printf("tunnels:\n");
+	s.n = 0;
+	pin_iter("tun", status_tun_cb, &s);
+	if (!s.n)
+		printf("  (none)\n");
+	printf("home:\n");
+	home_status_text(stdout);
+	return 0;
+}

@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* crbpf home attach / detach: learn flows on the tunnel, mark replies on
+ * served bridges, and steer both back into the tunnel with ip rules and a
+ * table whose default route is the tunnel.
+ *
+ * What attach installed is kept in a one-entry ARRAY map the tool creates
+ * and pins at $ROOT/home/<tunnel>: table, mark, served devices and the tunnel
+ * addresses the "from" rules were made for. detach removes exactly that,
+ * even if the tunnel's addresses changed in between. */
+#include "tool.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/rtnetlink.h>
+#include "home.skel.h"
+
+#define HOME_MAX_SERVE 16
+#define HOME_MAX_ADDRS 32
+
+struct home_cfg {
+	__u32 tunnel_ifindex;
+	__u32 table;
+	__u32 mark;
+	__u32 nserve;
+	__u32 naddr;
+	char serve[HOME_MAX_SERVE][IF_NAMESIZE];
+	struct addr addrs[HOME_MAX_ADDRS];
+};
+
+static int cfg_load(const char *tunnel, struct home_cfg *cfg)
+{
+	char path[PATH_MAX];
+	__u32 key = 0;
+	int fd, ret = 0;
+
+	pin_path(path, sizeof(path), "home", NULL, tunnel);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &key, cfg))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int cfg_store(const char *tunnel, const struct home_cfg *cfg)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	char path[PATH_MAX];
+	__u32 key = 0;
+	int fd, ret = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "crbpf_hcfg", sizeof(key),
+			    sizeof(*cfg), 1, &opts);
+	if (fd < 0)
+		return -errno;
+	pin_path(path, sizeof(path), "home", NULL, tunnel);
+	if (bpf_map_update_elem(fd, &key, cfg, BPF_ANY))
+		ret = -errno;
+	if (!ret) {
+		unlink(path);
+		if (bpf_obj_pin(fd, path))
+			ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
+int home_attached_count(void)
+{
+	return pin_count(NULL);
+}
+
+static bool v6_absent(int ret)
+{
+	return ret == -EAFNOSUPPORT || ret == -EOPNOTSUPP;
+}
+
+/* Adds (or removes) every rule and route cfg describes. */
+static int home_rules(const struct home_cfg *cfg, bool add)
+{
+	static const __u8 fams[] = { CRBPF_V4, CRBPF_V6 };
+	int ret, first = 0;
+	__u32 i;
+	size_t f;
+
+	for (f = 0; f < ARRAY_SIZE(fams); f++) {
+		ret = nl_route_default(add, fams[f], cfg->tunnel_ifindex, cfg->table);
+		if (ret && !(fams[f] == CRBPF_V6 && v6_absent(ret))) {
+			if (add)
+				goto fail;
+			first = first ?: ret;
+		}
+		ret = nl_rule(add, fams[f], NULL, cfg->mark, cfg->table);
+		if (ret && !(fams[f] == CRBPF_V6 && v6_absent(ret))) {
+			if (add)
+				goto fail;
+			first = first ?: ret;
+		}
+	}
+	for (i = 0; i < cfg->naddr; i++) {
+		ret = nl_rule(add, cfg->addrs[i].family, &cfg->addrs[i], 0,
+			      cfg->table);
+		if (ret) {
+			if (add)
+				goto fail;
+			first = first ?: ret;
+		}
+	}
+	return first;
+fail:
+	err("failed to add the routing rules for table %u: %s", cfg->table,
+	    strerror(-ret));
+	return ret;
+}
+
+static bool addr_in(const struct home_cfg *cfg, const struct addr *a)
+{
+	__u32 i;
+
+	for (i = 0; i < cfg->naddr; i++)
+		if (!memcmp(&cfg->addrs[i], a, sizeof(*a)))
+			return true;
+	return false;
+}
+
+static bool serve_in(const struct home_cfg *cfg, const char *dev)
+{
+	__u32 i;
+
+	for (i = 0; i < cfg->nserve; i++)
+		if (!strcmp(cfg->serve[i], dev))
+			return true;
+	return false;
+}
+
+/* After an upgrade: what the old attach made and the new one does not. */
+static void home_rules_drop_stale(const struct home_cfg *old,
+				  const struct home_cfg *cur)
+{
+	static const __u8 fams[] = { CRBPF_V4, CRBPF_V6 };
+	__u32 i;
+	size_t f;
+
+	for (f = 0; f < ARRAY_SIZE(fams); f++) {
+		if (old->table != cur->table ||
+		    old->tunnel_ifindex != cur->tunnel_ifindex)
+			nl_route_default(false, fams[f], old->tunnel_ifindex,
+					 old->table);
+		if (old->table != cur->table || old->mark != cur->mark)
+			nl_rule(false, fams[f], NULL, old->mark, old->table);
+	}
+	for (i = 0; i < old->naddr; i++)
+		if (old->table != cur->table || !addr_in(cur, &old->addrs[i]))
+			nl_rule(false, old->addrs[i].family, &old->addrs[i], 0,
+				old->table);
+}
+
+struct served_by {
+	const char *tunnel;
+	const char *dev;
+	char other[IF_NAMESIZE * 2];
+};
+
+static int served_by_cb(const char *tunnel, const char *path, void *data)
+{
+	struct served_by *s = data;
+	struct home_cfg cfg;
+
+	(void)path;
+	if (!strcmp(tunnel, s->tunnel) || cfg_load(tunnel, &cfg))
+		return 0;
+	if (!serve_in(&cfg, s->dev))
+		return 0;
+	snprintf(s->other, sizeof(s->other), "%s", tunnel);
+	return 1;
+}
+
+struct home_args {
+	const char *tunnel;
+	const char *serve[HOME_MAX_SERVE];
+	int nserve;
+	__u32 table;
+	__u32 mark;
+};
+
+static int home_attach(const struct home_args *a)
+{
+	char maps[PATH_MAX], path[PATH_MAX];
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps);
+	struct home_cfg cfg = {}, old = {};
+	struct home_bpf *skel = NULL;
+	struct undo *u = undo_new();
+	struct bpf_map *map;
+	struct nl_addr *addrs = NULL;
+	bool upgrade, rules = false;
+	int i, n, ifindex, ret;
+
+	if (!u)
+		return -ENOMEM;
+	ret = resolve_iface(a->tunnel, &ifindex);
+	if (ret) {
+		err("failed to attach to %s: %s", a->tunnel, strerror(-ret));
+		goto out;
+	}
+	cfg.tunnel_ifindex = ifindex;
+	cfg.table = a->table;
+	cfg.mark = a->mark;
+	for (i = 0; i < a->nserve; i++) {
+		struct served_by sb = { .tunnel = a->tunnel, .dev = a->serve[i] };
+		int idx;
+
+		ret = resolve_iface(a->serve[i], &idx);
+		if (ret) {
+			err("failed to serve %s: %s", a->serve[i], strerror(-ret));
+			goto out;
+		}
+		pin_iter(NULL, served_by_cb, &sb);
+		if (sb.other[0]) {
+			err("%s is already served by tunnel %s", a->serve[i], sb.other);
+			ret = -EBUSY;
+			goto out;
+		}
+		if (!serve_in(&cfg, a->serve[i]))
+			snprintf(cfg.serve[cfg.nserve++], IF_NAMESIZE, "%s",
+				 a->serve[i]);
+	}
+	ret = nl_addrs(ifindex, AF_UNSPEC, &addrs, &n);
+	if (ret) {
+		err("failed to read the addresses of %s: %s", a->tunnel,
+		    strerror(-ret));
+		goto out;
+	}
+	for (i = 0; i < n && cfg.naddr < HOME_MAX_ADDRS; i++)
+		if (addrs[i].scope == RT_SCOPE_UNIVERSE)
+			cfg.addrs[cfg.naddr++] = addrs[i].addr;
+	if (!cfg.naddr)
+		warn("%s has no global address: host-local services cannot answer through it",
+		     a->tunnel);
+	upgrade = !cfg_load(a->tunnel, &old);
+
+	ret = pin_dirs_create(u);
+	if (ret)
+		goto fail;
+	pin_path(maps, sizeof(maps), "maps", NULL, NULL);
+	skel = home_bpf__open_opts(&oo);
+	if (!skel) {
+		ret = -errno;
+		goto fail_load;
+	}
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		pin_path(path, sizeof(path), "maps", NULL, bpf_map__name(map));
+		if (!pin_exists(path))
+			undo_unpin(u, path);
+	}
+	skel->rodata->home_mark = a->mark;
+	map_sync_pins(skel->obj);
+	ret = home_bpf__load(skel);
+	if (ret)
+		goto fail_load;
+
+	pin_path(path, sizeof(path), "links", "hometun", a->tunnel);
+	if (pin_exists(path))
+		ret = tc_replace(bpf_program__fd(skel->progs.crbpf_home_tun),
+				 ifindex, path, u);
+	else
+		ret = tc_attach(bpf_program__fd(skel->progs.crbpf_home_tun),
+				ifindex, path, u);
+	if (ret) {
+		err("failed to attach tc ingress to %s: %s", a->tunnel, strerror(-ret));
+		goto fail;
+	}
+	for (i = 0; i < (int)cfg.nserve; i++) {
+		int idx;
+
+		resolve_iface(cfg.serve[i], &idx);
+		pin_path(path, sizeof(path), "links", "homesrv", cfg.serve[i]);
+		if (pin_exists(path))
+			ret = tc_replace(bpf_program__fd(skel->progs.crbpf_home_srv),
+					 idx, path, u);
+		else
+			ret = tc_attach(bpf_program__fd(skel->progs.crbpf_home_srv),
+					idx, path, u);
+		if (ret) {
+			err("failed to attach tc ingress to %s: %s", cfg.serve[i],
+			    strerror(-ret));
+			goto fail;
+		}
+	}
+	rules = true;
+	ret = home_rules(&cfg, true);
+	if (ret)
+		goto fail;
+	ret = cfg_store(a->tunnel, &cfg);
+	if (ret) {
+		err("failed to record the configuration of %s: %s", a->tunnel,
+		    strerror(-ret));
+		goto fail;
+	}
+	if (upgrade) {
+		for (i = 0; i < (int)old.nserve; i++) {
+			int idx = 0;
+
+			if (serve_in(&cfg, old.serve[i]))
+				continue;
+			resolve_iface(old.serve[i], &idx);
+			pin_path(path, sizeof(path), "links", "homesrv", old.serve[i]);
+			tc_detach_pin(path, idx);
+		}
+		home_rules_drop_stale(&old, &cfg);
+	}
+	info("%s %s: table %u mark 0x%x", upgrade ? "upgraded" : "attached to",
+	     a->tunnel, a->table, a->mark);
+	goto out;
+
+fail_load:
+	err("failed to load the home programs: %s", strerror(-ret));
+fail:
+	if (rules) {
+		home_rules(&cfg, false);
+		if (upgrade)
+			home_rules(&old, true);
+	}
+	home_bpf__destroy(skel);
+	skel = NULL;
+	undo_rollback(u);
+out:
+	home_bpf__destroy(skel);
+	free(addrs);
+	undo_free(u);
+	return ret;
+}
+
+static void hflows_purge(int tunnel_ifindex)
+{
+	struct crbpf_hflow_key *keys;
+	struct crbpf_hflow *vals;
+	int fd, i, n;
+
+	fd = pin_map_open("crbpf_hflows");
+	if (fd < 0)
+		return;
+	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		     (void **)&vals);
+	for (i = 0; i < n; i++)
+		if ((int)vals[i].tunnel_ifindex == tunnel_ifindex)
+			bpf_map_delete_elem(fd, &keys[i]);
+	if (n >= 0) {
+		free(keys);
+		free(vals);
+	}
+	close(fd);
+}
+
+static int home_detach(const char *tunnel)
+{
+	char path[PATH_MAX];
+	struct home_cfg cfg;
+	int ifindex = 0, ret, r;
+	__u32 i;
+
+	ret = cfg_load(tunnel, &cfg);
+	if (ret) {
+		err("%s is not attached (home)", tunnel);
+		return -ENOENT;
+	}
+	resolve_iface(tunnel, &ifindex);
+	pin_path(path, sizeof(path), "links", "hometun", tunnel);
+	ret = tc_detach_pin(path, ifindex);
+	for (i = 0; i < cfg.nserve; i++) {
+		int idx = 0;
+
+		resolve_iface(cfg.serve[i], &idx);
+		pin_path(path, sizeof(path), "links", "homesrv", cfg.serve[i]);
+		r = tc_detach_pin(path, idx);
+		ret = ret ?: r;
+	}
+	r = home_rules(&cfg, false);
+	if (r)
+		err("failed to remove some rules or routes of table %u: %s",
+		    cfg.table, strerror(-r));
+	ret = ret ?: r;
+	hflows_purge(cfg.tunnel_ifindex);
+	pin_path(path, sizeof(path), "home", NULL, tunnel);
+	r = pin_unlink(path);
+	ret = ret ?: r;
+	if (!home_attached_count()) {
+		pin_path(path, sizeof(path), "maps", NULL, "crbpf_hflows");
+		pin_unlink(path);
+		edge_cleanup_idle();
+	}
+	return ret;
+}
+
+static int parse_home_attach(int argc, char **argv, struct home_args *a)
+{
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	a->table = CRBPF_HOME_TABLE_DEFAULT;
+	a->mark = CRBPF_HOME_MARK_DEFAULT;
+	for (i = 0; i < argc; i++) {
+		const char *opt = argv[i];
+
+		if (!strcmp(opt, "--serve") || !strcmp(opt, "--table") ||
+		    !strcmp(opt, "--mark")) {
+			if (++i == argc)
+				return usage_err("%s needs a value", opt);
+			if (!strcmp(opt, "--serve")) {
+				if (parse_iface(argv[i]))
+					return USAGE;
+				if (a->nserve == HOME_MAX_SERVE)
+					return usage_err("at most %d --serve devices",
+							 HOME_MAX_SERVE);
+				a->serve[a->nserve++] = argv[i];
+			} else if (!strcmp(opt, "--table")) {
+				if (parse_u32(argv[i], &a->table) || !a->table ||
+				    (a->table >= RT_TABLE_DEFAULT &&
+				     a->table <= RT_TABLE_LOCAL))
+					return usage_err("invalid --table '%s' (1-4294967295, not 253-255)",
+							 argv[i]);
+			} else if (parse_u32(argv[i], &a->mark) || !a->mark) {
+				return usage_err("invalid --mark '%s' (a non-zero 32-bit number)",
+						 argv[i]);
+			}
+		} else if (opt[0] == '-') {
+			return usage_err("unknown option '%s'", opt);
+		} else if (a->tunnel) {
+			return usage_err("unexpected argument '%s'", opt);
+		} else {
+			if (parse_iface(opt))
+				return USAGE;
+			a->tunnel = opt;
+		}
+	}
+	if (!a->tunnel)
+		return usage_err("usage: crbpf home attach TUNNEL [--serve IFACE]... [--table N] [--mark N]");
+	return 0;
+}
+
+int cmd_home(int argc, char **argv)
+{
+	struct home_args a;
+	int ret;
+
+	if (argc < 2)
+		return usage_err("home needs a subcommand: attach or detach");
+	if (!strcmp(argv[1], "attach")) {
+		ret = parse_home_attach(argc - 2, argv + 2, &a);
+		if (ret)
+			return ret;
+		ret = need_root();
+		if (!ret)
+			ret = pin_init();
+		return ret ?: home_attach(&a);
+	}
+	if (!strcmp(argv[1], "detach")) {
+		if (argc != 3 || argv[2][0] == '-')
+			return usage_err("usage: crbpf home detach TUNNEL");
+		if (parse_iface(argv[2]))
+			return USAGE;
+		ret = need_root();
+		if (!ret)
+			ret = pin_init();
+		return ret ?: home_detach(argv[2]);
+	}
+	return usage_err("unknown home subcommand '%s' (expected attach or detach)",
+			 argv[1]);
+}
+
+struct hstatus {
+	FILE *f;
+	bool json;
+	int n;
+};
+
+static int hstatus_cb(const char *tunnel, const char *path, void *data)
+{
+	struct hstatus *s = data;
+	char lpath[PATH_MAX];
+	struct home_cfg cfg;
+	bool is_link;
+	__u32 id = 0, i;
+
+	(void)path;
+	if (cfg_load(tunnel, &cfg))
+		return 0;
+	pin_path(lpath, sizeof(lpath), "links", "hometun", tunnel);
+	link_prog_id(lpath, &id, &is_link);
+	if (s->json) {
+		fprintf(s->f, "%s{\"tunnel\":", s->n ? "," : "");
+		json_str(s->f, tunnel);
+		fprintf(s->f, ",\"table\":%u,\"mark\":%u,\"prog_id\":%u,\"serve\":[",
+			cfg.table, cfg.mark, id);
+		for (i = 0; i < cfg.nserve; i++) {
+			__u32 sid = 0;
+
+			pin_path(lpath, sizeof(lpath), "links", "homesrv", cfg.serve[i]);
+			link_prog_id(lpath, &sid, &is_link);
+			fprintf(s->f, "%s{\"dev\":", i ? "," : "");
+			json_str(s->f, cfg.serve[i]);
+			fprintf(s->f, ",\"prog_id\":%u}", sid);
+		}
+		fprintf(s->f, "]}");
+	} else {
+		fprintf(s->f, "  %-12s table %u mark 0x%x tun prog %u", tunnel,
+			cfg.table, cfg.mark, id);
+		for (i = 0; i < cfg.nserve; i++) {
+			__u32 sid = 0;
+
+			pin_path(lpath, sizeof(lpath), "links", "homesrv", cfg.serve[i]);
+			link_prog_id(lpath, &sid, &is_link);
+			fprintf(s->f, "%s%s (prog %u)", i ? ", " : "  serving ",
+				cfg.serve[i], sid);
+		}
+		fputc('\n', s->f);
+	}
+	s->n++;
+	return 0;
+}
+
+int home_status_json(FILE *f)
+{
+	struct hstatus s = { .f = f, .json = true };
+
+	fputc('[', f);
+	pin_iter(NULL, hstatus_cb, &s);
+	fputc(']', f);
+	return 0;
+}
+
+int home_status_text(FILE *f)
+{
+	struct hstatus s = { .f = f };
+
+	pin_iter(NULL, hstatus_cb, &s);
+	if (!s.n)
+		fprintf(f, "  (none)\n");
+	return 0;
+}

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* tc ingress attachments as pinned tcx links, with the clsact fallback for
+ * kernels before 6.6. In the fallback the program itself is pinned where the
+ * link would be, so detach and status find it the same way; the filter is
+ * then found by handle/priority 0xcb. */
+#include "tool.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+/* A pin holds either a link or (clsact fallback) a program; fdinfo says which. */
+static bool fd_is_link(int fd)
+{
+	char path[64], line[128];
+	bool link = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "link_type:", 10))
+			link = true;
+	}
+	fclose(f);
+	return link;
+}
+
+static int tc_clsact_attach(int prog_fd, int ifindex, struct undo *u)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CRBPF_TC_HANDLE,
+		    .priority = CRBPF_TC_PRIO, .prog_fd = prog_fd,
+		    .flags = BPF_TC_F_REPLACE);
+	int ret;
+
+	ret = bpf_tc_hook_create(&hook);
+	if (ret && ret != -EEXIST)
+		return ret;
+	ret = bpf_tc_attach(&hook, &opts);
+	if (ret)
+		return ret;
+	return u ? undo_tc(u, ifindex) : 0;
+}
+
+int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u)
+{
+	int fd, ret;
+
+	fd = bpf_link_create(prog_fd, ifindex, BPF_TCX_INGRESS, NULL);
+	if (fd < 0) {
+		ret = -errno;
+		/* Kernels before 6.6 do not know the tcx attach type. */
+		if (ret != -EINVAL && ret != -EOPNOTSUPP)
+			return ret;
+		info("tcx unavailable (%s), using clsact", strerror(-ret));
+		ret = tc_clsact_attach(prog_fd, ifindex, u);
+		if (ret)
+			return ret;
+		fd = dup(prog_fd);
+	}
+	ret = undo_unpin(u, pinpath);
+	if (!ret && bpf_obj_pin(fd, pinpath))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* In-place upgrade: the attachment stays, only its program changes. */
+int tc_replace(int prog_fd, int ifindex, const char *pinpath, struct undo *u)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd, old = -1, ret;
+
+	fd = bpf_obj_get(pinpath);
+	if (fd < 0)
+		return -errno;
+	if (!fd_is_link(fd)) {
+		ret = tc_clsact_attach(prog_fd, ifindex, NULL);
+		if (!ret) {
+			unlink(pinpath);
+			if (bpf_obj_pin(prog_fd, pinpath))
+				ret = -errno;
+		}
+		goto out;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		ret = -errno;
+		goto out;
+	}
+	old = bpf_prog_get_fd_by_id(info.prog_id);
+	if (old >= 0 && u) {
+		ret = undo_link_prog(u, fd, old);
+		if (ret)
+			goto out;
+	}
+	ret = bpf_link_update(fd, prog_fd, NULL) ? -errno : 0;
+out:
+	if (old >= 0)
+		close(old);
+	close(fd);
+	return ret;
+}
+
+int tc_detach_pin(const char *pinpath, int ifindex)
+{
+	int fd = bpf_obj_get(pinpath);
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : pin_unlink(pinpath);
+	if (!fd_is_link(fd) && ifindex > 0) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CRBPF_TC_HANDLE,
+			    .priority = CRBPF_TC_PRIO);
+		int ret = bpf_tc_detach(&hook, &opts);
+
+		if (ret && ret != -ENOENT)
+			warn("failed to remove tc filter 0xcb from ifindex %d: %s",
+			     ifindex, strerror(-ret));
+	}
+	close(fd);
+	/* The last reference to a tcx/XDP link goes with its pin: detached. */
+	return pin_unlink(pinpath);
+}
+
+int link_prog_id(const char *pinpath, __u32 *prog_id, bool *is_link)
+{
+	int fd = bpf_obj_get(pinpath), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	*is_link = fd_is_link(fd);
+	if (*is_link) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			ret = -errno;
+		*prog_id = info.prog_id;
+	} else {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			ret = -errno;
+		*prog_id = info.id;
+	}
+	close(fd);
+	return ret;
+}
+
+int prog_name_by_id(__u32 id, char *name, size_t len)
+{
+	struct bpf_prog_info info = {};
+	__u32 ilen = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		ret = -errno;
+	else
+		snprintf(name, len, "%s", info.name);
+	close(fd);
+	return ret;
+}
+
+/* bpf_fib_lookup refuses to forward from a device without forwarding on. */
+int sysctl_forwarding(const char *dev, struct undo *u)
+{
+	static const char *const fams[] = { "ipv4", "ipv6" };
+	char path[PATH_MAX], old[16] = "";
+	size_t i;
+	int fd, ret;
+	ssize_t n;
+
+	for (i = 0; i < ARRAY_SIZE(fams); i++) {
+		snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/forwarding",
+			 fams[i], dev);
+		fd = open(path, O_RDWR);
+		if (fd < 0) {
+			if (errno == ENOENT && i == 1)
+				continue; /* IPv6 disabled on this device */
+			ret = -errno;
+			goto fail;
+		}
+		n = read(fd, old, sizeof(old) - 1);
+		old[n > 0 ? n : 0] = 0;
+		if (atoi(old) == 1) {
+			close(fd);
+			continue;
+		}
+		ret = undo_sysctl(u, path, old);
+		if (!ret && pwrite(fd, "1\n", 2, 0) != 2)
+			ret = -errno;
+		close(fd);
+		if (ret)
+			goto fail;
+	}
+	return 0;
+fail:
+	err("failed to enable forwarding (%s): %s", path, strerror(-ret));
+	return ret;
+}
+
+/* Reused pins keep the size they were created with (e.g. --flows). */
+int map_sync_pins(struct bpf_object *obj)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd;
+
+		if (bpf_map__is_internal(map))
+			continue;
+		pin_path(path, sizeof(path), "maps", NULL, bpf_map__name(map));
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+			bpf_map__set_max_entries(map, info.max_entries);
+		close(fd);
+	}
+	return 0;
+}

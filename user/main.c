@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* crbpf: forward public ports of a VPS through a WireGuard tunnel with
+ * XDP/tc. Commands return 0, -errno or USAGE; exit 0 ok, 1 failed, 2 usage. */
+#include "tool.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+static const char usage_text[] =
+	"Usage: crbpf [-v] COMMAND\n"
+	"\n"
+	"  crbpf attach IFACE [--mode auto|native|generic|tc] [--flows N]\n"
+	"  crbpf detach IFACE\n"
+	"  crbpf port add PROTO PORT[-LAST] BACKEND [--dev IFACE] [--force]\n"
+	"  crbpf port del PROTO PORT[-LAST] [--dev IFACE]\n"
+	"  crbpf port list [--dev IFACE] [--json]\n"
+	"  crbpf stats [--dev IFACE] [--json]\n"
+	"  crbpf status [--json]\n"
+	"  crbpf home attach TUNNEL [--serve IFACE]... [--table N] [--mark N]\n"
+	"  crbpf home detach TUNNEL\n"
+	"  crbpf help | --help | --version\n"
+	"\n"
+	"PROTO is tcp or udp. BACKEND is ADDR, ADDR:PORT, [ADDR6] or [ADDR6]:PORT.\n"
+	"Pins live under $CRBPF_PIN_ROOT (default " CRBPF_PIN_ROOT_DEFAULT ").\n";
+
+void usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
+
+static bool has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1U << (cap % 32));
+}
+
+/* Checked after parsing and before touching anything. CAP_SYS_ADMIN stands
+ * in for CAP_BPF on kernels before 5.8. */
+int need_root(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+
+	if (syscall(SYS_capget, &h, d) == 0 && has_cap(d, CAP_NET_ADMIN) &&
+	    (has_cap(d, CAP_BPF) || has_cap(d, CAP_SYS_ADMIN)))
+		return 0;
+	err("needs root (CAP_BPF, CAP_NET_ADMIN)");
+	return -EPERM;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} cmds[] = {
+	{ "attach", cmd_attach },
+	{ "detach", cmd_detach },
+	{ "port", cmd_port },
+	{ "stats", cmd_stats },
+	{ "status", cmd_status },
+	{ "home", cmd_home },
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+	int ret;
+
+	argc--;
+	argv++;
+	while (argc && (!strcmp(argv[0], "-v") || !strcmp(argv[0], "--verbose"))) {
+		verbose++;
+		argc--;
+		argv++;
+	}
+	log_setup_libbpf();
+	if (!argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[0], "help") || !strcmp(argv[0], "--help") ||
+	    !strcmp(argv[0], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[0], "--version")) {
+		printf("crbpf " CRBPF_VERSION "\n");
+		return 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		if (strcmp(argv[0], cmds[i].name))
+			continue;
+		ret = cmds[i].fn(argc, argv);
+		return ret == USAGE ? 2 : ret ? 1 : 0;
+	}
+	err("unknown command '%s' (see crbpf help)", argv[0]);
+	return 2;
+}

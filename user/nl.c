@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* rtnetlink and sock_diag over libmnl. Every request asks for an ACK (dumps
+ * end with NLMSG_DONE instead), carries its own sequence number, and every
+ * reply is checked against it by mnl_cb_run. */
+#include "tool.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/inet_diag.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+static unsigned int next_seq(void)
+{
+	static unsigned int seq;
+
+	if (!seq)
+		seq = time(NULL);
+	return ++seq;
+}
+
+/* Sends nlh on a fresh socket of the given netlink protocol and runs cb on
+ * each reply until the ACK or NLMSG_DONE. */
+static int nl_talk(int bus, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	unsigned int portid;
+	int ret;
+	ssize_t n;
+
+	nl = mnl_socket_open(bus);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh->nlmsg_seq = next_seq();
+	if (!(nlh->nlmsg_flags & NLM_F_DUMP))
+		nlh->nlmsg_flags |= NLM_F_ACK;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (;;) {
+		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		errno = 0;
+		ret = mnl_cb_run(buf, n, nlh->nlmsg_seq, portid, cb, data);
+		if (ret < 0) {
+			ret = errno ? -errno : -EIO;
+			break;
+		}
+		if (ret == MNL_CB_STOP) {
+			ret = 0;
+			break;
+		}
+	}
+out:
+	mnl_socket_close(nl);
+	return ret;
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_type == RTM_NEWLINK)
+		*(unsigned short *)data = ifi->ifi_type;
+	return MNL_CB_OK;
+}
+
+int nl_link_type(int ifindex, unsigned short *type)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	*type = 0xffff;
+	return nl_talk(NETLINK_ROUTE, nlh, link_cb, type);
+}
+
+struct addr_dump {
+	int ifindex;
+	struct nl_addr *v;
+	int n, cap;
+	int err;
+};
+
+static int addr_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (type <= IFA_MAX)
+		tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[IFA_MAX + 1] = {};
+	struct addr_dump *d = data;
+	const struct nlattr *a;
+	struct nl_addr *e;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || (int)ifa->ifa_index != d->ifindex)
+		return MNL_CB_OK;
+	if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, tb);
+	/* On point-to-point IPv4 links IFA_ADDRESS is the peer. */
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (!a)
+		return MNL_CB_OK;
+	if (d->n == d->cap) {
+		int cap = d->cap ? d->cap * 2 : 8;
+		struct nl_addr *v = realloc(d->v, cap * sizeof(*v));
+
+		if (!v) {
+			d->err = -ENOMEM;
+			return MNL_CB_ERROR;
+		}
+		d->v = v;
+		d->cap = cap;
+	}
+	e = &d->v[d->n++];
+	memset(e, 0, sizeof(*e));
+	e->addr.family = family_of_af(ifa->ifa_family);
+	memcpy(e->addr.a, mnl_attr_get_payload(a),
+	       ifa->ifa_family == AF_INET ? 4 : 16);
+	e->prefixlen = ifa->ifa_prefixlen;
+	e->scope = ifa->ifa_scope;
+	e->flags = tb[IFA_FLAGS] ? mnl_attr_get_u32(tb[IFA_FLAGS]) : ifa->ifa_flags;
+	return MNL_CB_OK;
+}
+
+int nl_addrs(int ifindex, int af, struct nl_addr **out, int *n)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct addr_dump d = { .ifindex = ifindex };
+	struct ifaddrmsg *ifa;
+	int ret;
+
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = af;
+	ifa->ifa_index = ifindex;
+	ret = nl_talk(NETLINK_ROUTE, nlh, addr_cb, &d);
+	if (!ret)
+		ret = d.err;
+	if (ret) {
+		free(d.v);
+		return ret;
+	}
+	*out = d.v;
+	*n = d.n;
+	return 0;
+}
+
+/* First global, non-secondary, usable address: what `ip addr` lists first. */
+int nl_primary_addr(int ifindex, __u8 family, struct addr *out)
+{
+	struct nl_addr *v;
+	int i, n, ret, best = -1;
+
+	ret = nl_addrs(ifindex, af_of(family), &v, &n);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++) {
+		if (v[i].addr.family != family || v[i].scope != RT_SCOPE_UNIVERSE)
+			continue;
+		if (v[i].flags & (IFA_F_SECONDARY | IFA_F_TENTATIVE |
+				  IFA_F_DADFAILED | IFA_F_DEPRECATED)) {
+			if (best < 0 && !(v[i].flags & IFA_F_DADFAILED))
+				best = i;
+			continue;
+		}
+		best = i;
+		break;
+	}
+	if (best >= 0)
+		*out = v[best].addr;
+	free(v);
+	return best >= 0 ? 0 : -EADDRNOTAVAIL;
+}
+
+struct route_reply {
+	int oif;
+	unsigned char type;
+};
+
+static int route_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (type <= RTA_MAX)
+		tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[RTA_MAX + 1] = {};
+	struct route_reply *r = data;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	r->type = rtm->rtm_type;
+	if (tb[RTA_OIF])
+		r->oif = mnl_attr_get_u32(tb[RTA_OIF]);
+	return MNL_CB_OK;
+}
+
+int nl_route_get(const struct addr *dst, int *oif, unsigned char *rtype)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct route_reply r = {};
+	struct rtmsg *rtm;
+	int ret;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = af_of(dst->family);
+	rtm->rtm_dst_len = dst->family == CRBPF_V6 ? 128 : 32;
+	mnl_attr_put(nlh, RTA_DST, dst->family == CRBPF_V6 ? 16 : 4, dst->a);
+	ret = nl_talk(NETLINK_ROUTE, nlh, route_cb, &r);
+	if (ret)
+		return ret;
+	if (!r.oif)
+		return -ENETUNREACH;
+	*oif = r.oif;
+	*rtype = r.type;
+	return 0;
+}
+
+static int ack_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	(void)data;
+	return MNL_CB_OK;
+}
+
+/* ip rule {add|del} {from SRC | fwmark MARK} lookup TABLE pref 1203 proto 203.
+ * Add is exclusive and an identical rule counts as done: attach is idempotent.
+ * Delete names our protocol, so the kernel never removes someone else's. */
+int nl_rule(bool add, __u8 family, const struct addr *src, __u32 mark,
+	    __u32 table)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+	int ret;
+
+	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = af_of(family);
+	frh->action = FR_ACT_TO_TBL;
+	frh->table = table < 256 ? table : RT_TABLE_UNSPEC;
+	mnl_attr_put_u32(nlh, FRA_TABLE, table);
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, CRBPF_RULE_PRIO);
+	mnl_attr_put_u8(nlh, FRA_PROTOCOL, CRBPF_RTPROT);
+	if (src) {
+		frh->src_len = family == CRBPF_V6 ? 128 : 32;
+		mnl_attr_put(nlh, FRA_SRC, family == CRBPF_V6 ? 16 : 4, src->a);
+	} else {
+		mnl_attr_put_u32(nlh, FRA_FWMARK, mark);
+		mnl_attr_put_u32(nlh, FRA_FWMASK, 0xffffffff);
+	}
+	ret = nl_talk(NETLINK_ROUTE, nlh, ack_cb, NULL);
+	if (add && ret == -EEXIST)
+		ret = 0;
+	if (!add && (ret == -ENOENT || ret == -ESRCH))
+		ret = 0;
+	return ret;
+}
+
+/* ip route {add|del} default dev OIF table TABLE metric 1203 proto 203. */
+int nl_route_default(bool add, __u8 family, int oif, __u32 table)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+	int ret;
+
+	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = af_of(family);
+	rtm->rtm_table = table < 256 ? table : RT_TABLE_UNSPEC;
+	rtm->rtm_protocol = CRBPF_RTPROT;
+	rtm->rtm_type = RTN_UNICAST;
+	rtm->rtm_scope = family == CRBPF_V6 ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	mnl_attr_put_u32(nlh, RTA_OIF, oif);
+	mnl_attr_put_u32(nlh, RTA_PRIORITY, CRBPF_RULE_PRIO);
+	ret = nl_talk(NETLINK_ROUTE, nlh, ack_cb, NULL);
+	if (add && ret == -EEXIST)
+		ret = 0;
+	if (!add && (ret == -ENOENT || ret == -ESRCH))
+		ret = 0;
+	return ret;
+}
+
+struct diag_dump {
+	__u16 first, last;
+	struct listener *out;
+	int n, max;
+};
+
+static int diag_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	struct diag_dump *d = data;
+
+	__u16 port = ntohs(m->id.idiag_sport);
+
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || port < d->first ||
+	    port > d->last)
+		return MNL_CB_OK;
+	if (d->n < d->max) {
+		d->out[d->n].port = port;
+		d->out[d->n].inode = m->idiag_inode;
+		d->out[d->n].family = family_of_af(m->idiag_family);
+	}
+	d->n++;
+	return MNL_CB_OK;
+}
+
+/* Local TCP listeners / bound UDP sockets on ports first..last, both
+ * families, this netns. Returns how many were found (out holds up to max of
+ * them) or -errno. */
+int nl_listeners(__u8 proto, __u16 first, __u16 last, struct listener *out,
+		 int max)
+{
+	static const int afs[] = { AF_INET, AF_INET6 };
+	struct diag_dump d = { .first = first, .last = last, .out = out,
+			       .max = max };
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	size_t i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(afs); i++) {
+		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+		struct inet_diag_req_v2 *req;
+
+		nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+		req->sdiag_family = afs[i];
+		req->sdiag_protocol = proto;
+		/* TCP: listeners only; UDP: every bound socket. */
+		req->idiag_states = proto == IPPROTO_TCP ? 1 << 10 /* TCP_LISTEN */
+							 : ~0U;
+		ret = nl_talk(NETLINK_SOCK_DIAG, nlh, diag_cb, &d);
+		/* A kernel without IPv6 (or the diag module) has nothing to list. */
+		if (ret && ret != -ENOENT && ret != -EAFNOSUPPORT)
+			return ret;
+	}
+	return d.n;
+}

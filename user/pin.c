@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Pin layout: $ROOT/maps/<map>, $ROOT/links/<kind>_<dev>, $ROOT/home/<tunnel>.
+ * bpffs refuses '.' in names, and VLAN devices have one (eth0.100): it is
+ * stored as '%', which no real interface name keeps ("%d" is a template). */
+#include "tool.h"
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+
+char pin_root[PIN_ROOT_MAX];
+
+static bool on_bpffs(const char *path)
+{
+	char buf[PATH_MAX];
+	struct statfs st;
+	char *slash;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	/* The root may not exist yet: its nearest existing ancestor decides. */
+	while (statfs(buf, &st)) {
+		slash = strrchr(buf, '/');
+		if (!slash || slash == buf)
+			return false;
+		*slash = 0;
+	}
+	return st.f_type == BPF_FS_MAGIC;
+}
+
+int pin_init(void)
+{
+	const char *env = getenv("CRBPF_PIN_ROOT");
+	size_t len;
+
+	if (!env || !*env)
+		env = CRBPF_PIN_ROOT_DEFAULT;
+	if (strlen(env) >= sizeof(pin_root) - 64) {
+		err("pin root %s is too long (CRBPF_PIN_ROOT)", env);
+		return -ENAMETOOLONG;
+	}
+	snprintf(pin_root, sizeof(pin_root), "%s", env);
+	len = strlen(pin_root);
+	while (len > 1 && pin_root[len - 1] == '/')
+		pin_root[--len] = 0;
+	if (pin_root[0] != '/') {
+		err("pin root %s is not an absolute path (CRBPF_PIN_ROOT)", pin_root);
+		return -EINVAL;
+	}
+	if (on_bpffs(pin_root))
+		return 0;
+	if (!strncmp(pin_root, "/sys/fs/bpf/", 12)) {
+		struct statfs st;
+
+		if (statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC) {
+			err("bpffs is not mounted at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)");
+			return -ENOENT;
+		}
+	}
+	err("pin root %s is not on a bpf filesystem (mount -t bpf bpf DIR)", pin_root);
+	return -ENOENT;
+}
+
+int pin_path(char *buf, size_t len, const char *dir, const char *kind,
+	     const char *dev)
+{
+	char enc[IF_NAMESIZE * 2];
+	size_t i;
+	int n;
+
+	for (i = 0; dev && dev[i] && i < sizeof(enc) - 1; i++)
+		enc[i] = dev[i] == '.' ? '%' : dev[i];
+	enc[i] = 0;
+	if (kind)
+		n = snprintf(buf, len, "%s/%s/%s_%s", pin_root, dir, kind, enc);
+	else if (dev)
+		n = snprintf(buf, len, "%s/%s/%s", pin_root, dir, enc);
+	else
+		n = snprintf(buf, len, "%s/%s", pin_root, dir);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+void pin_name_decode(const char *enc, char *dev, size_t len)
+{
+	size_t i;
+
+	for (i = 0; enc[i] && i < len - 1; i++)
+		dev[i] = enc[i] == '%' ? '.' : enc[i];
+	dev[i] = 0;
+}
+
+bool pin_exists(const char *path)
+{
+	return !access(path, F_OK);
+}
+
+int pin_unlink(const char *path)
+{
+	if (unlink(path) && errno != ENOENT) {
+		int ret = -errno;
+
+		err("failed to remove pin %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static int mkdir_one(const char *path, struct undo *u)
+{
+	if (!mkdir(path, 0700))
+		return u ? undo_unlink_dir(u, path) : 0;
+	if (errno == EEXIST)
+		return 0;
+	err("failed to create %s: %s", path, strerror(errno));
+	return -errno;
+}
+
+int pin_dirs_create(struct undo *u)
+{
+	static const char *const subdirs[] = { "maps", "links", "home" };
+	char path[PATH_MAX];
+	char *slash;
+	size_t i;
+	int ret;
+
+	/* Parents of the root (CRBPF_PIN_ROOT=/sys/fs/bpf/a/b) first. */
+	snprintf(path, sizeof(path), "%s", pin_root);
+	for (slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = 0;
+		if (access(path, F_OK)) {
+			ret = mkdir_one(path, u);
+			if (ret)
+				return ret;
+		}
+		*slash = '/';
+	}
+	ret = mkdir_one(pin_root, u);
+	if (ret)
+		return ret;
+	for (i = 0; i < ARRAY_SIZE(subdirs); i++) {
+		pin_path(path, sizeof(path), subdirs[i], NULL, NULL);
+		ret = mkdir_one(path, u);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void pin_dirs_remove_if_empty(void)
+{
+	static const char *const subdirs[] = { "maps", "links", "home" };
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(subdirs); i++) {
+		pin_path(path, sizeof(path), subdirs[i], NULL, NULL);
+		rmdir(path);
+	}
+	rmdir(pin_root);
+}
+
+int pin_map_open(const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	pin_path(path, sizeof(path), "maps", NULL, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		fd = -errno;
+		err("failed to open map %s: %s", path, strerror(-fd));
+	}
+	return fd;
+}
+
+int pin_iter(const char *kind, pin_iter_cb cb, void *data)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2], dev[IF_NAMESIZE * 2];
+	size_t klen = kind ? strlen(kind) : 0;
+	struct dirent *de;
+	DIR *d;
+	int ret = 0;
+
+	pin_path(dir, sizeof(dir), kind ? "links" : "home", NULL, NULL);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+
+		if (name[0] == '.')
+			continue;
+		if (kind) {
+			if (strncmp(name, kind, klen) || name[klen] != '_')
+				continue;
+			name += klen + 1;
+		}
+		pin_name_decode(name, dev, sizeof(dev));
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		ret = cb(dev, path, data);
+		if (ret)
+			break;
+	}
+	closedir(d);
+	return ret < 0 ? ret : 0;
+}
+
+static int count_cb(const char *dev, const char *path, void *data)
+{
+	(void)dev;
+	(void)path;
+	(*(int *)data)++;
+	return 0;
+}
+
+int pin_count(const char *kind)
+{
+	int n = 0;
+
+	pin_iter(kind, count_cb, &n);
+	return n;
+}

@@ -1,0 +1,850 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* crbpf port add / del / list: live edits of the pinned maps, plus what
+ * follows from them: reverse rules, devmap entries, reverse programs on the
+ * devices that reach backends, and forwarding on those devices. */
+#include "tool.h"
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_arp.h>
+#include <linux/rtnetlink.h>
+#include "edge.skel.h"
+
+struct port_args {
+	const char *dev;
+	const char *pos[4];
+	int npos;
+	bool force;
+	bool json;
+};
+
+/* Options anywhere; "-1" stays positional so it is reported as a bad port. */
+static int port_args_parse(int argc, char **argv, struct port_args *a,
+			   bool allow_force, bool allow_json)
+{
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--dev")) {
+			if (++i == argc)
+				return usage_err("--dev needs an interface");
+			if (parse_iface(argv[i]))
+				return USAGE;
+			a->dev = argv[i];
+		} else if (allow_force && !strcmp(argv[i], "--force")) {
+			a->force = true;
+		} else if (allow_json && !strcmp(argv[i], "--json")) {
+			a->json = true;
+		} else if (!strncmp(argv[i], "--", 2) ||
+			   (argv[i][0] == '-' && (argv[i][1] < '0' || argv[i][1] > '9'))) {
+			return usage_err("unknown option '%s'", argv[i]);
+		} else if (a->npos == (int)ARRAY_SIZE(a->pos)) {
+			return usage_err("unexpected argument '%s'", argv[i]);
+		} else {
+			a->pos[a->npos++] = argv[i];
+		}
+	}
+	return 0;
+}
+
+int port_pick_dev(const char *dev, char *name, int *ifindex)
+{
+	int n, ret;
+
+	if (dev) {
+		if (!edge_is_attached(dev)) {
+			err("%s is not attached (crbpf attach %s)", dev, dev);
+			return -ENOENT;
+		}
+		snprintf(name, IF_NAMESIZE, "%s", dev);
+	} else {
+		n = edge_attached_count(name, IF_NAMESIZE);
+		if (!n) {
+			err("nothing is attached (crbpf attach IFACE first)");
+			return -ENOENT;
+		}
+		if (n > 1)
+			return usage_err("several interfaces are attached; choose one with --dev");
+	}
+	ret = resolve_iface(name, ifindex);
+	if (ret)
+		err("%s: %s", name, strerror(-ret));
+	return ret;
+}
+
+/* All entries of a (non per-CPU) map; returns the count or -errno. */
+int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
+{
+	char *k = NULL, *v = NULL, *prev = NULL;
+	int n = 0, cap = 0;
+
+	for (;;) {
+		if (n == cap) {
+			char *nk, *nv;
+
+			cap = cap ? cap * 2 : 256;
+			nk = realloc(k, cap * ksz);
+			nv = realloc(v, cap * vsz);
+			if (nk)
+				k = nk;
+			if (nv)
+				v = nv;
+			if (!nk || !nv) {
+				free(k);
+				free(v);
+				return -ENOMEM;
+			}
+		}
+		if (bpf_map_get_next_key(fd, prev, k + n * ksz))
+			break;
+		prev = k + n * ksz;
+		if (bpf_map_lookup_elem(fd, prev, v + n * vsz))
+			continue; /* deleted meanwhile */
+		n++;
+	}
+	*keys = k;
+	*vals = v;
+	return n;
+}
+
+static void rev_key_of(struct crbpf_rev_key *rk, const struct crbpf_port_key *k,
+		       const struct crbpf_backend *be)
+{
+	memset(rk, 0, sizeof(*rk));
+	memcpy(rk->addr, be->addr, sizeof(rk->addr));
+	rk->port = be->port;
+	rk->family = k->family;
+	rk->proto = k->proto;
+}
+
+struct rev_src {
+	struct crbpf_rev_key rk;
+	struct crbpf_port_key pk;
+};
+
+static int rev_src_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct crbpf_rev_key));
+}
+
+/* Rewrite the crbpf_rev entries of the given backend keys from what
+ * crbpf_ports holds now: refs = public ports mapped onto that backend. */
+static int rev_recompute(int ports_fd, int rev_fd, struct crbpf_rev_key *touched,
+			 int ntouched, struct undo *u)
+{
+	struct crbpf_port_key *keys;
+	struct crbpf_backend *vals;
+	struct rev_src *src;
+	int i, n, ret = 0;
+
+	n = map_dump(ports_fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		     (void **)&vals);
+	if (n < 0)
+		return n;
+	src = calloc(n + 1, sizeof(*src));
+	if (!src) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		rev_key_of(&src[i].rk, &keys[i], &vals[i]);
+		src[i].pk = keys[i];
+	}
+	qsort(src, n, sizeof(*src), rev_src_cmp);
+	for (i = 0; i < ntouched && !ret; i++) {
+		struct rev_src *hit = bsearch(&touched[i], src, n, sizeof(*src),
+					      rev_src_cmp);
+		struct crbpf_rev rev = {};
+		struct addr pub;
+		int refs = 0;
+
+		if (hit) {
+			while (hit > src && !rev_src_cmp(hit - 1, &touched[i]))
+				hit--;
+			while (hit + refs < src + n &&
+			       !rev_src_cmp(hit + refs, &touched[i]))
+				refs++;
+		}
+		ret = undo_map(u, rev_fd, &touched[i], sizeof(touched[i]),
+			       sizeof(rev));
+		if (ret)
+			break;
+		if (!refs || nl_primary_addr(hit->pk.ifindex, touched[i].family, &pub)) {
+			if (bpf_map_delete_elem(rev_fd, &touched[i]) && errno != ENOENT)
+				ret = -errno;
+			continue;
+		}
+		memcpy(rev.public_addr, pub.a, sizeof(rev.public_addr));
+		rev.public_port = hit->pk.port;
+		rev.refs = refs > 0xffff ? 0xffff : refs;
+		rev.public_ifindex = hit->pk.ifindex;
+		if (bpf_map_update_elem(rev_fd, &touched[i], &rev, BPF_ANY))
+			ret = -errno;
+	}
+	free(src);
+out:
+	free(keys);
+	free(vals);
+	if (ret)
+		err("failed to update crbpf_rev: %s", strerror(-ret));
+	return ret;
+}
+
+static bool device_in_use(const struct crbpf_backend *vals, int n, int ifindex)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if ((int)vals[i].ifindex == ifindex)
+			return true;
+	return false;
+}
+
+struct release_ctx {
+	struct crbpf_port_key *keys;
+	struct crbpf_backend *vals;
+	int n;
+	int txports_fd;
+};
+
+static int release_cb(const char *dev, const char *path, void *data)
+{
+	struct release_ctx *r = data;
+	int ifindex = 0;
+	__u32 key;
+
+	if (resolve_iface(dev, &ifindex) == 0 &&
+	    device_in_use(r->vals, r->n, ifindex))
+		return 0;
+	info("no mapping uses %s any more; removing its reverse program", dev);
+	tc_detach_pin(path, ifindex);
+	if (ifindex && r->txports_fd >= 0 && !edge_is_attached(dev)) {
+		key = ifindex;
+		bpf_map_delete_elem(r->txports_fd, &key);
+	}
+	return 0;
+}
+
+/* Reverse programs (and devmap slots) of devices no mapping uses any more. */
+static int tun_release_unused(int ports_fd, int txports_fd)
+{
+	struct release_ctx r = { .txports_fd = txports_fd };
+
+	r.n = map_dump(ports_fd, sizeof(*r.keys), sizeof(*r.vals),
+		       (void **)&r.keys, (void **)&r.vals);
+	if (r.n < 0)
+		return r.n;
+	pin_iter("tun", release_cb, &r);
+	free(r.keys);
+	free(r.vals);
+	return 0;
+}
+
+/* Flow entries answering for removed mappings would keep translating replies. */
+static void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last)
+{
+	struct crbpf_flow_key *keys;
+	struct crbpf_flow *vals;
+	char name[IF_NAMESIZE];
+	int fd, i, n;
+
+	fd = pin_map_open("crbpf_flows");
+	if (fd < 0)
+		return;
+	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		     (void **)&vals);
+	for (i = 0; i < n; i++) {
+		__u16 port = ntohs(vals[i].public_port);
+
+		if (pub_ifindex ? (int)vals[i].public_ifindex != pub_ifindex :
+				  !!if_indextoname(vals[i].public_ifindex, name))
+			continue;
+		if (proto && (keys[i].proto != proto || port < first || port > last))
+			continue;
+		bpf_map_delete_elem(fd, &keys[i]);
+	}
+	if (n >= 0) {
+		free(keys);
+		free(vals);
+	}
+	close(fd);
+}
+
+struct edge_maps {
+	int ports, mstats, rev, txports;
+};
+
+static void edge_maps_close(struct edge_maps *m)
+{
+	if (m->ports >= 0)
+		close(m->ports);
+	if (m->mstats >= 0)
+		close(m->mstats);
+	if (m->rev >= 0)
+		close(m->rev);
+	if (m->txports >= 0)
+		close(m->txports);
+}
+
+static int edge_maps_open(struct edge_maps *m)
+{
+	m->ports = pin_map_open("crbpf_ports");
+	m->mstats = pin_map_open("crbpf_mstats");
+	m->rev = pin_map_open("crbpf_rev");
+	m->txports = pin_map_open("crbpf_txports");
+	if (m->ports < 0 || m->mstats < 0 || m->rev < 0 || m->txports < 0) {
+		edge_maps_close(m);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int mstats_zero(int fd, const struct crbpf_port_key *key, struct undo *u)
+{
+	size_t len = sizeof(struct crbpf_mstats) * libbpf_num_possible_cpus();
+	void *zero = calloc(1, len);
+	int ret;
+
+	if (!zero)
+		return -ENOMEM;
+	ret = undo_map(u, fd, key, sizeof(*key), sizeof(struct crbpf_mstats));
+	if (!ret && bpf_map_update_elem(fd, key, zero, BPF_ANY))
+		ret = -errno;
+	free(zero);
+	return ret;
+}
+
+static void owner_of_inode(__u32 inode, char *buf, size_t len)
+{
+	char path[600], link[64], want[32], comm[64];
+	struct dirent *p, *fd;
+	DIR *proc, *fds;
+	FILE *f;
+
+	if (!inode) {
+		snprintf(buf, len, "kernel socket, e.g. WireGuard");
+		return;
+	}
+	snprintf(want, sizeof(want), "socket:[%u]", inode);
+	proc = opendir("/proc");
+	if (!proc)
+		goto unknown;
+	while ((p = readdir(proc))) {
+		if (p->d_name[0] < '0' || p->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while ((fd = readdir(fds))) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s", p->d_name,
+				 fd->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = 0;
+			if (strcmp(link, want))
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/comm", p->d_name);
+			comm[0] = 0;
+			f = fopen(path, "r");
+			if (f) {
+				if (!fgets(comm, sizeof(comm), f))
+					comm[0] = 0;
+				fclose(f);
+			}
+			comm[strcspn(comm, "\n")] = 0;
+			snprintf(buf, len, "%s pid %s", comm[0] ? comm : "?",
+				 p->d_name);
+			closedir(fds);
+			closedir(proc);
+			return;
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+unknown:
+	snprintf(buf, len, "socket inode %u, no process holds it: a kernel socket such as WireGuard",
+		 inode);
+}
+
+static int check_listeners(__u8 proto, __u16 first, __u16 last)
+{
+	struct listener l[1];
+	char owner[512];
+	int n;
+
+	n = nl_listeners(proto, first, last, l, ARRAY_SIZE(l));
+	if (n < 0) {
+		err("failed to list local sockets: %s", strerror(-n));
+		return n;
+	}
+	if (!n)
+		return 0;
+	owner_of_inode(l[0].inode, owner, sizeof(owner));
+	err("%s port %u has a listener on this host (%s); use --force to map it anyway",
+	    proto_str(proto), l[0].port, owner);
+	return -EADDRINUSE;
+}
+
+/* Reverse program on the device that reaches backends, as tun_<dev>. */
+static int tun_ensure(int oif, const char *oifname, bool l2, struct undo *u)
+{
+	char maps[PATH_MAX], path[PATH_MAX];
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps);
+	struct edge_bpf *skel;
+	int ret;
+
+	pin_path(path, sizeof(path), "links", "tun", oifname);
+	if (pin_exists(path))
+		return 0;
+	pin_path(maps, sizeof(maps), "maps", NULL, NULL);
+	skel = edge_bpf__open_opts(&oo);
+	if (!skel)
+		return -errno;
+	map_sync_pins(skel->obj);
+	ret = edge_bpf__load(skel);
+	if (ret) {
+		err("failed to load the edge programs: %s", strerror(-ret));
+		goto out;
+	}
+	ret = tc_attach(bpf_program__fd(l2 ? skel->progs.crbpf_rev_tc :
+					skel->progs.crbpf_tun_tc),
+			oif, path, u);
+	if (ret) {
+		err("failed to attach the reverse program to %s: %s", oifname,
+		    strerror(-ret));
+		goto out;
+	}
+	ret = sysctl_forwarding(oifname, u);
+out:
+	edge_bpf__destroy(skel);
+	return ret;
+}
+
+static int port_add(struct port_args *a)
+{
+	char dev[IF_NAMESIZE], oifname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
+	struct edge_maps m = { -1, -1, -1, -1 };
+	struct crbpf_rev_key *touched = NULL;
+	__u16 first, last, bport, p;
+	int pub_ifindex, oif, ret, nt = 0;
+	unsigned short type;
+	unsigned char rtype;
+	struct addr be, pub;
+	struct undo *u = NULL;
+	__u8 proto;
+	__u32 val;
+
+	if (a->npos != 3)
+		return usage_err("usage: crbpf port add PROTO PORT[-LAST] BACKEND [--dev IFACE] [--force]");
+	if (parse_proto(a->pos[0], &proto) || parse_port_range(a->pos[1], &first, &last) ||
+	    parse_backend(a->pos[2], &be, &bport))
+		return USAGE;
+	if (bport && (unsigned int)bport + (last - first) > 65535)
+		return usage_err("backend ports %u-%u do not fit below 65536", bport,
+				 bport + (last - first));
+	ret = need_root();
+	if (ret)
+		return ret;
+	ret = pin_init();
+	if (ret)
+		return ret;
+	ret = port_pick_dev(a->dev, dev, &pub_ifindex);
+	if (ret)
+		return ret;
+	if (!a->force) {
+		ret = check_listeners(proto, first, last);
+		if (ret)
+			return ret;
+	}
+	addr_str(&be, abuf, sizeof(abuf));
+	ret = nl_route_get(&be, &oif, &rtype);
+	if (ret) {
+		err("no route to backend %s: %s", abuf, strerror(-ret));
+		return ret;
+	}
+	if (rtype == RTN_LOCAL) {
+		err("backend %s is an address of this host", abuf);
+		return -EINVAL;
+	}
+	if (rtype != RTN_UNICAST) {
+		err("no route to backend %s (route type %u)", abuf, rtype);
+		return -ENETUNREACH;
+	}
+	ret = nl_link_type(oif, &type);
+	if (ret) {
+		err("failed to query the device of ifindex %d: %s", oif, strerror(-ret));
+		return ret;
+	}
+	ifname(oif, oifname);
+	if (nl_primary_addr(pub_ifindex, be.family, &pub)) {
+		err("%s has no global %s address to answer from; cannot map to %s",
+		    dev, be.family == CRBPF_V6 ? "IPv6" : "IPv4", abuf);
+		return -EADDRNOTAVAIL;
+	}
+	ret = edge_maps_open(&m);
+	if (ret)
+		return ret;
+	u = undo_new();
+	touched = calloc(2 * (last - first + 1), sizeof(*touched));
+	if (!u || !touched) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (p = first;; p++) {
+		struct crbpf_port_key key = {
+			.ifindex = pub_ifindex,
+			.family = be.family,
+			.proto = proto,
+			.port = htons(p),
+		};
+		struct crbpf_backend nb = {
+			.port = htons(bport ? bport + (p - first) : p),
+			.flags = type == ARPHRD_ETHER ? CRBPF_BE_L2 : 0,
+			.ifindex = oif,
+		};
+		struct crbpf_backend old;
+		bool had;
+
+		memcpy(nb.addr, be.a, sizeof(nb.addr));
+		had = !bpf_map_lookup_elem(m.ports, &key, &old);
+		if (had)
+			rev_key_of(&touched[nt++], &key, &old);
+		rev_key_of(&touched[nt++], &key, &nb);
+		ret = undo_map(u, m.ports, &key, sizeof(key), sizeof(nb));
+		/* One update replaces an existing backend atomically. */
+		if (!ret && bpf_map_update_elem(m.ports, &key, &nb, BPF_ANY))
+			ret = -errno;
+		if (!ret && !had)
+			ret = mstats_zero(m.mstats, &key, u);
+		if (ret) {
+			err("failed to map %s port %u: %s", proto_str(proto), p,
+			    strerror(-ret));
+			goto fail;
+		}
+		if (p == last)
+			break;
+	}
+	ret = rev_recompute(m.ports, m.rev, touched, nt, u);
+	if (ret)
+		goto fail;
+	val = pub_ifindex;
+	ret = undo_map(u, m.txports, &val, sizeof(val), sizeof(val));
+	if (!ret && bpf_map_update_elem(m.txports, &val, &val, BPF_ANY))
+		ret = -errno;
+	if (!ret && type == ARPHRD_ETHER) {
+		val = oif;
+		ret = undo_map(u, m.txports, &val, sizeof(val), sizeof(val));
+		if (!ret && bpf_map_update_elem(m.txports, &val, &val, BPF_ANY))
+			ret = -errno;
+	}
+	if (ret) {
+		err("failed to update crbpf_txports: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = tun_ensure(oif, oifname, type == ARPHRD_ETHER, u);
+	if (ret)
+		goto fail;
+	/* A replaced backend may have been the last one behind its device. */
+	tun_release_unused(m.ports, m.txports);
+	info("mapped %s %u-%u on %s to %s via %s", proto_str(proto), first, last,
+	     dev, abuf, oifname);
+	goto out;
+fail:
+	undo_rollback(u);
+out:
+	undo_free(u);
+	free(touched);
+	edge_maps_close(&m);
+	return ret;
+}
+
+static int port_del(struct port_args *a)
+{
+	static const __u8 fams[] = { CRBPF_V4, CRBPF_V6 };
+	struct edge_maps m = { -1, -1, -1, -1 };
+	struct crbpf_rev_key *touched = NULL;
+	char dev[IF_NAMESIZE];
+	int pub_ifindex, ret, nt = 0;
+	__u16 first, last, p;
+	struct undo *u = NULL;
+	__u8 proto;
+	size_t f;
+
+	if (a->npos != 2)
+		return usage_err("usage: crbpf port del PROTO PORT[-LAST] [--dev IFACE]");
+	if (parse_proto(a->pos[0], &proto) || parse_port_range(a->pos[1], &first, &last))
+		return USAGE;
+	ret = need_root();
+	if (ret)
+		return ret;
+	ret = pin_init();
+	if (ret)
+		return ret;
+	ret = port_pick_dev(a->dev, dev, &pub_ifindex);
+	if (ret)
+		return ret;
+	ret = edge_maps_open(&m);
+	if (ret)
+		return ret;
+	/* All or nothing: every port of the range must be mapped. */
+	for (p = first;; p++) {
+		struct crbpf_backend be;
+		bool any = false;
+
+		for (f = 0; f < ARRAY_SIZE(fams); f++) {
+			struct crbpf_port_key key = { pub_ifindex, fams[f], proto,
+						      htons(p) };
+
+			any |= !bpf_map_lookup_elem(m.ports, &key, &be);
+		}
+		if (!any) {
+			err("%s port %u is not mapped on %s", proto_str(proto), p, dev);
+			ret = -ENOENT;
+			goto out;
+		}
+		if (p == last)
+			break;
+	}
+	u = undo_new();
+	touched = calloc(2 * (last - first + 1), sizeof(*touched));
+	if (!u || !touched) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (p = first;; p++) {
+		for (f = 0; f < ARRAY_SIZE(fams); f++) {
+			struct crbpf_port_key key = { pub_ifindex, fams[f], proto,
+						      htons(p) };
+			struct crbpf_backend be;
+
+			if (bpf_map_lookup_elem(m.ports, &key, &be))
+				continue;
+			rev_key_of(&touched[nt++], &key, &be);
+			ret = undo_map(u, m.ports, &key, sizeof(key), sizeof(be));
+			if (!ret && bpf_map_delete_elem(m.ports, &key))
+				ret = -errno;
+			if (!ret)
+				ret = undo_map(u, m.mstats, &key, sizeof(key),
+					       sizeof(struct crbpf_mstats));
+			if (!ret)
+				bpf_map_delete_elem(m.mstats, &key);
+			if (ret) {
+				err("failed to unmap %s port %u: %s", proto_str(proto),
+				    p, strerror(-ret));
+				goto fail;
+			}
+		}
+		if (p == last)
+			break;
+	}
+	ret = rev_recompute(m.ports, m.rev, touched, nt, u);
+	if (ret)
+		goto fail;
+	flows_purge(pub_ifindex, proto, first, last);
+	tun_release_unused(m.ports, m.txports);
+	goto out;
+fail:
+	undo_rollback(u);
+out:
+	undo_free(u);
+	free(touched);
+	edge_maps_close(&m);
+	return ret;
+}
+
+/* Everything mapped on one public device (0: on devices that vanished). */
+int mappings_purge(int pub_ifindex)
+{
+	struct edge_maps m = { -1, -1, -1, -1 };
+	struct crbpf_rev_key *touched = NULL;
+	struct crbpf_port_key *keys = NULL;
+	struct crbpf_backend *vals = NULL;
+	char name[IF_NAMESIZE];
+	int i, n, nt = 0, ret;
+
+	ret = edge_maps_open(&m);
+	if (ret)
+		return ret;
+	n = map_dump(m.ports, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		     (void **)&vals);
+	if (n < 0) {
+		ret = n;
+		goto out;
+	}
+	touched = calloc(n + 1, sizeof(*touched));
+	if (!touched) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (pub_ifindex ? (int)keys[i].ifindex != pub_ifindex :
+				  !!if_indextoname(keys[i].ifindex, name))
+			continue;
+		rev_key_of(&touched[nt++], &keys[i], &vals[i]);
+		bpf_map_delete_elem(m.ports, &keys[i]);
+		bpf_map_delete_elem(m.mstats, &keys[i]);
+	}
+	ret = rev_recompute(m.ports, m.rev, touched, nt, NULL);
+	flows_purge(pub_ifindex, 0, 0, 0);
+	tun_release_unused(m.ports, m.txports);
+out:
+	free(touched);
+	free(keys);
+	free(vals);
+	edge_maps_close(&m);
+	return ret;
+}
+
+static int port_key_cmp(const void *a, const void *b)
+{
+	const struct crbpf_port_key *x = a, *y = b;
+
+	if (x->ifindex != y->ifindex)
+		return x->ifindex < y->ifindex ? -1 : 1;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	if (x->port != y->port)
+		return ntohs(x->port) < ntohs(y->port) ? -1 : 1;
+	return x->family - y->family;
+}
+
+struct mapping {
+	struct crbpf_port_key k;
+	struct crbpf_backend be;
+};
+
+int port_list_print(const char *only_dev, bool json);
+
+static int port_list(struct port_args *a)
+{
+	char dev[IF_NAMESIZE];
+	int ifindex, ret;
+
+	if (a->npos)
+		return usage_err("usage: crbpf port list [--dev IFACE] [--json]");
+	ret = need_root();
+	if (ret)
+		return ret;
+	ret = pin_init();
+	if (ret)
+		return ret;
+	if (a->dev) {
+		ret = port_pick_dev(a->dev, dev, &ifindex);
+		if (ret)
+			return ret;
+	}
+	return port_list_print(a->dev, a->json);
+}
+
+int port_list_print(const char *only_dev, bool json)
+{
+	char dname[IF_NAMESIZE], oname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
+	struct crbpf_port_key *keys;
+	struct crbpf_backend *vals;
+	struct mapping *v;
+	int fd, i, n, shown = 0, only = 0;
+
+	if (only_dev && resolve_iface(only_dev, &only))
+		return -ENODEV;
+	if (!edge_attached_count(NULL, 0)) {
+		if (json)
+			printf("[]\n");
+		return 0;
+	}
+	fd = pin_map_open("crbpf_ports");
+	if (fd < 0)
+		return fd;
+	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		     (void **)&vals);
+	close(fd);
+	if (n < 0)
+		return n;
+	v = calloc(n + 1, sizeof(*v));
+	if (!v) {
+		free(keys);
+		free(vals);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		v[i].k = keys[i];
+		v[i].be = vals[i];
+	}
+	free(keys);
+	free(vals);
+	qsort(v, n, sizeof(*v), port_key_cmp);
+	if (json)
+		printf("[");
+	else
+		printf("%-12s %-5s %-5s %-6s %-40s %s\n", "DEV", "PROTO", "PORT",
+		       "FAMILY", "BACKEND", "VIA");
+	for (i = 0; i < n; i++) {
+		struct addr be = { .family = v[i].k.family };
+
+		if (only && (int)v[i].k.ifindex != only)
+			continue;
+		memcpy(be.a, v[i].be.addr, sizeof(be.a));
+		addr_str(&be, abuf, sizeof(abuf));
+		ifname(v[i].k.ifindex, dname);
+		ifname(v[i].be.ifindex, oname);
+		if (json) {
+			printf("%s{\"dev\":", shown ? "," : "");
+			json_str(stdout, dname);
+			printf(",\"proto\":\"%s\",\"port\":%u,\"family\":\"%s\",\"backend\":\"%s\",\"backend_port\":%u,\"via\":",
+			       proto_str(v[i].k.proto), ntohs(v[i].k.port),
+			       family_str(v[i].k.family), abuf, ntohs(v[i].be.port));
+			json_str(stdout, oname);
+			printf(",\"l2\":%s}", v[i].be.flags & CRBPF_BE_L2 ? "true" : "false");
+		} else {
+			char bbuf[INET6_ADDRSTRLEN + 10];
+
+			snprintf(bbuf, sizeof(bbuf),
+				 be.family == CRBPF_V6 ? "[%s]:%u" : "%s:%u", abuf,
+				 ntohs(v[i].be.port));
+			printf("%-12s %-5s %-5u %-6s %-40s %s%s\n", dname,
+			       proto_str(v[i].k.proto), ntohs(v[i].k.port),
+			       family_str(v[i].k.family), bbuf, oname,
+			       v[i].be.flags & CRBPF_BE_L2 ? " (ethernet)" : "");
+		}
+		shown++;
+	}
+	if (json)
+		printf("]\n");
+	free(v);
+	return 0;
+}
+
+int cmd_port(int argc, char **argv)
+{
+	struct port_args a;
+	const char *sub;
+	int ret;
+
+	if (argc < 2)
+		return usage_err("port needs a subcommand: add, del or list");
+	sub = argv[1];
+	if (!strcmp(sub, "add")) {
+		ret = port_args_parse(argc - 2, argv + 2, &a, true, false);
+		return ret ?: port_add(&a);
+	}
+	if (!strcmp(sub, "del")) {
+		ret = port_args_parse(argc - 2, argv + 2, &a, false, false);
+		return ret ?: port_del(&a);
+	}
+	if (!strcmp(sub, "list")) {
+		ret = port_args_parse(argc - 2, argv + 2, &a, false, true);
+		return ret ?: port_list(&a);
+	}
+	return usage_err("unknown port subcommand '%s' (expected add, del or list)", sub);
+}

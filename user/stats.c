@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* crbpf stats: outcome counters summed over CPUs, and per-mapping counters. */
+#include "tool.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+/* In enum crbpf_stat order. */
+static const char *const stat_names[] = {
+	"pass_not_ip",
+	"pass_malformed",
+	"pass_not_local",
+	"pass_proto",
+	"pass_fragment",
+	"pass_no_mapping",
+	"pass_ttl",
+	"pass_to_tc",
+	"fwd_xdp",
+	"fwd_tc",
+	"rev_xdp",
+	"rev_tc",
+	"rev_neigh",
+	"rev_static",
+	"pass_rev_miss",
+	"drop_no_route",
+	"drop_error",
+	"flow_new",
+	"flow_full",
+	"home_learn",
+	"home_mark",
+	"home_pass",
+};
+_Static_assert(ARRAY_SIZE(stat_names) == CRBPF_ST__MAX,
+	       "stat_names must follow enum crbpf_stat");
+
+static int read_counters(__u64 *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *v = calloc(ncpu, sizeof(*v));
+	int fd, c, ret = 0;
+	__u32 i;
+
+	if (!v)
+		return -ENOMEM;
+	fd = pin_map_open("crbpf_stats");
+	if (fd < 0) {
+		free(v);
+		return fd;
+	}
+	for (i = 0; i < CRBPF_ST__MAX; i++) {
+		sum[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, v)) {
+			ret = -errno;
+			break;
+		}
+		for (c = 0; c < ncpu; c++)
+			sum[i] += v[c];
+	}
+	close(fd);
+	free(v);
+	return ret;
+}
+
+static int print_mappings(int only, bool json)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct crbpf_port_key key, *prev = NULL;
+	struct crbpf_mstats *v, t;
+	char dname[IF_NAMESIZE];
+	int fd, c, n = 0;
+
+	fd = pin_map_open("crbpf_mstats");
+	if (fd < 0)
+		return fd;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (!bpf_map_get_next_key(fd, prev, &key)) {
+		prev = &key;
+		if (only && (int)key.ifindex != only)
+			continue;
+		if (bpf_map_lookup_elem(fd, &key, v))
+			continue;
+		memset(&t, 0, sizeof(t));
+		for (c = 0; c < ncpu; c++) {
+			t.in_packets += v[c].in_packets;
+			t.in_bytes += v[c].in_bytes;
+			t.out_packets += v[c].out_packets;
+			t.out_bytes += v[c].out_bytes;
+			t.new_flows += v[c].new_flows;
+		}
+		ifname(key.ifindex, dname);
+		if (json) {
+			printf("%s{\"dev\":", n ? "," : "");
+			json_str(stdout, dname);
+			printf(",\"proto\":\"%s\",\"port\":%u,\"family\":\"%s\",\"in_packets\":%llu,\"in_bytes\":%llu,\"out_packets\":%llu,\"out_bytes\":%llu,\"new_flows\":%llu}",
+			       proto_str(key.proto), ntohs(key.port),
+			       family_str(key.family), (unsigned long long)t.in_packets,
+			       (unsigned long long)t.in_bytes,
+			       (unsigned long long)t.out_packets,
+			       (unsigned long long)t.out_bytes,
+			       (unsigned long long)t.new_flows);
+		} else {
+			printf("  %-12s %s %-5u %s  in %llu pkts %llu bytes  out %llu pkts %llu bytes  new flows %llu\n",
+			       dname, proto_str(key.proto), ntohs(key.port),
+			       family_str(key.family), (unsigned long long)t.in_packets,
+			       (unsigned long long)t.in_bytes,
+			       (unsigned long long)t.out_packets,
+			       (unsigned long long)t.out_bytes,
+			       (unsigned long long)t.new_flows);
+		}
+		n++;
+	}
+	if (!json && !n)
+		printf("  (none)\n");
+	free(v);
+	close(fd);
+	return 0;
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	__u64 sum[CRBPF_ST__MAX];
+	const char *dev = NULL;
+	char name[IF_NAMESIZE];
+	bool json = false;
+	int i, ret, only = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--dev") && i + 1 < argc) {
+			dev = argv[++i];
+			if (parse_iface(dev))
+				return USAGE;
+		} else {
+			return usage_err("usage: crbpf stats [--dev IFACE] [--json]");
+		}
+	}
+	ret = need_root();
+	if (ret)
+		return ret;
+	ret = pin_init();
+	if (ret)
+		return ret;
+	if (dev) {
+		ret = port_pick_dev(dev, name, &only);
+		if (ret)
+			return ret;
+	}
+	ret = read_counters(sum);
+	if (ret) {
+		err("no counters: nothing is attached");
+		return ret;
+	}
+	if (json) {
+		printf("{\"counters\":{");
+		for (i = 0; i < CRBPF_ST__MAX; i++)
+			printf("%s\"%s\":%llu", i ? "," : "", stat_names[i],
+			       (unsigned long long)sum[i]);
+		printf("},\"mappings\":[");
+	} else {
+		printf("counters:\n");
+		for (i = 0; i < CRBPF_ST__MAX; i++)
+			printf("  %-16s %llu\n", stat_names[i],
+			       (unsigned long long)sum[i]);
+		printf("mappings:\n");
+	}
+	if (edge_attached_count(NULL, 0))
+		print_mappings(only, json);
+	else if (!json)
+		printf("  (none)\n");
+	if (json)
+		printf("]}\n");
+	return 0;
+}

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Internal interfaces of the crbpf tool. Functions return 0 or -errno unless
+ * noted; USAGE (positive) means "bad command line", which main maps to exit 2. */
+#ifndef CRBPF_TOOL_H
+#define CRBPF_TOOL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <net/if.h>
+#include <linux/types.h>
+#include "crbpf.h"
+
+#define USAGE 2
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Not in the 6.1 UAPI headers this is built against. */
+#ifndef BPF_TCX_INGRESS
+#define BPF_TCX_INGRESS 46
+#endif
+/* clsact fallback for kernels without tcx: detach finds our filter by these. */
+#define CRBPF_TC_HANDLE 0xcb
+#define CRBPF_TC_PRIO 0xcb
+/* Priority of crbpf's ip rules and metric of its routes. */
+#define CRBPF_RULE_PRIO 1203
+
+/* log.c */
+extern int verbose;
+void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_setup_libbpf(void);
+
+/* main.c */
+void usage(FILE *f);
+int need_root(void);
+
+/* util (parse.c) */
+struct addr {
+	__u8 family; /* CRBPF_V4 | CRBPF_V6 */
+	__be32 a[4];
+};
+int parse_port_range(const char *s, __u16 *first, __u16 *last);
+int parse_proto(const char *s, __u8 *proto);
+int parse_backend(const char *s, struct addr *addr, __u16 *port);
+int parse_u32(const char *s, __u32 *v);
+int parse_iface(const char *s);
+int af_of(__u8 family);
+__u8 family_of_af(int af);
+const char *addr_str(const struct addr *a, char *buf, size_t len);
+const char *proto_str(__u8 proto);
+const char *family_str(__u8 family);
+int resolve_iface(const char *name, int *ifindex);
+const char *ifname(int ifindex, char *buf);
+void json_str(FILE *f, const char *s);
+
+struct undo;
+struct bpf_object;
+
+/* pin.c */
+#define PIN_ROOT_MAX 1024
+extern char pin_root[PIN_ROOT_MAX];
+int pin_init(void);
+int pin_path(char *buf, size_t len, const char *dir, const char *kind,
+	     const char *dev);
+bool pin_exists(const char *path);
+int pin_dirs_create(struct undo *u);
+void pin_dirs_remove_if_empty(void);
+int pin_map_open(const char *name);
+typedef int (*pin_iter_cb)(const char *dev, const char *path, void *data);
+int pin_iter(const char *kind, pin_iter_cb cb, void *data);
+int pin_count(const char *kind);
+void pin_name_decode(const char *enc, char *dev, size_t len);
+int pin_unlink(const char *path);
+
+/* undo.c: journal of changes, replayed backwards on failure. */
+
+struct undo *undo_new(void);
+int undo_map(struct undo *u, int map_fd, const void *key, size_t ksz,
+	     size_t vsz);
+int undo_unpin(struct undo *u, const char *path);
+int undo_unlink_dir(struct undo *u, const char *path);
+int undo_link_prog(struct undo *u, int link_fd, int old_prog_fd);
+int undo_sysctl(struct undo *u, const char *path, const char *old);
+int undo_tc(struct undo *u, int ifindex);
+void undo_rollback(struct undo *u);
+void undo_free(struct undo *u);
+
+/* attach.c helpers shared by edge, port, home */
+int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u);
+int tc_replace(int prog_fd, int ifindex, const char *pinpath, struct undo *u);
+int tc_detach_pin(const char *pinpath, int ifindex);
+int link_prog_id(const char *pinpath, __u32 *prog_id, bool *is_link);
+int prog_name_by_id(__u32 id, char *name, size_t len);
+int sysctl_forwarding(const char *dev, struct undo *u);
+int map_sync_pins(struct bpf_object *obj);
+
+/* nl.c: rtnetlink and sock_diag with libmnl */
+struct nl_addr {
+	struct addr addr;
+	__u8 prefixlen;
+	__u8 scope;
+	__u32 flags;
+};
+int nl_link_type(int ifindex, unsigned short *type);
+int nl_addrs(int ifindex, int af, struct nl_addr **out, int *n);
+int nl_primary_addr(int ifindex, __u8 family, struct addr *out);
+int nl_route_get(const struct addr *dst, int *oif, unsigned char *rtype);
+int nl_rule(bool add, __u8 family, const struct addr *src, __u32 mark,
+	    __u32 table);
+int nl_route_default(bool add, __u8 family, int oif, __u32 table);
+struct listener {
+	__u32 inode;
+	__u16 port;
+	__u8 family;
+};
+int nl_listeners(__u8 proto, __u16 first, __u16 last, struct listener *out,
+		 int max);
+
+/* edge.c */
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int edge_attached_count(char *only, size_t len);
+int edge_is_attached(const char *dev);
+int edge_cleanup_idle(void);
+/* port.c */
+int cmd_port(int argc, char **argv);
+int port_pick_dev(const char *dev, char *name, int *ifindex);
+int mappings_purge(int pub_ifindex);
+int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals);
+/* stats.c */
+int cmd_stats(int argc, char **argv);
+/* home.c */
+int cmd_home(int argc, char **argv);
+int home_attached_count(void);
+int home_status_json(FILE *f);
+int home_status_text(FILE *f);
+
+#endif /* CRBPF_TOOL_H */
