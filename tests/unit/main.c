@@ -1,0 +1,675 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * crbpf unit tests: every case of edge_cases.c and home_cases.c runs the real
+ * BPF object through BPF_PROG_TEST_RUN inside a private network namespace and
+ * prints one line "[unit/<name>] PASS|FAIL[: reason]" (details indented
+ * below). Exit status 1 when any case failed.
+ *
+ *   build/unit_tests [-v] [SUBSTRING...]   run cases whose name contains one
+ *                                          of the substrings (all by default)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/if_link.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "unit.h"
+#include "edge.skel.h"
+#include "home.skel.h"
+
+/* ---- failure recording ---- */
+
+static char first_fail[512];
+static char notes[4096];
+static bool case_failed;
+static bool verbose;
+
+void unit_fail(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (!case_failed) {
+		snprintf(first_fail, sizeof(first_fail), "%s", line);
+		case_failed = true;
+	} else {
+		unit_note("%s", line);
+	}
+}
+
+void unit_note(const char *fmt, ...)
+{
+	size_t used = strlen(notes);
+	va_list ap;
+
+	if (used + 8 >= sizeof(notes))
+		return;
+	memcpy(notes + used, "    ", 4);
+	used += 4;
+	va_start(ap, fmt);
+	vsnprintf(notes + used, sizeof(notes) - used - 1, fmt, ap);
+	va_end(ap);
+	used = strlen(notes);
+	if (used + 1 < sizeof(notes)) {
+		notes[used] = '\n';
+		notes[used + 1] = 0;
+	}
+}
+
+/* ---- objects ---- */
+
+static struct edge_bpf *edge;
+static struct home_bpf *home, *home2;
+static int ncpus;
+static char edge_err[128], home_err[128];
+
+/* Nothing may reach the real pin root: maps of a test object are private. */
+static void unpin_all(struct bpf_object *obj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj)
+		bpf_map__set_pin_path(map, NULL);
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	if (!verbose && level != LIBBPF_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void load_objects(void)
+{
+	int err;
+
+	edge = edge_bpf__open();
+	if (!edge) {
+		snprintf(edge_err, sizeof(edge_err), "edge_bpf__open: %s",
+			 strerror(errno));
+	} else {
+		unpin_all(edge->obj);
+		err = edge_bpf__load(edge);
+		if (err) {
+			snprintf(edge_err, sizeof(edge_err),
+				 "edge_bpf__load: %s", strerror(-err));
+			edge_bpf__destroy(edge);
+			edge = NULL;
+		}
+	}
+
+	home = home_bpf__open();
+	home2 = home_bpf__open();
+	if (!home || !home2) {
+		snprintf(home_err, sizeof(home_err), "home_bpf__open: %s",
+			 strerror(errno));
+		goto home_fail;
+	}
+	unpin_all(home->obj);
+	unpin_all(home2->obj);
+	home2->rodata->home_mark = HOME_MARK2;
+	err = home_bpf__load(home);
+	if (!err)
+		err = home_bpf__load(home2);
+	if (err) {
+		snprintf(home_err, sizeof(home_err), "home_bpf__load: %s",
+			 strerror(-err));
+		goto home_fail;
+	}
+	return;
+home_fail:
+	home_bpf__destroy(home);
+	home_bpf__destroy(home2);
+	home = home2 = NULL;
+}
+
+static bool is_home(enum prog p)
+{
+	return p == P_HOME_TUN || p == P_HOME_SRV || p == P_HOME_SRV_MARK;
+}
+
+static bool is_xdp(enum prog p)
+{
+	return p == P_EDGE_XDP || p == P_REV_XDP;
+}
+
+static int prog_fd(enum prog p)
+{
+	switch (p) {
+	case P_EDGE_XDP:
+		return bpf_program__fd(edge->progs.crbpf_edge_xdp);
+	case P_EDGE_TC:
+		return bpf_program__fd(edge->progs.crbpf_edge_tc);
+	case P_REV_TC:
+		return bpf_program__fd(edge->progs.crbpf_rev_tc);
+	case P_REV_XDP:
+		return bpf_program__fd(edge->progs.crbpf_rev_xdp);
+	case P_HOME_TUN:
+		return bpf_program__fd(home->progs.crbpf_home_tun);
+	case P_HOME_SRV:
+		return bpf_program__fd(home->progs.crbpf_home_srv);
+	case P_HOME_SRV_MARK:
+		return bpf_program__fd(home2->progs.crbpf_home_srv);
+	default:
+		return -1;
+	}
+}
+
+static int stats_fd(enum prog p)
+{
+	if (p == P_HOME_SRV_MARK)
+		return bpf_map__fd(home2->maps.crbpf_stats);
+	if (is_home(p))
+		return bpf_map__fd(home->maps.crbpf_stats);
+	return bpf_map__fd(edge->maps.crbpf_stats);
+}
+
+static int hflows_fd(enum prog p)
+{
+	if (p == P_HOME_SRV_MARK)
+		return bpf_map__fd(home2->maps.crbpf_hflows);
+	return bpf_map__fd(home->maps.crbpf_hflows);
+}
+
+/* ---- map content, written as the crbpf tool writes it ---- */
+
+struct mapping {
+	int family;
+	__u8 proto;
+	__u16 port, last; /* public range */
+	const char *be;
+	__u16 be_port; /* backend port of the first public port */
+	bool l2;
+};
+
+/* The port maps every edge case runs against (public device pub0). */
+static const struct mapping mappings[] = {
+	{ 4, IPPROTO_TCP, 80, 80, BE3_4, 80, false },
+	{ 4, IPPROTO_TCP, 8080, 8080, BE3_4, 80, false }, /* 2 ports, 1 backend port */
+	{ 4, IPPROTO_UDP, 53, 53, BE3_4, 5353, false },
+	{ 6, IPPROTO_TCP, 443, 443, BE3_6, 8443, false },
+	{ 6, IPPROTO_UDP, 5000, 5000, BE3_6, 6000, false },
+	{ 6, IPPROTO_TCP, 80, 80, BE3_6, 80, false },
+	{ 4, IPPROTO_TCP, 8000, 8010, BE3_4, 9000, false }, /* range */
+	{ 4, IPPROTO_TCP, 2222, 2222, BE2_4, 22, true },
+	{ 4, IPPROTO_UDP, 7000, 7000, BE2_4, 7000, true },
+	{ 4, IPPROTO_TCP, 3333, 3333, BENN_4, 33, true }, /* neighbour unresolved */
+	{ 6, IPPROTO_TCP, 2222, 2222, BE2_6, 22, true },
+	{ 6, IPPROTO_UDP, 7000, 7000, BE2_6, 7000, true },
+	{ 6, IPPROTO_TCP, 3333, 3333, BENN_6, 33, true },
+};
+
+static int fail_setup(const char *what, int err)
+{
+	fprintf(stderr, "unit: map setup: %s: %s\n", what, strerror(-err));
+	return err;
+}
+
+static int mstats_zero(const struct crbpf_port_key *key)
+{
+	size_t sz = (size_t)ncpus * sizeof(struct crbpf_mstats);
+	void *zero = calloc(1, sz);
+	int err;
+
+	err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_mstats), key,
+				  zero, BPF_ANY);
+	free(zero);
+	return err;
+}
+
+static int edge_maps_setup(void)
+{
+	__u32 pub = topo.ifindex[DEV_PUB], nh = topo.ifindex[DEV_NH];
+	struct crbpf_addr_key lk = {};
+	size_t i;
+	int err, p;
+
+	lk.family = CRBPF_V4;
+	parse_addr(4, VPS4, lk.addr);
+	err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_local), &lk,
+				  &pub, BPF_ANY);
+	if (err)
+		return fail_setup("crbpf_local", err);
+	memset(&lk, 0, sizeof(lk));
+	lk.family = CRBPF_V6;
+	parse_addr(6, VPS6, lk.addr);
+	err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_local), &lk,
+				  &pub, BPF_ANY);
+	if (err)
+		return fail_setup("crbpf_local", err);
+
+	err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_txports), &pub,
+				  &pub, BPF_ANY);
+	if (!err)
+		err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_txports),
+					  &nh, &nh, BPF_ANY);
+	if (err)
+		return fail_setup("crbpf_txports", err);
+
+	for (i = 0; i < sizeof(mappings) / sizeof(mappings[0]); i++) {
+		const struct mapping *m = &mappings[i];
+
+		for (p = m->port; p <= m->last; p++) {
+			struct crbpf_port_key k = {
+				.ifindex = pub,
+				.family = m->family == 6 ? CRBPF_V6 : CRBPF_V4,
+				.proto = m->proto,
+				.port = htons(p),
+			};
+			struct crbpf_backend be = {
+				.port = htons(m->be_port + (p - m->port)),
+				.flags = m->l2 ? CRBPF_BE_L2 : 0,
+				.ifindex = m->l2 ? nh : (__u32)topo.ifindex[DEV_TUN],
+			};
+			struct crbpf_rev_key rk = {
+				.family = k.family,
+				.proto = k.proto,
+				.port = be.port,
+			};
+			struct crbpf_rev rv = {
+				.public_port = k.port,
+				.public_ifindex = pub,
+			};
+			size_t j;
+			int q;
+
+			parse_addr(m->family, m->be, be.addr);
+			err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_ports),
+						  &k, &be, BPF_ANY);
+			if (err)
+				return fail_setup("crbpf_ports", err);
+			err = mstats_zero(&k);
+			if (err)
+				return fail_setup("crbpf_mstats", err);
+
+			/* refs: public ports that land on this backend port */
+			memcpy(rk.addr, be.addr, sizeof(rk.addr));
+			parse_addr(m->family, m->family == 6 ? VPS6 : VPS4,
+				   rv.public_addr);
+			for (j = 0; j < sizeof(mappings) / sizeof(mappings[0]); j++) {
+				const struct mapping *o = &mappings[j];
+
+				for (q = o->port; q <= o->last; q++)
+					if (o->family == m->family &&
+					    o->proto == m->proto &&
+					    !strcmp(o->be, m->be) &&
+					    o->be_port + (q - o->port) ==
+						    m->be_port + (p - m->port))
+						rv.refs++;
+			}
+			err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_rev),
+						  &rk, &rv, BPF_ANY);
+			if (err)
+				return fail_setup("crbpf_rev", err);
+		}
+	}
+	return 0;
+}
+
+/* ---- counters ---- */
+
+static void stats_read(int fd, __u64 out[CRBPF_ST__MAX])
+{
+	__u64 *v = calloc(ncpus, sizeof(__u64));
+	__u32 k;
+	int c;
+
+	for (k = 0; k < CRBPF_ST__MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, v))
+			continue;
+		for (c = 0; c < ncpus; c++)
+			out[k] += v[c];
+	}
+	free(v);
+}
+
+static bool mstats_read(const struct mst_exp *m, struct crbpf_mstats *sum)
+{
+	struct crbpf_port_key k = {
+		.ifindex = topo.ifindex[DEV_PUB],
+		.family = m->family == 6 ? CRBPF_V6 : CRBPF_V4,
+		.proto = m->proto,
+		.port = htons(m->port),
+	};
+	struct crbpf_mstats *v = calloc(ncpus, sizeof(*v));
+	int c;
+
+	memset(sum, 0, sizeof(*sum));
+	if (bpf_map_lookup_elem(bpf_map__fd(edge->maps.crbpf_mstats), &k, v)) {
+		free(v);
+		return false;
+	}
+	for (c = 0; c < ncpus; c++) {
+		sum->in_packets += v[c].in_packets;
+		sum->in_bytes += v[c].in_bytes;
+		sum->out_packets += v[c].out_packets;
+		sum->out_bytes += v[c].out_bytes;
+		sum->new_flows += v[c].new_flows;
+	}
+	free(v);
+	return true;
+}
+
+static const char *const stat_names[CRBPF_ST__MAX] = {
+	"PASS_NOT_IP", "PASS_MALFORMED", "PASS_NOT_LOCAL", "PASS_PROTO",
+	"PASS_FRAGMENT", "PASS_NO_MAPPING", "PASS_TTL", "PASS_TO_TC",
+	"FWD_XDP", "FWD_TC", "REV_XDP", "REV_TC", "REV_NEIGH", "REV_STATIC",
+	"PASS_REV_MISS", "DROP_NO_ROUTE", "DROP_ERROR", "FLOW_NEW",
+	"FLOW_FULL", "HOME_LEARN", "HOME_MARK", "HOME_PASS",
+};
+
+static int map_count(int fd, size_t key_size)
+{
+	char key[64], next[64];
+	void *prev = NULL;
+	int n = 0;
+
+	(void)key_size;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+/* ---- flows ---- */
+
+static void flow_key(struct crbpf_flow_key *k, int family, __u8 proto,
+		     const char *backend, __u16 bport, const char *client,
+		     __u16 cport)
+{
+	memset(k, 0, sizeof(*k));
+	parse_addr(family, backend, k->backend);
+	parse_addr(family, client, k->client);
+	k->backend_port = htons(bport);
+	k->client_port = htons(cport);
+	k->family = family == 6 ? CRBPF_V6 : CRBPF_V4;
+	k->proto = proto;
+}
+
+static bool add_flow(const struct tcase *c)
+{
+	const struct pkt_spec *s = &c->in;
+	struct crbpf_flow_key k;
+	struct crbpf_flow v = {};
+
+	flow_key(&k, s->family, s->proto, s->src, s->sport, s->dst, s->dport);
+	parse_addr(s->family, c->to_addr, v.public_addr);
+	v.public_port = htons(c->to_port);
+	v.public_ifindex = topo.ifindex[DEV_PUB];
+	return ASSERT_OK(bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_flows),
+					     &k, &v, BPF_ANY),
+			 "insert flow entry");
+}
+
+static bool check_flow(const struct tcase *c)
+{
+	const struct pkt_spec *s = &c->in;
+	struct crbpf_flow_key k;
+	struct crbpf_flow v = {};
+	__be32 pub[4];
+	bool ok = true;
+
+	flow_key(&k, s->family, s->proto, c->to_addr, c->to_port, s->src,
+		 s->sport);
+	if (bpf_map_lookup_elem(bpf_map__fd(edge->maps.crbpf_flows), &k, &v)) {
+		unit_fail("no crbpf_flows entry {backend %s:%u, client %s:%u}",
+			  c->to_addr, c->to_port, s->src, s->sport);
+		return false;
+	}
+	parse_addr(s->family, s->dst, pub);
+	ok &= ASSERT_TRUE(!memcmp(v.public_addr, pub, sizeof(pub)),
+			  "flow public_addr");
+	ok &= ASSERT_EQ(ntohs(v.public_port), s->dport, "flow public_port");
+	ok &= ASSERT_EQ(v.public_ifindex, topo.ifindex[s->dev],
+			"flow public_ifindex");
+	return ok;
+}
+
+/* ---- home ---- */
+
+static void hflow_key(struct crbpf_hflow_key *k, int family, __u8 proto,
+		      const char *addr, __u16 port)
+{
+	memset(k, 0, sizeof(*k));
+	parse_addr(family, addr, k->addr);
+	k->port = htons(port);
+	k->family = family == 6 ? CRBPF_V6 : CRBPF_V4;
+	k->proto = proto;
+}
+
+/* ---- one case ---- */
+
+static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
+			   __u8 *out, int *out_len)
+{
+	struct pkt_spec s = c->in;
+	const __u8 *dmac = c->in.dmac, *smac = c->in.smac;
+
+	if (c->x == X_NONE) {
+		memcpy(out, in, in_len);
+		*out_len = in_len;
+		return;
+	}
+	if (c->x == X_DNAT) {
+		s.dst = c->to_addr;
+		s.dport = c->to_port;
+	} else {
+		s.src = c->to_addr;
+		s.sport = c->to_port;
+	}
+	s.ttl = (c->in.ttl ? c->in.ttl : 64) - 1;
+	if (c->macs == M_FWD_L2) {
+		dmac = topo.peer_mac[DEV_NH];
+		smac = topo.mac[DEV_NH];
+	} else if (c->macs == M_REV) {
+		dmac = topo.peer_mac[DEV_PUB];
+		smac = topo.mac[DEV_PUB];
+	}
+	*out_len = pkt_build_macs(&s, dmac, smac, out);
+}
+
+static bool run_case(const struct tcase *tc)
+{
+	static __u8 in[PKT_MAX], want[PKT_MAX], got[PKT_MAX * 2];
+	__u64 st_before[CRBPF_ST__MAX], st_after[CRBPF_ST__MAX];
+	struct crbpf_mstats m_before = {}, m_after = {};
+	struct __sk_buff skb_in = {}, skb_out = {};
+	struct xdp_md xdp_in = {};
+	struct tcase c = *tc;
+	int in_len, want_len, err, i, hcount = 0;
+	bool ok = true, udp_zero;
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	if (is_home(c.prog) ? !home : !edge) {
+		unit_fail("object not loaded (%s)", is_home(c.prog) ? home_err : edge_err);
+		return false;
+	}
+
+	in_len = pkt_build(&c.in, in);
+	expected_frame(&c, in, in_len, want, &want_len);
+
+	if (c.add_flow && !add_flow(&c))
+		return false;
+	if (c.add_hflow) {
+		struct crbpf_hflow_key k;
+		struct crbpf_hflow v = { .tunnel_ifindex = topo.ifindex[DEV_HTUN] };
+
+		hflow_key(&k, c.in.family, c.in.proto, c.in.dst, c.in.dport);
+		if (!ASSERT_OK(bpf_map_update_elem(hflows_fd(c.prog), &k, &v, BPF_ANY),
+			       "insert hflow"))
+			return false;
+	}
+	if (c.learn)
+		hcount = map_count(hflows_fd(c.prog), sizeof(struct crbpf_hflow_key));
+	stats_read(stats_fd(c.prog), st_before);
+	if (c.mst.on && !mstats_read(&c.mst, &m_before)) {
+		unit_fail("no crbpf_mstats entry for the mapping (tool writes one)");
+		return false;
+	}
+
+	opts.data_in = in;
+	opts.data_size_in = in_len;
+	opts.data_out = got;
+	opts.data_size_out = sizeof(got);
+	if (is_xdp(c.prog)) {
+		xdp_in.data_end = in_len;
+		xdp_in.ingress_ifindex = topo.ifindex[c.in.dev];
+		opts.ctx_in = &xdp_in;
+		opts.ctx_size_in = sizeof(xdp_in);
+	} else {
+		skb_in.ifindex = topo.ifindex[c.in.dev];
+		skb_in.ingress_ifindex = topo.ifindex[c.in.dev];
+		skb_in.mark = c.mark_in;
+		opts.ctx_in = &skb_in;
+		opts.ctx_size_in = sizeof(skb_in);
+		opts.ctx_out = &skb_out;
+		opts.ctx_size_out = sizeof(skb_out);
+	}
+	err = bpf_prog_test_run_opts(prog_fd(c.prog), &opts);
+	if (!ASSERT_OK(err ? -errno : 0, "BPF_PROG_TEST_RUN"))
+		return false;
+
+	ok &= ASSERT_EQ(opts.retval, c.verdict, "verdict");
+	ok &= pkt_compare(want, want_len, got, opts.data_size_out,
+			  c.macs == M_SKIP ? 12 : 0);
+	ok &= pkt_verify_csums(got, opts.data_size_out, &udp_zero);
+	if (c.in.csum0 && c.x != X_NONE)
+		ok &= ASSERT_TRUE(udp_zero, "UDP checksum 0 stays 0");
+	else if (udp_zero && !c.in.csum0)
+		ok &= ASSERT_TRUE(false, "UDP checksum became 0");
+
+	stats_read(stats_fd(c.prog), st_after);
+	for (i = 0; i < 3; i++) {
+		char what[64];
+
+		if (!c.st[i].on)
+			continue;
+		snprintf(what, sizeof(what), "crbpf_stats[%s] delta",
+			 stat_names[c.st[i].st]);
+		ok &= ASSERT_EQ(st_after[c.st[i].st] - st_before[c.st[i].st],
+				c.st[i].delta, what);
+	}
+	if (c.mst.on) {
+		if (!mstats_read(&c.mst, &m_after)) {
+			unit_fail("crbpf_mstats entry vanished");
+			ok = false;
+		} else {
+			ok &= ASSERT_EQ(m_after.in_packets - m_before.in_packets,
+					c.mst.in_packets, "mstats in_packets delta");
+			ok &= ASSERT_EQ(m_after.out_packets - m_before.out_packets,
+					c.mst.out_packets, "mstats out_packets delta");
+			ok &= ASSERT_EQ(m_after.new_flows - m_before.new_flows,
+					c.mst.new_flows, "mstats new_flows delta");
+			if (c.mst.in_packets)
+				ok &= ASSERT_TRUE(m_after.in_bytes > m_before.in_bytes,
+						  "mstats in_bytes grew");
+			if (c.mst.out_packets)
+				ok &= ASSERT_TRUE(m_after.out_bytes > m_before.out_bytes,
+						  "mstats out_bytes grew");
+		}
+	}
+	if (c.check_flow)
+		ok &= check_flow(&c);
+	if (c.learn > 0) {
+		struct crbpf_hflow_key k;
+		struct crbpf_hflow v = {};
+
+		hflow_key(&k, c.in.family, c.in.proto, c.in.src, c.in.sport);
+		if (bpf_map_lookup_elem(hflows_fd(c.prog), &k, &v)) {
+			unit_fail("endpoint %s:%u not learned in crbpf_hflows",
+				  c.in.src, c.in.sport);
+			ok = false;
+		} else {
+			ok &= ASSERT_EQ(v.tunnel_ifindex, topo.ifindex[c.in.dev],
+					"hflow tunnel_ifindex");
+		}
+	} else if (c.learn < 0) {
+		ok &= ASSERT_EQ(map_count(hflows_fd(c.prog),
+					  sizeof(struct crbpf_hflow_key)),
+				hcount, "crbpf_hflows entries (must not grow)");
+	}
+	if (c.check_mark)
+		ok &= ASSERT_EQ(skb_out.mark, c.mark_out, "skb->mark");
+	return ok;
+}
+
+static bool selected(const char *name, int argc, char **argv, int first)
+{
+	int i;
+
+	if (first >= argc)
+		return true;
+	for (i = first; i < argc; i++)
+		if (strstr(name, argv[i]))
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	int first = 1, passed = 0, failed = 0, i, t;
+	const struct {
+		const struct tcase *cases;
+		int n;
+	} tables[] = { { edge_cases, n_edge_cases }, { home_cases, n_home_cases } };
+
+	if (argc > 1 && !strcmp(argv[1], "-v")) {
+		verbose = true;
+		first = 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	libbpf_set_print(libbpf_quiet);
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0 || topo_setup()) {
+		printf("[unit/setup] FAIL: private netns topology\n");
+		return 1;
+	}
+	load_objects();
+	if (edge && edge_maps_setup()) {
+		snprintf(edge_err, sizeof(edge_err), "map setup failed");
+		edge_bpf__destroy(edge);
+		edge = NULL;
+	}
+
+	for (t = 0; t < 2; t++) {
+		for (i = 0; i < tables[t].n; i++) {
+			const struct tcase *c = &tables[t].cases[i];
+			bool ok;
+
+			if (!selected(c->name, argc, argv, first))
+				continue;
+			case_failed = false;
+			first_fail[0] = 0;
+			notes[0] = 0;
+			ok = run_case(c) && !case_failed;
+			if (ok) {
+				printf("[unit/%s] PASS\n", c->name);
+				passed++;
+			} else {
+				printf("[unit/%s] FAIL: %s\n", c->name,
+				       first_fail[0] ? first_fail : "?");
+				if (c->note)
+					printf("    (%s)\n", c->note);
+				fputs(notes, stdout);
+				failed++;
+			}
+		}
+	}
+	printf("# unit: %d cases PASS, %d cases FAIL\n", passed, failed);
+	edge_bpf__destroy(edge);
+	home_bpf__destroy(home);
+	home_bpf__destroy(home2);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Unit tests of the BPF programs through BPF_PROG_TEST_RUN: shared pieces of
+ * the harness (assertions, packet builder, topology, map helpers).
+ */
+#ifndef CRBPF_UNIT_H
+#define CRBPF_UNIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <linux/types.h>
+#include "crbpf.h"
+
+/* ---- assertions, prog_tests style: each returns whether it held ---- */
+
+/* Records a failure reason for the running case (first one is shown on the
+ * FAIL line, the rest as indented detail lines). */
+void unit_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Indented diagnostic line printed under the case's result line. */
+void unit_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define ASSERT_TRUE(cond, what)                                                \
+	({                                                                     \
+		bool ___ok = (cond);                                           \
+		if (!___ok)                                                    \
+			unit_fail("%s: not true", (what));                     \
+		___ok;                                                         \
+	})
+
+#define ASSERT_EQ(actual, expected, what)                                      \
+	({                                                                     \
+		long long ___a = (long long)(actual);                          \
+		long long ___e = (long long)(expected);                        \
+		bool ___ok = ___a == ___e;                                     \
+		if (!___ok)                                                    \
+			unit_fail("%s: got %lld (0x%llx), expected %lld (0x%llx)", \
+				  (what), ___a, (unsigned long long)___a, ___e,      \
+				  (unsigned long long)___e);                   \
+		___ok;                                                         \
+	})
+
+#define ASSERT_OK(err, what)                                                   \
+	({                                                                     \
+		long long ___r = (long long)(err);                             \
+		bool ___ok = ___r == 0;                                        \
+		if (!___ok)                                                    \
+			unit_fail("%s: error %lld", (what), ___r);             \
+		___ok;                                                         \
+	})
+
+/* ---- devices of the private test namespace ---- */
+
+enum dev {
+	DEV_NONE,
+	DEV_PUB, /* VPS public NIC (veth pub0, peer pub1 = the router) */
+	DEV_NH, /* Ethernet next hop to L2 backends (veth nh0, peer nh1) */
+	DEV_TUN, /* L3 tunnel to backends (tun0, like wg0) */
+	DEV_HTUN, /* home tunnel (tun wgh) */
+	DEV_SRV, /* home served bridge (docker0) */
+	DEV__MAX,
+};
+
+struct topo {
+	int ifindex[DEV__MAX];
+	__u8 mac[DEV__MAX][6]; /* our side's MAC (zero for L3 devices) */
+	__u8 peer_mac[DEV__MAX][6]; /* MAC of the host behind it */
+};
+
+extern struct topo topo;
+
+/* Unshares the network namespace and builds the devices, addresses, routes
+ * and permanent neighbours the FIB lookups in the programs need. */
+int topo_setup(void);
+
+/* Addresses used by the fixtures. */
+#define VPS4 "203.0.113.10"
+#define VPS6 "2001:db8:203::10"
+#define RTR4 "203.0.113.1"
+#define RTR6 "2001:db8:203::1"
+#define CLI4 "198.51.100.10" /* clients: 198.51.100.0/24 behind the router */
+#define CLI6 "2001:db8:100::10"
+#define ONLINK4 "192.0.2.50" /* on-link behind pub0, no neighbour entry */
+#define ONLINK6 "2001:db8:192::50"
+#define BE3_4 "10.0.0.2" /* L3 backend behind tun0 */
+#define BE3_6 "2001:db8:10::2"
+#define BE2_4 "10.0.1.2" /* L2 backend behind nh0, neighbour known */
+#define BE2_6 "2001:db8:1::2"
+#define BENN_4 "10.0.1.3" /* L2 backend behind nh0, neighbour unresolved */
+#define BENN_6 "2001:db8:1::3"
+
+/* ---- packets ---- */
+
+enum cut {
+	CUT_NONE,
+	CUT_L2, /* frame cut to cut_len bytes from its start */
+	CUT_L3, /* cut_len bytes of the IP header kept */
+	CUT_L4, /* cut_len bytes of the transport header kept */
+};
+
+struct pkt_spec {
+	enum dev dev; /* frame arrives from the host behind this device */
+	__u16 vlan; /* 802.1Q TCI; 0 = untagged */
+	__u16 ethertype; /* family 0 only: raw ethertype (ARP: 28-byte body) */
+	int family; /* 4, 6 or 0 */
+	__u8 proto; /* IPPROTO_TCP, _UDP, _ICMP, _ICMPV6 */
+	const char *src, *dst;
+	__u16 sport, dport; /* host order */
+	int ttl; /* 0 = 64 */
+	int opt_words; /* IPv4 options in 32-bit words: IHL = 5 + opt_words */
+	int ihl_raw; /* nonzero: IHL field written as this (bogus values) */
+	__u16 frag; /* IPv4 frag_off (host order, flags+offset) */
+	int v6frag; /* IPv6: insert a fragment header; value = offset|M */
+	int plen; /* payload bytes; 0 = 24 */
+	bool csum0; /* UDP over IPv4 sent without checksum */
+	enum cut cut;
+	int cut_len;
+	/* filled in by the builder */
+	__u8 dmac[6], smac[6];
+	int l3_off, l4_off, pay_off;
+};
+
+#define PKT_MAX 2048
+
+/* Builds spec into buf (all checksums computed from scratch) and returns the
+ * frame length. Default MACs come from spec->dev: dst = our device, src = the
+ * host behind it; pass override MACs with pkt_build_macs. */
+int pkt_build(struct pkt_spec *spec, __u8 *buf);
+int pkt_build_macs(struct pkt_spec *spec, const __u8 *dmac, const __u8 *smac,
+		   __u8 *buf);
+
+/* Ones' complement sum of len bytes (network order 16-bit words). */
+__u32 csum_add(__u32 sum, const void *data, size_t len);
+__u16 csum_fold(__u32 sum);
+
+/* Verifies every checksum of a frame from scratch (IPv4 header, TCP, UDP,
+ * ICMP/ICMPv6 with pseudo header). *udp_zero is set when an IPv4 UDP
+ * checksum is 0 (not verified). Returns false with unit_fail() reasons. */
+bool pkt_verify_csums(const __u8 *frame, int len, bool *udp_zero);
+
+/* Compares got with want; on mismatch reports each differing byte range with
+ * a field name derived from the expected frame's layout. */
+bool pkt_compare(const __u8 *want, int want_len, const __u8 *got, int got_len,
+		 int from);
+
+void parse_addr(int family, const char *str, __be32 addr[4]);
+void mac_str(const __u8 *mac, char *out);
+
+
+/* ---- cases ---- */
+
+enum prog {
+	P_EDGE_XDP,
+	P_EDGE_TC,
+	P_REV_TC,
+	P_REV_XDP,
+	P_HOME_TUN,
+	P_HOME_SRV,
+	P_HOME_SRV_MARK, /* second home object loaded with home_mark = HOME_MARK2 */
+	P__MAX,
+};
+
+#define HOME_MARK2 0xcb
+
+enum xlate {
+	X_NONE, /* output identical to input */
+	X_DNAT, /* dst addr/port -> to_addr/to_port, TTL-1 */
+	X_SNAT, /* src addr/port -> to_addr/to_port, TTL-1 */
+};
+
+enum macs {
+	M_KEEP, /* MAC header unchanged */
+	M_FWD_L2, /* nh0 -> L2 backend (nh1) */
+	M_REV, /* pub0 -> router (pub1) */
+	M_SKIP, /* left to bpf_redirect_neigh: not compared */
+};
+
+struct stat_exp {
+	bool on;
+	enum crbpf_stat st;
+	int delta;
+};
+
+#define ST(s, d) { .on = true, .st = (s), .delta = (d) }
+
+struct mst_exp {
+	bool on;
+	int family;
+	__u8 proto;
+	__u16 port; /* public port */
+	int in_packets, out_packets, new_flows;
+};
+
+struct tcase {
+	const char *name;
+	enum prog prog;
+	struct pkt_spec in;
+	int verdict;
+	enum xlate x;
+	const char *to_addr;
+	__u16 to_port;
+	enum macs macs;
+	struct stat_exp st[3];
+	struct mst_exp mst;
+	/* X_DNAT: the flow entry {backend, client} -> {public} must exist after */
+	bool check_flow;
+	/* X_SNAT: insert the flow entry the reply belongs to before the run */
+	bool add_flow;
+	/* home: learned endpoint {src, sport} expected in crbpf_hflows (1), or
+	 * crbpf_hflows must not grow (-1) */
+	int learn;
+	/* home_srv: insert hflow {dst, dport} before the run */
+	bool add_hflow;
+	__u32 mark_in;
+	bool check_mark;
+	__u32 mark_out;
+	const char *note; /* printed with a failure: what the case pins down */
+};
+
+extern const struct tcase edge_cases[];
+extern const int n_edge_cases;
+extern const struct tcase home_cases[];
+extern const int n_home_cases;
+
+#endif /* CRBPF_UNIT_H */
