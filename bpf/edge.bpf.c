@@ -98,7 +98,9 @@ static __always_inline int lookup_mapping(const struct pkt *p, __u32 ifindex,
 }
 
 /* Reverse direction lookup: the flow entry first, the static rule only when
- * exactly one public port leads to this backend port. */
+ * exactly one public port leads to this backend port. Returns PKT_OK for a
+ * flow, CRBPF_ST_REV_STATIC for a static rule (counted by the caller once the
+ * packet is really translated), CRBPF_ST_PASS_REV_MISS otherwise. */
 static __always_inline int lookup_reverse(const struct pkt *p,
 					  struct public_side *pub)
 {
@@ -133,8 +135,7 @@ static __always_inline int lookup_reverse(const struct pkt *p,
 	__builtin_memcpy(pub->addr, rev->public_addr, sizeof(pub->addr));
 	pub->port = rev->public_port;
 	pub->ifindex = rev->public_ifindex;
-	count(CRBPF_ST_REV_STATIC);
-	return PKT_OK;
+	return CRBPF_ST_REV_STATIC;
 }
 
 /* Lookup first: an LRU update pops a free node even when the key exists,
@@ -402,7 +403,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	if (ret != PKT_OK)
 		return tc_pass(ret);
 	ret = lookup_reverse(&p, &pub);
-	if (ret != PKT_OK)
+	if (ret == CRBPF_ST_PASS_REV_MISS)
 		return tc_pass(ret);
 	if (p.ttl <= 1)
 		return tc_pass(CRBPF_ST_PASS_TTL);
@@ -412,6 +413,8 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return tc_drop(CRBPF_ST_DROP_NO_ROUTE);
+	if (ret == CRBPF_ST_REV_STATIC)
+		count(CRBPF_ST_REV_STATIC);
 
 	if (tc_untag(skb, &p) || tc_nat(skb, &p, true, pub.addr, pub.port) ||
 	    tc_dec_ttl(skb, &p))
@@ -469,6 +472,123 @@ int crbpf_rev_tc(struct __sk_buff *skb)
 
 /* ---- XDP --------------------------------------------------------------- */
 
+/*
+ * RFC 1624 rewrite of the source or destination address and port, and the
+ * TTL / hop limit decrement. Only untagged frames come here, so the IP header
+ * is at ETH_HLEN. Nothing is written unless every header is in bounds.
+ */
+static __always_inline int xdp_nat(struct xdp_md *ctx, const struct pkt *p,
+				   bool src, const __be32 *to_addr,
+				   __be16 to_port)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 l4_off = p->l4_off;
+	struct ipv6hdr *ip6h;
+	struct iphdr *iph;
+	__be16 *port, *l4csum, ttl_old;
+	__u64 diff;
+	void *l4;
+
+	/* Gives the verifier a bound for the variable offset below. */
+	if (l4_off > ETH_HLEN + 60)
+		return -1;
+	l4 = data + l4_off;
+	l4csum = l4 + (pkt_l4csum_off(p) - l4_off);
+	port = l4 + (pkt_port_off(p, src) - l4_off);
+	if ((void *)(l4csum + 1) > data_end || (void *)(port + 1) > data_end)
+		return -1;
+
+	if (p->family == CRBPF_V4) {
+		iph = data + ETH_HLEN;
+		if ((void *)(iph + 1) > data_end)
+			return -1;
+		if (src) {
+			diff = csum_diff32(0, iph->saddr, to_addr[0]);
+			iph->saddr = to_addr[0];
+		} else {
+			diff = csum_diff32(0, iph->daddr, to_addr[0]);
+			iph->daddr = to_addr[0];
+		}
+		/* TTL is the high byte of the TTL/protocol checksum word. */
+		ttl_old = *(__be16 *)&iph->ttl;
+		iph->ttl--;
+		csum_apply(&iph->check,
+			   csum_diff16(diff, ttl_old, *(__be16 *)&iph->ttl));
+	} else {
+		ip6h = data + ETH_HLEN;
+		if ((void *)(ip6h + 1) > data_end)
+			return -1;
+		if (src) {
+			diff = csum_diff128(0, ip6h->saddr.in6_u.u6_addr32,
+					    to_addr);
+			__builtin_memcpy(&ip6h->saddr, to_addr, 16);
+		} else {
+			diff = csum_diff128(0, ip6h->daddr.in6_u.u6_addr32,
+					    to_addr);
+			__builtin_memcpy(&ip6h->daddr, to_addr, 16);
+		}
+		ip6h->hop_limit--;
+	}
+
+	diff = csum_diff16(diff, *port, to_port);
+	*port = to_port;
+	if (p->proto == IPPROTO_UDP)
+		csum_apply_udp(l4csum, diff);
+	else
+		csum_apply(l4csum, diff);
+	return 0;
+}
+
+static __always_inline int xdp_write_macs(struct xdp_md *ctx,
+					  const struct bpf_fib_lookup *fib)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
+	return 0;
+}
+
+/* Route first and rewrite only when the frame can leave from here: anything
+ * unresolved goes to tc as it came, which resolves neighbours and knows
+ * about VLAN tags. */
+static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
+				       const struct crbpf_backend *be,
+				       const struct crbpf_port_key *pk)
+{
+	__u64 len = ctx->data_end - ctx->data;
+	struct bpf_fib_lookup fib;
+	struct crbpf_mstats *ms;
+	long rc;
+
+	if (p->tagged)
+		return xdp_pass(CRBPF_ST_PASS_TO_TC);
+	fib_prepare(&fib, p, be->ifindex, p->saddr, be->addr, p->sport,
+		    be->port, p->ip_len);
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS ||
+	    !bpf_map_lookup_elem(&crbpf_txports, &fib.ifindex))
+		return xdp_pass(CRBPF_ST_PASS_TO_TC);
+
+	if (xdp_nat(ctx, p, false, be->addr, be->port) ||
+	    xdp_write_macs(ctx, &fib))
+		return xdp_pass(CRBPF_ST_PASS_MALFORMED);
+
+	ms = bpf_map_lookup_elem(&crbpf_mstats, pk);
+	if (ms) {
+		ms->in_packets++;
+		ms->in_bytes += len;
+	}
+	record_flow(p, be, pk->ifindex, ms);
+	count(CRBPF_ST_FWD_XDP);
+	return bpf_redirect_map(&crbpf_txports, fib.ifindex, 0);
+}
+
 SEC("xdp")
 int crbpf_edge_xdp(struct xdp_md *ctx)
 {
@@ -487,13 +607,58 @@ int crbpf_edge_xdp(struct xdp_md *ctx)
 		return xdp_pass(ret);
 	if (p.ttl <= 1)
 		return xdp_pass(CRBPF_ST_PASS_TTL);
-	return xdp_pass(CRBPF_ST_PASS_TO_TC);
+	/* XDP cannot transmit into a layer 3 device (no ndo_xdp_xmit). */
+	if (!(be.flags & CRBPF_BE_L2))
+		return xdp_pass(CRBPF_ST_PASS_TO_TC);
+	return edge_xdp_l2(ctx, &p, &be, &pk);
 }
 
+/* Replies on an Ethernet next-hop device, out of the public NIC. Whatever
+ * XDP cannot finish passes unmodified to crbpf_rev_tc on the same device. */
 SEC("xdp")
 int crbpf_rev_xdp(struct xdp_md *ctx)
 {
-	return XDP_PASS;
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 len = data_end - data;
+	struct bpf_fib_lookup fib;
+	struct public_side pub;
+	struct crbpf_mstats *ms;
+	struct pkt p;
+	long rc;
+	int ret;
+
+	ret = parse_pkt(data, data_end, true, 0, &p);
+	if (ret != PKT_OK)
+		return xdp_pass(ret);
+	ret = lookup_reverse(&p, &pub);
+	if (ret == CRBPF_ST_PASS_REV_MISS)
+		return xdp_pass(ret);
+	if (p.ttl <= 1)
+		return xdp_pass(CRBPF_ST_PASS_TTL);
+	if (p.tagged)
+		return xdp_pass(CRBPF_ST_PASS_TO_TC);
+
+	fib_prepare(&fib, &p, ctx->ingress_ifindex, pub.addr, p.daddr,
+		    pub.port, p.dport, p.ip_len);
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS ||
+	    !bpf_map_lookup_elem(&crbpf_txports, &fib.ifindex))
+		return xdp_pass(CRBPF_ST_PASS_TO_TC);
+
+	if (xdp_nat(ctx, &p, true, pub.addr, pub.port) ||
+	    xdp_write_macs(ctx, &fib))
+		return xdp_pass(CRBPF_ST_PASS_MALFORMED);
+
+	ms = mstats_get(pub.ifindex, p.family, p.proto, pub.port);
+	if (ms) {
+		ms->out_packets++;
+		ms->out_bytes += len;
+	}
+	if (ret == CRBPF_ST_REV_STATIC)
+		count(CRBPF_ST_REV_STATIC);
+	count(CRBPF_ST_REV_XDP);
+	return bpf_redirect_map(&crbpf_txports, fib.ifindex, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
