@@ -166,7 +166,7 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 	s->pay_off = l4 + l4hl;
 	len = s->pay_off + plen;
 	for (i = 0; i < plen; i++)
-		buf[s->pay_off + i] = (__u8)(i * 7 + s->sport + 3);
+		buf[s->pay_off + i] = (__u8)(i * 7 + 3);
 
 	/* transport header */
 	if (proto == IPPROTO_TCP) {
@@ -246,6 +246,19 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 	}
 
 cut:
+	if (s->l3only && s->family) {
+		memmove(buf, buf + l3, len - l3);
+		memset(buf + len - l3, 0, l3);
+		len -= l3;
+		s->l4_off -= l3;
+		s->pay_off -= l3;
+		s->l3_off = 0;
+		if (len < 14 || get16(buf + 12) != (s->family == 6 ? 0x86dd : 0x0800)) {
+			fprintf(stderr, "unit: fixture %s: an l3only frame needs a source in %s\n",
+				s->src, s->family == 6 ? "2001:db8:86dd::/48" : "8.0.0.0/16");
+			exit(2);
+		}
+	}
 	switch (s->cut) {
 	case CUT_L2:
 		len = s->cut_len;

@@ -88,6 +88,12 @@ int topo_setup(void);
 #define BE2_6 "2001:db8:1::2"
 #define BENN_4 "10.0.1.3" /* L2 backend behind nh0, neighbour unresolved */
 #define BENN_6 "2001:db8:1::3"
+/* Sources whose IP header reads as an Ethernet header with the right type:
+ * only for l3only frames, never on any wire. */
+#define L3SRC4_BE "8.0.0.2" /* L3 backend behind tun0 answering crbpf_tun_tc */
+#define L3SRC6_BE "2001:db8:86dd::2"
+#define L3SRC4_CLI "8.0.113.10" /* client seen by crbpf_home_tun */
+#define L3SRC6_CLI "2001:db8:86dd::10"
 
 /* ---- packets ---- */
 
@@ -113,6 +119,12 @@ struct pkt_spec {
 	int v6frag; /* IPv6: insert a fragment header; value = offset|M */
 	int plen; /* payload bytes; 0 = 24 */
 	bool csum0; /* UDP over IPv4 sent without checksum */
+	/* No Ethernet header: data starts at the IP header, as on wg/tun.
+	 * BPF_PROG_TEST_RUN still runs eth_type_trans() over the first 14
+	 * bytes, so the IP header must double as an Ethernet header whose
+	 * type field (bytes 12-13) is the right ethertype: IPv4 sources
+	 * 8.0.x.x, IPv6 sources 2001:db8:86dd::/48 (see L3SRC4/L3SRC6). */
+	bool l3only;
 	enum cut cut;
 	int cut_len;
 	/* filled in by the builder */
@@ -153,6 +165,7 @@ enum prog {
 	P_EDGE_XDP,
 	P_EDGE_TC,
 	P_REV_TC,
+	P_TUN_TC,
 	P_REV_XDP,
 	P_HOME_TUN,
 	P_HOME_SRV,
@@ -206,6 +219,8 @@ struct tcase {
 	bool check_flow;
 	/* X_SNAT: insert the flow entry the reply belongs to before the run */
 	bool add_flow;
+	/* tc: the 802.1Q tag leaves the packet (crbpf pops it) */
+	bool untag;
 	/* home: learned endpoint {src, sport} expected in crbpf_hflows (1), or
 	 * crbpf_hflows must not grow (-1) */
 	int learn;
