@@ -5,8 +5,11 @@
  * prints one line "[unit/<name>] PASS|FAIL[: reason]" (details indented
  * below). Exit status 1 when any case failed.
  *
- *   build/unit_tests [-v] [SUBSTRING...]   run cases whose name contains one
- *                                          of the substrings (all by default)
+ *   build/unit_tests [-v] [-w PCAP] [SUBSTRING...]
+ *     -v       libbpf debug output
+ *     -w PCAP  also write every input and output frame to PCAP, for an
+ *              independent look (tcpdump -vv -r PCAP checks checksums)
+ *     SUBSTRING  run only cases whose name contains one of them
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +31,7 @@ static char first_fail[512];
 static char notes[4096];
 static bool case_failed;
 static bool verbose;
+static FILE *pcap;
 
 void unit_fail(const char *fmt, ...)
 {
@@ -62,6 +66,41 @@ void unit_note(const char *fmt, ...)
 		notes[used] = '\n';
 		notes[used + 1] = 0;
 	}
+}
+
+/* ---- pcap dump (-w) ---- */
+
+static void pcap_open(const char *path)
+{
+	const __u32 hdr[6] = { 0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1 };
+
+	pcap = fopen(path, "w");
+	if (!pcap) {
+		perror(path);
+		exit(2);
+	}
+	fwrite(hdr, sizeof(hdr), 1, pcap);
+}
+
+/* l3only frames get an Ethernet header so one link type serves all. */
+static void pcap_write(const __u8 *frame, int len, bool l3only)
+{
+	static __u32 seq;
+	__u8 eth[14] = { 0x02, 0, 0, 0, 0, 0xee, 0x02, 0, 0, 0, 0, 0xef };
+	__u32 rec[4] = { 0, ++seq, (__u32)len, (__u32)len };
+
+	if (!pcap)
+		return;
+	if (l3only) {
+		eth[12] = len && (frame[0] >> 4) == 6 ? 0x86 : 0x08;
+		eth[13] = len && (frame[0] >> 4) == 6 ? 0xdd : 0x00;
+		rec[2] += 14;
+		rec[3] += 14;
+	}
+	fwrite(rec, sizeof(rec), 1, pcap);
+	if (l3only)
+		fwrite(eth, sizeof(eth), 1, pcap);
+	fwrite(frame, len, 1, pcap);
 }
 
 /* ---- objects ---- */
@@ -550,6 +589,9 @@ static bool run_case(const struct tcase *tc)
 	err = bpf_prog_test_run_opts(prog_fd(c.prog), &opts);
 	if (!ASSERT_OK(err ? -errno : 0, "BPF_PROG_TEST_RUN"))
 		return false;
+	pcap_write(in, in_len, c.in.l3only);
+	pcap_write(got, opts.data_size_out,
+		   c.in.l3only && opts.data_size_out == (__u32)in_len);
 
 	ok &= ASSERT_EQ(opts.retval, c.verdict, "verdict");
 	ok &= pkt_compare(want, want_len, got, opts.data_size_out,
@@ -617,6 +659,136 @@ static bool run_case(const struct tcase *tc)
 	return ok;
 }
 
+/* ---- self-tests of the harness: a green run must mean something ---- */
+
+/* Runs a check that must fail, without letting its failure count. */
+static bool must_fail(bool (*check)(const __u8 *, int), const __u8 *f, int len)
+{
+	char saved_first[sizeof(first_fail)], saved_notes[sizeof(notes)];
+	bool saved_failed = case_failed, result;
+
+	memcpy(saved_first, first_fail, sizeof(saved_first));
+	memcpy(saved_notes, notes, sizeof(saved_notes));
+	result = check(f, len);
+	case_failed = saved_failed;
+	memcpy(first_fail, saved_first, sizeof(saved_first));
+	memcpy(notes, saved_notes, sizeof(saved_notes));
+	return !result;
+}
+
+static bool verify(const __u8 *f, int len)
+{
+	bool udp_zero;
+
+	return pkt_verify_csums(f, len, &udp_zero);
+}
+
+static __u8 cmp_ref[PKT_MAX];
+static int cmp_ref_len;
+
+static bool compare_to_ref(const __u8 *f, int len)
+{
+	return pkt_compare(cmp_ref, cmp_ref_len, f, len, 0);
+}
+
+static bool harness_csum_golden(void)
+{
+	/* RFC 1071 style example header (Wikipedia "IPv4 header checksum"):
+	 * 192.168.0.1 -> 192.168.0.199, UDP, checksum 0xb861. */
+	static const __u8 hdr[20] = { 0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40,
+				      0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
+				      0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7 };
+
+	return ASSERT_EQ(csum_fold(csum_add(0, hdr, sizeof(hdr))), 0xb861,
+			 "IPv4 header checksum of the golden header");
+}
+
+static bool harness_verify_catches(void)
+{
+	static const struct pkt_spec specs[] = {
+		{ .dev = DEV_PUB, .family = 4, .proto = IPPROTO_TCP, .src = CLI4,
+		  .dst = VPS4, .sport = 1, .dport = 2, .opt_words = 2 },
+		{ .dev = DEV_PUB, .family = 4, .proto = IPPROTO_UDP, .src = CLI4,
+		  .dst = VPS4, .sport = 1, .dport = 2 },
+		{ .dev = DEV_PUB, .family = 6, .proto = IPPROTO_TCP, .src = CLI6,
+		  .dst = VPS6, .sport = 1, .dport = 2 },
+		{ .dev = DEV_PUB, .family = 6, .proto = IPPROTO_UDP, .src = CLI6,
+		  .dst = VPS6, .sport = 1, .dport = 2, .vlan = 3 },
+	};
+	__u8 f[PKT_MAX];
+	bool ok = true, udp_zero;
+	size_t i;
+	int len, off;
+
+	for (i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		struct pkt_spec s = specs[i];
+
+		len = pkt_build(&s, f);
+		ok &= ASSERT_TRUE(verify(f, len), "built packet verifies");
+		/* one bit anywhere in IP header, pseudo header or segment */
+		for (off = s.l3_off; off < len; off++) {
+			if (s.family == 6 && off < s.l3_off + 8)
+				continue; /* unsummed, or re-frames the packet */
+			if (s.family == 4 && off == s.l3_off)
+				continue; /* IHL change re-frames the header */
+			f[off] ^= 0x10;
+			if (!must_fail(verify, f, len)) {
+				unit_fail("spec %zu: flipped bit at byte %d not detected", i, off);
+				ok = false;
+			}
+			f[off] ^= 0x10;
+		}
+	}
+	/* IPv4 UDP checksum 0 is "none"; IPv6 UDP checksum 0 is an error */
+	{
+		struct pkt_spec s = specs[1];
+
+		s.csum0 = true;
+		len = pkt_build(&s, f);
+		ok &= ASSERT_TRUE(pkt_verify_csums(f, len, &udp_zero) && udp_zero,
+				  "IPv4 UDP checksum 0 reported as zero");
+		s = specs[3];
+		len = pkt_build(&s, f);
+		f[s.l4_off + 6] = f[s.l4_off + 7] = 0;
+		ok &= ASSERT_TRUE(must_fail(verify, f, len),
+				  "IPv6 UDP checksum 0 rejected");
+	}
+	return ok;
+}
+
+static bool harness_compare_catches(void)
+{
+	struct pkt_spec s = { .dev = DEV_PUB, .family = 4, .proto = IPPROTO_TCP,
+			      .src = CLI4, .dst = VPS4, .sport = 1, .dport = 2 };
+	__u8 f[PKT_MAX];
+	bool ok = true;
+	int off;
+
+	cmp_ref_len = pkt_build(&s, cmp_ref);
+	memcpy(f, cmp_ref, cmp_ref_len);
+	ok &= ASSERT_TRUE(compare_to_ref(f, cmp_ref_len), "identical frames compare equal");
+	for (off = 0; off < cmp_ref_len; off++) {
+		f[off] ^= 1;
+		if (!must_fail(compare_to_ref, f, cmp_ref_len)) {
+			unit_fail("changed byte %d not detected", off);
+			ok = false;
+		}
+		f[off] ^= 1;
+	}
+	ok &= ASSERT_TRUE(must_fail(compare_to_ref, f, cmp_ref_len - 1),
+			  "shorter frame detected");
+	return ok;
+}
+
+static const struct {
+	const char *name;
+	bool (*fn)(void);
+} harness_tests[] = {
+	{ "harness_csum_golden", harness_csum_golden },
+	{ "harness_verify_catches", harness_verify_catches },
+	{ "harness_compare_catches", harness_compare_catches },
+};
+
 static bool selected(const char *name, int argc, char **argv, int first)
 {
 	int i;
@@ -637,9 +809,18 @@ int main(int argc, char **argv)
 		int n;
 	} tables[] = { { edge_cases, n_edge_cases }, { home_cases, n_home_cases } };
 
-	if (argc > 1 && !strcmp(argv[1], "-v")) {
-		verbose = true;
-		first = 2;
+	while (first < argc && argv[first][0] == '-') {
+		if (!strcmp(argv[first], "-v")) {
+			verbose = true;
+			first++;
+		} else if (!strcmp(argv[first], "-w") && first + 1 < argc) {
+			pcap_open(argv[first + 1]);
+			first += 2;
+		} else {
+			fprintf(stderr, "usage: %s [-v] [-w PCAP] [SUBSTRING...]\n",
+				argv[0]);
+			return 2;
+		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	libbpf_set_print(libbpf_quiet);
@@ -653,6 +834,22 @@ int main(int argc, char **argv)
 		snprintf(edge_err, sizeof(edge_err), "map setup failed");
 		edge_bpf__destroy(edge);
 		edge = NULL;
+	}
+
+	for (i = 0; i < (int)(sizeof(harness_tests) / sizeof(harness_tests[0])); i++) {
+		if (!selected(harness_tests[i].name, argc, argv, first))
+			continue;
+		case_failed = false;
+		first_fail[0] = 0;
+		notes[0] = 0;
+		if (harness_tests[i].fn() && !case_failed) {
+			printf("[unit/%s] PASS\n", harness_tests[i].name);
+			passed++;
+		} else {
+			printf("[unit/%s] FAIL: %s\n", harness_tests[i].name, first_fail);
+			fputs(notes, stdout);
+			failed++;
+		}
 	}
 
 	for (t = 0; t < 2; t++) {
@@ -683,5 +880,7 @@ int main(int argc, char **argv)
 	edge_bpf__destroy(edge);
 	home_bpf__destroy(home);
 	home_bpf__destroy(home2);
+	if (pcap)
+		fclose(pcap);
 	return failed ? 1 : 0;
 }
