@@ -2,7 +2,7 @@
 /*
  * crbpf unit tests: every case of edge_cases.c and home_cases.c runs the real
  * BPF object through BPF_PROG_TEST_RUN inside a private network namespace and
- * prints one line "[unit/<name>] PASS|FAIL[: reason]" (details indented
+ * prints one line "[unit/<name>] PASS|FAIL [(reason)]" (details indented
  * below). Exit status 1 when any case failed.
  *
  *   build/unit_tests [-v] [-w PCAP] [SUBSTRING...]
@@ -826,7 +826,7 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_quiet);
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0 || topo_setup()) {
-		printf("[unit/setup] FAIL: private netns topology\n");
+		printf("[unit/setup] FAIL (private netns topology)\n");
 		return 1;
 	}
 	load_objects();
@@ -846,7 +846,7 @@ int main(int argc, char **argv)
 			printf("[unit/%s] PASS\n", harness_tests[i].name);
 			passed++;
 		} else {
-			printf("[unit/%s] FAIL: %s\n", harness_tests[i].name, first_fail);
+			printf("[unit/%s] FAIL (%s)\n", harness_tests[i].name, first_fail);
 			fputs(notes, stdout);
 			failed++;
 		}
@@ -867,7 +867,7 @@ int main(int argc, char **argv)
 				printf("[unit/%s] PASS\n", c->name);
 				passed++;
 			} else {
-				printf("[unit/%s] FAIL: %s\n", c->name,
+				printf("[unit/%s] FAIL (%s)\n", c->name,
 				       first_fail[0] ? first_fail : "?");
 				if (c->note)
 					printf("    (%s)\n", c->note);
