@@ -50,6 +50,12 @@
 #define PASS_TC(reason) .verdict = TC_ACT_OK, .st = { ST(reason, 1) }
 #define PASS_XDP(reason) .verdict = XDP_PASS, .st = { ST(reason, 1) }
 
+/* A flow entry left from before: same backend and client, public port 8080. */
+static void stale_flow(void)
+{
+	flow_insert(4, IPPROTO_TCP, BE3_4, 80, "198.51.100.40", 40321, VPS4, 8080);
+}
+
 const struct tcase edge_cases[] = {
 	/* ---- crbpf_edge_tc, L3 backends (tunnel): rewrite + redirect ---- */
 	{ "tc_v4_tcp_hit", P_EDGE_TC, { PUB, TCP4(CLI4, 40001, VPS4, 80) },
@@ -191,6 +197,41 @@ const struct tcase edge_cases[] = {
 	{ "tc_v6_l2_no_neigh", P_EDGE_TC, { PUB, TCP6(CLI6, 40063, VPS6, 3333) },
 	  TC_ACT_REDIRECT, DNAT(BENN_6, 33), M_SKIP, { ST(CRBPF_ST_FWD_TC, 1) } },
 
+	/* ---- checksum corner: rewritten UDP sums to 0, must be 0xffff ---- */
+	{ "tc_v4_udp_csum_ffff", P_EDGE_TC, { PUB, UDP4(CLI4, 40300, VPS4, 53) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP, .udp_ffff = true },
+	{ "tc_v6_udp_csum_ffff", P_EDGE_TC, { PUB, UDP6(CLI6, 40301, VPS6, 5000) },
+	  TC_ACT_REDIRECT, DNAT(BE3_6, 6000), M_KEEP, .udp_ffff = true },
+	{ "tc_v4_l2_udp_csum_ffff", P_EDGE_TC, { PUB, UDP4(CLI4, 40302, VPS4, 7000) },
+	  TC_ACT_REDIRECT, DNAT(BE2_4, 7000), M_FWD_L2, .udp_ffff = true },
+
+	/* ---- minimum-size frames carry Ethernet padding after the IP packet ---- */
+	{ "tc_v4_eth_padding", P_EDGE_TC,
+	  { PUB, TCP4(CLI4, 40310, VPS4, 80), .plen = -1, .pad = 6 },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) },
+	  .note = "54-byte TCP ACK padded to 60: padding kept, not summed" },
+	{ "tc_v4_udp_eth_padding", P_EDGE_TC,
+	  { PUB, UDP4(CLI4, 40311, VPS4, 53), .plen = 2, .pad = 16 },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) } },
+
+	/* ---- several public addresses, stale flows, no route ---- */
+	{ "tc_v4_second_addr_hit", P_EDGE_TC, { PUB, TCP4(CLI4, 40320, VPS4_2, 80) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) },
+	  .check_flow = true,
+	  .note = "VPS has 203.0.113.10 and .11: the flow keeps the address used" },
+	{ "tc_flow_stale_replaced", P_EDGE_TC,
+	  { PUB, TCP4("198.51.100.40", 40321, VPS4, 80) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, .setup = stale_flow,
+	  .check_flow = true,
+	  .note = "an old flow entry pointing at 8080 is replaced by the live one" },
+	{ "tc_v4_l2_no_route", P_EDGE_TC, { PUB, TCP4(CLI4, 40322, VPS4, 4444) },
+	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_NO_ROUTE, 1) },
+	  .note = "backend unreachable: dropped as it came" },
+	{ "tc_vlan_l2_hit", P_EDGE_TC,
+	  { PUB, TCP4(CLI4, 40323, VPS4, 2222), .vlan = 100 },
+	  TC_ACT_REDIRECT, DNAT(BE2_4, 22), M_FWD_L2, { ST(CRBPF_ST_FWD_TC, 1) },
+	  .untag = true },
+
 	/* ---- crbpf_edge_xdp ---- */
 	{ "xdp_v4_l3_hit", P_EDGE_XDP, { PUB, TCP4(CLI4, 40070, VPS4, 80) },
 	  PASS_XDP(CRBPF_ST_PASS_TO_TC),
@@ -260,6 +301,19 @@ const struct tcase edge_cases[] = {
 	{ "xdp_v6_l2_udp", P_EDGE_XDP, { PUB, UDP6(CLI6, 40095, VPS6, 7000) },
 	  XDP_REDIRECT, DNAT(BE2_6, 7000), M_FWD_L2, { ST(CRBPF_ST_FWD_XDP, 1) },
 	  .check_flow = true },
+	{ "xdp_v4_l2_udp_csum_ffff", P_EDGE_XDP, { PUB, UDP4(CLI4, 40330, VPS4, 7000) },
+	  XDP_REDIRECT, DNAT(BE2_4, 7000), M_FWD_L2, .udp_ffff = true,
+	  .note = "RFC 1624 result 0 must be written as 0xffff" },
+	{ "xdp_v6_l2_udp_csum_ffff", P_EDGE_XDP, { PUB, UDP6(CLI6, 40331, VPS6, 7000) },
+	  XDP_REDIRECT, DNAT(BE2_6, 7000), M_FWD_L2, .udp_ffff = true },
+	{ "xdp_v4_l2_eth_padding", P_EDGE_XDP,
+	  { PUB, TCP4(CLI4, 40332, VPS4, 2222), .plen = -1, .pad = 6 },
+	  XDP_REDIRECT, DNAT(BE2_4, 22), M_FWD_L2, { ST(CRBPF_ST_FWD_XDP, 1) } },
+	{ "xdp_v4_l2_no_route", P_EDGE_XDP, { PUB, TCP4(CLI4, 40333, VPS4, 4444) },
+	  PASS_XDP(CRBPF_ST_PASS_TO_TC) },
+	{ "xdp_vlan_l2_hit", P_EDGE_XDP,
+	  { PUB, TCP4(CLI4, 40334, VPS4, 2222), .vlan = 100 },
+	  PASS_XDP(CRBPF_ST_PASS_TO_TC), .note = "tagged: left to tc, unmodified" },
 	{ "xdp_v4_l2_no_neigh", P_EDGE_XDP, { PUB, TCP4(CLI4, 40096, VPS4, 3333) },
 	  PASS_XDP(CRBPF_ST_PASS_TO_TC),
 	  .note = "unresolved neighbour: XDP_PASS with the packet unmodified" },
@@ -363,6 +417,32 @@ const struct tcase edge_cases[] = {
 	    .cut_len = 17 },
 	  PASS_TC(CRBPF_ST_PASS_MALFORMED) },
 
+	{ "rev_tc_v4_udp_csum_ffff", P_REV_TC,
+	  { NH, UDP4(BE2_4, 7000, "198.51.100.25", 5559) },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 7000), M_REV, .udp_ffff = true },
+	{ "rev_tc_eth_padding", P_REV_TC,
+	  { NH, TCP4(BE2_4, 22, CLI4, 40340), .plen = -1, .pad = 6 },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 2222), M_REV, .add_flow = true },
+	{ "rev_tc_ttl1", P_REV_TC,
+	  { NH, UDP4(BE2_4, 7000, "198.51.100.26", 5560), .ttl = 1 },
+	  PASS_TC(CRBPF_ST_PASS_TTL) },
+	{ "rev_tc_no_route", P_REV_TC, { NH, TCP4(BE2_4, 22, NOROUTE_CLI4, 40341) },
+	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_NO_ROUTE, 1) },
+	  .add_flow = true, .to_addr = VPS4, .to_port = 2222,
+	  .note = "no route back to the client: dropped as it came" },
+	{ "rev_tc_v6_frag_hdr", P_REV_TC,
+	  { NH, UDP6(BE2_6, 7000, CLI6, 40342), .v6frag = 0x0001 },
+	  .verdict = TC_ACT_OK },
+	{ "rev_tc_second_addr", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 40320) },
+	  TC_ACT_REDIRECT, SNAT(VPS4_2, 80), M_REV, { ST(CRBPF_ST_REV_TC, 1) },
+	  .note = "reply to tc_v4_second_addr_hit leaves from the address used" },
+	{ "rev_tc_after_stale_flow", P_REV_TC,
+	  { TUN, TCP4(BE3_4, 80, "198.51.100.40", 40321) },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 80), M_REV, { ST(CRBPF_ST_REV_TC, 1) } },
+	{ "tun_tc_v4_udp_csum_ffff", P_TUN_TC,
+	  { TUN, UDP4(L3SRC4_BE, 53, CLI4, 40343), .l3only = true },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 9053), M_REV, .udp_ffff = true },
+
 	/* ---- two public ports (80, 8080) onto one backend port 10.0.0.2:80 ---- */
 	{ "two_ports_fwd_80", P_EDGE_TC, { PUB, TCP4("198.51.100.11", 40120, VPS4, 80) },
 	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FLOW_NEW, 1) },
@@ -395,7 +475,8 @@ const struct tcase edge_cases[] = {
 	  .note = "reply to xdp_v4_l2_hit" },
 	{ "rev_xdp_v4_static_udp_zero_csum", P_REV_XDP,
 	  { NH, UDP4(BE2_4, 7000, "198.51.100.24", 5558), .csum0 = true },
-	  XDP_REDIRECT, SNAT(VPS4, 7000), M_REV, { ST(CRBPF_ST_REV_XDP, 1) } },
+	  XDP_REDIRECT, SNAT(VPS4, 7000), M_REV,
+	  { ST(CRBPF_ST_REV_XDP, 1), ST(CRBPF_ST_REV_STATIC, 1) } },
 	{ "rev_xdp_v4_opts", P_REV_XDP,
 	  { NH, TCP4(BE2_4, 22, CLI4, 40132), .opt_words = 10 },
 	  XDP_REDIRECT, SNAT(VPS4, 2222), M_REV, { ST(CRBPF_ST_REV_XDP, 1) },
@@ -403,6 +484,24 @@ const struct tcase edge_cases[] = {
 	{ "rev_xdp_no_neigh", P_REV_XDP, { NH, TCP4(BE2_4, 22, ONLINK4, 40133) },
 	  .verdict = XDP_PASS, .add_flow = true, .to_addr = VPS4, .to_port = 2222,
 	  .note = "client neighbour unresolved: XDP_PASS unmodified, tc resolves" },
+	{ "rev_xdp_v6_udp_csum_ffff", P_REV_XDP,
+	  { NH, UDP6(BE2_6, 7000, CLI6, 40350) },
+	  XDP_REDIRECT, SNAT(VPS6, 7000), M_REV, .udp_ffff = true },
+	{ "rev_xdp_v4_udp_csum_ffff", P_REV_XDP,
+	  { NH, UDP4(BE2_4, 7000, "198.51.100.27", 40351) },
+	  XDP_REDIRECT, SNAT(VPS4, 7000), M_REV, .udp_ffff = true },
+	{ "rev_xdp_eth_padding", P_REV_XDP,
+	  { NH, TCP4(BE2_4, 22, CLI4, 40352), .plen = -1, .pad = 6 },
+	  XDP_REDIRECT, SNAT(VPS4, 2222), M_REV, .add_flow = true },
+	{ "rev_xdp_ttl1", P_REV_XDP,
+	  { NH, UDP4(BE2_4, 7000, "198.51.100.28", 5561), .ttl = 1 },
+	  PASS_XDP(CRBPF_ST_PASS_TTL) },
+	{ "rev_xdp_no_route", P_REV_XDP, { NH, TCP4(BE2_4, 22, NOROUTE_CLI4, 40353) },
+	  PASS_XDP(CRBPF_ST_PASS_TO_TC), .add_flow = true, .to_addr = VPS4,
+	  .to_port = 2222 },
+	{ "rev_xdp_vlan", P_REV_XDP, { NH, TCP4(BE2_4, 22, CLI4, 40354), .vlan = 9 },
+	  PASS_XDP(CRBPF_ST_PASS_TO_TC), .add_flow = true, .to_addr = VPS4,
+	  .to_port = 2222 },
 	{ "rev_xdp_miss", P_REV_XDP, { NH, TCP4(BE2_4, 12345, CLI4, 40134) },
 	  PASS_XDP(CRBPF_ST_PASS_REV_MISS) },
 	{ "rev_xdp_trunc_udp", P_REV_XDP,

@@ -251,6 +251,8 @@ static const struct mapping mappings[] = {
 	{ 4, IPPROTO_TCP, 9443, 9443, L3SRC4_BE, 443, false },
 	{ 4, IPPROTO_UDP, 9053, 9053, L3SRC4_BE, 53, false },
 	{ 6, IPPROTO_TCP, 9443, 9443, L3SRC6_BE, 443, false },
+	/* L2 backend without any route: owned packet with nowhere to go */
+	{ 4, IPPROTO_TCP, 4444, 4444, NOROUTE4, 44, true },
 };
 
 static int fail_setup(const char *what, int err)
@@ -287,6 +289,14 @@ static int edge_maps_setup(void)
 	memset(&lk, 0, sizeof(lk));
 	lk.family = CRBPF_V6;
 	parse_addr(6, VPS6, lk.addr);
+	err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_local), &lk,
+				  &pub, BPF_ANY);
+	if (err)
+		return fail_setup("crbpf_local", err);
+
+	memset(&lk, 0, sizeof(lk));
+	lk.family = CRBPF_V4;
+	parse_addr(4, VPS4_2, lk.addr);
 	err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_local), &lk,
 				  &pub, BPF_ANY);
 	if (err)
@@ -428,6 +438,11 @@ static int map_count(int fd, size_t key_size)
 	return n;
 }
 
+static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
+			   __u8 *out, int *out_len);
+/* L4 offset in the last frame expected_frame() built */
+static int want_l4_off;
+
 /* ---- flows ---- */
 
 static void flow_key(struct crbpf_flow_key *k, int family, __u8 proto,
@@ -443,19 +458,45 @@ static void flow_key(struct crbpf_flow_key *k, int family, __u8 proto,
 	k->proto = proto;
 }
 
-static bool add_flow(const struct tcase *c)
+bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
+		 const char *client, __u16 cport, const char *public_addr,
+		 __u16 public_port)
 {
-	const struct pkt_spec *s = &c->in;
 	struct crbpf_flow_key k;
 	struct crbpf_flow v = {};
 
-	flow_key(&k, s->family, s->proto, s->src, s->sport, s->dst, s->dport);
-	parse_addr(s->family, c->to_addr, v.public_addr);
-	v.public_port = htons(c->to_port);
+	flow_key(&k, family, proto, backend, bport, client, cport);
+	parse_addr(family, public_addr, v.public_addr);
+	v.public_port = htons(public_port);
 	v.public_ifindex = topo.ifindex[DEV_PUB];
 	return ASSERT_OK(bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_flows),
 					     &k, &v, BPF_ANY),
 			 "insert flow entry");
+}
+
+static bool add_flow(const struct tcase *c)
+{
+	const struct pkt_spec *s = &c->in;
+
+	return flow_insert(s->family, s->proto, s->src, s->sport, s->dst,
+			   s->dport, c->to_addr, c->to_port);
+}
+
+/* Picks the first payload word so that the rewritten UDP datagram's
+ * checksum computes to 0 (sent as 0xffff). */
+static void force_udp_ffff(struct tcase *c)
+{
+	__u8 f[PKT_MAX];
+	__u16 field, sum;
+	int len;
+
+	c->in.pay_word_on = true;
+	c->in.pay_word = 0;
+	len = pkt_build(&c->in, f);
+	expected_frame(c, f, len, f, &len);
+	field = (__u16)(f[want_l4_off + 6] << 8 | f[want_l4_off + 7]);
+	sum = (__u16)~field;
+	c->in.pay_word = (__u16)(0xffff - sum);
 }
 
 static bool check_flow(const struct tcase *c)
@@ -505,6 +546,7 @@ static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
 	if (c->x == X_NONE) {
 		memcpy(out, in, in_len);
 		*out_len = in_len;
+		want_l4_off = c->in.l4_off;
 		return;
 	}
 	if (c->x == X_DNAT) {
@@ -527,6 +569,7 @@ static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
 		smac = topo.mac[DEV_PUB];
 	}
 	*out_len = pkt_build_macs(&s, dmac, smac, out);
+	want_l4_off = s.l4_off;
 }
 
 static bool run_case(const struct tcase *tc)
@@ -549,8 +592,18 @@ static bool run_case(const struct tcase *tc)
 	in_len = pkt_build(&c.in, in);
 	expected_frame(&c, in, in_len, want, &want_len);
 
+	if (c.udp_ffff) {
+		force_udp_ffff(&c);
+		in_len = pkt_build(&c.in, in);
+		expected_frame(&c, in, in_len, want, &want_len);
+		if (!ASSERT_EQ(want[want_l4_off + 6] << 8 | want[want_l4_off + 7],
+			       0xffff, "fixture: expected UDP checksum 0xffff"))
+			return false;
+	}
 	if (c.add_flow && !add_flow(&c))
 		return false;
+	if (c.setup)
+		c.setup();
 	if (c.add_hflow) {
 		struct crbpf_hflow_key k;
 		struct crbpf_hflow v = { .tunnel_ifindex = topo.ifindex[DEV_HTUN] };

@@ -95,7 +95,7 @@ int pkt_build(struct pkt_spec *s, __u8 *buf)
 int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 		   __u8 *buf)
 {
-	int plen = s->plen ? s->plen : 24;
+	int plen = s->plen > 0 ? s->plen : s->plen < 0 ? 0 : 24;
 	int off = 0, l3, l4, iphl = 0, l4hl = 0, len, i;
 	__u8 src[16] = {}, dst[16] = {};
 	__u8 proto = s->proto;
@@ -167,6 +167,8 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 	len = s->pay_off + plen;
 	for (i = 0; i < plen; i++)
 		buf[s->pay_off + i] = (__u8)(i * 7 + 3);
+	if (s->pay_word_on && plen >= 2)
+		put16(buf + s->pay_off, s->pay_word);
 
 	/* transport header */
 	if (proto == IPPROTO_TCP) {
@@ -245,6 +247,10 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 		put16(buf + l4 + coff, c);
 	}
 
+	if (s->pad) {
+		memset(buf + len, 0, s->pad);
+		len += s->pad;
+	}
 cut:
 	if (s->l3only && s->family) {
 		memmove(buf, buf + l3, len - l3);

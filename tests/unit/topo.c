@@ -94,6 +94,7 @@ int topo_setup(void)
 		"ip link set tun0 up", "ip link set wgh up", "ip link set docker0 up",
 		"ip addr add 203.0.113.10/24 dev pub0",
 		"ip addr add 2001:db8:203::10/64 dev pub0 nodad",
+		"ip addr add 203.0.113.11/24 dev pub0",
 		"ip addr add 10.0.1.1/24 dev nh0",
 		"ip addr add 2001:db8:1::1/64 dev nh0 nodad",
 		"ip addr add 10.0.0.1/24 dev tun0",

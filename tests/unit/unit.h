@@ -76,6 +76,7 @@ int topo_setup(void);
 /* Addresses used by the fixtures. */
 #define VPS4 "203.0.113.10"
 #define VPS6 "2001:db8:203::10"
+#define VPS4_2 "203.0.113.11" /* second public address on pub0 */
 #define RTR4 "203.0.113.1"
 #define RTR6 "2001:db8:203::1"
 #define CLI4 "198.51.100.10" /* clients: 198.51.100.0/24 behind the router */
@@ -88,6 +89,8 @@ int topo_setup(void);
 #define BE2_6 "2001:db8:1::2"
 #define BENN_4 "10.0.1.3" /* L2 backend behind nh0, neighbour unresolved */
 #define BENN_6 "2001:db8:1::3"
+#define NOROUTE4 "10.9.9.9" /* no route in the test namespace */
+#define NOROUTE_CLI4 "192.168.77.1" /* client without a route back */
 /* Sources whose IP header reads as an Ethernet header with the right type:
  * only for l3only frames, never on any wire. */
 #define L3SRC4_BE "8.0.0.2" /* L3 backend behind tun0 answering crbpf_tun_tc */
@@ -117,7 +120,7 @@ struct pkt_spec {
 	int ihl_raw; /* nonzero: IHL field written as this (bogus values) */
 	__u16 frag; /* IPv4 frag_off (host order, flags+offset) */
 	int v6frag; /* IPv6: insert a fragment header; value = offset|M */
-	int plen; /* payload bytes; 0 = 24 */
+	int plen; /* payload bytes; 0 = 24, negative = none */
 	bool csum0; /* UDP over IPv4 sent without checksum */
 	/* No Ethernet header: data starts at the IP header, as on wg/tun.
 	 * BPF_PROG_TEST_RUN still runs eth_type_trans() over the first 14
@@ -125,6 +128,9 @@ struct pkt_spec {
 	 * type field (bytes 12-13) is the right ethertype: IPv4 sources
 	 * 8.0.x.x, IPv6 sources 2001:db8:86dd::/48 (see L3SRC4/L3SRC6). */
 	bool l3only;
+	int pad; /* zero bytes after the IP packet (Ethernet minimum padding) */
+	bool pay_word_on; /* first payload word forced to pay_word */
+	__u16 pay_word;
 	enum cut cut;
 	int cut_len;
 	/* filled in by the builder */
@@ -156,6 +162,10 @@ bool pkt_compare(const __u8 *want, int want_len, const __u8 *got, int got_len,
 		 int from);
 
 void parse_addr(int family, const char *str, __be32 addr[4]);
+/* Inserts a crbpf_flows entry {backend, client} -> public (pub0). */
+bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
+		 const char *client, __u16 cport, const char *public_addr,
+		 __u16 public_port);
 void mac_str(const __u8 *mac, char *out);
 
 
@@ -221,6 +231,11 @@ struct tcase {
 	bool add_flow;
 	/* tc: the 802.1Q tag leaves the packet (crbpf pops it) */
 	bool untag;
+	/* UDP: payload chosen so that the rewritten packet's checksum computes
+	 * to 0, which must go out as 0xffff (0 would mean "no checksum") */
+	bool udp_ffff;
+	/* extra map setup before the run */
+	void (*setup)(void);
 	/* home: learned endpoint {src, sport} expected in crbpf_hflows (1), or
 	 * crbpf_hflows must not grow (-1) */
 	int learn;
