@@ -15,7 +15,9 @@
 #ifndef CRBPF_CSUM_H
 #define CRBPF_CSUM_H
 
+#include <stdbool.h>
 #include <linux/types.h>
+#include <bpf/bpf_endian.h>
 
 static __always_inline __u16 csum_fold64(__u64 sum)
 {
@@ -59,6 +61,28 @@ static __always_inline void csum_apply_udp(__sum16 *csum, __u64 diff)
 	csum_apply(csum, diff);
 	if (!*csum)
 		*csum = 0xffff;
+}
+
+/*
+ * A packet from a local sender with tx checksum offload (veth, containers)
+ * can reach XDP still CHECKSUM_PARTIAL: its L4 checksum field then holds
+ * just the folded pseudo-header sum, and XDP cannot see the skb state that
+ * says so. A complete checksum equals that value only by chance (1 in 65536),
+ * so a match is taken as "partial": the caller leaves such packets to tc,
+ * whose helpers update them correctly. A false match costs only speed.
+ */
+static __always_inline bool csum_looks_partial(const __be32 *saddr,
+					       const __be32 *daddr, bool v6,
+					       __u8 proto, __u16 l4_len,
+					       __sum16 l4csum)
+{
+	__u64 sum = (__u64)saddr[0] + daddr[0];
+
+	if (v6)
+		sum += (__u64)saddr[1] + saddr[2] + saddr[3] + daddr[1] +
+		       daddr[2] + daddr[3];
+	sum += bpf_htons((__u16)proto) + bpf_htons(l4_len);
+	return csum_fold64(sum) == l4csum;
 }
 
 #endif /* CRBPF_CSUM_H */

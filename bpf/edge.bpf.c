@@ -472,6 +472,13 @@ int crbpf_rev_tc(struct __sk_buff *skb)
 
 /* ---- XDP --------------------------------------------------------------- */
 
+static __always_inline bool xdp_csum_partial(const struct pkt *p)
+{
+	return csum_looks_partial(p->saddr, p->daddr, p->family == CRBPF_V6,
+				  p->proto, p->ip_len - (p->l4_off - p->l3_off),
+				  p->l4csum);
+}
+
 /*
  * RFC 1624 rewrite of the source or destination address and port, and the
  * TTL / hop limit decrement. Only untagged frames come here, so the IP header
@@ -556,7 +563,7 @@ static __always_inline int xdp_write_macs(struct xdp_md *ctx,
 
 /* Route first and rewrite only when the frame can leave from here: anything
  * unresolved goes to tc as it came, which resolves neighbours and knows
- * about VLAN tags. */
+ * about VLAN tags and partial checksums. */
 static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
 				       const struct crbpf_backend *be,
 				       const struct crbpf_port_key *pk)
@@ -566,7 +573,7 @@ static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
 	struct crbpf_mstats *ms;
 	long rc;
 
-	if (p->tagged)
+	if (p->tagged || xdp_csum_partial(p))
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 	fib_prepare(&fib, p, be->ifindex, p->saddr, be->addr, p->sport,
 		    be->port, p->ip_len);
@@ -636,7 +643,7 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 		return xdp_pass(ret);
 	if (p.ttl <= 1)
 		return xdp_pass(CRBPF_ST_PASS_TTL);
-	if (p.tagged)
+	if (p.tagged || xdp_csum_partial(&p))
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 
 	fib_prepare(&fib, &p, ctx->ingress_ifindex, pub.addr, p.daddr,

@@ -162,6 +162,7 @@ struct pkt {
 	__u16 ip_len; /* IPv4 tot_len, IPv6 payload + 40: FIB MTU check */
 	__be16 sport;
 	__be16 dport;
+	__sum16 l4csum; /* as found in the packet */
 	__u8 family; /* CRBPF_V4 | CRBPF_V6 */
 	__u8 proto; /* IPPROTO_TCP | IPPROTO_UDP */
 	__u8 ttl; /* TTL or hop limit */
@@ -233,11 +234,13 @@ static __always_inline int parse_pkt(void *data, void *end, bool has_eth,
 			return CRBPF_ST_PASS_MALFORMED;
 		p->sport = th->source;
 		p->dport = th->dest;
+		p->l4csum = th->check;
 	} else if (proto == IPPROTO_UDP) {
 		if (parse_udp(&c, &uh) < 0)
 			return CRBPF_ST_PASS_MALFORMED;
 		p->sport = uh->source;
 		p->dport = uh->dest;
+		p->l4csum = uh->check;
 		p->udp_nocsum = p->family == CRBPF_V4 && !uh->check;
 	} else {
 		return CRBPF_ST_PASS_PROTO;
