@@ -251,6 +251,8 @@ static const struct mapping mappings[] = {
 	{ 4, IPPROTO_TCP, 9443, 9443, L3SRC4_BE, 443, false },
 	{ 4, IPPROTO_UDP, 9053, 9053, L3SRC4_BE, 53, false },
 	{ 6, IPPROTO_TCP, 9443, 9443, L3SRC6_BE, 443, false },
+	/* L2 backend behind nh2, which the test leaves out of crbpf_txports */
+	{ 4, IPPROTO_TCP, 5555, 5555, BENH2_4, 55, true },
 	/* L2 backend without any route: owned packet with nowhere to go */
 	{ 4, IPPROTO_TCP, 4444, 4444, NOROUTE4, 44, true },
 };
@@ -323,7 +325,8 @@ static int edge_maps_setup(void)
 			struct crbpf_backend be = {
 				.port = htons(m->be_port + (p - m->port)),
 				.flags = m->l2 ? CRBPF_BE_L2 : 0,
-				.ifindex = m->l2 ? nh : (__u32)topo.ifindex[DEV_TUN],
+				.ifindex = !m->l2 ? (__u32)topo.ifindex[DEV_TUN] :
+					   !strcmp(m->be, BENH2_4) ? (__u32)topo.ifindex[DEV_NH2] : nh,
 			};
 			struct crbpf_rev_key rk = {
 				.family = k.family,
@@ -564,6 +567,9 @@ static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
 	if (c->macs == M_FWD_L2) {
 		dmac = topo.peer_mac[DEV_NH];
 		smac = topo.mac[DEV_NH];
+	} else if (c->macs == M_FWD_NH2) {
+		dmac = topo.peer_mac[DEV_NH2];
+		smac = topo.mac[DEV_NH2];
 	} else if (c->macs == M_REV) {
 		dmac = topo.peer_mac[DEV_PUB];
 		smac = topo.mac[DEV_PUB];
@@ -650,7 +656,7 @@ static bool run_case(const struct tcase *tc)
 	ok &= pkt_compare(want, want_len, got, opts.data_size_out,
 			  c.macs == M_SKIP ? 12 : 0);
 	udp_zero = false;
-	if (!(c.in.l3only && c.x == X_NONE))
+	if (!(c.in.l3only && c.x == X_NONE) && !c.in.csum_partial)
 		ok &= pkt_verify_csums(got, opts.data_size_out, &udp_zero);
 	if (c.in.csum0 && c.x != X_NONE)
 		ok &= ASSERT_TRUE(udp_zero, "UDP checksum 0 stays 0");

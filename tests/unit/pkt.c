@@ -244,6 +244,8 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 		c = csum_fold(csum_add(sum, buf + l4, l4len));
 		if (proto == IPPROTO_UDP && c == 0)
 			c = 0xffff;
+		if (s->csum_partial)
+			c = (__u16)~csum_fold(sum);
 		put16(buf + l4 + coff, c);
 	}
 

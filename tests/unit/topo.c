@@ -9,6 +9,8 @@
  *        192.0.2.0/24, 2001:db8:192::/64 on-link without neighbours.
  *   nh0  Ethernet next hop 10.0.1.1/24 2001:db8:1::1/64, peer nh1 is the L2
  *        backend .2 (permanent neighbour); backend .3 has no neighbour.
+ *   nh2  second next hop 10.0.2.1/24, backend 10.0.2.2 (nh3), clients
+ *        198.18.0.0/24 routed through it; NOT in crbpf_txports.
  *   tun0 L3 tunnel (TUN, like wg0) 10.0.0.1/24 2001:db8:10::1/64.
  *   wgh  home tunnel (TUN), docker0 home bridge.
  *
@@ -31,13 +33,15 @@ struct topo topo;
 
 static const char *const dev_names[DEV__MAX] = {
 	[DEV_PUB] = "pub0", [DEV_NH] = "nh0", [DEV_TUN] = "tun0",
-	[DEV_HTUN] = "wgh", [DEV_SRV] = "docker0",
+	[DEV_HTUN] = "wgh", [DEV_SRV] = "docker0", [DEV_NH2] = "nh2",
 };
 
 static const __u8 mac_pub0[6] = { 0x02, 0, 0, 0, 0x00, 0x10 };
 static const __u8 mac_rtr[6] = { 0x02, 0, 0, 0, 0x00, 0x01 };
 static const __u8 mac_nh0[6] = { 0x02, 0, 0, 0, 0x01, 0x01 };
 static const __u8 mac_be[6] = { 0x02, 0, 0, 0, 0x01, 0x02 };
+static const __u8 mac_nh2[6] = { 0x02, 0, 0, 0, 0x02, 0x01 };
+static const __u8 mac_nh3[6] = { 0x02, 0, 0, 0, 0x02, 0x02 };
 static const __u8 mac_srv[6] = { 0x02, 0, 0, 0, 0x17, 0x01 };
 static const __u8 mac_ctr[6] = { 0x02, 0, 0, 0, 0x17, 0x02 };
 
@@ -85,12 +89,17 @@ int topo_setup(void)
 		"ip link set lo up",
 		"ip link add pub0 address 02:00:00:00:00:10 type veth peer name pub1 address 02:00:00:00:00:01",
 		"ip link add nh0 address 02:00:00:00:01:01 type veth peer name nh1 address 02:00:00:00:01:02",
+		"ip link add nh2 address 02:00:00:00:02:01 type veth peer name nh3 address 02:00:00:00:02:02",
 		"ip tuntap add dev tun0 mode tun",
 		"ip tuntap add dev wgh mode tun",
 		"ip link add docker0 address 02:00:00:00:17:01 type bridge",
 		"sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0",
 		"ip link set pub0 up", "ip link set pub1 up",
 		"ip link set nh0 up", "ip link set nh1 up",
+		"ip link set nh2 up", "ip link set nh3 up",
+		"ip addr add 10.0.2.1/24 dev nh2",
+		"ip neigh replace 10.0.2.2 lladdr 02:00:00:00:02:02 dev nh2 nud permanent",
+		"ip route add 198.18.0.0/24 via 10.0.2.2 dev nh2",
 		"ip link set tun0 up", "ip link set wgh up", "ip link set docker0 up",
 		"ip addr add 203.0.113.10/24 dev pub0",
 		"ip addr add 2001:db8:203::10/64 dev pub0 nodad",
@@ -119,7 +128,7 @@ int topo_setup(void)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (run(cmds[i]))
 			return -1;
-	if (forwarding_on("nh0") || forwarding_on("tun0") ||
+	if (forwarding_on("nh0") || forwarding_on("nh2") || forwarding_on("tun0") ||
 	    forwarding_on("wgh"))
 		return -1;
 
@@ -134,6 +143,8 @@ int topo_setup(void)
 	memcpy(topo.peer_mac[DEV_PUB], mac_rtr, 6);
 	memcpy(topo.mac[DEV_NH], mac_nh0, 6);
 	memcpy(topo.peer_mac[DEV_NH], mac_be, 6);
+	memcpy(topo.mac[DEV_NH2], mac_nh2, 6);
+	memcpy(topo.peer_mac[DEV_NH2], mac_nh3, 6);
 	memcpy(topo.mac[DEV_SRV], mac_srv, 6);
 	memcpy(topo.peer_mac[DEV_SRV], mac_ctr, 6);
 	/* TUN devices have no MAC: frames fed to them carry zero addresses */

@@ -58,6 +58,7 @@ enum dev {
 	DEV_TUN, /* L3 tunnel to backends (tun0, like wg0) */
 	DEV_HTUN, /* home tunnel (tun wgh) */
 	DEV_SRV, /* home served bridge (docker0) */
+	DEV_NH2, /* second Ethernet next hop, deliberately not in crbpf_txports */
 	DEV__MAX,
 };
 
@@ -90,6 +91,8 @@ int topo_setup(void);
 #define BENN_4 "10.0.1.3" /* L2 backend behind nh0, neighbour unresolved */
 #define BENN_6 "2001:db8:1::3"
 #define NOROUTE4 "10.9.9.9" /* no route in the test namespace */
+#define BENH2_4 "10.0.2.2" /* L2 backend behind nh2 */
+#define CLI_NH2_4 "198.18.0.5" /* client routed via nh2 */
 #define NOROUTE_CLI4 "192.168.77.1" /* client without a route back */
 /* Sources whose IP header reads as an Ethernet header with the right type:
  * only for l3only frames, never on any wire. */
@@ -129,6 +132,9 @@ struct pkt_spec {
 	 * 8.0.x.x, IPv6 sources 2001:db8:86dd::/48 (see L3SRC4/L3SRC6). */
 	bool l3only;
 	int pad; /* zero bytes after the IP packet (Ethernet minimum padding) */
+	/* L4 checksum field holds the folded pseudo-header sum only, as a
+	 * local sender with tx offload leaves it (CHECKSUM_PARTIAL) */
+	bool csum_partial;
 	bool pay_word_on; /* first payload word forced to pay_word */
 	__u16 pay_word;
 	enum cut cut;
@@ -194,6 +200,7 @@ enum xlate {
 enum macs {
 	M_KEEP, /* MAC header unchanged */
 	M_FWD_L2, /* nh0 -> L2 backend (nh1) */
+	M_FWD_NH2, /* nh2 -> L2 backend behind it (nh3) */
 	M_REV, /* pub0 -> router (pub1) */
 	M_SKIP, /* left to bpf_redirect_neigh: not compared */
 };
