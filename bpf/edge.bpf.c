@@ -14,17 +14,11 @@
 #include "parsing.h"
 #include "csum.h"
 
-#ifndef ENOENT
-#define ENOENT 2
-#endif
 #ifndef EEXIST
 #define EEXIST 17
 #endif
 
-/* Linear bytes the parser may touch: Ethernet, VLAN, IPv4 with options, TCP. */
-#define TC_PULL_LEN (ETH_HLEN + 4 + 60 + 20)
-
-/* Only the NAT programs' own public side; filled from a flow or crbpf_rev. */
+/* Where a reply must appear to come from: filled from a flow or crbpf_rev. */
 struct public_side {
 	__be32 addr[4];
 	__be16 port;
@@ -47,26 +41,6 @@ static __always_inline int xdp_pass(enum crbpf_stat reason)
 {
 	count(reason);
 	return XDP_PASS;
-}
-
-/* Headers split across skb fragments are invisible to direct packet access;
- * pull them into the linear area (content is unchanged). */
-static __always_inline void tc_pull_headers(struct __sk_buff *skb)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	__u32 want = skb->len < TC_PULL_LEN ? skb->len : TC_PULL_LEN;
-
-	if (data + want > data_end)
-		bpf_skb_pull_data(skb, want);
-}
-
-static __always_inline int tc_parse(struct __sk_buff *skb, bool has_eth,
-				    struct pkt *p)
-{
-	tc_pull_headers(skb);
-	return parse_pkt((void *)(long)skb->data, (void *)(long)skb->data_end,
-			 has_eth, skb->protocol, p);
 }
 
 /* Forward direction lookup: addressed to an attached public address, on a
@@ -326,7 +300,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	long rc = 0;
 	int ret;
 
-	ret = tc_parse(skb, true, &p);
+	ret = parse_skb(skb, true, &p);
 	if (ret != PKT_OK)
 		return tc_pass(ret);
 	ret = lookup_mapping(&p, ifindex, &pk, &be);
@@ -399,7 +373,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	long rc;
 	int ret;
 
-	ret = tc_parse(skb, has_eth, &p);
+	ret = parse_skb(skb, has_eth, &p);
 	if (ret != PKT_OK)
 		return tc_pass(ret);
 	ret = lookup_reverse(&p, &pub);

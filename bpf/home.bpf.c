@@ -15,24 +15,6 @@
 /* Set by the tool between open and load. */
 const volatile __u32 home_mark = CRBPF_HOME_MARK_DEFAULT;
 
-/* Linear bytes the parser may touch: Ethernet, VLAN, IPv4 with options, TCP. */
-#define TC_PULL_LEN (ETH_HLEN + 4 + 60 + 20)
-
-/* Headers split across skb fragments are invisible to direct packet access;
- * pull them into the linear area (content is unchanged). */
-static __always_inline int home_parse(struct __sk_buff *skb, bool has_eth,
-				      struct pkt *p)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	__u32 want = skb->len < TC_PULL_LEN ? skb->len : TC_PULL_LEN;
-
-	if (data + want > data_end)
-		bpf_skb_pull_data(skb, want);
-	return parse_pkt((void *)(long)skb->data, (void *)(long)skb->data_end,
-			 has_eth, skb->protocol, p);
-}
-
 static __always_inline void hflow_key(struct crbpf_hflow_key *k,
 				      const struct pkt *p, bool src)
 {
@@ -53,7 +35,7 @@ int crbpf_home_tun(struct __sk_buff *skb)
 	__u32 ifindex = skb->ingress_ifindex;
 	struct pkt p;
 
-	if (home_parse(skb, false, &p) != PKT_OK) {
+	if (parse_skb(skb, false, &p) != PKT_OK) {
 		count(CRBPF_ST_HOME_PASS);
 		return TC_ACT_OK;
 	}
@@ -78,7 +60,7 @@ int crbpf_home_srv(struct __sk_buff *skb)
 	struct crbpf_hflow_key k;
 	struct pkt p;
 
-	if (home_parse(skb, true, &p) != PKT_OK) {
+	if (parse_skb(skb, true, &p) != PKT_OK) {
 		count(CRBPF_ST_HOME_PASS);
 		return TC_ACT_OK;
 	}

@@ -21,6 +21,7 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "crbpf.h"
 
@@ -246,6 +247,25 @@ static __always_inline int parse_pkt(void *data, void *end, bool has_eth,
 		return CRBPF_ST_PASS_PROTO;
 	}
 	return PKT_OK;
+}
+
+/* Linear bytes the parser may touch: Ethernet, VLAN, IPv4 with options, TCP. */
+#define PARSE_PULL_LEN (ETH_HLEN + 4 + 60 + 20)
+
+/* parse_pkt() for tc. Headers that sit in skb fragments are invisible to
+ * direct packet access, so they are pulled into the linear area first (the
+ * content does not change). */
+static __always_inline int parse_skb(struct __sk_buff *skb, bool has_eth,
+				     struct pkt *p)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 want = skb->len < PARSE_PULL_LEN ? skb->len : PARSE_PULL_LEN;
+
+	if (data + want > data_end)
+		bpf_skb_pull_data(skb, want);
+	return parse_pkt((void *)(long)skb->data, (void *)(long)skb->data_end,
+			 has_eth, skb->protocol, p);
 }
 
 static __always_inline bool addr_eq(const __be32 *a, const __be32 *b)
