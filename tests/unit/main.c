@@ -242,6 +242,7 @@ static const struct mapping mappings[] = {
 	{ 6, IPPROTO_TCP, 80, 80, BE3_6, 80, false },
 	{ 4, IPPROTO_TCP, 8000, 8010, BE3_4, 9000, false }, /* range */
 	{ 4, IPPROTO_TCP, 2222, 2222, BE2_4, 22, true },
+	{ 4, IPPROTO_TCP, 2223, 2223, BE2_4, 22, true }, /* 2 ports, 1 backend port */
 	{ 4, IPPROTO_UDP, 7000, 7000, BE2_4, 7000, true },
 	{ 4, IPPROTO_TCP, 3333, 3333, BENN_4, 33, true }, /* neighbour unresolved */
 	{ 6, IPPROTO_TCP, 2222, 2222, BE2_6, 22, true },
