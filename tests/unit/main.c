@@ -229,33 +229,33 @@ struct mapping {
 	__u16 port, last; /* public range */
 	const char *be;
 	__u16 be_port; /* backend port of the first public port */
-	bool l2;
+	enum dev dev; /* where the routing table sends it: DEV_TUN is layer 3 */
 };
 
 /* The port maps every edge case runs against (public device pub0). */
 static const struct mapping mappings[] = {
-	{ 4, IPPROTO_TCP, 80, 80, BE3_4, 80, false },
-	{ 4, IPPROTO_TCP, 8080, 8080, BE3_4, 80, false }, /* 2 ports, 1 backend port */
-	{ 4, IPPROTO_UDP, 53, 53, BE3_4, 5353, false },
-	{ 6, IPPROTO_TCP, 443, 443, BE3_6, 8443, false },
-	{ 6, IPPROTO_UDP, 5000, 5000, BE3_6, 6000, false },
-	{ 6, IPPROTO_TCP, 80, 80, BE3_6, 80, false },
-	{ 4, IPPROTO_TCP, 8000, 8010, BE3_4, 9000, false }, /* range */
-	{ 4, IPPROTO_TCP, 2222, 2222, BE2_4, 22, true },
-	{ 4, IPPROTO_TCP, 2223, 2223, BE2_4, 22, true }, /* 2 ports, 1 backend port */
-	{ 4, IPPROTO_UDP, 7000, 7000, BE2_4, 7000, true },
-	{ 4, IPPROTO_TCP, 3333, 3333, BENN_4, 33, true }, /* neighbour unresolved */
-	{ 6, IPPROTO_TCP, 2222, 2222, BE2_6, 22, true },
-	{ 6, IPPROTO_UDP, 7000, 7000, BE2_6, 7000, true },
-	{ 6, IPPROTO_TCP, 3333, 3333, BENN_6, 33, true },
+	{ 4, IPPROTO_TCP, 80, 80, BE3_4, 80, DEV_TUN },
+	{ 4, IPPROTO_TCP, 8080, 8080, BE3_4, 80, DEV_TUN }, /* 2 ports, 1 backend port */
+	{ 4, IPPROTO_UDP, 53, 53, BE3_4, 5353, DEV_TUN },
+	{ 6, IPPROTO_TCP, 443, 443, BE3_6, 8443, DEV_TUN },
+	{ 6, IPPROTO_UDP, 5000, 5000, BE3_6, 6000, DEV_TUN },
+	{ 6, IPPROTO_TCP, 80, 80, BE3_6, 80, DEV_TUN },
+	{ 4, IPPROTO_TCP, 8000, 8010, BE3_4, 9000, DEV_TUN }, /* range */
+	{ 4, IPPROTO_TCP, 2222, 2222, BE2_4, 22, DEV_NH },
+	{ 4, IPPROTO_TCP, 2223, 2223, BE2_4, 22, DEV_NH }, /* 2 ports, 1 backend port */
+	{ 4, IPPROTO_UDP, 7000, 7000, BE2_4, 7000, DEV_NH },
+	{ 4, IPPROTO_TCP, 3333, 3333, BENN_4, 33, DEV_NH }, /* neighbour unresolved */
+	{ 6, IPPROTO_TCP, 2222, 2222, BE2_6, 22, DEV_NH },
+	{ 6, IPPROTO_UDP, 7000, 7000, BE2_6, 7000, DEV_NH },
+	{ 6, IPPROTO_TCP, 3333, 3333, BENN_6, 33, DEV_NH },
 	/* L3 backends whose replies can be fed to crbpf_tun_tc (l3only) */
-	{ 4, IPPROTO_TCP, 9443, 9443, L3SRC4_BE, 443, false },
-	{ 4, IPPROTO_UDP, 9053, 9053, L3SRC4_BE, 53, false },
-	{ 6, IPPROTO_TCP, 9443, 9443, L3SRC6_BE, 443, false },
+	{ 4, IPPROTO_TCP, 9443, 9443, L3SRC4_BE, 443, DEV_TUN },
+	{ 4, IPPROTO_UDP, 9053, 9053, L3SRC4_BE, 53, DEV_TUN },
+	{ 6, IPPROTO_TCP, 9443, 9443, L3SRC6_BE, 443, DEV_TUN },
 	/* L2 backend behind nh2, which the test leaves out of crbpf_txports */
-	{ 4, IPPROTO_TCP, 5555, 5555, BENH2_4, 55, true },
+	{ 4, IPPROTO_TCP, 5555, 5555, BENH2_4, 55, DEV_NH2 },
 	/* L2 backend without any route: owned packet with nowhere to go */
-	{ 4, IPPROTO_TCP, 4444, 4444, NOROUTE4, 44, true },
+	{ 4, IPPROTO_TCP, 4444, 4444, NOROUTE4, 44, DEV_NH },
 };
 
 static int fail_setup(const char *what, int err)
@@ -278,40 +278,35 @@ static int mstats_zero(const struct crbpf_port_key *key)
 
 static int edge_maps_setup(void)
 {
-	__u32 pub = topo.ifindex[DEV_PUB], nh = topo.ifindex[DEV_NH];
-	struct crbpf_addr_key lk = {};
+	static const struct {
+		int family;
+		const char *addr;
+	} locals[] = { { 4, VPS4 }, { 6, VPS6 }, { 4, VPS4_2 } };
+	/* attach pub0 + port add to L2 backends on nh0; nh2 left out on purpose */
+	const enum dev txports[] = { DEV_PUB, DEV_NH };
+	__u32 pub = topo.ifindex[DEV_PUB];
 	size_t i;
 	int err, p;
 
-	lk.family = CRBPF_V4;
-	parse_addr(4, VPS4, lk.addr);
-	err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_local), &lk,
-				  &pub, BPF_ANY);
-	if (err)
-		return fail_setup("crbpf_local", err);
-	memset(&lk, 0, sizeof(lk));
-	lk.family = CRBPF_V6;
-	parse_addr(6, VPS6, lk.addr);
-	err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_local), &lk,
-				  &pub, BPF_ANY);
-	if (err)
-		return fail_setup("crbpf_local", err);
+	for (i = 0; i < sizeof(locals) / sizeof(locals[0]); i++) {
+		struct crbpf_addr_key lk = {
+			.family = locals[i].family == 6 ? CRBPF_V6 : CRBPF_V4,
+		};
 
-	memset(&lk, 0, sizeof(lk));
-	lk.family = CRBPF_V4;
-	parse_addr(4, VPS4_2, lk.addr);
-	err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_local), &lk,
-				  &pub, BPF_ANY);
-	if (err)
-		return fail_setup("crbpf_local", err);
+		parse_addr(locals[i].family, locals[i].addr, lk.addr);
+		err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_local),
+					  &lk, &pub, BPF_ANY);
+		if (err)
+			return fail_setup("crbpf_local", err);
+	}
+	for (i = 0; i < sizeof(txports) / sizeof(txports[0]); i++) {
+		__u32 ifindex = topo.ifindex[txports[i]];
 
-	err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_txports), &pub,
-				  &pub, BPF_ANY);
-	if (!err)
 		err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_txports),
-					  &nh, &nh, BPF_ANY);
-	if (err)
-		return fail_setup("crbpf_txports", err);
+					  &ifindex, &ifindex, BPF_ANY);
+		if (err)
+			return fail_setup("crbpf_txports", err);
+	}
 
 	for (i = 0; i < sizeof(mappings) / sizeof(mappings[0]); i++) {
 		const struct mapping *m = &mappings[i];
@@ -325,9 +320,8 @@ static int edge_maps_setup(void)
 			};
 			struct crbpf_backend be = {
 				.port = htons(m->be_port + (p - m->port)),
-				.flags = m->l2 ? CRBPF_BE_L2 : 0,
-				.ifindex = !m->l2 ? (__u32)topo.ifindex[DEV_TUN] :
-					   !strcmp(m->be, BENH2_4) ? (__u32)topo.ifindex[DEV_NH2] : nh,
+				.flags = m->dev == DEV_TUN ? 0 : CRBPF_BE_L2,
+				.ifindex = topo.ifindex[m->dev],
 			};
 			struct crbpf_rev_key rk = {
 				.family = k.family,
@@ -427,13 +421,12 @@ static const char *const stat_names[CRBPF_ST__MAX] = {
 	"FLOW_FULL", "HOME_LEARN", "HOME_MARK", "HOME_PASS",
 };
 
-static int map_count(int fd, size_t key_size)
+static int map_count(int fd)
 {
 	char key[64], next[64];
 	void *prev = NULL;
 	int n = 0;
 
-	(void)key_size;
 	while (!bpf_map_get_next_key(fd, prev, next)) {
 		memcpy(key, next, sizeof(key));
 		prev = key;
@@ -621,7 +614,7 @@ static bool run_case(const struct tcase *tc)
 			return false;
 	}
 	if (c.learn)
-		hcount = map_count(hflows_fd(c.prog), sizeof(struct crbpf_hflow_key));
+		hcount = map_count(hflows_fd(c.prog));
 	stats_read(stats_fd(c.prog), st_before);
 	if (c.mst.on && !mstats_read(&c.mst, &m_before)) {
 		unit_fail("no crbpf_mstats entry for the mapping (tool writes one)");
@@ -710,8 +703,7 @@ static bool run_case(const struct tcase *tc)
 					"hflow tunnel_ifindex");
 		}
 	} else if (c.learn < 0) {
-		ok &= ASSERT_EQ(map_count(hflows_fd(c.prog),
-					  sizeof(struct crbpf_hflow_key)),
+		ok &= ASSERT_EQ(map_count(hflows_fd(c.prog)),
 				hcount, "crbpf_hflows entries (must not grow)");
 	}
 	if (c.check_mark)
