@@ -66,7 +66,7 @@ static __always_inline int lookup_mapping(const struct pkt *p, __u32 ifindex,
 	val = bpf_map_lookup_elem(&crbpf_ports, pk);
 	if (!val)
 		return CRBPF_ST_PASS_NO_MAPPING;
-	/* A copy: the tool may replace the entry while this packet is in flight. */
+	/* A copy: the tool may replace the entry meanwhile. */
 	*be = *val;
 	return PKT_OK;
 }
@@ -92,7 +92,8 @@ static __always_inline int lookup_reverse(const struct pkt *p,
 	fk.proto = p->proto;
 	flow = bpf_map_lookup_elem(&crbpf_flows, &fk);
 	if (flow) {
-		__builtin_memcpy(pub->addr, flow->public_addr, sizeof(pub->addr));
+		__builtin_memcpy(pub->addr, flow->public_addr,
+				 sizeof(pub->addr));
 		pub->port = flow->public_port;
 		pub->ifindex = flow->public_ifindex;
 		return PKT_OK;
@@ -215,6 +216,7 @@ static __always_inline int tc_nat(struct __sk_buff *skb, const struct pkt *p,
 	__u64 store_flags = v4 ? 0 : BPF_F_RECOMPUTE_CSUM;
 	__u64 l4_flags = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	__u32 csum_off = pkt_l4csum_off(p);
+	__u32 ipcsum_off = p->l3_off + offsetof(struct iphdr, check);
 	__s64 diff;
 
 	diff = bpf_csum_diff((__be32 *)from_addr, alen, (__be32 *)to_addr,
@@ -224,8 +226,7 @@ static __always_inline int tc_nat(struct __sk_buff *skb, const struct pkt *p,
 	if (bpf_l4_csum_replace(skb, csum_off, 0, diff,
 				BPF_F_PSEUDO_HDR | l4_flags))
 		return -1;
-	if (v4 && bpf_l3_csum_replace(skb, p->l3_off +
-				      offsetof(struct iphdr, check), 0, diff, 0))
+	if (v4 && bpf_l3_csum_replace(skb, ipcsum_off, 0, diff, 0))
 		return -1;
 	if (bpf_l4_csum_replace(skb, csum_off, from_port, to_port,
 				l4_flags | sizeof(to_port)))
@@ -242,12 +243,12 @@ static __always_inline int tc_nat(struct __sk_buff *skb, const struct pkt *p,
 static __always_inline int tc_dec_ttl(struct __sk_buff *skb,
 				      const struct pkt *p)
 {
+	__u32 hl_off = p->l3_off + offsetof(struct ipv6hdr, hop_limit);
 	__u8 ttl = p->ttl - 1;
 
 	if (p->family == CRBPF_V6)
-		return bpf_skb_store_bytes(skb, p->l3_off +
-					   offsetof(struct ipv6hdr, hop_limit),
-					   &ttl, 1, BPF_F_RECOMPUTE_CSUM) ? -1 : 0;
+		return bpf_skb_store_bytes(skb, hl_off, &ttl, 1,
+					   BPF_F_RECOMPUTE_CSUM) ? -1 : 0;
 
 	/* The checksum covers TTL as the high byte of the TTL/protocol word. */
 	if (bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check),
