@@ -107,8 +107,13 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 	memcpy(buf + 6, s->smac, 6);
 	off = 12;
 	if (s->vlan) {
-		put16(buf + off, 0x8100);
+		put16(buf + off, s->vlan_proto ? s->vlan_proto : 0x8100);
 		put16(buf + off + 2, s->vlan);
+		off += VLAN_HLEN;
+	}
+	if (s->vlan_inner) {
+		put16(buf + off, 0x8100);
+		put16(buf + off + 2, s->vlan_inner);
 		off += VLAN_HLEN;
 	}
 	if (s->family == 4)
@@ -298,8 +303,8 @@ bool pkt_verify_csums(const __u8 *f, int len, bool *udp_zero)
 	if (len < 14)
 		return true;
 	type = get16(f + off);
-	if (type == 0x8100) {
-		if (len < 18)
+	while (type == 0x8100 || type == 0x88a8) {
+		if (len < off + 6)
 			return true;
 		off += 4;
 		type = get16(f + off);
@@ -385,7 +390,7 @@ static const char *field_name(const __u8 *f, int len, int off)
 	if (off < 12)
 		return "eth.src";
 	type = len >= 14 ? get16(f + 12) : 0;
-	if (type == 0x8100) {
+	if (type == 0x8100 || type == 0x88a8) {
 		if (off < 16)
 			return "vlan.tpid";
 		if (off < 18)

@@ -113,6 +113,8 @@ enum cut {
 struct pkt_spec {
 	enum dev dev; /* frame arrives from the host behind this device */
 	__u16 vlan; /* 802.1Q TCI; 0 = untagged */
+	__u16 vlan_proto; /* tag type; 0 = 0x8100 (0x88a8: 802.1ad) */
+	__u16 vlan_inner; /* QinQ: a second 802.1Q tag with this TCI */
 	__u16 ethertype; /* family 0 only: raw ethertype (ARP: 28-byte body) */
 	int family; /* 4, 6 or 0 */
 	__u8 proto; /* IPPROTO_TCP, _UDP, _ICMP, _ICMPV6 */
