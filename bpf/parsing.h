@@ -261,11 +261,17 @@ static __always_inline int parse_skb(struct __sk_buff *skb, bool has_eth,
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	__u32 want = skb->len < PARSE_PULL_LEN ? skb->len : PARSE_PULL_LEN;
+	int ret;
 
 	if (data + want > data_end)
 		bpf_skb_pull_data(skb, want);
-	return parse_pkt((void *)(long)skb->data, (void *)(long)skb->data_end,
-			 has_eth, skb->protocol, p);
+	ret = parse_pkt((void *)(long)skb->data, (void *)(long)skb->data_end,
+			has_eth, skb->protocol, p);
+	/* The stack moves the outer tag to skb->vlan_tci before tc: a tag
+	 * still in the data makes two, which XDP (seeing both) passes too. */
+	if (ret == PKT_OK && p->tagged && skb->vlan_present)
+		return CRBPF_ST_PASS_NOT_IP;
+	return ret;
 }
 
 static __always_inline bool addr_eq(const __be32 *a, const __be32 *b)
