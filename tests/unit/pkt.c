@@ -206,7 +206,7 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 
 		ip[0] = 0x40 | (s->ihl_raw ? s->ihl_raw : 5 + s->opt_words);
 		ip[1] = 0xb8; /* DSCP EF: must survive the rewrite */
-		put16(ip + 2, iphl + l4hl + plen);
+		put16(ip + 2, s->len_raw ? s->len_raw : iphl + l4hl + plen);
 		put16(ip + 4, 0x1234);
 		put16(ip + 6, s->frag);
 		ip[8] = s->ttl ? s->ttl : 64;
@@ -223,7 +223,7 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 		__u8 *ip = buf + l3;
 
 		put32(ip, 0x6b812345); /* traffic class + flow label survive */
-		put16(ip + 4, iphl - IP6_HLEN + l4hl + plen);
+		put16(ip + 4, s->len_raw ? s->len_raw : iphl - IP6_HLEN + l4hl + plen);
 		ip[6] = s->v6frag ? 44 : proto;
 		ip[7] = s->ttl ? s->ttl : 64;
 		memcpy(ip + 8, src, 16);

@@ -123,6 +123,7 @@ struct pkt_spec {
 	int ttl; /* 0 = 64 */
 	int opt_words; /* IPv4 options in 32-bit words: IHL = 5 + opt_words */
 	int ihl_raw; /* nonzero: IHL field written as this (bogus values) */
+	int len_raw; /* nonzero: IPv4 total / IPv6 payload length written as this */
 	__u16 frag; /* IPv4 frag_off (host order, flags+offset) */
 	int v6frag; /* IPv6: insert a fragment header; value = offset|M */
 	int plen; /* payload bytes; 0 = 24, negative = none */
