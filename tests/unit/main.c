@@ -413,13 +413,15 @@ static bool mstats_read(const struct mst_exp *m, struct crbpf_mstats *sum)
 	return true;
 }
 
-static const char *const stat_names[CRBPF_ST__MAX] = {
+static const char *const stat_names[] = {
 	"PASS_NOT_IP", "PASS_MALFORMED", "PASS_NOT_LOCAL", "PASS_PROTO",
 	"PASS_FRAGMENT", "PASS_NO_MAPPING", "PASS_TTL", "PASS_TO_TC",
 	"FWD_XDP", "FWD_TC", "REV_XDP", "REV_TC", "REV_NEIGH", "REV_STATIC",
 	"PASS_REV_MISS", "DROP_NO_ROUTE", "DROP_ERROR", "FLOW_NEW",
 	"FLOW_FULL", "HOME_LEARN", "HOME_MARK", "HOME_PASS",
 };
+_Static_assert(sizeof(stat_names) / sizeof(stat_names[0]) == CRBPF_ST__MAX,
+	       "stat_names follows enum crbpf_stat");
 
 static int map_count(int fd)
 {
