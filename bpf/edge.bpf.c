@@ -13,6 +13,7 @@
 #include "edge_maps.h"
 #include "parsing.h"
 #include "csum.h"
+#include "nat.h"
 
 #ifndef EEXIST
 #define EEXIST 17
@@ -28,6 +29,17 @@ struct public_side {
 static __always_inline int tc_pass(enum crbpf_stat reason)
 {
 	count(reason);
+	return TC_ACT_OK;
+}
+
+/* Set by the tool when an XDP program runs before crbpf_edge_tc on the same
+ * device: XDP has already counted every packet it passed. */
+const volatile bool edge_xdp_attached = false;
+
+static __always_inline int edge_tc_pass(enum crbpf_stat reason)
+{
+	if (!edge_xdp_attached)
+		count(reason);
 	return TC_ACT_OK;
 }
 
@@ -197,49 +209,6 @@ static __always_inline void fib_prepare(struct bpf_fib_lookup *fib,
 
 /* ---- tc ---------------------------------------------------------------- */
 
-/*
- * Rewrite the source or destination address and port with the csum helpers,
- * which handle CHECKSUM_PARTIAL (GSO, local senders) and CHECKSUM_COMPLETE.
- * IPv4: the header checksum absorbs the address change, so skb->csum stays
- * right without help. IPv6 has no header checksum: the stores recompute
- * skb->csum, which also cancels the pseudo-header adjustment the L4 helper
- * makes to it (newer kernels offer BPF_F_IPV6 for that; this works on all).
- */
-static __always_inline int tc_nat(struct __sk_buff *skb, const struct pkt *p,
-				  bool src, const __be32 *to_addr,
-				  __be16 to_port)
-{
-	const __be32 *from_addr = src ? p->saddr : p->daddr;
-	__be16 from_port = src ? p->sport : p->dport;
-	bool v4 = p->family == CRBPF_V4;
-	__u32 alen = v4 ? 4 : 16;
-	__u64 store_flags = v4 ? 0 : BPF_F_RECOMPUTE_CSUM;
-	__u64 l4_flags = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
-	__u32 csum_off = pkt_l4csum_off(p);
-	__u32 ipcsum_off = p->l3_off + offsetof(struct iphdr, check);
-	__s64 diff;
-
-	diff = bpf_csum_diff((__be32 *)from_addr, alen, (__be32 *)to_addr,
-			     alen, 0);
-	if (diff < 0)
-		return -1;
-	if (bpf_l4_csum_replace(skb, csum_off, 0, diff,
-				BPF_F_PSEUDO_HDR | l4_flags))
-		return -1;
-	if (v4 && bpf_l3_csum_replace(skb, ipcsum_off, 0, diff, 0))
-		return -1;
-	if (bpf_l4_csum_replace(skb, csum_off, from_port, to_port,
-				l4_flags | sizeof(to_port)))
-		return -1;
-	if (bpf_skb_store_bytes(skb, pkt_addr_off(p, src), to_addr, alen,
-				store_flags))
-		return -1;
-	if (bpf_skb_store_bytes(skb, pkt_port_off(p, src), &to_port,
-				sizeof(to_port), 0))
-		return -1;
-	return 0;
-}
-
 static __always_inline int tc_dec_ttl(struct __sk_buff *skb,
 				      const struct pkt *p)
 {
@@ -303,12 +272,12 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 
 	ret = parse_skb(skb, true, &p);
 	if (ret != PKT_OK)
-		return tc_pass(ret);
+		return edge_tc_pass(ret);
 	ret = lookup_mapping(&p, ifindex, &pk, &be);
 	if (ret != PKT_OK)
-		return tc_pass(ret);
+		return edge_tc_pass(ret);
 	if (p.ttl <= 1)
-		return tc_pass(CRBPF_ST_PASS_TTL);
+		return edge_tc_pass(CRBPF_ST_PASS_TTL);
 
 	/* Route before rewriting, so that a packet with nowhere to go is
 	 * dropped as it came. tot_len 0: the MTU check then uses the skb,

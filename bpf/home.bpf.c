@@ -11,9 +11,14 @@
 #include <bpf/bpf_endian.h>
 #include "home_maps.h"
 #include "parsing.h"
+#include "nat.h"
 
 /* Set by the tool between open and load. */
 const volatile __u32 home_mark = CRBPF_HOME_MARK_DEFAULT;
+/* The tunnel this instance serves and its addresses (zero: family absent). */
+const volatile __u32 tun_ifindex;
+const volatile __be32 tun_addr4;
+const volatile __be32 tun_addr6[4];
 
 static __always_inline void hflow_key(struct crbpf_hflow_key *k,
 				      const struct pkt *p, bool src)
@@ -44,9 +49,11 @@ int crbpf_home_tun(struct __sk_buff *skb)
 	/* The lookup also refreshes the LRU entry; writing only on a change
 	 * keeps the per-packet cost to one hash lookup. */
 	cur = bpf_map_lookup_elem(&crbpf_hflows, &k);
-	if (!cur || cur->tunnel_ifindex != ifindex) {
+	if (!cur || cur->tunnel_ifindex != ifindex ||
+	    cur->local_port != p.dport) {
 		__builtin_memset(&val, 0, sizeof(val));
 		val.tunnel_ifindex = ifindex;
+		val.local_port = p.dport;
 		bpf_map_update_elem(&crbpf_hflows, &k, &val, BPF_ANY);
 	}
 	count(CRBPF_ST_HOME_LEARN);
@@ -73,6 +80,53 @@ int crbpf_home_srv(struct __sk_buff *skb)
 	skb->mark = home_mark;
 	count(CRBPF_ST_HOME_MARK);
 	return TC_ACT_OK;
+}
+
+/*
+ * Egress of the home line's device. A UDP server bound to the wildcard
+ * address picks the source of a reply from the main table, so its answer to
+ * a tunnelled client would leave through the ISP, from the ISP address, and
+ * never reach the client. Such a reply (UDP, to a learned endpoint, from the
+ * port the flow arrived on) gets the tunnel address and goes into the tunnel.
+ * TCP needs none of this: an accepted socket answers from the address the
+ * SYN came to, which the "from" rule already steers.
+ */
+SEC("tc")
+int crbpf_home_out(struct __sk_buff *skb)
+{
+	struct crbpf_hflow_key k;
+	struct crbpf_hflow *hf;
+	__be32 to[4] = {};
+	struct pkt p;
+
+	if (parse_skb(skb, true, &p) != PKT_OK || p.proto != IPPROTO_UDP)
+		return TC_ACT_OK;
+
+	hflow_key(&k, &p, false);
+	hf = bpf_map_lookup_elem(&crbpf_hflows, &k);
+	if (!hf || hf->tunnel_ifindex != tun_ifindex ||
+	    hf->local_port != p.sport)
+		return TC_ACT_OK;
+
+	if (p.family == CRBPF_V4) {
+		if (!tun_addr4)
+			return TC_ACT_OK;
+		to[0] = tun_addr4;
+	} else {
+		if (!(tun_addr6[0] | tun_addr6[1] | tun_addr6[2] | tun_addr6[3]))
+			return TC_ACT_OK;
+		to[0] = tun_addr6[0];
+		to[1] = tun_addr6[1];
+		to[2] = tun_addr6[2];
+		to[3] = tun_addr6[3];
+	}
+	if (tc_nat(skb, &p, true, to, p.sport)) {
+		count(CRBPF_ST_DROP_ERROR);
+		return TC_ACT_SHOT;
+	}
+	count(CRBPF_ST_HOME_REROUTE);
+	/* Layer 3 tunnel: the kernel strips the MAC header on the way in. */
+	return bpf_redirect(tun_ifindex, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

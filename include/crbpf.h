@@ -127,8 +127,10 @@ _Static_assert(sizeof(struct crbpf_hflow_key) == 20, "crbpf_hflow_key layout");
 
 struct crbpf_hflow {
 	__u32 tunnel_ifindex;
-	__u32 pad;
+	__be16 local_port; /* port the flow arrived on, before any home DNAT */
+	__u16 pad;
 };
+_Static_assert(sizeof(struct crbpf_hflow) == 8, "crbpf_hflow layout");
 
 /* crbpf_stats: per-CPU array of outcome counters, indexed by this enum.
  * user/stats.c holds the printable names in the same order. */
@@ -155,6 +157,7 @@ enum crbpf_stat {
 	CRBPF_ST_HOME_LEARN, /* home: flow learned on tunnel ingress */
 	CRBPF_ST_HOME_MARK, /* home: reply marked on a served bridge */
 	CRBPF_ST_HOME_PASS, /* home: packet left alone */
+	CRBPF_ST_HOME_REROUTE, /* home: wildcard-bound UDP reply moved into the tunnel */
 	CRBPF_ST__MAX,
 };
 
