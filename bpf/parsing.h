@@ -246,6 +246,12 @@ static __always_inline int parse_pkt(void *data, void *end, bool has_eth,
 	} else {
 		return CRBPF_ST_PASS_PROTO;
 	}
+	/* The L4 header must lie inside the IP datagram, not in Ethernet
+	 * padding. A zero length field is BIG TCP (GRO beyond 64 KiB): the
+	 * skb length is authoritative there. */
+	if (p->ip_len != (p->family == CRBPF_V4 ? 0 : sizeof(*ip6h)) &&
+	    p->l3_off + p->ip_len < c.off)
+		return CRBPF_ST_PASS_MALFORMED;
 	return PKT_OK;
 }
 
