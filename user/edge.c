@@ -2,7 +2,6 @@
 /* crbpf attach / detach / status: the edge programs on a public NIC. */
 #include "tool.h"
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +15,6 @@
 
 enum xdp_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC, MODE_TC };
 static const char *const mode_names[] = { "auto", "native", "generic", "tc" };
-
-static const struct option attach_opts[] = {
-	{ "mode", required_argument, NULL, 'm' },
-	{ "flows", required_argument, NULL, 'f' },
-	{ "help", no_argument, NULL, 'h' },
-	{},
-};
 
 /* Map pins an edge load may create, so a failed first attach removes them. */
 static int edge_map_names(char names[][BPF_OBJ_NAME_LEN], int max)
@@ -79,12 +71,12 @@ static int edge_xdp(struct edge_bpf *skel, const char *dev, int ifindex,
 	if (pin_exists(path)) {
 		cur = xdp_current_mode(ifindex);
 		if (mode == MODE_TC)
-			return pin_unlink(path);
+			return tc_detach_pin(path, ifindex);
 		if (mode == MODE_AUTO || cur < 0 || cur == (int)mode)
 			return tc_replace(prog_fd, ifindex, path, u);
 		/* native <-> generic: the kernel allows one mode at a time, so
 		 * the old link must go before the new one can attach. */
-		ret = pin_unlink(path);
+		ret = tc_detach_pin(path, ifindex);
 		if (ret)
 			return ret;
 		ret = xdp_link_create(prog_fd, ifindex,
@@ -272,35 +264,40 @@ fail:
 int cmd_attach(int argc, char **argv)
 {
 	enum xdp_mode mode = MODE_AUTO;
+	const char *dev = NULL;
 	__u32 flows = 0;
-	const char *dev;
-	int c, ifindex, ret;
-	size_t i;
+	int i, ifindex, ret;
+	size_t m;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", attach_opts, NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			for (i = 0; i < ARRAY_SIZE(mode_names); i++)
-				if (!strcmp(optarg, mode_names[i]))
+	for (i = 1; i < argc; i++) {
+		const char *opt = argv[i];
+
+		if (!strcmp(opt, "--mode") || !strcmp(opt, "--flows")) {
+			if (++i == argc)
+				return usage_err("%s needs a value", opt);
+		}
+		if (!strcmp(opt, "--mode")) {
+			for (m = 0; m < ARRAY_SIZE(mode_names); m++)
+				if (!strcmp(argv[i], mode_names[m]))
 					break;
-			if (i == ARRAY_SIZE(mode_names))
+			if (m == ARRAY_SIZE(mode_names))
 				return usage_err("invalid mode '%s' (expected auto, native, generic or tc)",
-						 optarg);
-			mode = i;
-			break;
-		case 'f':
-			if (parse_u32(optarg, &flows) || flows < 1024)
+						 argv[i]);
+			mode = m;
+		} else if (!strcmp(opt, "--flows")) {
+			if (parse_u32(argv[i], &flows) || flows < 1024)
 				return usage_err("invalid --flows '%s' (expected a number >= 1024)",
-						 optarg);
-			break;
-		default:
-			return USAGE;
+						 argv[i]);
+		} else if (opt[0] == '-') {
+			return usage_err("unknown option '%s'", opt);
+		} else if (dev) {
+			return usage_err("unexpected argument '%s'", opt);
+		} else {
+			dev = opt;
 		}
 	}
-	if (argc - optind != 1)
-		return usage_err("attach needs exactly one interface");
-	dev = argv[optind];
+	if (!dev)
+		return usage_err("usage: crbpf attach IFACE [--mode auto|native|generic|tc] [--flows N]");
 	if (parse_iface(dev))
 		return USAGE;
 	ret = need_root();
@@ -433,7 +430,7 @@ static int edge_detach(const char *dev)
 	 * entries are still ours to remove. */
 	resolve_iface(dev, &ifindex);
 	pin_path(path, sizeof(path), "links", "xdp", dev);
-	r = pin_unlink(path);
+	r = tc_detach_pin(path, ifindex);
 	ret = ret ?: r;
 	pin_path(path, sizeof(path), "links", "edge", dev);
 	r = tc_detach_pin(path, ifindex);

@@ -111,13 +111,31 @@ out:
 	return ret;
 }
 
+/* Unpinning alone frees a link only after an RCU grace period, so a new
+ * attachment right after would still find the old one (XDP: -EEXIST):
+ * detach it explicitly first. */
+void link_release(const char *pinpath)
+{
+	int fd = bpf_obj_get(pinpath);
+
+	if (fd >= 0) {
+		if (fd_is_link(fd))
+			bpf_link_detach(fd);
+		close(fd);
+	}
+	unlink(pinpath);
+}
+
 int tc_detach_pin(const char *pinpath, int ifindex)
 {
 	int fd = bpf_obj_get(pinpath);
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : pin_unlink(pinpath);
-	if (!fd_is_link(fd) && ifindex > 0) {
+	if (fd_is_link(fd)) {
+		if (bpf_link_detach(fd) && errno != EINVAL)
+			warn("failed to detach link %s: %s", pinpath, strerror(errno));
+	} else if (ifindex > 0) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CRBPF_TC_HANDLE,
@@ -213,7 +231,9 @@ fail:
 	return ret;
 }
 
-/* Reused pins keep the size they were created with (e.g. --flows). */
+/* Reused pins keep the size they were created with (e.g. --flows), and the
+ * flags the kernel added: a devmap with 4-byte values reports
+ * BPF_F_RDONLY_PROG, which libbpf 1.1 would otherwise call a mismatch. */
 int map_sync_pins(struct bpf_object *obj)
 {
 	char path[PATH_MAX];
@@ -230,8 +250,10 @@ int map_sync_pins(struct bpf_object *obj)
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
 			bpf_map__set_max_entries(map, info.max_entries);
+			bpf_map__set_map_flags(map, info.map_flags);
+		}
 		close(fd);
 	}
 	return 0;

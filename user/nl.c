@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
@@ -32,6 +33,7 @@ static unsigned int next_seq(void)
  * each reply until the ACK or NLMSG_DONE. */
 static int nl_talk(int bus, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
+	struct timeval tmo = { .tv_sec = 10 };
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct mnl_socket *nl;
 	unsigned int portid;
@@ -45,9 +47,13 @@ static int nl_talk(int bus, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 		ret = -errno;
 		goto out;
 	}
+	/* A lost reply must not hang the tool (and a rollback with it). */
+	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tmo,
+		   sizeof(tmo));
 	portid = mnl_socket_get_portid(nl);
 	nlh->nlmsg_seq = next_seq();
-	if (!(nlh->nlmsg_flags & NLM_F_DUMP))
+	/* NLM_F_DUMP shares a bit with NLM_F_EXCL: test both bits. */
+	if ((nlh->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP)
 		nlh->nlmsg_flags |= NLM_F_ACK;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
 		ret = -errno;

@@ -707,7 +707,7 @@ out:
 	return ret;
 }
 
-static int port_key_cmp(const void *a, const void *b)
+int port_key_cmp(const void *a, const void *b)
 {
 	const struct crbpf_port_key *x = a, *y = b;
 

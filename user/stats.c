@@ -2,6 +2,7 @@
 /* crbpf stats: outcome counters summed over CPUs, and per-mapping counters. */
 #include "tool.h"
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ static const char *const stat_names[] = {
 	"home_learn",
 	"home_mark",
 	"home_pass",
+	"home_reroute",
 };
 _Static_assert(ARRAY_SIZE(stat_names) == CRBPF_ST__MAX,
 	       "stat_names must follow enum crbpf_stat");
@@ -66,13 +68,19 @@ static int read_counters(__u64 *sum)
 	return ret;
 }
 
+struct mstat_row {
+	struct crbpf_port_key k;
+	struct crbpf_mstats t;
+};
+
 static int print_mappings(int only, bool json)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct crbpf_port_key key, *prev = NULL;
-	struct crbpf_mstats *v, t;
+	struct mstat_row *rows = NULL, *r;
+	struct crbpf_mstats *v;
 	char dname[IF_NAMESIZE];
-	int fd, c, n = 0;
+	int fd, c, i, n = 0, cap = 0;
 
 	fd = pin_map_open("crbpf_mstats");
 	if (fd < 0)
@@ -88,40 +96,56 @@ static int print_mappings(int only, bool json)
 			continue;
 		if (bpf_map_lookup_elem(fd, &key, v))
 			continue;
-		memset(&t, 0, sizeof(t));
-		for (c = 0; c < ncpu; c++) {
-			t.in_packets += v[c].in_packets;
-			t.in_bytes += v[c].in_bytes;
-			t.out_packets += v[c].out_packets;
-			t.out_bytes += v[c].out_bytes;
-			t.new_flows += v[c].new_flows;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			r = realloc(rows, cap * sizeof(*rows));
+			if (!r)
+				break;
+			rows = r;
 		}
-		ifname(key.ifindex, dname);
+		r = &rows[n++];
+		memset(r, 0, sizeof(*r));
+		r->k = key;
+		for (c = 0; c < ncpu; c++) {
+			r->t.in_packets += v[c].in_packets;
+			r->t.in_bytes += v[c].in_bytes;
+			r->t.out_packets += v[c].out_packets;
+			r->t.out_bytes += v[c].out_bytes;
+			r->t.new_flows += v[c].new_flows;
+		}
+	}
+	free(v);
+	close(fd);
+	if (n)
+		qsort(rows, n, sizeof(*rows), port_key_cmp);
+	for (i = 0; i < n; i++) {
+		const struct crbpf_port_key *k = &rows[i].k;
+		const struct crbpf_mstats *t = &rows[i].t;
+
+		ifname(k->ifindex, dname);
 		if (json) {
-			printf("%s{\"dev\":", n ? "," : "");
+			printf("%s{\"dev\":", i ? "," : "");
 			json_str(stdout, dname);
 			printf(",\"proto\":\"%s\",\"port\":%u,\"family\":\"%s\",\"in_packets\":%llu,\"in_bytes\":%llu,\"out_packets\":%llu,\"out_bytes\":%llu,\"new_flows\":%llu}",
-			       proto_str(key.proto), ntohs(key.port),
-			       family_str(key.family), (unsigned long long)t.in_packets,
-			       (unsigned long long)t.in_bytes,
-			       (unsigned long long)t.out_packets,
-			       (unsigned long long)t.out_bytes,
-			       (unsigned long long)t.new_flows);
+			       proto_str(k->proto), ntohs(k->port),
+			       family_str(k->family), (unsigned long long)t->in_packets,
+			       (unsigned long long)t->in_bytes,
+			       (unsigned long long)t->out_packets,
+			       (unsigned long long)t->out_bytes,
+			       (unsigned long long)t->new_flows);
 		} else {
 			printf("  %-12s %s %-5u %s  in %llu pkts %llu bytes  out %llu pkts %llu bytes  new flows %llu\n",
-			       dname, proto_str(key.proto), ntohs(key.port),
-			       family_str(key.family), (unsigned long long)t.in_packets,
-			       (unsigned long long)t.in_bytes,
-			       (unsigned long long)t.out_packets,
-			       (unsigned long long)t.out_bytes,
-			       (unsigned long long)t.new_flows);
+			       dname, proto_str(k->proto), ntohs(k->port),
+			       family_str(k->family), (unsigned long long)t->in_packets,
+			       (unsigned long long)t->in_bytes,
+			       (unsigned long long)t->out_packets,
+			       (unsigned long long)t->out_bytes,
+			       (unsigned long long)t->new_flows);
 		}
-		n++;
 	}
 	if (!json && !n)
 		printf("  (none)\n");
-	free(v);
-	close(fd);
+	free(rows);
 	return 0;
 }
 
@@ -129,7 +153,7 @@ int cmd_stats(int argc, char **argv)
 {
 	__u64 sum[CRBPF_ST__MAX];
 	const char *dev = NULL;
-	char name[IF_NAMESIZE];
+	char name[IF_NAMESIZE], path[PATH_MAX];
 	bool json = false;
 	int i, ret, only = 0;
 
@@ -155,11 +179,14 @@ int cmd_stats(int argc, char **argv)
 		if (ret)
 			return ret;
 	}
-	ret = read_counters(sum);
-	if (ret) {
-		err("no counters: nothing is attached");
-		return ret;
+	pin_path(path, sizeof(path), "maps", NULL, "crbpf_stats");
+	if (!pin_exists(path)) {
+		err("nothing is attached (no %s)", path);
+		return -ENOENT;
 	}
+	ret = read_counters(sum);
+	if (ret)
+		return ret;
 	if (json) {
 		printf("{\"counters\":{");
 		for (i = 0; i < CRBPF_ST__MAX; i++)

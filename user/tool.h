@@ -93,6 +93,7 @@ void undo_free(struct undo *u);
 int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u);
 int tc_replace(int prog_fd, int ifindex, const char *pinpath, struct undo *u);
 int tc_detach_pin(const char *pinpath, int ifindex);
+void link_release(const char *pinpath);
 int link_prog_id(const char *pinpath, __u32 *prog_id, bool *is_link);
 int prog_name_by_id(__u32 id, char *name, size_t len);
 int sysctl_forwarding(const char *dev, struct undo *u);
@@ -131,6 +132,7 @@ int edge_cleanup_idle(void);
 int cmd_port(int argc, char **argv);
 int port_pick_dev(const char *dev, char *name, int *ifindex);
 int mappings_purge(int pub_ifindex);
+int port_key_cmp(const void *a, const void *b);
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals);
 /* stats.c */
 int cmd_stats(int argc, char **argv);

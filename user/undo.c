@@ -182,7 +182,7 @@ static void undo_one(struct undo_ent *e)
 			bpf_map_delete_elem(e->fd, e->key);
 		break;
 	case UNDO_UNPIN:
-		unlink(e->path);
+		link_release(e->path);
 		break;
 	case UNDO_RMDIR:
 		rmdir(e->path);
