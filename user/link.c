@@ -55,7 +55,12 @@ int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u)
 {
 	int fd, ret;
 
+#ifdef CRBPF_FORCE_CLSACT /* exercises the pre-6.6 path on new kernels */
+	fd = -1;
+	errno = EINVAL;
+#else
 	fd = bpf_link_create(prog_fd, ifindex, BPF_TCX_INGRESS, NULL);
+#endif
 	if (fd < 0) {
 		ret = -errno;
 		/* Kernels before 6.6 do not know the tcx attach type. */
