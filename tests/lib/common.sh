@@ -17,23 +17,30 @@ T_FAILS=0
 
 t_begin() {
 	T_NAME=$1
+	# Results go to the test's real stdout even from inside a redirection.
+	exec 8>&1
 	TOPO_DIR=$(mktemp -d "/tmp/crbpf-it-$T_NAME.XXXXXX")
 	trap _t_exit EXIT
 	trap 'exit 130' INT TERM
 }
 
 _t_print() {
-	echo "[integration/$1] $2"
-	if [ "$2" = FAIL ] && [ -n "${3:-}" ]; then
-		echo "    $3 (logs: $TOPO_DIR)"
-	elif [ "$2" = SKIP ] && [ -n "${3:-}" ]; then
-		echo "    $3"
-	fi
+	{
+		echo "[integration/$1] $2"
+		if [ "$2" = FAIL ] && [ -n "${3:-}" ]; then
+			echo "    $3 (logs: $TOPO_DIR)"
+		elif [ "$2" = SKIP ] && [ -n "${3:-}" ]; then
+			echo "    $3"
+		fi
+	} >&8
 }
 
 _t_exit() {
 	local rc=$?
 	trap - EXIT
+	if [ "$T_STATUS" = FAIL ] || [ "$T_FAILS" -gt 0 ] || { [ -z "$T_STATUS" ] && [ "$rc" -ne 0 ]; }; then
+		t_dump_state >"$TOPO_DIR/state.txt" 2>&1
+	fi
 	topo_down >/dev/null 2>&1
 	if [ -n "$T_STATUS" ]; then
 		_t_print "$T_NAME" "$T_STATUS" "$T_REASON"
@@ -126,4 +133,61 @@ crbpf_state() {
 		nsx "$ns" ip -6 rule show
 		nsx "$ns" ip route show table all proto 203 2>/dev/null
 	done
+}
+
+# hello_case CASE WANT CMD...: report CASE by whether CMD (a peer.py hello)
+# gets a reply naming WANT as the client address the server saw.
+hello_case() {
+	local case=$1 want=$2 out rc
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		t_result "$case" FAIL "$(printf '%s\n' "$out" | tail -n1)"
+	elif [[ "$out" == *"hello $want"* ]]; then
+		t_result "$case" PASS
+	else
+		t_result "$case" FAIL "server saw '$(printf '%s\n' "$out" | head -n1)', want $want"
+	fi
+}
+
+# csum_start NS DEV: check every client-flow checksum seen on DEV;
+# csum_stop NS DEV prints the verdict line and fails (1) on bad checksums.
+csum_start() {
+	nsx_bg "$1" "csum-$1-$2" "$PY" -u "$PEER" csum "$2" \
+		--net 198.51.100.0/24 --net 2001:db8:100::/64
+	wait_for 5 grep -q '^listening' "$TOPO_DIR/csum-$1-$2.log"
+}
+
+csum_stop() {
+	local log=$TOPO_DIR/csum-$1-$2.log
+	kill -TERM "$(cat "$TOPO_DIR/csum-$1-$2.pid")" 2>/dev/null
+	wait_for 5 grep -q '^csum ' "$log"
+	grep -E '^(csum|bad)' "$log" | sed "s/^/$1 $2: /"
+	grep -q '^csum .* bad=0$' "$log"
+}
+
+# Everything worth seeing after a failure; kept in $TOPO_DIR/state.txt.
+t_dump_state() {
+	local ns
+	[ -x "$CRBPF" ] && for c in "status" "port list" "stats"; do
+		echo "== vps crbpf $c"
+		# shellcheck disable=SC2086
+		vps_crbpf $c 2>&1
+	done
+	[ -x "$CRBPF" ] && { echo "== home crbpf status"; home_crbpf status 2>&1; }
+	echo "== pins"
+	find "$VPS_PIN" "$HOME_PIN" 2>/dev/null
+	for ns in cr-vps cr-home; do
+		[ -e "/run/netns/$ns" ] || continue
+		echo "== $ns"
+		nsx "$ns" ip -d link show
+		nsx "$ns" ip rule show
+		nsx "$ns" ip -6 rule show
+		nsx "$ns" ip route show table 123
+		nsx "$ns" ip -6 route show table 123
+		nsx "$ns" nstat -az 2>/dev/null | grep -iE 'csum|retrans|drop' | grep -v ' 0 '
+	done
+	echo "== bpftool link"
+	bpftool link show
 }

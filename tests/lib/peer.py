@@ -11,12 +11,20 @@ serve: a TCP or UDP server that tells each client the address it saw.
   Each peer seen is also logged on stdout as "peer ADDR:PORT".
 hello/put/get: the matching clients; exit 0 on success, 1 with one line on
 stderr otherwise.
+csum DEV [--net PREFIX]...: capture TCP/UDP packets on DEV (both directions)
+  and verify their checksums from scratch until SIGTERM/SIGINT, then print
+  "csum checked=N partial=P bad=B". A packet the kernel marks CHECKSUM_PARTIAL
+  (TP_STATUS_CSUMNOTREADY) must carry the folded pseudo-header sum; every
+  other packet a complete checksum.
 """
 import argparse
 import hashlib
+import ipaddress
 import os
 import random
+import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -217,6 +225,115 @@ def get(a):
     print("get ok %d %s" % (n, want))
 
 
+SOL_PACKET = 263
+PACKET_AUXDATA = 8
+TP_STATUS_CSUMNOTREADY = 1 << 3
+ETH_P_ALL = 0x0003
+ETH_P_IP = 0x0800
+ETH_P_IPV6 = 0x86DD
+
+
+def ocsum(data, start=0):
+    if len(data) % 2:
+        data += b"\0"
+    total = start + sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def csum_check(pkt, partial):
+    """Returns (flowdesc, ok) or None when the packet is not checkable."""
+    if not pkt:
+        return None
+    ver = pkt[0] >> 4
+    if ver == 4 and len(pkt) >= 20:
+        ihl = (pkt[0] & 15) * 4
+        tot = struct.unpack("!H", pkt[2:4])[0]
+        if struct.unpack("!H", pkt[6:8])[0] & 0x3FFF:
+            return None  # fragment
+        proto = pkt[9]
+        src, dst = pkt[12:16], pkt[16:20]
+        l4 = pkt[ihl:tot]
+        if len(pkt) < tot:
+            return None
+        pseudo = src + dst + struct.pack("!BBH", 0, proto, len(l4))
+        fam = socket.AF_INET
+    elif ver == 6 and len(pkt) >= 40:
+        plen = struct.unpack("!H", pkt[4:6])[0]
+        proto = pkt[6]
+        src, dst = pkt[8:24], pkt[24:40]
+        l4 = pkt[40:40 + plen]
+        if len(pkt) < 40 + plen:
+            return None
+        pseudo = src + dst + struct.pack("!IxxxB", len(l4), proto)
+        fam = socket.AF_INET6
+    else:
+        return None
+    if proto == 6 and len(l4) >= 20:
+        off, field = 16, struct.unpack("!H", l4[16:18])[0]
+    elif proto == 17 and len(l4) >= 8:
+        off, field = 6, struct.unpack("!H", l4[6:8])[0]
+        if field == 0 and fam == socket.AF_INET and not partial:
+            return None  # no checksum: allowed for UDP over IPv4
+    else:
+        return None
+    sp, dp = struct.unpack("!HH", l4[0:4])
+    desc = "%s %s:%d > %s:%d len %d%s" % (
+        "tcp" if proto == 6 else "udp",
+        socket.inet_ntop(fam, src), sp, socket.inet_ntop(fam, dst), dp,
+        len(l4), " partial" if partial else "")
+    if partial:
+        want = ocsum(pseudo)
+        ok = field == want or {field, want} == {0, 0xFFFF}
+    else:
+        ok = ocsum(pseudo + l4) == 0xFFFF
+    return (desc, ok, socket.inet_ntop(fam, src), socket.inet_ntop(fam, dst))
+
+
+def csum(a):
+    nets = [ipaddress.ip_network(n) for n in a.net]
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+    s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    s.bind((a.dev, ETH_P_ALL))
+    counts = {"checked": 0, "partial": 0, "bad": 0}
+    stop = []
+
+    def finish(*_):
+        stop.append(1)
+        s.close()
+
+    signal.signal(signal.SIGTERM, finish)
+    signal.signal(signal.SIGINT, finish)
+    log("listening csum %s" % a.dev)
+    while not stop:
+        try:
+            pkt, anc, _, addr = s.recvmsg(262144, socket.CMSG_SPACE(32))
+        except OSError:
+            break
+        if addr[1] not in (ETH_P_IP, ETH_P_IPV6):
+            continue
+        partial = False
+        for level, typ, data in anc:
+            if level == SOL_PACKET and typ == PACKET_AUXDATA:
+                partial = bool(struct.unpack("I", data[:4])[0] & TP_STATUS_CSUMNOTREADY)
+        r = csum_check(pkt, partial)
+        if r is None:
+            continue
+        desc, ok, src, dst = r
+        if nets and not any(ipaddress.ip_address(x) in n for n in nets for x in (src, dst)
+                            if ipaddress.ip_address(x).version == n.version):
+            continue
+        counts["checked"] += 1
+        counts["partial"] += partial
+        if not ok:
+            counts["bad"] += 1
+            if counts["bad"] <= 5:
+                log("bad checksum: " + desc)
+    log("csum checked=%(checked)d partial=%(partial)d bad=%(bad)d" % counts)
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -235,8 +352,11 @@ def main():
         c.add_argument("--seed", type=int, default=1)
         c.add_argument("--until", default="")
         c.add_argument("--rate", type=float, default=0)
+    cs = sub.add_parser("csum")
+    cs.add_argument("dev")
+    cs.add_argument("--net", action="append", default=[])
     a = p.parse_args()
-    {"serve": serve, "hello": hello, "put": put, "get": get}[a.cmd](a)
+    {"serve": serve, "hello": hello, "put": put, "get": get, "csum": csum}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -283,11 +283,11 @@ recipe_home_up() {
 # --- crbpf in the topology ---
 
 vps_crbpf() {
-	nsx cr-vps env CRBPF_PIN_ROOT=$VPS_PIN "$CRBPF" "$@"
+	nsx cr-vps env CRBPF_PIN_ROOT=$VPS_PIN timeout -k 5 60 "$CRBPF" "$@"
 }
 
 home_crbpf() {
-	nsx cr-home env CRBPF_PIN_ROOT=$HOME_PIN "$CRBPF" "$@"
+	nsx cr-home env CRBPF_PIN_ROOT=$HOME_PIN timeout -k 5 60 "$CRBPF" "$@"
 }
 
 # set_tx_csum on|off: tx checksum offload on every sender veth of the path.
