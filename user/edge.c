@@ -140,18 +140,46 @@ static int tun_upgrade_cb(const char *dev, const char *path, void *data)
 	return ret;
 }
 
+static bool addr_listed(const struct nl_addr *v, int n,
+			const struct crbpf_addr_key *key)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].addr.family == key->family &&
+		    !memcmp(v[i].addr.a, key->addr, sizeof(key->addr)))
+			return true;
+	return false;
+}
+
+/* crbpf_local = the device's addresses now; on an upgrade that also drops
+ * addresses the device no longer has. */
 static int edge_local_fill(int map_fd, int ifindex, struct undo *u)
 {
+	struct crbpf_addr_key key, next, *prev = NULL;
 	struct nl_addr *v;
 	int i, n, ret;
-	__u32 val = ifindex;
+	__u32 val = ifindex, cur;
 
 	ret = nl_addrs(ifindex, AF_UNSPEC, &v, &n);
 	if (ret)
 		return ret;
+	while (!bpf_map_get_next_key(map_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(map_fd, &key, &cur) || (int)cur != ifindex ||
+		    addr_listed(v, n, &key))
+			continue;
+		ret = undo_map(u, map_fd, &key, sizeof(key), sizeof(cur));
+		if (!ret && bpf_map_delete_elem(map_fd, &key))
+			ret = -errno;
+		if (ret)
+			goto out;
+		prev = NULL; /* restart: deleting invalidates the walk */
+	}
 	for (i = 0; i < n; i++) {
-		struct crbpf_addr_key key = { .family = v[i].addr.family };
-
+		memset(&key, 0, sizeof(key));
+		key.family = v[i].addr.family;
 		memcpy(key.addr, v[i].addr.a, sizeof(key.addr));
 		ret = undo_map(u, map_fd, &key, sizeof(key), sizeof(val));
 		if (!ret && bpf_map_update_elem(map_fd, &key, &val, BPF_ANY))
@@ -159,6 +187,7 @@ static int edge_local_fill(int map_fd, int ifindex, struct undo *u)
 		if (ret)
 			break;
 	}
+out:
 	free(v);
 	return ret;
 }
