@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Internal interfaces of the crbpf tool; included first in every user/*.c,
- * because <net/if.h> must come before any linux/if*.h header.
- * Functions return 0 or -errno unless
- * noted; USAGE (positive) means "bad command line", which main maps to exit 2. */
+/* Internal interfaces of the crbpf tool. Every tool source includes this
+ * first: <net/if.h> must come before the linux/if_link.h family.
+ * Functions return 0 or -errno unless noted; USAGE (positive) means "bad
+ * command line", which main maps to exit 2. */
 #ifndef CRBPF_TOOL_H
 #define CRBPF_TOOL_H
 
