@@ -99,7 +99,10 @@ static int edge_xdp(struct edge_bpf *skel, const char *dev, int ifindex,
 		return 0;
 	if (mode != MODE_GENERIC) {
 		ret = xdp_link_create(prog_fd, ifindex, XDP_FLAGS_DRV_MODE, path, u);
-		if (!ret || mode == MODE_NATIVE) {
+		/* Only "no driver support" falls back; EBUSY (another XDP
+		 * program) would fail the same way in generic mode. */
+		if (!ret || mode == MODE_NATIVE ||
+		    (ret != -EOPNOTSUPP && ret != -EINVAL)) {
 			if (ret)
 				err("failed to attach XDP to %s in native mode: %s",
 				    dev, strerror(-ret));
