@@ -13,19 +13,22 @@ state() {
 	vps_crbpf port list --json 2>&1
 	echo "== pins"
 	find "$VPS_PIN" "$HOME_PIN" /sys/fs/bpf/crbpf 2>/dev/null | sort
-	for nd in cr-vps:eth0 cr-vps:wg0 cr-vps:dum0 cr-home:wgh cr-home:docker0; do
-		echo "== ${nd%%:*} ${nd#*:}"
-		nsx "${nd%%:*}" ip -d link show dev "${nd#*:}" 2>&1 | grep -oE 'xdp[a-z]*|prog/xdp id [0-9]+'
-		nsx "${nd%%:*}" tc filter show dev "${nd#*:}" ingress 2>&1
-	done
-	for ns in cr-vps cr-home; do
-		echo "== $ns rules"
-		nsx "$ns" ip rule show
-		nsx "$ns" ip -6 rule show
-		nsx "$ns" ip route show table all proto 203 2>/dev/null
-		nsx "$ns" ip -6 route show table all proto 203 2>/dev/null
-	done
+	nsx cr-vps sh -c "$NS_STATE" sh eth0 wg0 dum0 2>&1
+	nsx cr-home sh -c "$NS_STATE" sh wgh docker0 2>&1
 }
+# XDP and tc on the given devices, rules, and routes of crbpf's protocol.
+NS_STATE='
+for d in "$@"; do
+	echo "== $d"
+	ip -d link show dev "$d" | grep -oE "xdp[a-z]*|prog/xdp id [0-9]+"
+	tc filter show dev "$d" ingress
+done
+echo "== rules"
+ip rule show
+ip -6 rule show
+ip route show table all proto 203
+ip -6 route show table all proto 203
+'
 
 # bad CASE WANT_RC HOST ARGS...: WANT_RC is 2 (usage) or "nz" (any failure).
 # HOST is vps, home, nobody (vps, unprivileged) or empty (vps, empty pin root).
