@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -34,6 +36,33 @@ static bool on_bpffs(const char *path)
 	return st.f_type == BPF_FS_MAGIC;
 }
 
+/* One crbpf at a time: port add reads crbpf_ports to recompute crbpf_rev,
+ * so two concurrent edits could undo each other. The lock is on the pin
+ * root's parent (it exists once the root is on bpffs) and lasts until exit. */
+static int pin_lock(void)
+{
+	char buf[PIN_ROOT_MAX];
+	char *slash;
+	int fd;
+
+	snprintf(buf, sizeof(buf), "%s", pin_root);
+	do {
+		slash = strrchr(buf, '/');
+		if (slash == buf)
+			slash[1] = 0;
+		else if (slash)
+			*slash = 0;
+		fd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} while (fd < 0 && slash && slash != buf);
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		err("failed to lock %s: %s", buf, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	return 0;
+}
+
 int pin_init(void)
 {
 	const char *env = getenv("CRBPF_PIN_ROOT");
@@ -54,7 +83,7 @@ int pin_init(void)
 		return -EINVAL;
 	}
 	if (on_bpffs(pin_root))
-		return 0;
+		return pin_lock();
 	if (!strncmp(pin_root, "/sys/fs/bpf/", 12)) {
 		struct statfs st;
 
