@@ -87,7 +87,8 @@ sed 's/^/  /' "$TOPO_DIR/web.log"
 step "VPS: counters"
 run vps crbpf stats
 step "Home: counters (flows learned on the tunnel, container replies marked)"
-run home crbpf stats | grep -E 'home_|^counters' || true
+printf '%shome#%s crbpf stats\n' "$D" "$N"
+home_crbpf stats | grep -E 'home_|^counters' || true
 
 step "Cleaning up"
 run vps crbpf detach eth0
