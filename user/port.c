@@ -426,7 +426,13 @@ static int tun_ensure(int oif, const char *oifname, bool l2, struct undo *u)
 		    strerror(-ret));
 		goto out;
 	}
-	ret = sysctl_forwarding(oifname, u);
+	/* Never the public NIC's sysctls: IPv6 forwarding there would turn
+	 * off SLAAC on a real VPS. */
+	if (edge_is_attached(oifname))
+		info("%s is a public device; leaving its forwarding sysctls alone",
+		     oifname);
+	else
+		ret = sysctl_forwarding(oifname, u);
 out:
 	edge_bpf__destroy(skel);
 	return ret;
