@@ -79,7 +79,8 @@ int parse_iface(const char *s)
 	return 0;
 }
 
-/* ADDR | ADDR:PORT | [ADDR6] | [ADDR6]:PORT; a bare ADDR6 is accepted too. */
+/* ADDR | ADDR:PORT | [ADDR6] | [ADDR6]:PORT. A bare IPv6 address is refused:
+ * "fd00::2:80" would read as an address or as address and port. */
 int parse_backend(const char *s, struct addr *addr, __u16 *port)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
@@ -110,7 +111,8 @@ int parse_backend(const char *s, struct addr *addr, __u16 *port)
 		}
 		addr->family = CRBPF_V6;
 	} else if (inet_pton(AF_INET6, s, addr->a) == 1) {
-		addr->family = CRBPF_V6;
+		return usage_err("invalid backend '%s': IPv6 addresses go in brackets ([%s])",
+				 s, s);
 	} else {
 		strcpy(buf, s);
 		colon = strchr(buf, ':');
