@@ -10,50 +10,9 @@ t_begin persist-detach
 need_crbpf
 t_up
 
-# crbpf_* links and programs as "kind id name", system wide.
-bpf_objs() {
-	{
-		bpftool -j prog show 2>/dev/null
-		echo
-		bpftool -j link show 2>/dev/null
-	} | "$PY" -c '
-import json, sys
-docs = [json.loads(l) for l in sys.stdin.read().split("\n") if l.strip()]
-progs = {p["id"]: p.get("name", "") for p in (docs[0] if docs else [])}
-for p in progs.items():
-    if p[1].startswith("crbpf_"):
-        print("prog", p[0], p[1])
-for l in (docs[1] if len(docs) > 1 else []):
-    name = progs.get(l.get("prog_id"), "")
-    if name.startswith("crbpf_"):
-        print("link", l["id"], "type", l.get("type"), name)
-'
-}
-
-leftovers() {
-	local ns dev
-	for nd in cr-vps:eth0 cr-vps:wg0 cr-home:wgh cr-home:docker0; do
-		ns=${nd%%:*} dev=${nd#*:}
-		echo "== $ns $dev"
-		nsx "$ns" ip -d link show dev "$dev" | grep -oE 'xdp[a-z]*|prog/xdp id [0-9]+'
-		nsx "$ns" tc filter show dev "$dev" ingress 2>/dev/null
-		nsx "$ns" tc filter show dev "$dev" egress 2>/dev/null
-	done
-	for ns in cr-vps cr-home; do
-		echo "== $ns rules and table 123"
-		nsx "$ns" ip rule show
-		nsx "$ns" ip -6 rule show
-		nsx "$ns" ip route show table 123 2>/dev/null
-		nsx "$ns" ip -6 route show table 123 2>/dev/null
-	done
-	echo "== pins"
-	find "$VPS_PIN" "$HOME_PIN" /sys/fs/bpf/crbpf -type f 2>/dev/null | sort
-}
-
 serve cr-home homesrv tcp "" 8000 || t_fail "home server did not start"
 serve cr-ctr ctrsrv tcp "" 80 || t_fail "container server did not start"
-bpf_objs >"$TOPO_DIR/bpf.before"
-leftovers >"$TOPO_DIR/left.before"
+leftovers_before
 
 must "crbpf attach eth0" vps_crbpf attach eth0 >/dev/null
 must "crbpf port add tcp 8000 10.0.0.2" vps_crbpf port add tcp 8000 $TUN_HOME4 >/dev/null
@@ -76,35 +35,10 @@ if ! grep -q '^link' "$TOPO_DIR/bpf.attached" && cmp -s "$TOPO_DIR/left.before" 
 	t_result attach-visible FAIL "no crbpf link, XDP, tc filter or pin visible while attached"
 fi
 
-detach_ok=1
-vps_crbpf detach eth0 >/dev/null 2>"$TOPO_DIR/detach.err" || {
-	detach_ok=0
-	t_result detach FAIL "crbpf detach eth0: $(head -n1 "$TOPO_DIR/detach.err")"
-}
-home_crbpf home detach wgh >/dev/null 2>"$TOPO_DIR/hdetach.err" || {
-	detach_ok=0
-	t_result home-detach FAIL "crbpf home detach wgh: $(head -n1 "$TOPO_DIR/hdetach.err")"
-}
-if [ "$detach_ok" -eq 1 ]; then
-	leftovers >"$TOPO_DIR/left.after"
-	bpf_objs >"$TOPO_DIR/bpf.after1"
-	sleep 1
-	bpf_objs >"$TOPO_DIR/bpf.after2"
-	# New crbpf objects still present a second later (a concurrent unit
-	# test's programs come and go).
-	new=$(comm -13 <(sort "$TOPO_DIR/bpf.before") <(comm -12 <(sort "$TOPO_DIR/bpf.after1") <(sort "$TOPO_DIR/bpf.after2")))
-	ldiff=$(diff "$TOPO_DIR/left.before" "$TOPO_DIR/left.after" | grep '^[<>]' | head -n3 | tr '\n' ';')
-	if [ -n "$new" ]; then
-		t_result detach-clean FAIL "left behind: $(echo "$new" | head -n3 | tr '\n' ';')"
-	elif [ -n "$ldiff" ]; then
-		t_result detach-clean FAIL "left behind: $ldiff"
-	else
-		t_result detach-clean PASS
-	fi
-	if peer cr-cli hello --timeout 2 $VPS4 8000 >/dev/null 2>&1; then
-		t_result detach-stops-forwarding FAIL "port 8000 still forwarded after detach"
-	else
-		t_result detach-stops-forwarding PASS
-	fi
+detach_case detach-clean
+if peer cr-cli hello --timeout 2 $VPS4 8000 >/dev/null 2>&1; then
+	t_result detach-stops-forwarding FAIL "port 8000 still forwarded after detach"
+else
+	t_result detach-stops-forwarding PASS
 fi
 t_done

@@ -191,3 +191,80 @@ t_dump_state() {
 	echo "== bpftool link"
 	bpftool link show
 }
+
+# crbpf_* links and programs as "kind id name", system wide.
+bpf_objs() {
+	{
+		bpftool -j prog show 2>/dev/null
+		echo
+		bpftool -j link show 2>/dev/null
+	} | "$PY" -c '
+import json, sys
+docs = [json.loads(l) for l in sys.stdin.read().split("\n") if l.strip()]
+progs = {p["id"]: p.get("name", "") for p in (docs[0] if docs else [])}
+for p in progs.items():
+    if p[1].startswith("crbpf_"):
+        print("prog", p[0], p[1])
+for l in (docs[1] if len(docs) > 1 else []):
+    name = progs.get(l.get("prog_id"), "")
+    if name.startswith("crbpf_"):
+        print("link", l["id"], "type", l.get("type"), name)
+'
+}
+
+leftovers() {
+	local ns dev
+	for nd in cr-vps:eth0 cr-vps:wg0 cr-home:wgh cr-home:docker0; do
+		ns=${nd%%:*} dev=${nd#*:}
+		echo "== $ns $dev"
+		nsx "$ns" ip -d link show dev "$dev" | grep -oE 'xdp[a-z]*|prog/xdp id [0-9]+'
+		nsx "$ns" tc filter show dev "$dev" ingress 2>/dev/null
+		nsx "$ns" tc filter show dev "$dev" egress 2>/dev/null
+	done
+	for ns in cr-vps cr-home; do
+		echo "== $ns rules and table 123"
+		nsx "$ns" ip rule show
+		nsx "$ns" ip -6 rule show
+		nsx "$ns" ip route show table 123 2>/dev/null
+		nsx "$ns" ip -6 route show table 123 2>/dev/null
+	done
+	echo "== pins"
+	find "$VPS_PIN" "$HOME_PIN" /sys/fs/bpf/crbpf -type f 2>/dev/null | sort
+}
+
+# leftovers_before: snapshot for detach_case, taken before anything is attached.
+leftovers_before() {
+	bpf_objs >"$TOPO_DIR/bpf.before"
+	leftovers >"$TOPO_DIR/left.before"
+}
+
+# detach_case CASE: `crbpf detach eth0` on the VPS and `crbpf home detach
+# wgh`, then CASE passes if no crbpf link, program, XDP, tc filter, pin, rule
+# or table-123 route is left that was not there at leftovers_before.
+detach_case() {
+	local case=$1 new ldiff
+	if ! vps_crbpf detach eth0 >/dev/null 2>"$TOPO_DIR/detach.err"; then
+		t_result "$case" FAIL "crbpf detach eth0: $(head -n1 "$TOPO_DIR/detach.err")"
+		return
+	fi
+	if ! home_crbpf home detach wgh >/dev/null 2>"$TOPO_DIR/detach.err"; then
+		t_result "$case" FAIL "crbpf home detach wgh: $(head -n1 "$TOPO_DIR/detach.err")"
+		return
+	fi
+	leftovers >"$TOPO_DIR/left.after"
+	bpf_objs >"$TOPO_DIR/bpf.after1"
+	sleep 1
+	bpf_objs >"$TOPO_DIR/bpf.after2"
+	# New crbpf objects still there a second later (a concurrent unit
+	# test's programs come and go).
+	new=$(comm -13 <(sort "$TOPO_DIR/bpf.before") \
+		<(comm -12 <(sort "$TOPO_DIR/bpf.after1") <(sort "$TOPO_DIR/bpf.after2")))
+	ldiff=$(diff "$TOPO_DIR/left.before" "$TOPO_DIR/left.after" | grep '^[<>]' | head -n3 | tr '\n' ';')
+	if [ -n "$new" ]; then
+		t_result "$case" FAIL "left behind: $(echo "$new" | head -n3 | tr '\n' ';')"
+	elif [ -n "$ldiff" ]; then
+		t_result "$case" FAIL "left behind: $ldiff"
+	else
+		t_result "$case" PASS
+	fi
+}
