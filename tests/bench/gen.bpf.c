@@ -38,12 +38,18 @@ const volatile __u32 nflows;
  * address word and the varied port. */
 const volatile __u32 ip_csum_base;
 const volatile __u32 udp_csum_base;
+/* Pacing: picoseconds between frames, 0 = flat out. A run over many frames
+ * cannot sleep, so frames ahead of schedule are dropped here (cheap: the
+ * page is recycled at once) and only frames on schedule are sent. */
+const volatile __u64 pace_ps;
 
 struct gen_state {
 	__u32 flow; /* 0 .. nflows-1 */
 	__u32 port_idx; /* flow % nports, kept without a division */
 	__u32 addr_idx; /* flow / nports */
 	__u32 pad;
+	__u64 sent; /* frames returned as XDP_TX */
+	__u64 next_ps; /* pacing: when the next frame is due */
 };
 
 struct {
@@ -80,6 +86,17 @@ int crb_gen(struct xdp_md *ctx)
 	st = bpf_map_lookup_elem(&gen_state, &zero);
 	if (!st)
 		return XDP_ABORTED;
+	if (pace_ps) {
+		__u64 now_ps = bpf_ktime_get_ns() * 1000;
+
+		if (now_ps < st->next_ps)
+			return XDP_DROP;
+		/* Late by more than a batch or so (preempted, a slow flush):
+		 * restart the schedule rather than burst into the veth ring. */
+		if (now_ps - st->next_ps > 128 * pace_ps)
+			st->next_ps = now_ps;
+		st->next_ps += pace_ps;
+	}
 
 	var_addr = bpf_htonl(bpf_ntohl(vary_dst ? dst_addr[3] : src_addr[3]) +
 			     st->addr_idx);
@@ -156,6 +173,7 @@ int crb_gen(struct xdp_md *ctx)
 	sum = csum_add32(udp_csum_base, var_addr);
 	sum += var_port;
 	udp->check = csum_fold(sum) ?: 0xffff;
+	st->sent++;
 	return XDP_TX;
 }
 

@@ -7,8 +7,8 @@
  *                                           detach on exit or Ctrl-C
  *   sink attach --dev DEV --pin DIR         attach and pin (DIR/link, DIR/count)
  *   sink read --pin DIR                     print "packets=N bytes=N"
- *   sink measure --pin DIR --duration SEC   count over SEC seconds:
- *                                           "received=N seconds=T pps=R gbps=G"
+ *   sink measure --pin DIR --duration SEC   count over SEC seconds: "received=N
+ *                                           seconds=T pps=R gbps=G start=UNIXTIME"
  *   sink detach --pin DIR                   unpin (detaches the program)
  *
  * DEV is resolved in the caller's network namespace (use nsenter --net=...);
@@ -94,13 +94,16 @@ static void sleep_s(double s)
 static int measure(int map_fd, double duration, int every_second)
 {
 	struct sink_count a, b, start;
-	double t0, ta, tb;
+	double t0, ta, tb, wall_start;
+	struct timespec ts;
 	int err;
 
 	err = read_count(map_fd, &start);
 	if (err)
 		return err;
 	t0 = ta = now();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wall_start = ts.tv_sec + ts.tv_nsec / 1e9;
 	a = start;
 	while (!stop && now() - t0 < duration) {
 		double left = duration - (now() - t0);
@@ -117,10 +120,10 @@ static int measure(int map_fd, double duration, int every_second)
 		a = b;
 		ta = tb;
 	}
-	printf("received=%llu seconds=%.3f pps=%.0f gbps=%.3f\n",
+	printf("received=%llu seconds=%.3f pps=%.0f gbps=%.3f start=%.3f\n",
 	       (unsigned long long)(a.packets - start.packets), ta - t0,
 	       (a.packets - start.packets) / (ta - t0),
-	       (a.bytes - start.bytes) * 8 / (ta - t0) / 1e9);
+	       (a.bytes - start.bytes) * 8 / (ta - t0) / 1e9, wall_start);
 	return 0;
 }
 
