@@ -97,9 +97,13 @@ _topo_kill_ns() {
 	ip netns del "$ns" 2>/dev/null
 }
 
-# topo_down: remove everything topo_up (or a crashed run) made. Idempotent.
+# topo_down [--force]: remove everything topo_up (or a crashed run) made.
+# Idempotent. Without --force it does nothing unless this shell holds the
+# topology lock: a test that ends before topo_up (skipped, build failed) must
+# not tear down the topology another run is using.
 topo_down() {
 	local ns f
+	[ "${TOPO_HELD:-0}" = 1 ] || [ "${1:-}" = --force ] || return 0
 	# Unpinning drops crbpf's links before the devices go away.
 	rm -rf "$VPS_PIN" "$HOME_PIN" 2>/dev/null
 	for ns in "${TOPO_NS[@]}"; do
@@ -162,11 +166,14 @@ wait_handshake() {
 # (with a message on stderr) if any step fails; the caller tears down.
 topo_up() {
 	local ns keys
-	exec 9>"$TOPO_LOCK"
-	if ! flock -w 900 9; then
-		echo "topo: another test run holds $TOPO_LOCK" >&2
-		return 1
+	if [ "${TOPO_HELD:-0}" != 1 ]; then
+		exec 9>"$TOPO_LOCK"
+		if ! flock -w 900 9; then
+			echo "topo: another test run holds $TOPO_LOCK" >&2
+			return 1
+		fi
 	fi
+	TOPO_HELD=1
 	[ -n "$TOPO_DIR" ] || TOPO_DIR=$(mktemp -d /tmp/crbpf-topo.XXXXXX)
 	mkdir -p "$TOPO_DIR"
 	topo_down
