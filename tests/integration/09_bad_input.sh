@@ -44,7 +44,7 @@ bad() {
 			>"$TOPO_DIR/out" 2>"$TOPO_DIR/err" ;;
 	nobody)
 		nsx cr-vps env CRBPF_PIN_ROOT=$VPS_PIN setpriv --reuid=65534 --regid=65534 \
-			--clear-groups --inh-caps=-all timeout 60 "$CRBPF" "$@" \
+			--clear-groups --inh-caps=-all timeout 60 "$NOBODY_DIR/crbpf" "$@" \
 			>"$TOPO_DIR/out" 2>"$TOPO_DIR/err" ;;
 	esac
 	rc=$?
@@ -75,7 +75,12 @@ nsx cr-vps ip route add unreachable 192.0.2.0/24 &&
 	nsx cr-vps ip link add dum0 type bridge &&
 	nsx cr-vps ip addr add 198.18.0.1/24 dev dum0 &&
 	nsx cr-vps ip link set dum0 up || t_fail "extra VPS routes/devices"
-trap 'rm -rf "$VPS_PIN-empty"; _t_exit' EXIT
+# A copy of the tool that an unprivileged user can execute wherever the
+# checkout lives (CI's clone may sit under a 0700 home directory).
+NOBODY_DIR=$(mktemp -d /tmp/crbpf-nobody.XXXXXX)
+chmod 755 "$NOBODY_DIR" && cp "$CRBPF" "$NOBODY_DIR/crbpf" && chmod 755 "$NOBODY_DIR/crbpf" ||
+	t_fail "cannot copy crbpf for the unprivileged run"
+trap 'rm -rf "$VPS_PIN-empty" "$NOBODY_DIR"; _t_exit' EXIT
 
 # Nothing attached anywhere yet (the default pin root of this VPS is empty).
 bad nothing-attached nz empty port add tcp 8000 $TUN_HOME4

@@ -167,7 +167,7 @@ wait_handshake() {
 topo_up() {
 	local ns keys
 	if [ "${TOPO_HELD:-0}" != 1 ]; then
-		exec 9>"$TOPO_LOCK"
+		mkdir -p "${TOPO_LOCK%/*}" && exec 9>"$TOPO_LOCK" || return 1
 		if ! flock -w 900 9; then
 			echo "topo: another test run holds $TOPO_LOCK" >&2
 			return 1
