@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Smoke test of the benchmark: `bench.sh --quick` must produce a number for
+# every row (receive limit, iptables, nftables, crbpf XDP, crbpf tc, reply),
+# the micro-benchmark and the live-update count. Speeds are not asserted.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+name=integration/bench_smoke
+out=$(mktemp /tmp/crb-bench-smoke.XXXXXX)
+trap 'rm -f "$out"' EXIT
+
+bash tests/bench/bench.sh --quick >"$out" 2>&1
+rc=$?
+if [ "$rc" -ne 0 ]; then
+	sed 's/^/  /' "$out" | tail -n 40
+	echo "[$name] FAIL (bench.sh --quick exited $rc)"
+	exit 1
+fi
+if ! python3 - build/bench/latest.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = ["rxlimit", "iptables", "nftables", "xdp", "tc", "reply"]
+bad = [r for r in rows
+       if not all((f.get("pps") or {}).get("median", 0) > 0
+                  for s in d["results"].get(r, {}).values() for f in s.values())
+       or not d["results"].get(r)]
+for k in ("hit_ns", "miss_ns", "rev_ns"):
+    if k not in d["micro"]:
+        bad.append("micro/" + k)
+if not d["live"].get("sent"):
+    bad.append("live update")
+if bad or not d.get("complete"):
+    print("  rows without a number:", ", ".join(bad + d.get("missing", [])))
+    sys.exit(1)
+PY
+then
+	sed 's/^/  /' "$out" | tail -n 30
+	echo "[$name] FAIL"
+	exit 1
+fi
+echo "[$name] PASS"
