@@ -26,10 +26,13 @@ struct public_side {
 	__u32 ifindex;
 };
 
+/* Untouched packets return TC_ACT_UNSPEC: under tcx that is "next", so
+ * programs attached after crbpf still run (TC_ACT_OK would end the chain);
+ * under clsact it means "continue", then pass. */
 static __always_inline int tc_pass(enum crbpf_stat reason)
 {
 	count(reason);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 /* Set by the tool when an XDP program runs before crbpf_edge_tc on the same
@@ -40,7 +43,7 @@ static __always_inline int edge_tc_pass(enum crbpf_stat reason)
 {
 	if (!edge_xdp_attached)
 		count(reason);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 static __always_inline int tc_drop(enum crbpf_stat reason)

@@ -3,7 +3,8 @@
  * Home datapath. The tunnel's ingress learns the remote endpoint of every
  * TCP/UDP flow that arrives through it; a served bridge's ingress marks
  * replies to those endpoints so that an ip rule steers them into the tunnel.
- * Neither program changes or drops a packet.
+ * Untouched packets return TC_ACT_UNSPEC, so that other tcx programs on the
+ * same device still see them.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -42,7 +43,7 @@ int crbpf_home_tun(struct __sk_buff *skb)
 
 	if (parse_skb(skb, false, &p) != PKT_OK) {
 		count(CRBPF_ST_HOME_PASS);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 
 	hflow_key(&k, &p, true);
@@ -57,7 +58,7 @@ int crbpf_home_tun(struct __sk_buff *skb)
 		bpf_map_update_elem(&crbpf_hflows, &k, &val, BPF_ANY);
 	}
 	count(CRBPF_ST_HOME_LEARN);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 /* Data starts at an Ethernet header: a bridge such as docker0. */
@@ -69,17 +70,17 @@ int crbpf_home_srv(struct __sk_buff *skb)
 
 	if (parse_skb(skb, true, &p) != PKT_OK) {
 		count(CRBPF_ST_HOME_PASS);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 
 	hflow_key(&k, &p, false);
 	if (!bpf_map_lookup_elem(&crbpf_hflows, &k)) {
 		count(CRBPF_ST_HOME_PASS);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	skb->mark = home_mark;
 	count(CRBPF_ST_HOME_MARK);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 /*
@@ -100,21 +101,21 @@ int crbpf_home_out(struct __sk_buff *skb)
 	struct pkt p;
 
 	if (parse_skb(skb, true, &p) != PKT_OK || p.proto != IPPROTO_UDP)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 
 	hflow_key(&k, &p, false);
 	hf = bpf_map_lookup_elem(&crbpf_hflows, &k);
 	if (!hf || hf->tunnel_ifindex != tun_ifindex ||
 	    hf->local_port != p.sport)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 
 	if (p.family == CRBPF_V4) {
 		if (!tun_addr4)
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		to[0] = tun_addr4;
 	} else {
 		if (!(tun_addr6[0] | tun_addr6[1] | tun_addr6[2] | tun_addr6[3]))
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		to[0] = tun_addr6[0];
 		to[1] = tun_addr6[1];
 		to[2] = tun_addr6[2];

@@ -47,7 +47,7 @@
 	.mst = { .on = true, .family = (f), .proto = (pr), .port = (pp), \
 		 .out_packets = (n) }
 
-#define PASS_TC(reason) .verdict = TC_ACT_OK, .st = { ST(reason, 1) }
+#define PASS_TC(reason) .verdict = TC_ACT_UNSPEC, .st = { ST(reason, 1) }
 #define PASS_XDP(reason) .verdict = XDP_PASS, .st = { ST(reason, 1) }
 
 /* A flow entry left from before: same backend and client, public port 8080. */
@@ -104,7 +104,7 @@ const struct tcase edge_cases[] = {
 	{ "tc_qinq_pass", P_EDGE_TC,
 	  { PUB, TCP4(CLI4, 40411, VPS4, 80), .vlan = 100, .vlan_proto = 0x88a8,
 	    .vlan_inner = 200 },
-	  .verdict = TC_ACT_OK, .note = "two tags: not parsed, untouched" },
+	  .verdict = TC_ACT_UNSPEC, .note = "two tags: not parsed, untouched" },
 	{ "tc_v4_1500_hit", P_EDGE_TC,
 	  { PUB, TCP4(CLI4, 40412, VPS4, 80), .plen = 1460 },
 	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) } },
@@ -139,7 +139,7 @@ const struct tcase edge_cases[] = {
 	{ "tc_v4_family_miss", P_EDGE_TC, { PUB, TCP4(CLI4, 40024, VPS4, 443) },
 	  PASS_TC(CRBPF_ST_PASS_NO_MAPPING), .note = "443 is mapped for IPv6 only" },
 	{ "tc_v4_other_device", P_EDGE_TC, { NH, TCP4(CLI4, 40025, VPS4, 80) },
-	  .verdict = TC_ACT_OK,
+	  .verdict = TC_ACT_UNSPEC,
 	  .note = "mapping belongs to pub0; the same packet on nh0 is no hit" },
 	{ "tc_v4_not_local", P_EDGE_TC, { PUB, TCP4(CLI4, 40026, "203.0.113.99", 80) },
 	  PASS_TC(CRBPF_ST_PASS_NOT_LOCAL) },
@@ -160,7 +160,7 @@ const struct tcase edge_cases[] = {
 	  .note = "offset 1480: bytes at the L4 offset are payload, not ports" },
 	{ "tc_v6_frag_hdr", P_EDGE_TC,
 	  { PUB, UDP6(CLI6, 40030, VPS6, 5000), .v6frag = 0x0001 },
-	  .verdict = TC_ACT_OK, .note = "IPv6 fragment header: not parsed, passes" },
+	  .verdict = TC_ACT_UNSPEC, .note = "IPv6 fragment header: not parsed, passes" },
 
 	/* ---- truncated headers at each layer: pass untouched ---- */
 	{ "tc_trunc_vlan", P_EDGE_TC,
@@ -201,7 +201,7 @@ const struct tcase edge_cases[] = {
 	  PASS_XDP(CRBPF_ST_PASS_MALFORMED) },
 	{ "rev_tc_ip4_totlen_no_l4", P_REV_TC,
 	  { NH, TCP4(BE2_4, 22, CLI4, 40425), .len_raw = 20 },
-	  .verdict = TC_ACT_OK, .add_flow = true, .to_addr = VPS4, .to_port = 2222 },
+	  .verdict = TC_ACT_UNSPEC, .add_flow = true, .to_addr = VPS4, .to_port = 2222 },
 	{ "tc_trunc_udp4", P_EDGE_TC,
 	  { PUB, UDP4(CLI4, 40039, VPS4, 53), .cut = CUT_L4, .cut_len = 7 },
 	  PASS_TC(CRBPF_ST_PASS_MALFORMED) },
@@ -443,14 +443,14 @@ const struct tcase edge_cases[] = {
 	  .add_flow = true, .untag = true },
 	{ "rev_tc_1500", P_REV_TC, { TUN, TCP4(BE3_4, 9005, "198.51.100.29", 40417), .plen = 1460 },
 	  TC_ACT_REDIRECT, SNAT(VPS4, 8005), M_REV, { ST(CRBPF_ST_REV_STATIC, 1) } },
-	{ "rev_tc_icmp", P_REV_TC, { NH, ICMP4(BE2_4, CLI4) }, .verdict = TC_ACT_OK },
-	{ "rev_tc_arp", P_REV_TC, { NH, .ethertype = 0x0806 }, .verdict = TC_ACT_OK },
+	{ "rev_tc_icmp", P_REV_TC, { NH, ICMP4(BE2_4, CLI4) }, .verdict = TC_ACT_UNSPEC },
+	{ "rev_tc_arp", P_REV_TC, { NH, .ethertype = 0x0806 }, .verdict = TC_ACT_UNSPEC },
 	{ "rev_tc_trunc_tcp", P_REV_TC,
 	  { NH, TCP4(BE2_4, 22, CLI4, 40111), .cut = CUT_L4, .cut_len = 12 },
-	  .verdict = TC_ACT_OK },
+	  .verdict = TC_ACT_UNSPEC },
 	{ "rev_tc_frag", P_REV_TC,
 	  { NH, UDP4(BE2_4, 7000, CLI4, 40113), .frag = 0x2000 },
-	  .verdict = TC_ACT_OK },
+	  .verdict = TC_ACT_UNSPEC },
 
 	/* ---- crbpf_tun_tc: bare IP from the L3 tunnel, Ethernet pushed ---- */
 	{ "tun_tc_v4_static", P_TUN_TC,
@@ -505,7 +505,7 @@ const struct tcase edge_cases[] = {
 	  .note = "no route back to the client: dropped as it came" },
 	{ "rev_tc_v6_frag_hdr", P_REV_TC,
 	  { NH, UDP6(BE2_6, 7000, CLI6, 40342), .v6frag = 0x0001 },
-	  .verdict = TC_ACT_OK },
+	  .verdict = TC_ACT_UNSPEC },
 	{ "rev_tc_second_addr", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 40320) },
 	  TC_ACT_REDIRECT, SNAT(VPS4_2, 80), M_REV, { ST(CRBPF_ST_REV_TC, 1) },
 	  .note = "reply to tc_v4_second_addr_hit leaves from the address used" },

@@ -657,7 +657,8 @@ static bool run_case(const struct tcase *tc)
 	pcap_write(got, opts.data_size_out,
 		   c.in.l3only && opts.data_size_out == (__u32)in_len);
 
-	ok &= ASSERT_EQ(opts.retval, c.verdict, "verdict");
+	/* retval is the program's int verdict carried in a __u32 (TC_ACT_UNSPEC is -1). */
+	ok &= ASSERT_EQ((int)opts.retval, c.verdict, "verdict");
 	ok &= pkt_compare(want, want_len, got, opts.data_size_out,
 			  c.macs == M_SKIP ? 12 : 0);
 	udp_zero = false;
