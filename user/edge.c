@@ -231,6 +231,7 @@ static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		ret = -errno;
 		goto fail_load;
 	}
+	skel->rodata->edge_xdp_attached = mode != MODE_TC;
 	map_sync_pins(skel->obj);
 	pin_path(path, sizeof(path), "maps", NULL, "crbpf_flows");
 	if (flows && !pin_exists(path))

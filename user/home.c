@@ -21,6 +21,7 @@
 
 #define HOME_MAX_SERVE 16
 #define HOME_MAX_ADDRS 32
+#define HOME_MAX_OUT 8
 
 struct home_cfg {
 	__u32 tunnel_ifindex;
@@ -30,6 +31,9 @@ struct home_cfg {
 	__u32 naddr;
 	char serve[HOME_MAX_SERVE][IF_NAMESIZE];
 	struct addr addrs[HOME_MAX_ADDRS];
+	/* Home line devices carrying crbpf_home_out (egress). */
+	__u32 nout;
+	char out[HOME_MAX_OUT][IF_NAMESIZE];
 };
 
 static int cfg_load(const char *tunnel, struct home_cfg *cfg)
@@ -167,6 +171,57 @@ struct served_by {
 	char other[IF_NAMESIZE * 2];
 };
 
+static bool out_in(const struct home_cfg *cfg, const char *dev)
+{
+	__u32 i;
+
+	for (i = 0; i < cfg->nout; i++)
+		if (!strcmp(cfg->out[i], dev))
+			return true;
+	return false;
+}
+
+/* The devices the host's own traffic leaves by (main table defaults), minus
+ * the tunnel and served bridges: where a wildcard-bound UDP service's reply
+ * to a tunnelled client would wrongly go. */
+static void home_out_devs(struct home_cfg *cfg)
+{
+	int oifs[HOME_MAX_OUT], n = 0, i;
+	char name[IF_NAMESIZE];
+
+	if (nl_default_oifs(oifs, HOME_MAX_OUT, &n))
+		return;
+	for (i = 0; i < n; i++) {
+		if (oifs[i] == (int)cfg->tunnel_ifindex ||
+		    !if_indextoname(oifs[i], name) ||
+		    serve_in(cfg, name) || out_in(cfg, name))
+			continue;
+		snprintf(cfg->out[cfg->nout++], IF_NAMESIZE, "%s", name);
+	}
+}
+
+/* Tunnel addresses the egress program gives rerouted replies. */
+static void home_set_rodata(struct home_bpf *skel, const struct home_cfg *cfg)
+{
+	bool v4 = false, v6 = false;
+	__u32 i;
+
+	skel->rodata->home_mark = cfg->mark;
+	skel->rodata->tun_ifindex = cfg->tunnel_ifindex;
+	for (i = 0; i < cfg->naddr; i++) {
+		const struct addr *a = &cfg->addrs[i];
+
+		if (a->family == CRBPF_V4 && !v4) {
+			skel->rodata->tun_addr4 = a->a[0];
+			v4 = true;
+		} else if (a->family == CRBPF_V6 && !v6) {
+			memcpy((void *)skel->rodata->tun_addr6, a->a,
+			       sizeof(a->a));
+			v6 = true;
+		}
+	}
+}
+
 static int served_by_cb(const char *tunnel, const char *path, void *data)
 {
 	struct served_by *s = data;
@@ -242,6 +297,7 @@ static int home_attach(const struct home_args *a)
 	if (!cfg.naddr)
 		warn("%s has no global address: host-local services cannot answer through it",
 		     a->tunnel);
+	home_out_devs(&cfg);
 	upgrade = !cfg_load(a->tunnel, &old);
 
 	ret = pin_dirs_create(u);
@@ -260,7 +316,7 @@ static int home_attach(const struct home_args *a)
 		if (!pin_exists(path))
 			undo_unpin(u, path);
 	}
-	skel->rodata->home_mark = a->mark;
+	home_set_rodata(skel, &cfg);
 	map_sync_pins(skel->obj);
 	ret = home_bpf__load(skel);
 	if (ret)
@@ -294,6 +350,30 @@ static int home_attach(const struct home_args *a)
 			goto fail;
 		}
 	}
+	for (i = 0; i < (int)cfg.nout; i++) {
+		int idx, fd = bpf_program__fd(skel->progs.crbpf_home_out);
+
+		resolve_iface(cfg.out[i], &idx);
+		pin_path(path, sizeof(path), "links", "homeout", cfg.out[i]);
+		if (pin_exists(path))
+			ret = tc_replace(fd, idx, path, u);
+		else
+			ret = tcx_attach_egress(fd, idx, path, u);
+		if (ret == -EINVAL || ret == -EOPNOTSUPP) {
+			warn("no tcx egress on %s (kernel before 6.6?): UDP services bound to the wildcard address will answer tunnelled clients through it",
+			     cfg.out[i]);
+			memmove(cfg.out[i], cfg.out[i + 1],
+				(cfg.nout - i - 1) * IF_NAMESIZE);
+			cfg.nout--;
+			i--;
+			continue;
+		}
+		if (ret) {
+			err("failed to attach tc egress to %s: %s", cfg.out[i],
+			    strerror(-ret));
+			goto fail;
+		}
+	}
 	rules = true;
 	ret = home_rules(&cfg, true);
 	if (ret)
@@ -313,6 +393,12 @@ static int home_attach(const struct home_args *a)
 			resolve_iface(old.serve[i], &idx);
 			pin_path(path, sizeof(path), "links", "homesrv", old.serve[i]);
 			tc_detach_pin(path, idx);
+		}
+		for (i = 0; i < (int)old.nout; i++) {
+			if (out_in(&cfg, old.out[i]))
+				continue;
+			pin_path(path, sizeof(path), "links", "homeout", old.out[i]);
+			tc_detach_pin(path, 0);
 		}
 		home_rules_drop_stale(&old, &cfg);
 	}
@@ -380,6 +466,11 @@ static int home_detach(const char *tunnel)
 		resolve_iface(cfg.serve[i], &idx);
 		pin_path(path, sizeof(path), "links", "homesrv", cfg.serve[i]);
 		r = tc_detach_pin(path, idx);
+		ret = ret ?: r;
+	}
+	for (i = 0; i < cfg.nout; i++) {
+		pin_path(path, sizeof(path), "links", "homeout", cfg.out[i]);
+		r = tc_detach_pin(path, 0);
 		ret = ret ?: r;
 	}
 	r = home_rules(&cfg, false);
@@ -508,6 +599,11 @@ static int hstatus_cb(const char *tunnel, const char *path, void *data)
 			json_str(s->f, cfg.serve[i]);
 			fprintf(s->f, ",\"prog_id\":%u}", sid);
 		}
+		fprintf(s->f, "],\"line\":[");
+		for (i = 0; i < cfg.nout; i++) {
+			fprintf(s->f, "%s", i ? "," : "");
+			json_str(s->f, cfg.out[i]);
+		}
 		fprintf(s->f, "]}");
 	} else {
 		fprintf(s->f, "  %-12s table %u mark 0x%x tun prog %u", tunnel,
@@ -520,6 +616,9 @@ static int hstatus_cb(const char *tunnel, const char *path, void *data)
 			fprintf(s->f, "%s%s (prog %u)", i ? ", " : "  serving ",
 				cfg.serve[i], sid);
 		}
+		for (i = 0; i < cfg.nout; i++)
+			fprintf(s->f, "%s%s", i ? ", " : "  line egress ",
+				cfg.out[i]);
 		fputc('\n', s->f);
 	}
 	s->n++;

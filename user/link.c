@@ -79,6 +79,23 @@ int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u)
 	return ret;
 }
 
+/* Egress has no clsact fallback: its one user (crbpf_home_out) is an
+ * improvement the caller may go without on kernels before 6.6. */
+int tcx_attach_egress(int prog_fd, int ifindex, const char *pinpath,
+		      struct undo *u)
+{
+	int fd, ret;
+
+	fd = bpf_link_create(prog_fd, ifindex, BPF_TCX_EGRESS, NULL);
+	if (fd < 0)
+		return -errno;
+	ret = undo_unpin(u, pinpath);
+	if (!ret && bpf_obj_pin(fd, pinpath))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* In-place upgrade: the attachment stays, only its program changes. */
 int tc_replace(int prog_fd, int ifindex, const char *pinpath, struct undo *u)
 {

@@ -336,6 +336,62 @@ int nl_route_default(bool add, __u8 family, int oif, __u32 table)
 	return ret;
 }
 
+struct default_dump {
+	int *oifs;
+	int n, max;
+};
+
+static int default_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[RTA_MAX + 1] = {};
+	struct default_dump *d = data;
+	__u32 table = rtm->rtm_table;
+	int oif, i;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_dst_len != 0 ||
+	    rtm->rtm_type != RTN_UNICAST)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	if (tb[RTA_TABLE])
+		table = mnl_attr_get_u32(tb[RTA_TABLE]);
+	if (table != RT_TABLE_MAIN || !tb[RTA_OIF])
+		return MNL_CB_OK;
+	oif = mnl_attr_get_u32(tb[RTA_OIF]);
+	for (i = 0; i < d->n; i++)
+		if (d->oifs[i] == oif)
+			return MNL_CB_OK;
+	if (d->n < d->max)
+		d->oifs[d->n++] = oif;
+	return MNL_CB_OK;
+}
+
+/* Devices of the main table's default routes (both families): where the
+ * host's own traffic leaves. Multipath defaults are not followed. */
+int nl_default_oifs(int *oifs, int max, int *n)
+{
+	static const int afs[] = { AF_INET, AF_INET6 };
+	struct default_dump d = { .oifs = oifs, .max = max };
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(afs); i++) {
+		nlh = mnl_nlmsg_put_header(buf);
+		nlh->nlmsg_type = RTM_GETROUTE;
+		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+		rtm->rtm_family = afs[i];
+		ret = nl_talk(NETLINK_ROUTE, nlh, default_cb, &d);
+		if (ret && !(afs[i] == AF_INET6 && ret == -EAFNOSUPPORT))
+			return ret;
+	}
+	*n = d.n;
+	return 0;
+}
+
 struct diag_dump {
 	__u16 first, last;
 	struct listener *out;

@@ -21,6 +21,7 @@
 /* Not in the 6.1 UAPI headers this is built against. */
 #ifndef BPF_TCX_INGRESS
 #define BPF_TCX_INGRESS 46
+#define BPF_TCX_EGRESS 47
 #endif
 /* clsact fallback for kernels without tcx: detach finds our filter by these. */
 #define CRBPF_TC_HANDLE 0xcb
@@ -93,6 +94,8 @@ void undo_free(struct undo *u);
 
 /* attach.c helpers shared by edge, port, home */
 int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u);
+int tcx_attach_egress(int prog_fd, int ifindex, const char *pinpath,
+		      struct undo *u);
 int tc_replace(int prog_fd, int ifindex, const char *pinpath, struct undo *u);
 int tc_detach_pin(const char *pinpath, int ifindex);
 void link_release(const char *pinpath);
@@ -115,6 +118,7 @@ int nl_route_get(const struct addr *dst, int *oif, unsigned char *rtype);
 int nl_rule(bool add, __u8 family, const struct addr *src, __u32 mark,
 	    __u32 table);
 int nl_route_default(bool add, __u8 family, int oif, __u32 table);
+int nl_default_oifs(int *oifs, int max, int *n);
 struct listener {
 	__u32 inode;
 	__u16 port;

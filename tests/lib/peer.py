@@ -144,7 +144,14 @@ def hello(a):
         for _ in range(3):
             try:
                 s.sendto(b"HELLO\n", (a.host, a.port))
-                data, _ = s.recvfrom(65535)
+                data, src = s.recvfrom(65535)
+                # An unconnected socket takes replies from anywhere: a reply
+                # that left home through its ISP line arrives from the CGNAT
+                # address, which a real client would never accept.
+                if (ipaddress.ip_address(src[0]) != ipaddress.ip_address(a.host)
+                        or src[1] != a.port):
+                    die("udp %s port %d: reply came from %s port %d"
+                        % (a.host, a.port, src[0], src[1]))
                 print(data.decode(errors="replace").strip())
                 return
             except socket.timeout:
