@@ -7,6 +7,14 @@
  * l3only frames from L3SRC*_CLI sources (see unit.h); crbpf_home_srv gets
  * Ethernet frames as a bridge delivers them. Cases build on each other in
  * table order (home_srv_* answers endpoints home_tun_* learned).
+ *
+ * crbpf_home_out (egress of the home line line0, Ethernet) moves a UDP reply
+ * that a wildcard-bound service sent from the ISP address into the tunnel:
+ * reply to a learned endpoint, learned on wgh (rodata tun_ifindex), from the
+ * port the flow arrived on (hflow local_port) -> source = tunnel address of
+ * its family, verdict TC_ACT_REDIRECT (bpf_redirect to wgh). Everything else
+ * leaves untouched with TC_ACT_UNSPEC. Its objects share crbpf_hflows with
+ * crbpf_home_tun's, so home_out_v4/v6_reroute answer what home_tun_* learned.
  */
 #include <netinet/in.h>
 #include <linux/pkt_cls.h>
@@ -28,6 +36,15 @@
 #define HOME4 "10.0.0.2"
 #define HOME6 "2001:db8:10::2"
 #define L3 .l3only = true
+#define LINE .dev = DEV_LINE
+/* rewritten: only the source address changes; counted; redirected to wgh */
+#define REROUTE(to) TC_ACT_REDIRECT, .x = X_SRC, .to_addr = (to), \
+	.st = { ST(CRBPF_ST_HOME_REROUTE, 1), ST(CRBPF_ST_DROP_ERROR, 0) }, \
+	.learn = -1
+/* untouched: same bytes, TC_ACT_UNSPEC, nothing counted as rerouted */
+#define LEAVE TC_ACT_UNSPEC, \
+	.st = { ST(CRBPF_ST_HOME_REROUTE, 0), ST(CRBPF_ST_DROP_ERROR, 0) }, \
+	.learn = -1
 
 const struct tcase home_cases[] = {
 	{ "home_tun_v4_tcp_learn", P_HOME_TUN, { HTUN, TCP4(L3SRC4_CLI, 41000, HOME4, 8080), L3 },
@@ -69,6 +86,67 @@ const struct tcase home_cases[] = {
 	{ "home_srv_custom_mark", P_HOME_SRV_MARK, { SRV, TCP4(CTR4, 80, CLI4, 41010) },
 	  TC_ACT_UNSPEC, .add_hflow = true, .check_mark = true, .mark_out = HOME_MARK2,
 	  .note = "object loaded with rodata home_mark = 0xcb" },
+
+	/* crbpf_home_out: replies leaving through the ISP line */
+	{ "home_out_v4_reroute", P_HOME_OUT, { LINE, UDP4(LINE4, 53, L3SRC4_CLI, 41001) },
+	  REROUTE(HTUN4),
+	  .note = "reply to the endpoint home_tun_v4_udp_learn learned on port 53" },
+	{ "home_out_v6_reroute", P_HOME_OUT, { LINE, UDP6(LINE6, 5000, L3SRC6_CLI, 41003) },
+	  REROUTE(HTUN6),
+	  .note = "reply to the endpoint home_tun_v6_udp_learn learned on port 5000" },
+	{ "home_out_v4_csum0", P_HOME_OUT,
+	  { LINE, UDP4(LINE4, 5353, CLI4, 42000), .csum0 = true },
+	  REROUTE(HTUN4), .add_hflow = true,
+	  .note = "IPv4 UDP without checksum: the field stays 0" },
+	{ "home_out_v4_opts", P_HOME_OUT,
+	  { LINE, UDP4(LINE4, 123, CLI4, 42001), .opt_words = 3 },
+	  REROUTE(HTUN4), .add_hflow = true },
+	{ "home_out_v4_udp_ffff", P_HOME_OUT, { LINE, UDP4(LINE4, 1194, CLI4, 42002) },
+	  REROUTE(HTUN4), .add_hflow = true, .udp_ffff = true,
+	  .note = "rewritten checksum computes to 0: must go out as 0xffff" },
+	{ "home_out_v6_udp_ffff", P_HOME_OUT, { LINE, UDP6(LINE6, 1194, CLI6, 42003) },
+	  REROUTE(HTUN6), .add_hflow = true, .udp_ffff = true,
+	  .note = "rewritten checksum computes to 0: must go out as 0xffff" },
+	{ "home_out_v4_wrong_sport", P_HOME_OUT, { LINE, UDP4(LINE4, 54, CLI4, 42004) },
+	  LEAVE, .add_hflow = true, .hflow_lport = 53,
+	  .note = "flow arrived on port 53: a reply from 54 is another socket's" },
+	{ "home_out_v6_wrong_sport", P_HOME_OUT, { LINE, UDP6(LINE6, 5001, CLI6, 42005) },
+	  LEAVE, .add_hflow = true, .hflow_lport = 5000 },
+	{ "home_out_unlearned", P_HOME_OUT, { LINE, UDP4(LINE4, 53, CLI4, 42999) },
+	  LEAVE, .note = "endpoint never came through the tunnel" },
+	{ "home_out_v6_unlearned", P_HOME_OUT, { LINE, UDP6(LINE6, 5000, CLI6, 42999) },
+	  LEAVE },
+	{ "home_out_tcp", P_HOME_OUT, { LINE, TCP4(LINE4, 80, CLI4, 42006) },
+	  LEAVE, .add_hflow = true,
+	  .note = "TCP endpoint learned with this very port: TCP is never rerouted" },
+	{ "home_out_tcp_learned", P_HOME_OUT, { LINE, TCP4(LINE4, 8080, L3SRC4_CLI, 41000) },
+	  LEAVE, .note = "endpoint home_tun_v4_tcp_learn learned on 8080: TCP stays" },
+	{ "home_out_icmp", P_HOME_OUT,
+	  { LINE, .family = 4, .proto = IPPROTO_ICMP, .src = LINE4, .dst = L3SRC4_CLI },
+	  LEAVE },
+	{ "home_out_v4_fragment", P_HOME_OUT,
+	  { LINE, UDP4(LINE4, 53, L3SRC4_CLI, 41001), .frag = 0x2000 },
+	  LEAVE, .note = "IP fragments pass (brief)" },
+	{ "home_out_other_tunnel", P_HOME_OUT, { LINE, UDP4(LINE4, 53, CLI4, 42007) },
+	  LEAVE, .add_hflow = true, .hflow_dev = DEV_TUN,
+	  .note = "learned on tun0, but this instance serves wgh (rodata tun_ifindex)" },
+	{ "home_out_v6_other_tunnel", P_HOME_OUT, { LINE, UDP6(LINE6, 5000, CLI6, 42007) },
+	  LEAVE, .add_hflow = true, .hflow_dev = DEV_TUN },
+	{ "home_out_no6_v6", P_HOME_OUT_NO6, { LINE, UDP6(LINE6, 5000, CLI6, 42008) },
+	  LEAVE, .add_hflow = true,
+	  .note = "object with tun_addr6 zero: the tunnel carries no IPv6" },
+	{ "home_out_no6_v4", P_HOME_OUT_NO6, { LINE, UDP4(LINE4, 53, CLI4, 42009) },
+	  REROUTE(HTUN4), .add_hflow = true,
+	  .note = "control for home_out_no6_v6: IPv4 of the same object still moves" },
+	/* the same endpoint arrives again on another port: local_port follows */
+	{ "home_tun_v4_udp_relearn", P_HOME_TUN,
+	  { HTUN, UDP4(L3SRC4_CLI, 41001, HOME4, 5353), L3 },
+	  TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_HOME_LEARN, 1) }, .learn = 1,
+	  .note = "endpoint of home_tun_v4_udp_learn, now on 5353: local_port updated" },
+	{ "home_out_v4_after_relearn", P_HOME_OUT, { LINE, UDP4(LINE4, 5353, L3SRC4_CLI, 41001) },
+	  REROUTE(HTUN4) },
+	{ "home_out_v4_stale_port", P_HOME_OUT, { LINE, UDP4(LINE4, 53, L3SRC4_CLI, 41001) },
+	  LEAVE, .note = "53 was replaced by 5353 in home_tun_v4_udp_relearn" },
 };
 
 const int n_home_cases = sizeof(home_cases) / sizeof(home_cases[0]);

@@ -106,7 +106,7 @@ static void pcap_write(const __u8 *frame, int len, bool l3only)
 /* ---- objects ---- */
 
 static struct edge_bpf *edge;
-static struct home_bpf *home, *home2;
+static struct home_bpf *home, *home2, *home3, *home4;
 static int ncpus;
 static char edge_err[128], home_err[128];
 
@@ -127,8 +127,21 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
+static int home_share_maps(struct home_bpf *h)
+{
+	int err;
+
+	err = bpf_map__reuse_fd(h->maps.crbpf_hflows,
+				bpf_map__fd(home->maps.crbpf_hflows));
+	if (!err)
+		err = bpf_map__reuse_fd(h->maps.crbpf_stats,
+					bpf_map__fd(home->maps.crbpf_stats));
+	return err;
+}
+
 static void load_objects(void)
 {
+	__be32 a4[4];
 	int err;
 
 	edge = edge_bpf__open();
@@ -148,17 +161,39 @@ static void load_objects(void)
 
 	home = home_bpf__open();
 	home2 = home_bpf__open();
-	if (!home || !home2) {
+	home3 = home_bpf__open();
+	home4 = home_bpf__open();
+	if (!home || !home2 || !home3 || !home4) {
 		snprintf(home_err, sizeof(home_err), "home_bpf__open: %s",
 			 strerror(errno));
 		goto home_fail;
 	}
 	unpin_all(home->obj);
 	unpin_all(home2->obj);
+	unpin_all(home3->obj);
+	unpin_all(home4->obj);
 	home2->rodata->home_mark = HOME_MARK2;
+	/* crbpf_home_out instances: the tool sets the tunnel's ifindex and
+	 * addresses; home4's tunnel carries no IPv6 */
+	parse_addr(4, HTUN4, a4);
+	home3->rodata->tun_ifindex = topo.ifindex[DEV_HTUN];
+	home3->rodata->tun_addr4 = a4[0];
+	parse_addr(6, HTUN6, home3->rodata->tun_addr6);
+	home4->rodata->tun_ifindex = topo.ifindex[DEV_HTUN];
+	home4->rodata->tun_addr4 = a4[0];
 	err = home_bpf__load(home);
 	if (!err)
 		err = home_bpf__load(home2);
+	/* Like the pinned maps in production, home3/home4 answer from the
+	 * endpoints home's crbpf_home_tun learns and count into its stats. */
+	if (!err)
+		err = home_share_maps(home3);
+	if (!err)
+		err = home_share_maps(home4);
+	if (!err)
+		err = home_bpf__load(home3);
+	if (!err)
+		err = home_bpf__load(home4);
 	if (err) {
 		snprintf(home_err, sizeof(home_err), "home_bpf__load: %s",
 			 strerror(-err));
@@ -168,12 +203,15 @@ static void load_objects(void)
 home_fail:
 	home_bpf__destroy(home);
 	home_bpf__destroy(home2);
-	home = home2 = NULL;
+	home_bpf__destroy(home3);
+	home_bpf__destroy(home4);
+	home = home2 = home3 = home4 = NULL;
 }
 
 static bool is_home(enum prog p)
 {
-	return p == P_HOME_TUN || p == P_HOME_SRV || p == P_HOME_SRV_MARK;
+	return p == P_HOME_TUN || p == P_HOME_SRV || p == P_HOME_SRV_MARK ||
+	       p == P_HOME_OUT || p == P_HOME_OUT_NO6;
 }
 
 static bool is_xdp(enum prog p)
@@ -200,6 +238,10 @@ static int prog_fd(enum prog p)
 		return bpf_program__fd(home->progs.crbpf_home_srv);
 	case P_HOME_SRV_MARK:
 		return bpf_program__fd(home2->progs.crbpf_home_srv);
+	case P_HOME_OUT:
+		return bpf_program__fd(home3->progs.crbpf_home_out);
+	case P_HOME_OUT_NO6:
+		return bpf_program__fd(home4->progs.crbpf_home_out);
 	default:
 		return -1;
 	}
@@ -418,7 +460,7 @@ static const char *const stat_names[] = {
 	"PASS_FRAGMENT", "PASS_NO_MAPPING", "PASS_TTL", "PASS_TO_TC",
 	"FWD_XDP", "FWD_TC", "REV_XDP", "REV_TC", "REV_NEIGH", "REV_STATIC",
 	"PASS_REV_MISS", "DROP_NO_ROUTE", "DROP_ERROR", "FLOW_NEW",
-	"FLOW_FULL", "HOME_LEARN", "HOME_MARK", "HOME_PASS",
+	"FLOW_FULL", "HOME_LEARN", "HOME_MARK", "HOME_PASS", "HOME_REROUTE",
 };
 
 /* Only for messages: a counter added to the enum later prints by number. */
@@ -557,6 +599,13 @@ static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
 		want_l4_off = c->in.l4_off;
 		return;
 	}
+	if (c->x == X_SRC) {
+		/* crbpf_home_out: new source address, the rest as it was */
+		s.src = c->to_addr;
+		*out_len = pkt_build_macs(&s, dmac, smac, out);
+		want_l4_off = s.l4_off;
+		return;
+	}
 	if (c->x == X_DNAT) {
 		s.dst = c->to_addr;
 		s.dport = c->to_port;
@@ -617,7 +666,10 @@ static bool run_case(const struct tcase *tc)
 		c.setup();
 	if (c.add_hflow) {
 		struct crbpf_hflow_key k;
-		struct crbpf_hflow v = { .tunnel_ifindex = topo.ifindex[DEV_HTUN] };
+		struct crbpf_hflow v = {
+			.tunnel_ifindex = topo.ifindex[c.hflow_dev ? c.hflow_dev : DEV_HTUN],
+			.local_port = htons(c.hflow_lport ? c.hflow_lport : c.in.sport),
+		};
 
 		hflow_key(&k, c.in.family, c.in.proto, c.in.dst, c.in.dport);
 		if (!ASSERT_OK(bpf_map_update_elem(hflows_fd(c.prog), &k, &v, BPF_ANY),
@@ -713,6 +765,11 @@ static bool run_case(const struct tcase *tc)
 		} else {
 			ok &= ASSERT_EQ(v.tunnel_ifindex, topo.ifindex[c.in.dev],
 					"hflow tunnel_ifindex");
+			/* network order, as crbpf_home_out compares it with
+			 * the reply's source port */
+			ok &= ASSERT_EQ(v.local_port, htons(c.in.dport),
+					"hflow local_port (network order)");
+			ok &= ASSERT_EQ(v.pad, 0, "hflow pad");
 		}
 	} else if (c.learn < 0) {
 		ok &= ASSERT_EQ(map_count(hflows_fd(c.prog)),
@@ -944,6 +1001,8 @@ int main(int argc, char **argv)
 	edge_bpf__destroy(edge);
 	home_bpf__destroy(home);
 	home_bpf__destroy(home2);
+	home_bpf__destroy(home3);
+	home_bpf__destroy(home4);
 	if (pcap)
 		fclose(pcap);
 	return failed ? 1 : 0;

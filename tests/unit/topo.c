@@ -13,6 +13,8 @@
  *        198.18.0.0/24 routed through it; NOT in crbpf_txports.
  *   tun0 L3 tunnel (TUN, like wg0) 10.0.0.1/24 2001:db8:10::1/64.
  *   wgh  home tunnel (TUN), docker0 home bridge.
+ *   line0 home line to the ISP 100.64.0.2/24 2001:db8:64::2/64, peer line1
+ *        is the ISP gateway (crbpf_home_out sees replies leaving through it).
  *
  * Forwarding is enabled only where the brief's addendum says the tool enables
  * it (tunnel and next-hop devices), never on the public NIC: the programs must
@@ -34,6 +36,7 @@ struct topo topo;
 static const char *const dev_names[DEV__MAX] = {
 	[DEV_PUB] = "pub0", [DEV_NH] = "nh0", [DEV_TUN] = "tun0",
 	[DEV_HTUN] = "wgh", [DEV_SRV] = "docker0", [DEV_NH2] = "nh2",
+	[DEV_LINE] = "line0",
 };
 
 static const __u8 mac_pub0[6] = { 0x02, 0, 0, 0, 0x00, 0x10 };
@@ -44,6 +47,8 @@ static const __u8 mac_nh2[6] = { 0x02, 0, 0, 0, 0x02, 0x01 };
 static const __u8 mac_nh3[6] = { 0x02, 0, 0, 0, 0x02, 0x02 };
 static const __u8 mac_srv[6] = { 0x02, 0, 0, 0, 0x17, 0x01 };
 static const __u8 mac_ctr[6] = { 0x02, 0, 0, 0, 0x17, 0x02 };
+static const __u8 mac_line0[6] = { 0x02, 0, 0, 0, 0x64, 0x02 };
+static const __u8 mac_isp[6] = { 0x02, 0, 0, 0, 0x64, 0x01 };
 
 static int run(const char *cmd)
 {
@@ -93,10 +98,14 @@ int topo_setup(void)
 		"ip tuntap add dev tun0 mode tun",
 		"ip tuntap add dev wgh mode tun",
 		"ip link add docker0 address 02:00:00:00:17:01 type bridge",
+		"ip link add line0 address 02:00:00:00:64:02 type veth peer name line1 address 02:00:00:00:64:01",
 		"sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0",
 		"ip link set pub0 up", "ip link set pub1 up",
 		"ip link set nh0 up", "ip link set nh1 up",
 		"ip link set nh2 up", "ip link set nh3 up",
+		"ip link set line0 up", "ip link set line1 up",
+		"ip addr add 100.64.0.2/24 dev line0",
+		"ip addr add 2001:db8:64::2/64 dev line0 nodad",
 		"ip addr add 10.0.2.1/24 dev nh2",
 		"ip neigh replace 10.0.2.2 lladdr 02:00:00:00:02:02 dev nh2 nud permanent",
 		"ip route add 198.18.0.0/24 via 10.0.2.2 dev nh2",
@@ -147,6 +156,8 @@ int topo_setup(void)
 	memcpy(topo.peer_mac[DEV_NH2], mac_nh3, 6);
 	memcpy(topo.mac[DEV_SRV], mac_srv, 6);
 	memcpy(topo.peer_mac[DEV_SRV], mac_ctr, 6);
+	memcpy(topo.mac[DEV_LINE], mac_line0, 6);
+	memcpy(topo.peer_mac[DEV_LINE], mac_isp, 6);
 	/* TUN devices have no MAC: frames fed to them carry zero addresses */
 	return 0;
 }

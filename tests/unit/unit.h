@@ -59,6 +59,7 @@ enum dev {
 	DEV_HTUN, /* home tunnel (tun wgh) */
 	DEV_SRV, /* home served bridge (docker0) */
 	DEV_NH2, /* second Ethernet next hop, deliberately not in crbpf_txports */
+	DEV_LINE, /* home line to the ISP (veth line0, peer line1 = ISP gateway) */
 	DEV__MAX,
 };
 
@@ -94,6 +95,10 @@ int topo_setup(void);
 #define BENH2_4 "10.0.2.2" /* L2 backend behind nh2 */
 #define CLI_NH2_4 "198.18.0.5" /* client routed via nh2 */
 #define NOROUTE_CLI4 "192.168.77.1" /* client without a route back */
+#define LINE4 "100.64.0.2" /* home's ISP address on line0 */
+#define LINE6 "2001:db8:64::2"
+#define HTUN4 "10.0.0.2" /* home's tunnel addresses (rodata tun_addr4/6) */
+#define HTUN6 "fd00::2"
 /* Sources whose IP header reads as an Ethernet header with the right type:
  * only for l3only frames, never on any wire. */
 #define L3SRC4_BE "8.0.0.2" /* L3 backend behind tun0 answering crbpf_tun_tc */
@@ -189,6 +194,11 @@ enum prog {
 	P_HOME_TUN,
 	P_HOME_SRV,
 	P_HOME_SRV_MARK, /* second home object loaded with home_mark = HOME_MARK2 */
+	/* crbpf_home_out of a third home object: rodata tun_ifindex = wgh,
+	 * tun_addr4 = HTUN4, tun_addr6 = HTUN6; shares crbpf_hflows and
+	 * crbpf_stats with the first (the tool pins them by name) */
+	P_HOME_OUT,
+	P_HOME_OUT_NO6, /* same, fourth object with tun_addr6 zero (no IPv6 in the tunnel) */
 	P__MAX,
 };
 
@@ -198,6 +208,7 @@ enum xlate {
 	X_NONE, /* output identical to input */
 	X_DNAT, /* dst addr/port -> to_addr/to_port, TTL-1 */
 	X_SNAT, /* src addr/port -> to_addr/to_port, TTL-1 */
+	X_SRC, /* src addr -> to_addr only: port, TTL and MAC header unchanged */
 };
 
 enum macs {
@@ -249,8 +260,11 @@ struct tcase {
 	/* home: learned endpoint {src, sport} expected in crbpf_hflows (1), or
 	 * crbpf_hflows must not grow (-1) */
 	int learn;
-	/* home_srv: insert hflow {dst, dport} before the run */
+	/* home_srv/home_out: insert hflow {dst, dport} before the run, learned on
+	 * hflow_dev (DEV_NONE: wgh) with local_port = hflow_lport (0: sport) */
 	bool add_hflow;
+	enum dev hflow_dev;
+	__u16 hflow_lport;
 	__u32 mark_in;
 	bool check_mark;
 	__u32 mark_out;
