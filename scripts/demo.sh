@@ -85,7 +85,9 @@ echo "Home service log:"
 sed 's/^/  /' "$TOPO_DIR/web.log"
 
 step "VPS: counters"
-run vps crbpf stats
+printf '%svps#%s crbpf stats\n' "$D" "$N"
+# The home_* counters belong to the home side; shown below.
+vps_crbpf stats | grep -v '^  home_'
 step "Home: counters (flows learned on the tunnel, container replies marked)"
 printf '%shome#%s crbpf stats\n' "$D" "$N"
 home_crbpf stats | grep -E 'home_|^counters' || true
