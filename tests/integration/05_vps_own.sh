@@ -65,5 +65,13 @@ for spec in "tcp 22" "udp 51820"; do
 		t_result "$case_name" PASS
 	fi
 done
-hello_case vps-ssh-after-refusal "$CLI4:" peer cr-cli hello $VPS4 22
+HELLO_TAG=sshd hello_case vps-ssh-after-refusal "$CLI4:" peer cr-cli hello $VPS4 22
+# --force maps it anyway; port del gives port 22 back to the VPS.
+if vps_crbpf port add tcp 22 $TUN_HOME4:8000 --force >/dev/null 2>"$TOPO_DIR/force.err"; then
+	HELLO_TAG=homesrv hello_case force-maps-listener "$CLI4:" peer cr-cli hello $VPS4 22
+	must "crbpf port del tcp 22" vps_crbpf port del tcp 22 >/dev/null
+	HELLO_TAG=sshd hello_case force-del-restores-vps "$CLI4:" peer cr-cli hello $VPS4 22
+else
+	t_result force-maps-listener FAIL "port add tcp 22 --force: $(head -n1 "$TOPO_DIR/force.err")"
+fi
 t_done

@@ -35,6 +35,17 @@ if ! grep -q '^link' "$TOPO_DIR/bpf.attached" && cmp -s "$TOPO_DIR/left.before" 
 	t_result attach-visible FAIL "no crbpf link, XDP, tc filter or pin visible while attached"
 fi
 
+# attach on an attached device: an in-place upgrade, not a second copy.
+must "crbpf attach eth0 (again)" vps_crbpf attach eth0 >/dev/null
+bpf_objs >"$TOPO_DIR/bpf.reattached"
+n0=$(grep -c '^link' "$TOPO_DIR/bpf.attached")
+n1=$(grep -c '^link' "$TOPO_DIR/bpf.reattached")
+if [ "$n1" -ne "$n0" ]; then
+	t_result reattach-in-place FAIL "$n0 crbpf links before the second attach, $n1 after"
+else
+	hello_case reattach-in-place "$CLI4:" peer cr-cli hello $VPS4 8000
+fi
+
 detach_case detach-clean
 if peer cr-cli hello --timeout 2 $VPS4 8000 >/dev/null 2>&1; then
 	t_result detach-stops-forwarding FAIL "port 8000 still forwarded after detach"

@@ -136,7 +136,8 @@ crbpf_state() {
 }
 
 # hello_case CASE WANT CMD...: report CASE by whether CMD (a peer.py hello)
-# gets a reply naming WANT as the client address the server saw.
+# gets a reply naming WANT as the client address the server saw (and, with
+# HELLO_TAG set, coming from the server started with that tag).
 hello_case() {
 	local case=$1 want=$2 out rc
 	shift 2
@@ -144,10 +145,10 @@ hello_case() {
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
 		t_result "$case" FAIL "$(printf '%s\n' "$out" | tail -n1)"
-	elif [[ "$out" == *"hello $want"* ]]; then
+	elif [[ "$out" == *"hello $want"* ]] && { [ -z "${HELLO_TAG:-}" ] || [[ "$out" == *" $HELLO_TAG" ]]; }; then
 		t_result "$case" PASS
 	else
-		t_result "$case" FAIL "server saw '$(printf '%s\n' "$out" | head -n1)', want $want"
+		t_result "$case" FAIL "reply '$(printf '%s\n' "$out" | head -n1)', want client $want${HELLO_TAG:+ from server $HELLO_TAG}"
 	fi
 }
 
