@@ -10,6 +10,7 @@ t_up
 
 serve cr-home bulk tcp "" 8000 || t_fail "home server did not start"
 serve cr-home extra tcp "" 7000 || t_fail "home server did not start"
+serve cr-home other tcp "" 7001 || t_fail "home server did not start"
 
 must "crbpf attach eth0" vps_crbpf attach eth0 >/dev/null
 must "crbpf port add tcp 8000 10.0.0.2" vps_crbpf port add tcp 8000 $TUN_HOME4 >/dev/null
@@ -95,5 +96,20 @@ elif [ $((lost1 - lost0)) -gt 0 ]; then
 else
 	t_result live-transfer-intact PASS
 	[ $((rep1 - rep0)) -gt 0 ] && echo "    note: TCP repaired $((rep1 - rep0)) segments (retransmits, out-of-order); crbpf counted no drop"
+fi
+# Re-adding a mapped port with another backend replaces it.
+must "crbpf port add tcp 7000 10.0.0.2" vps_crbpf port add tcp 7000 $TUN_HOME4 >/dev/null
+HELLO_TAG=extra hello_case port-replace-before "$CLI4:" peer cr-cli hello $VPS4 7000
+if vps_crbpf port add tcp 7000 $TUN_HOME4:7001 >/dev/null 2>"$TOPO_DIR/cmd.err"; then
+	n=$(vps_crbpf port list --json | "$PY" -c '
+import json, sys
+print(sum(1 for m in json.load(sys.stdin) if m["proto"] == "tcp" and m["port"] == 7000))')
+	if [ "$n" = 1 ]; then
+		HELLO_TAG=other hello_case port-replace "$CLI4:" peer cr-cli hello $VPS4 7000
+	else
+		t_result port-replace FAIL "port list shows $n mappings of tcp 7000 after re-adding, want 1"
+	fi
+else
+	t_result port-replace FAIL "port add tcp 7000 10.0.0.2:7001 over tcp 7000: $(head -n1 "$TOPO_DIR/cmd.err")"
 fi
 t_done
