@@ -10,6 +10,9 @@
  *     -w PCAP  also write every input and output frame to PCAP, for an
  *              independent look (tcpdump -vv -r PCAP checks checksums)
  *     SUBSTRING  run only cases whose name contains one of them
+ *   UNIT_CSUM_COMPLETE=1 in the environment runs every tc case with
+ *   BPF_F_TEST_SKB_CHECKSUM_COMPLETE (diagnostic: l3only and VLAN frames
+ *   trip test_run's own checksum range there; see tcase.csum_complete)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -701,6 +704,8 @@ static bool run_case(const struct tcase *tc)
 		opts.ctx_size_in = sizeof(skb_in);
 		opts.ctx_out = &skb_out;
 		opts.ctx_size_out = sizeof(skb_out);
+		if (c.csum_complete || getenv("UNIT_CSUM_COMPLETE"))
+			opts.flags |= BPF_F_TEST_SKB_CHECKSUM_COMPLETE;
 	}
 	err = bpf_prog_test_run_opts(prog_fd(c.prog), &opts);
 	if (!ASSERT_OK(err ? -errno : 0, "BPF_PROG_TEST_RUN"))

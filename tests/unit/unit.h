@@ -255,6 +255,10 @@ struct tcase {
 	/* UDP: payload chosen so that the rewritten packet's checksum computes
 	 * to 0, which must go out as 0xffff (0 would mean "no checksum") */
 	bool udp_ffff;
+	/* tc: run with BPF_F_TEST_SKB_CHECKSUM_COMPLETE: the kernel sets
+	 * skb->csum over the packet before the run and fails it (EBADMSG) when
+	 * the program left skb->csum disagreeing with the bytes */
+	bool csum_complete;
 	/* extra map setup before the run */
 	void (*setup)(void);
 	/* home: learned endpoint {src, sport} expected in crbpf_hflows (1), or
