@@ -46,8 +46,11 @@ static __always_inline int tc_nat(struct __sk_buff *skb, const struct pkt *p,
 	if (bpf_skb_store_bytes(skb, pkt_addr_off(p, src), to_addr, alen,
 				store_flags))
 		return -1;
+	/* With a zero UDP checksum the L4 helper leaves everything alone, so
+	 * nothing offsets the port change in a CHECKSUM_COMPLETE skb->csum. */
 	if (bpf_skb_store_bytes(skb, pkt_port_off(p, src), &to_port,
-				sizeof(to_port), 0))
+				sizeof(to_port),
+				p->udp_nocsum ? BPF_F_RECOMPUTE_CSUM : 0))
 		return -1;
 	return 0;
 }
