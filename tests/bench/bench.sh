@@ -86,6 +86,13 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: needs root" >&2
 	exit 2
 fi
+# One bench at a time: a second one (the test suite's smoke run) would tear
+# down this one's namespaces in its setup.
+exec 9>/run/crb-bench.lock
+if ! flock -w 1500 9; then
+	echo "bench: another bench.sh still holds /run/crb-bench.lock" >&2
+	exit 1
+fi
 make -s -C "$ROOT" bench-bins >&2 || { echo "bench: build failed" >&2; exit 1; }
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 

@@ -171,7 +171,7 @@ def main():
         for k in ("hit_ns", "miss_ns", "rev_ns"):
             if k not in micro:
                 missing.append("micro/" + k)
-        if not live.get("sent"):
+        if not live.get("sent") or live.get("received", -1) < 0 or live.get("ops_failed", 1) > 0:
             missing.append("live/update")
     doc = {"meta": meta, "results": results, "micro": micro, "live": live,
            "targets": targets, "failed_rows": sorted(errors),
