@@ -5,6 +5,8 @@
 # "N passed, N failed". SKIPs count as neither but are listed. Exits non-zero
 # if anything failed. Optional arguments: substrings selecting integration
 # test files (e.g. `tests/run.sh tcp udp`); --no-unit skips the unit tests.
+# Each integration file gets CRBPF_TEST_TIMEOUT seconds (default 900: a
+# test may first wait for a concurrent run to release the topology lock).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -71,7 +73,7 @@ for t in tests/integration/*.sh; do
 	fi
 	name=$(basename "$t" .sh)
 	t0=$(date +%s)
-	out=$(timeout -k 15 300 bash "$t" 2>&1)
+	out=$(timeout -k 15 "${CRBPF_TEST_TIMEOUT:-900}" bash "$t" 2>&1)
 	rc=$?
 	count <<<"$out"
 	seen=$?
