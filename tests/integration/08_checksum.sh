@@ -3,17 +3,18 @@
 # Issue 2 case 8: 10 MB transfers both ways (upload hashed by the server,
 # download of known bytes hashed by the client), IPv4, IPv6 and to the
 # container, with tx checksum offload on (CHECKSUM_PARTIAL, like a container)
-# and off (complete checksums, like a wire) on every sending veth; in XDP
-# (auto) and tc mode. Besides the hashes, every client-flow packet entering
-# the tunnel on the VPS (wg0) and arriving at the client (eth0) has its
-# checksum verified from scratch, because WireGuard marks decrypted packets
-# CHECKSUM_UNNECESSARY and home would never notice a bad one.
+# and off (complete checksums, like a wire) on every sending veth, with XDP
+# in native (auto on veth) and generic mode and with --mode tc. Besides the
+# hashes, every client-flow packet entering the tunnel on the VPS (wg0) and
+# arriving at the client (eth0) has its checksum verified from scratch:
+# WireGuard marks decrypted packets CHECKSUM_UNNECESSARY, so home would never
+# notice a bad one.
 source "$(dirname "$0")/../lib/common.sh"
 t_begin checksum
 need_crbpf
 MB=10000000
 
-for mode in auto tc; do
+for mode in auto generic tc; do
 	topo_down
 	t_up
 	serve cr-home homesrv tcp "" 8000 || t_fail "home server did not start"
