@@ -86,26 +86,31 @@ static __always_inline int lookup_mapping(const struct pkt *p, __u32 ifindex,
 	return PKT_OK;
 }
 
+/* The flow a reply belongs to: it comes from the backend. */
+static __always_inline void reply_key(struct crbpf_flow_key *fk,
+				      const struct pkt *p)
+{
+	__builtin_memset(fk, 0, sizeof(*fk));
+	__builtin_memcpy(fk->backend, p->saddr, sizeof(fk->backend));
+	__builtin_memcpy(fk->client, p->daddr, sizeof(fk->client));
+	fk->backend_port = p->sport;
+	fk->client_port = p->dport;
+	fk->family = p->family;
+	fk->proto = p->proto;
+}
+
 /* Reverse direction lookup: the flow entry first, the static rule only when
  * exactly one public port leads to this backend port. Returns PKT_OK for a
  * flow, CRBPF_ST_REV_STATIC for a static rule (counted by the caller once the
  * packet is really translated), CRBPF_ST_PASS_REV_MISS otherwise. */
-static __always_inline int lookup_reverse(const struct pkt *p,
+static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 					  struct public_side *pub)
 {
-	struct crbpf_flow_key fk;
 	struct crbpf_rev_key rk;
 	struct crbpf_flow *flow;
 	struct crbpf_rev *rev;
 
-	__builtin_memset(&fk, 0, sizeof(fk));
-	__builtin_memcpy(fk.backend, p->saddr, sizeof(fk.backend));
-	__builtin_memcpy(fk.client, p->daddr, sizeof(fk.client));
-	fk.backend_port = p->sport;
-	fk.client_port = p->dport;
-	fk.family = p->family;
-	fk.proto = p->proto;
-	flow = bpf_map_lookup_elem(&crbpf_flows, &fk);
+	flow = bpf_map_lookup_elem(&crbpf_flows, fk);
 	if (flow) {
 		__builtin_memcpy(pub->addr, flow->public_addr,
 				 sizeof(pub->addr));
@@ -115,10 +120,10 @@ static __always_inline int lookup_reverse(const struct pkt *p,
 	}
 
 	__builtin_memset(&rk, 0, sizeof(rk));
-	__builtin_memcpy(rk.addr, p->saddr, sizeof(rk.addr));
-	rk.port = p->sport;
-	rk.family = p->family;
-	rk.proto = p->proto;
+	__builtin_memcpy(rk.addr, fk->backend, sizeof(rk.addr));
+	rk.port = fk->backend_port;
+	rk.family = fk->family;
+	rk.proto = fk->proto;
 	rev = bpf_map_lookup_elem(&crbpf_rev, &rk);
 	if (!rev || rev->refs != 1)
 		return CRBPF_ST_PASS_REV_MISS;
@@ -329,6 +334,177 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	return bpf_redirect_neigh(be.ifindex, NULL, 0, 0);
 }
 
+/* ---- ICMP errors about forwarded flows (reverse, tc) -------------------- */
+
+/* Message types that quote the packet that caused them. */
+#define CRBPF_ICMP_DEST_UNREACH 3 /* incl. code 4, fragmentation needed */
+#define CRBPF_ICMP_TIME_EXCEEDED 11
+#define CRBPF_ICMP_PARAMETERPROB 12
+#define CRBPF_ICMPV6_DEST_UNREACH 1
+#define CRBPF_ICMPV6_PARAMPROB 4 /* 2 packet too big, 3 time exceeded */
+#define CRBPF_ICMP_HLEN 8
+#define CRBPF_QUOTE_L4_LEN 8 /* what RFC 792 guarantees of the transport header */
+
+/* Where the fields NAT touches lie, relative to the ICMP header (so that
+ * tc_untag() does not move them), and their values as found. */
+struct icmp_err {
+	__u16 in_l4; /* quoted transport header */
+	__u16 in_csum; /* quoted L4 checksum field; 0: not quoted or UDP 0 */
+	__sum16 l4csum;
+	__sum16 ipcsum; /* quoted IPv4 header checksum */
+	bool is_err;
+	bool src_backend; /* sent by the backend, not by a router on the way */
+};
+
+static __always_inline bool icmp_is_error(__u8 family, __u8 type)
+{
+	if (family == CRBPF_V4)
+		return type == CRBPF_ICMP_DEST_UNREACH ||
+		       type == CRBPF_ICMP_TIME_EXCEEDED ||
+		       type == CRBPF_ICMP_PARAMETERPROB;
+	return type >= CRBPF_ICMPV6_DEST_UNREACH && type <= CRBPF_ICMPV6_PARAMPROB;
+}
+
+/*
+ * An ICMP error about a packet a client sent through a mapping quotes that
+ * packet (client -> backend): fills the key of the flow it belongs to. Read
+ * with bpf_skb_load_bytes(), as the quote lies beyond what parse_skb() pulls
+ * into the linear area. Returns PKT_OK or the reason to pass.
+ */
+static __always_inline int parse_icmp_err(struct __sk_buff *skb,
+					  const struct pkt *p,
+					  struct crbpf_flow_key *fk,
+					  struct icmp_err *ie)
+{
+	__u32 icmp = p->l4_off, end = p->l3_off + p->ip_len;
+	__u32 in_l3 = icmp + CRBPF_ICMP_HLEN, in_l4, csum_rel;
+	union {
+		struct iphdr v4;
+		struct ipv6hdr v6;
+	} ip;
+	struct udphdr l4; /* ports at the same place in TCP */
+	__u8 type, proto;
+
+	if (p->proto != (p->family == CRBPF_V4 ? IPPROTO_ICMP : IPPROTO_ICMPV6))
+		return CRBPF_ST_PASS_PROTO;
+	if (icmp + CRBPF_ICMP_HLEN > end || bpf_skb_load_bytes(skb, icmp, &type, 1))
+		return CRBPF_ST_PASS_MALFORMED;
+	if (!icmp_is_error(p->family, type))
+		return CRBPF_ST_PASS_PROTO;
+
+	__builtin_memset(fk, 0, sizeof(*fk));
+	if (p->family == CRBPF_V4) {
+		if (in_l3 + sizeof(ip.v4) > end ||
+		    bpf_skb_load_bytes(skb, in_l3, &ip.v4, sizeof(ip.v4)))
+			return CRBPF_ST_PASS_MALFORMED;
+		if (ip.v4.version != 4 || ip.v4.ihl < 5)
+			return CRBPF_ST_PASS_MALFORMED;
+		/* Only a first fragment quotes ports; forwarded flows never
+		 * carry fragments anyway (they pass to the stack). */
+		if (ip.v4.frag_off & bpf_htons(CRBPF_IP_MF | CRBPF_IP_OFFSET))
+			return CRBPF_ST_PASS_FRAGMENT;
+		proto = ip.v4.protocol;
+		in_l4 = CRBPF_ICMP_HLEN + ip.v4.ihl * 4;
+		fk->backend[0] = ip.v4.daddr;
+		fk->client[0] = ip.v4.saddr;
+		ie->ipcsum = ip.v4.check;
+	} else {
+		if (in_l3 + sizeof(ip.v6) > end ||
+		    bpf_skb_load_bytes(skb, in_l3, &ip.v6, sizeof(ip.v6)))
+			return CRBPF_ST_PASS_MALFORMED;
+		if (ip.v6.version != 6)
+			return CRBPF_ST_PASS_MALFORMED;
+		proto = ip.v6.nexthdr;
+		in_l4 = CRBPF_ICMP_HLEN + sizeof(ip.v6);
+		__builtin_memcpy(fk->backend, &ip.v6.daddr, sizeof(fk->backend));
+		__builtin_memcpy(fk->client, &ip.v6.saddr, sizeof(fk->client));
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return CRBPF_ST_PASS_PROTO;
+	if (icmp + in_l4 + CRBPF_QUOTE_L4_LEN > end ||
+	    bpf_skb_load_bytes(skb, icmp + in_l4, &l4, sizeof(l4)))
+		return CRBPF_ST_PASS_MALFORMED;
+
+	/* The error goes back to the client that sent the quoted packet. */
+	if (!addr_eq(p->daddr, fk->client))
+		return CRBPF_ST_PASS_REV_MISS;
+	fk->backend_port = l4.dest;
+	fk->client_port = l4.source;
+	fk->family = p->family;
+	fk->proto = proto;
+
+	/* The quoted L4 checksum is updated only when quoted (TCP's lies
+	 * beyond the 8 bytes every error carries) and not "none" (UDP 0). */
+	csum_rel = in_l4 + (proto == IPPROTO_TCP ? offsetof(struct tcphdr, check) :
+						   offsetof(struct udphdr, check));
+	if (icmp + csum_rel + sizeof(__sum16) <= end) {
+		if (bpf_skb_load_bytes(skb, icmp + csum_rel, &ie->l4csum,
+				       sizeof(ie->l4csum)))
+			return CRBPF_ST_PASS_MALFORMED;
+		if (proto == IPPROTO_TCP || ie->l4csum)
+			ie->in_csum = csum_rel;
+	}
+	ie->in_l4 = in_l4;
+	ie->src_backend = addr_eq(p->saddr, fk->backend);
+	ie->is_err = true;
+	return PKT_OK;
+}
+
+/*
+ * Rewrites an ICMP error as the client must see it: the quoted destination
+ * becomes the public address and port, and so does the outer source when the
+ * backend itself sent the error. The quoted checksums are plain payload to
+ * the skb (no offload covers them), so csum.h updates them; the ICMP
+ * checksum, which may be the skb's own, goes through the helper, by the sum
+ * of every change inside the message (ICMPv6 also by its pseudo-header).
+ */
+static __always_inline int tc_icmp_nat(struct __sk_buff *skb,
+				       const struct pkt *p,
+				       const struct crbpf_flow_key *fk,
+				       const struct icmp_err *ie,
+				       const struct public_side *pub)
+{
+	bool v4 = p->family == CRBPF_V4;
+	__u32 icmp = p->l4_off, in_l3 = icmp + CRBPF_ICMP_HLEN;
+	__u32 icmp_csum = icmp + 2; /* type, code, checksum */
+	__sum16 ipcsum = ie->ipcsum, l4csum = ie->l4csum;
+	__u64 addr, l4, msg;
+
+	addr = v4 ? csum_diff32(0, fk->backend[0], pub->addr[0]) :
+		    csum_diff128(0, fk->backend, pub->addr);
+	/* the quoted L4 checksum covers the address (pseudo-header) and port */
+	l4 = csum_diff16(addr, fk->backend_port, pub->port);
+	if (ie->in_csum) {
+		if (fk->proto == IPPROTO_UDP)
+			csum_apply_udp(&l4csum, l4);
+		else
+			csum_apply(&l4csum, l4);
+	}
+	msg = csum_diff16(l4, ie->l4csum, l4csum);
+	if (v4) {
+		csum_apply(&ipcsum, addr);
+		msg = csum_diff16(msg, ie->ipcsum, ipcsum);
+	}
+
+	if (bpf_skb_store_bytes(skb, in_l3 + (v4 ? offsetof(struct iphdr, daddr) :
+					      offsetof(struct ipv6hdr, daddr)),
+				pub->addr, v4 ? 4 : 16, 0) ||
+	    (v4 && bpf_skb_store_bytes(skb, in_l3 + offsetof(struct iphdr, check),
+				       &ipcsum, sizeof(ipcsum), 0)) ||
+	    bpf_skb_store_bytes(skb, icmp + ie->in_l4 + offsetof(struct udphdr, dest),
+				&pub->port, sizeof(pub->port), 0) ||
+	    (ie->in_csum && bpf_skb_store_bytes(skb, icmp + ie->in_csum, &l4csum,
+						sizeof(l4csum), 0)))
+		return -1;
+	/* Data and checksum change by opposite sums: a CHECKSUM_COMPLETE
+	 * skb->csum stays right without a recompute. */
+	if (bpf_l4_csum_replace(skb, icmp_csum, 0, csum_fold64(msg), 0))
+		return -1;
+	if (!ie->src_backend)
+		return 0;
+	return tc_nat_addr(skb, p, true, pub->addr, v4 ? 0 : icmp_csum, 0);
+}
+
 /*
  * Replies from backends, on the device that reaches them. has_eth: the data
  * starts at an Ethernet header (Ethernet next hop, BPF_PROG_TEST_RUN);
@@ -336,38 +512,53 @@ int crbpf_edge_tc(struct __sk_buff *skb)
  */
 static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 {
+	struct crbpf_flow_key fk;
 	struct bpf_fib_lookup fib;
 	struct bpf_redir_neigh nh;
 	struct public_side pub;
 	struct crbpf_mstats *ms;
+	struct icmp_err ie;
 	struct ethhdr eth;
 	__u32 len = skb->len + (has_eth ? 0 : ETH_HLEN);
+	const __be32 *src;
 	struct pkt p;
 	long rc;
 	int ret;
 
+	__builtin_memset(&ie, 0, sizeof(ie));
 	ret = parse_skb(skb, has_eth, &p);
+	if (ret == PKT_OK)
+		reply_key(&fk, &p);
+	else if (ret == CRBPF_ST_PASS_PROTO)
+		ret = parse_icmp_err(skb, &p, &fk, &ie);
 	if (ret != PKT_OK)
 		return tc_pass(ret);
-	ret = lookup_reverse(&p, &pub);
+	ret = lookup_reverse(&fk, &pub);
 	if (ret == CRBPF_ST_PASS_REV_MISS)
 		return tc_pass(ret);
 	if (p.ttl <= 1)
 		return tc_pass(CRBPF_ST_PASS_TTL);
 
-	fib_prepare(&fib, &p, skb->ingress_ifindex, pub.addr, p.daddr,
-		    pub.port, p.dport, 0);
+	/* An error from a router on the way keeps that router's source. */
+	src = ie.is_err && !ie.src_backend ? p.saddr : pub.addr;
+	fib_prepare(&fib, &p, skb->ingress_ifindex, src, p.daddr,
+		    ie.is_err ? 0 : pub.port, p.dport, 0);
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return tc_drop(CRBPF_ST_DROP_NO_ROUTE);
 	if (ret == CRBPF_ST_REV_STATIC)
 		count(CRBPF_ST_REV_STATIC);
 
-	if (tc_untag(skb, &p) || tc_nat(skb, &p, true, pub.addr, pub.port) ||
-	    tc_dec_ttl(skb, &p))
+	if (tc_untag(skb, &p))
+		return tc_drop(CRBPF_ST_DROP_ERROR);
+	if (ie.is_err ? tc_icmp_nat(skb, &p, &fk, &ie, &pub) :
+			tc_nat(skb, &p, true, pub.addr, pub.port))
+		return tc_drop(CRBPF_ST_DROP_ERROR);
+	if (tc_dec_ttl(skb, &p))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 
-	ms = mstats_get(pub.ifindex, p.family, p.proto, pub.port);
+	/* An error about a flow counts for its mapping (fk.proto). */
+	ms = mstats_get(pub.ifindex, p.family, fk.proto, pub.port);
 	if (ms) {
 		ms->out_packets++;
 		ms->out_bytes += len;
@@ -575,6 +766,7 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 len = data_end - data;
+	struct crbpf_flow_key fk;
 	struct bpf_fib_lookup fib;
 	struct public_side pub;
 	struct crbpf_mstats *ms;
@@ -582,10 +774,12 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	long rc;
 	int ret;
 
+	/* ICMP errors (PASS_PROTO) are left to crbpf_rev_tc. */
 	ret = parse_pkt(data, data_end, true, 0, &p);
 	if (ret != PKT_OK)
 		return xdp_pass(ret);
-	ret = lookup_reverse(&p, &pub);
+	reply_key(&fk, &p);
+	ret = lookup_reverse(&fk, &pub);
 	if (ret == CRBPF_ST_PASS_REV_MISS)
 		return xdp_pass(ret);
 	if (p.ttl <= 1)

@@ -529,7 +529,13 @@ bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
 
 static bool add_flow(const struct tcase *c)
 {
-	const struct pkt_spec *s = &c->in;
+	const struct pkt_spec *s = c->in.inner;
+
+	/* the quoted packet goes client -> backend */
+	if (s)
+		return flow_insert(s->family, s->proto, s->dst, s->dport, s->src,
+				   s->sport, c->to_addr, c->to_port);
+	s = &c->in;
 
 	return flow_insert(s->family, s->proto, s->src, s->sport, s->dst,
 			   s->dport, c->to_addr, c->to_port);
@@ -593,7 +599,7 @@ static void hflow_key(struct crbpf_hflow_key *k, int family, __u8 proto,
 static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
 			   __u8 *out, int *out_len)
 {
-	struct pkt_spec s = c->in;
+	struct pkt_spec s = c->in, quoted;
 	const __u8 *dmac = c->in.dmac, *smac = c->in.smac;
 
 	if (c->x == X_NONE) {
@@ -609,7 +615,14 @@ static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
 		want_l4_off = s.l4_off;
 		return;
 	}
-	if (c->x == X_DNAT) {
+	if (c->x == X_ICMP || c->x == X_ICMP_INNER) {
+		quoted = *c->in.inner;
+		quoted.dst = c->to_addr;
+		quoted.dport = c->to_port;
+		s.inner = &quoted;
+		if (c->x == X_ICMP)
+			s.src = c->to_addr;
+	} else if (c->x == X_DNAT) {
 		s.dst = c->to_addr;
 		s.dport = c->to_port;
 	} else {

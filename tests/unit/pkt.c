@@ -99,6 +99,26 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 	int off = 0, l3, l4, iphl = 0, l4hl = 0, len, i;
 	__u8 src[16] = {}, dst[16] = {};
 	__u8 proto = s->proto;
+	static __u8 quote[PKT_MAX];
+
+	if (s->inner) {
+		/* the quoted packet, built like any other, without its MACs */
+		struct pkt_spec in = *s->inner;
+		int ilen;
+
+		in.dev = s->dev;
+		in.l3only = false;
+		ilen = pkt_build(&in, quote);
+		memmove(quote, quote + in.l3_off, ilen - in.l3_off);
+		ilen -= in.l3_off;
+		plen = s->quote_len > 0 ? s->quote_len :
+		       s->quote_len < 0 ? ilen : in.l4_off - in.l3_off + 8;
+		if (plen > ilen) {
+			fprintf(stderr, "unit: fixture: quote of %d bytes from a %d-byte packet\n",
+				plen, ilen);
+			exit(2);
+		}
+	}
 
 	memcpy(s->dmac, dmac ? dmac : topo.mac[s->dev], 6);
 	memcpy(s->smac, smac ? smac : topo.peer_mac[s->dev], 6);
@@ -172,6 +192,8 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 	len = s->pay_off + plen;
 	for (i = 0; i < plen; i++)
 		buf[s->pay_off + i] = (__u8)(i * 7 + 3);
+	if (s->inner)
+		memcpy(buf + s->pay_off, quote, plen);
 	if (s->pay_word_on && plen >= 2)
 		put16(buf + s->pay_off, s->pay_word);
 
@@ -195,9 +217,15 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 	} else {
 		__u8 *c = buf + l4;
 
-		c[0] = proto == IPPROTO_ICMPV6 ? 128 : 8; /* echo request */
-		put16(c + 4, 0x4242);
-		put16(c + 6, 1);
+		if (s->icmp_type) {
+			c[0] = s->icmp_type;
+			c[1] = s->icmp_code;
+			put32(c + 4, s->icmp_info);
+		} else {
+			c[0] = proto == IPPROTO_ICMPV6 ? 128 : 8; /* echo request */
+			put16(c + 4, 0x4242);
+			put16(c + 6, 1);
+		}
 	}
 
 	/* IP header */
@@ -379,6 +407,47 @@ bool pkt_verify_csums(const __u8 *f, int len, bool *udp_zero)
 	return true;
 }
 
+/* Names the field at offset off of a quoted IP packet q (ICMP errors). */
+static const char *quote_name(const __u8 *q, int len, int off)
+{
+	int l4;
+
+	if (len < 1)
+		return "icmp.quote";
+	if (q[0] >> 4 == 4) {
+		l4 = (q[0] & 0xf) * 4;
+		if (off < 10)
+			return "quote.ip.hdr";
+		if (off < 12)
+			return "quote.ip.csum";
+		if (off < 16)
+			return "quote.ip.saddr";
+		if (off < 20)
+			return "quote.ip.daddr";
+		if (off < l4)
+			return "quote.ip.options";
+	} else {
+		l4 = IP6_HLEN;
+		if (off < 8)
+			return "quote.ip6.hdr";
+		if (off < 24)
+			return "quote.ip6.saddr";
+		if (off < 40)
+			return "quote.ip6.daddr";
+	}
+	if (off - l4 < 2)
+		return "quote.l4.sport";
+	if (off - l4 < 4)
+		return "quote.l4.dport";
+	if (off - l4 < 6)
+		return "quote.l4.4";
+	if (off - l4 < 8)
+		return "quote.l4.6 (udp.csum)";
+	if (off - l4 >= 16 && off - l4 < 18)
+		return "quote.l4.16 (tcp.csum)";
+	return "quote.l4.data";
+}
+
 /* Names the field at offset off of an Ethernet frame laid out like f. */
 static const char *field_name(const __u8 *f, int len, int off)
 {
@@ -420,6 +489,8 @@ static const char *field_name(const __u8 *f, int len, int off)
 			goto tcp;
 		case IPPROTO_UDP:
 			goto udp;
+		case IPPROTO_ICMP:
+			goto icmp;
 		}
 		return "ip.payload";
 	}
@@ -442,6 +513,8 @@ static const char *field_name(const __u8 *f, int len, int off)
 			goto tcp;
 		case IPPROTO_UDP:
 			goto udp;
+		case IPPROTO_ICMPV6:
+			goto icmp;
 		}
 		return "ip6.payload";
 	}
@@ -458,6 +531,14 @@ tcp:
 	if (off - l4 < 20)
 		return "tcp.urg";
 	return "payload";
+icmp:
+	if (off - l4 < 2)
+		return "icmp.type/code";
+	if (off - l4 < 4)
+		return "icmp.csum";
+	if (off - l4 < 8)
+		return "icmp.info";
+	return quote_name(f + l4 + 8, len - l4 - 8, off - l4 - 8);
 udp:
 	if (off - l4 < 2)
 		return "udp.sport";

@@ -145,6 +145,15 @@ struct pkt_spec {
 	bool csum_partial;
 	bool pay_word_on; /* first payload word forced to pay_word */
 	__u16 pay_word;
+	/* ICMP/ICMPv6 with icmp_type set: that type and code, icmp_info as the
+	 * rest of the header (MTU, pointer). With inner set, the payload is the
+	 * IP packet inner describes (same family; its checksums computed over
+	 * the whole of it), quoted for quote_len bytes: 0 = IP header + 8
+	 * (RFC 792 minimum), -1 = all of it */
+	__u8 icmp_type, icmp_code;
+	__u32 icmp_info;
+	const struct pkt_spec *inner;
+	int quote_len;
 	enum cut cut;
 	int cut_len;
 	/* filled in by the builder */
@@ -209,6 +218,11 @@ enum xlate {
 	X_DNAT, /* dst addr/port -> to_addr/to_port, TTL-1 */
 	X_SNAT, /* src addr/port -> to_addr/to_port, TTL-1 */
 	X_SRC, /* src addr -> to_addr only: port, TTL and MAC header unchanged */
+	/* ICMP error: quoted dst addr/port -> to_addr/to_port, outer src ->
+	 * to_addr, TTL-1 (an error the backend sent) */
+	X_ICMP,
+	/* same, outer src kept (an error a router on the way sent) */
+	X_ICMP_INNER,
 };
 
 enum macs {
@@ -248,7 +262,8 @@ struct tcase {
 	struct mst_exp mst;
 	/* X_DNAT: the flow entry {backend, client} -> {public} must exist after */
 	bool check_flow;
-	/* X_SNAT: insert the flow entry the reply belongs to before the run */
+	/* X_SNAT: insert the flow entry the reply belongs to before the run
+	 * (an ICMP error with a quote: the flow of the quoted packet) */
 	bool add_flow;
 	/* tc: the 802.1Q tag leaves the packet (crbpf pops it) */
 	bool untag;
