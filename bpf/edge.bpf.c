@@ -475,10 +475,11 @@ static __always_inline int tc_icmp_nat(struct __sk_buff *skb,
 	/* the quoted L4 checksum covers the address (pseudo-header) and port */
 	l4 = csum_diff16(addr, fk->backend_port, pub->port);
 	if (ie->in_csum) {
-		if (fk->proto == IPPROTO_UDP)
-			csum_apply_udp(&l4csum, l4);
-		else
-			csum_apply(&l4csum, l4);
+		/* never UDP's "none" here (in_csum is 0 then); a computed 0
+		 * goes out as 0xffff */
+		csum_apply(&l4csum, l4);
+		if (fk->proto == IPPROTO_UDP && !l4csum)
+			l4csum = 0xffff;
 	}
 	msg = csum_diff16(l4, ie->l4csum, l4csum);
 	if (v4) {
