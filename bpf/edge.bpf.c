@@ -60,7 +60,9 @@ static __always_inline int xdp_pass(enum crbpf_stat reason)
 
 /* Forward direction lookup: addressed to an attached public address, on a
  * mapped port of the device it arrived on. */
-static __always_inline int lookup_mapping(const struct pkt *p, __u32 ifindex,
+static __always_inline int lookup_mapping(__u8 family, __u8 proto,
+					  const __be32 *daddr, __be16 dport,
+					  __u32 ifindex,
 					  struct crbpf_port_key *pk,
 					  struct crbpf_backend *be)
 {
@@ -68,16 +70,16 @@ static __always_inline int lookup_mapping(const struct pkt *p, __u32 ifindex,
 	struct crbpf_backend *val;
 
 	__builtin_memset(&ak, 0, sizeof(ak));
-	ak.family = p->family;
-	__builtin_memcpy(ak.addr, p->daddr, sizeof(ak.addr));
+	ak.family = family;
+	__builtin_memcpy(ak.addr, daddr, sizeof(ak.addr));
 	if (!bpf_map_lookup_elem(&crbpf_local, &ak))
 		return CRBPF_ST_PASS_NOT_LOCAL;
 
 	__builtin_memset(pk, 0, sizeof(*pk));
 	pk->ifindex = ifindex;
-	pk->family = p->family;
-	pk->proto = p->proto;
-	pk->port = p->dport;
+	pk->family = family;
+	pk->proto = proto;
+	pk->port = dport;
 	val = bpf_map_lookup_elem(&crbpf_ports, pk);
 	if (!val)
 		return CRBPF_ST_PASS_NO_MAPPING;
@@ -265,76 +267,7 @@ static __always_inline int tc_write_macs(struct __sk_buff *skb,
 				   fib->smac, ETH_ALEN, 0) ? -1 : 0;
 }
 
-SEC("tc")
-int crbpf_edge_tc(struct __sk_buff *skb)
-{
-	struct bpf_fib_lookup fib;
-	struct crbpf_port_key pk;
-	struct crbpf_backend be;
-	struct crbpf_mstats *ms;
-	__u32 ifindex = skb->ingress_ifindex;
-	__u32 len = skb->len;
-	struct pkt p;
-	long rc = 0;
-	int ret;
-
-	ret = parse_skb(skb, true, &p);
-	if (ret != PKT_OK)
-		return edge_tc_pass(ret);
-	ret = lookup_mapping(&p, ifindex, &pk, &be);
-	if (ret != PKT_OK)
-		return edge_tc_pass(ret);
-	if (p.ttl <= 1)
-		return edge_tc_pass(CRBPF_ST_PASS_TTL);
-
-	/* Route before rewriting, so that a packet with nowhere to go is
-	 * dropped as it came. tot_len 0: the MTU check then uses the skb,
-	 * which knows about GSO. */
-	if (be.flags & CRBPF_BE_L2) {
-		fib_prepare(&fib, &p, be.ifindex, p.saddr, be.addr, p.sport,
-			    be.port, 0);
-		rc = bpf_fib_lookup(skb, &fib, sizeof(fib),
-				    BPF_FIB_LOOKUP_OUTPUT);
-		switch (rc) {
-		case BPF_FIB_LKUP_RET_SUCCESS:
-		case BPF_FIB_LKUP_RET_NO_NEIGH:
-		/* Forwarding off on the backend device, or a route type the
-		 * helper does not do: bpf_redirect_neigh() routes by itself. */
-		case BPF_FIB_LKUP_RET_FWD_DISABLED:
-		case BPF_FIB_LKUP_RET_UNSUPP_LWT:
-			break;
-		default:
-			return tc_drop(CRBPF_ST_DROP_NO_ROUTE);
-		}
-	}
-
-	if (tc_untag(skb, &p) || tc_nat(skb, &p, false, be.addr, be.port) ||
-	    tc_dec_ttl(skb, &p))
-		return tc_drop(CRBPF_ST_DROP_ERROR);
-
-	ms = bpf_map_lookup_elem(&crbpf_mstats, &pk);
-	if (ms) {
-		ms->in_packets++;
-		ms->in_bytes += len;
-	}
-	record_flow(&p, &be, ifindex, ms);
-
-	if (!(be.flags & CRBPF_BE_L2)) {
-		/* Layer 3 device: the kernel strips the MAC header itself. */
-		count(CRBPF_ST_FWD_TC);
-		return bpf_redirect(be.ifindex, 0);
-	}
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		if (tc_write_macs(skb, &fib))
-			return tc_drop(CRBPF_ST_DROP_ERROR);
-		count(CRBPF_ST_FWD_TC);
-		return bpf_redirect(fib.ifindex, 0);
-	}
-	count(CRBPF_ST_FWD_TC);
-	return bpf_redirect_neigh(be.ifindex, NULL, 0, 0);
-}
-
-/* ---- ICMP errors about forwarded flows (reverse, tc) -------------------- */
+/* ---- ICMP errors about forwarded flows (tc) ------------------------------- */
 
 /* Message types that quote the packet that caused them. */
 #define CRBPF_ICMP_DEST_UNREACH 3 /* incl. code 4, fragmentation needed */
@@ -366,10 +299,12 @@ static __always_inline bool icmp_is_error(__u8 family, __u8 type)
 }
 
 /*
- * An ICMP error about a packet a client sent through a mapping quotes that
- * packet (client -> backend): fills the key of the flow it belongs to. Read
- * with bpf_skb_load_bytes(), as the quote lies beyond what parse_skb() pulls
- * into the linear area. Returns PKT_OK or the reason to pass.
+ * An ICMP error quotes the packet that caused it; it must go back to that
+ * packet's source. Fills fk as if the quote were a forwarded packet: quoted
+ * destination in backend/backend_port, quoted source in client/client_port
+ * (reverse: the client's packet to the backend, so the flow key itself).
+ * Read with bpf_skb_load_bytes(), as the quote lies beyond what parse_skb()
+ * pulls into the linear area. Returns PKT_OK or the reason to pass.
  */
 static __always_inline int parse_icmp_err(struct __sk_buff *skb,
 					  const struct pkt *p,
@@ -451,18 +386,21 @@ static __always_inline int parse_icmp_err(struct __sk_buff *skb,
 }
 
 /*
- * Rewrites an ICMP error as the client must see it: the quoted destination
- * becomes the public address and port, and so does the outer source when the
- * backend itself sent the error. The quoted checksums are plain payload to
- * the skb (no offload covers them), so csum.h updates them; the ICMP
- * checksum, which may be the skb's own, goes through the helper, by the sum
- * of every change inside the message (ICMPv6 also by its pseudo-header).
+ * Rewrites an ICMP error about a flow. Reverse (to the client): the quoted
+ * destination (backend) becomes the public address and port, and so does the
+ * outer source when the backend itself sent the error. Forward (fwd, to the
+ * backend): the quoted source (public side) becomes the backend address and
+ * port, and so does the outer destination. The quoted checksums are plain
+ * payload to the skb (no offload covers them), so csum.h updates them; the
+ * ICMP checksum, which may be the skb's own, goes through the helper, by the
+ * sum of every change inside the message (ICMPv6 also by its pseudo-header).
  */
 static __always_inline int tc_icmp_nat(struct __sk_buff *skb,
 				       const struct pkt *p,
-				       const struct crbpf_flow_key *fk,
-				       const struct icmp_err *ie,
-				       const struct public_side *pub)
+				       const struct icmp_err *ie, bool fwd,
+				       __u8 proto, const __be32 *from,
+				       __be16 from_port, const __be32 *to,
+				       __be16 to_port)
 {
 	bool v4 = p->family == CRBPF_V4;
 	__u32 icmp = p->l4_off, in_l3 = icmp + CRBPF_ICMP_HLEN;
@@ -470,15 +408,14 @@ static __always_inline int tc_icmp_nat(struct __sk_buff *skb,
 	__sum16 ipcsum = ie->ipcsum, l4csum = ie->l4csum;
 	__u64 addr, l4, msg;
 
-	addr = v4 ? csum_diff32(0, fk->backend[0], pub->addr[0]) :
-		    csum_diff128(0, fk->backend, pub->addr);
+	addr = v4 ? csum_diff32(0, from[0], to[0]) : csum_diff128(0, from, to);
 	/* the quoted L4 checksum covers the address (pseudo-header) and port */
-	l4 = csum_diff16(addr, fk->backend_port, pub->port);
+	l4 = csum_diff16(addr, from_port, to_port);
 	if (ie->in_csum) {
 		/* never UDP's "none" here (in_csum is 0 then); a computed 0
 		 * goes out as 0xffff */
 		csum_apply(&l4csum, l4);
-		if (fk->proto == IPPROTO_UDP && !l4csum)
+		if (proto == IPPROTO_UDP && !l4csum)
 			l4csum = 0xffff;
 	}
 	msg = csum_diff16(l4, ie->l4csum, l4csum);
@@ -487,13 +424,17 @@ static __always_inline int tc_icmp_nat(struct __sk_buff *skb,
 		msg = csum_diff16(msg, ie->ipcsum, ipcsum);
 	}
 
-	if (bpf_skb_store_bytes(skb, in_l3 + (v4 ? offsetof(struct iphdr, daddr) :
-					      offsetof(struct ipv6hdr, daddr)),
-				pub->addr, v4 ? 4 : 16, 0) ||
+	if (bpf_skb_store_bytes(skb, in_l3 + (v4 ? (fwd ? offsetof(struct iphdr, saddr) :
+							   offsetof(struct iphdr, daddr)) :
+						    (fwd ? offsetof(struct ipv6hdr, saddr) :
+							   offsetof(struct ipv6hdr, daddr))),
+				to, v4 ? 4 : 16, 0) ||
 	    (v4 && bpf_skb_store_bytes(skb, in_l3 + offsetof(struct iphdr, check),
 				       &ipcsum, sizeof(ipcsum), 0)) ||
-	    bpf_skb_store_bytes(skb, icmp + ie->in_l4 + offsetof(struct udphdr, dest),
-				&pub->port, sizeof(pub->port), 0) ||
+	    bpf_skb_store_bytes(skb, icmp + ie->in_l4 +
+					     (fwd ? offsetof(struct udphdr, source) :
+						    offsetof(struct udphdr, dest)),
+				&to_port, sizeof(to_port), 0) ||
 	    (ie->in_csum && bpf_skb_store_bytes(skb, icmp + ie->in_csum, &l4csum,
 						sizeof(l4csum), 0)))
 		return -1;
@@ -501,9 +442,128 @@ static __always_inline int tc_icmp_nat(struct __sk_buff *skb,
 	 * skb->csum stays right without a recompute. */
 	if (bpf_l4_csum_replace(skb, icmp_csum, 0, csum_fold64(msg), 0))
 		return -1;
-	if (!ie->src_backend)
+	if (!fwd && !ie->src_backend)
 		return 0;
-	return tc_nat_addr(skb, p, true, pub->addr, v4 ? 0 : icmp_csum, 0);
+	return tc_nat_addr(skb, p, !fwd, to, v4 ? 0 : icmp_csum, 0);
+}
+
+/*
+ * Forward direction of an ICMP error: sent to a public address (by the client
+ * or a router near it) about a reply that left through a mapping. The quote
+ * is that reply as the client got it (public -> client); parse_icmp_err()
+ * put its destination (client) in fk->backend and its source (public side)
+ * in fk->client. Only errors about a live flow entry go to the backend.
+ */
+static __always_inline int lookup_icmp_fwd(const struct crbpf_flow_key *q,
+					   __u32 ifindex,
+					   struct crbpf_port_key *pk,
+					   struct crbpf_backend *be)
+{
+	struct crbpf_flow_key fk;
+	struct crbpf_flow *flow;
+	int ret;
+
+	ret = lookup_mapping(q->family, q->proto, q->client, q->client_port,
+			     ifindex, pk, be);
+	if (ret != PKT_OK)
+		return ret;
+	__builtin_memset(&fk, 0, sizeof(fk));
+	__builtin_memcpy(fk.backend, be->addr, sizeof(fk.backend));
+	__builtin_memcpy(fk.client, q->backend, sizeof(fk.client));
+	fk.backend_port = be->port;
+	fk.client_port = q->backend_port;
+	fk.family = q->family;
+	fk.proto = q->proto;
+	flow = bpf_map_lookup_elem(&crbpf_flows, &fk);
+	if (!flow || flow->public_port != q->client_port ||
+	    flow->public_ifindex != ifindex ||
+	    !addr_eq(flow->public_addr, q->client))
+		return CRBPF_ST_PASS_NO_MAPPING;
+	return PKT_OK;
+}
+
+SEC("tc")
+int crbpf_edge_tc(struct __sk_buff *skb)
+{
+	struct crbpf_flow_key q;
+	struct bpf_fib_lookup fib;
+	struct crbpf_port_key pk;
+	struct crbpf_backend be;
+	struct crbpf_mstats *ms;
+	__u32 ifindex = skb->ingress_ifindex;
+	__u32 len = skb->len;
+	struct icmp_err ie;
+	struct pkt p;
+	long rc = 0;
+	int ret;
+
+	__builtin_memset(&ie, 0, sizeof(ie));
+	ret = parse_skb(skb, true, &p);
+	if (ret == PKT_OK) {
+		ret = lookup_mapping(p.family, p.proto, p.daddr, p.dport,
+				     ifindex, &pk, &be);
+	} else if (ret == CRBPF_ST_PASS_PROTO) {
+		ret = parse_icmp_err(skb, &p, &q, &ie);
+		if (ret == PKT_OK)
+			ret = lookup_icmp_fwd(&q, ifindex, &pk, &be);
+	}
+	if (ret != PKT_OK)
+		return edge_tc_pass(ret);
+	if (p.ttl <= 1)
+		return edge_tc_pass(CRBPF_ST_PASS_TTL);
+
+	/* Route before rewriting, so that a packet with nowhere to go is
+	 * dropped as it came. tot_len 0: the MTU check then uses the skb,
+	 * which knows about GSO. */
+	if (be.flags & CRBPF_BE_L2) {
+		fib_prepare(&fib, &p, be.ifindex, p.saddr, be.addr, p.sport,
+			    ie.is_err ? 0 : be.port, 0);
+		rc = bpf_fib_lookup(skb, &fib, sizeof(fib),
+				    BPF_FIB_LOOKUP_OUTPUT);
+		switch (rc) {
+		case BPF_FIB_LKUP_RET_SUCCESS:
+		case BPF_FIB_LKUP_RET_NO_NEIGH:
+		/* Forwarding off on the backend device, or a route type the
+		 * helper does not do: bpf_redirect_neigh() routes by itself. */
+		case BPF_FIB_LKUP_RET_FWD_DISABLED:
+		case BPF_FIB_LKUP_RET_UNSUPP_LWT:
+			break;
+		default:
+			return tc_drop(CRBPF_ST_DROP_NO_ROUTE);
+		}
+	}
+
+	if (tc_untag(skb, &p))
+		return tc_drop(CRBPF_ST_DROP_ERROR);
+	if (ie.is_err ? tc_icmp_nat(skb, &p, &ie, true, q.proto, q.client,
+				    q.client_port, be.addr, be.port) :
+			tc_nat(skb, &p, false, be.addr, be.port))
+		return tc_drop(CRBPF_ST_DROP_ERROR);
+	if (tc_dec_ttl(skb, &p))
+		return tc_drop(CRBPF_ST_DROP_ERROR);
+
+	ms = bpf_map_lookup_elem(&crbpf_mstats, &pk);
+	if (ms) {
+		ms->in_packets++;
+		ms->in_bytes += len;
+	}
+	/* An error belongs to a flow that exists already. */
+	if (!ie.is_err)
+		record_flow(&p, &be, ifindex, ms);
+
+	if (!(be.flags & CRBPF_BE_L2)) {
+		/* Layer 3 device: the kernel strips the MAC header itself. */
+		count(CRBPF_ST_FWD_TC);
+		return bpf_redirect(be.ifindex, 0);
+	}
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		if (tc_write_macs(skb, &fib))
+			return tc_drop(CRBPF_ST_DROP_ERROR);
+		count(CRBPF_ST_FWD_TC);
+		return bpf_redirect(fib.ifindex, 0);
+	}
+	count(CRBPF_ST_FWD_TC);
+	return bpf_redirect_neigh(be.ifindex, NULL, 0, 0);
 }
 
 /*
@@ -552,7 +612,8 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 
 	if (tc_untag(skb, &p))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
-	if (ie.is_err ? tc_icmp_nat(skb, &p, &fk, &ie, &pub) :
+	if (ie.is_err ? tc_icmp_nat(skb, &p, &ie, false, fk.proto, fk.backend,
+				    fk.backend_port, pub.addr, pub.port) :
 			tc_nat(skb, &p, true, pub.addr, pub.port))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 	if (tc_dec_ttl(skb, &p))
@@ -748,7 +809,8 @@ int crbpf_edge_xdp(struct xdp_md *ctx)
 	ret = parse_pkt(data, data_end, true, 0, &p);
 	if (ret != PKT_OK)
 		return xdp_pass(ret);
-	ret = lookup_mapping(&p, ctx->ingress_ifindex, &pk, &be);
+	ret = lookup_mapping(p.family, p.proto, p.daddr, p.dport,
+			     ctx->ingress_ifindex, &pk, &be);
 	if (ret != PKT_OK)
 		return xdp_pass(ret);
 	if (p.ttl <= 1)

@@ -65,6 +65,38 @@ static void stale_flow(void)
 	flow_insert(4, IPPROTO_TCP, BE3_4, 80, "198.51.100.40", 40321, VPS4, 8080);
 }
 
+/* Flows the forward ICMP error cases are about (the reply went public -> client). */
+static void fwd_flow_tcp8001(void)
+{
+	flow_insert(4, IPPROTO_TCP, BE3_4, 9001, CLI4, 40600, VPS4, 8001);
+}
+
+static void fwd_flow_udp53(void)
+{
+	flow_insert(4, IPPROTO_UDP, BE3_4, 5353, CLI4, 40601, VPS4, 53);
+}
+
+static void fwd_flow_udp7000_v6(void)
+{
+	flow_insert(6, IPPROTO_UDP, BE2_6, 7000, CLI6, 40602, VPS6, 7000);
+}
+
+static void fwd_flow_tcp443_v6(void)
+{
+	flow_insert(6, IPPROTO_TCP, BE3_6, 8443, CLI6, 40603, VPS6, 443);
+}
+
+/* the client's flow went through 8080, the error quotes 80 */
+static void fwd_flow_other_port(void)
+{
+	flow_insert(4, IPPROTO_TCP, BE3_4, 80, CLI4, 40605, VPS4, 8080);
+}
+
+static void fwd_flow_tcp2222(void)
+{
+	flow_insert(4, IPPROTO_TCP, BE2_4, 22, CLI4, 40607, VPS4, 2222);
+}
+
 const struct tcase edge_cases[] = {
 	/* ---- crbpf_edge_tc, L3 backends (tunnel): rewrite + redirect ---- */
 	{ "tc_v4_tcp_hit", P_EDGE_TC, { PUB, TCP4(CLI4, 40001, VPS4, 80) },
@@ -135,6 +167,63 @@ const struct tcase edge_cases[] = {
 	  PASS_TC(CRBPF_ST_PASS_TTL) },
 	{ "tc_v6_hop1", P_EDGE_TC, { PUB, UDP6(CLI6, 40013, VPS6, 5000), .ttl = 1 },
 	  PASS_TC(CRBPF_ST_PASS_TTL) },
+
+	/* ---- crbpf_edge_tc: ICMP errors about replies go to the backend ---- */
+	{ "tc_icmp4_frag_needed_fwd", P_EDGE_TC,
+	  { PUB, ICMP4_ERR("198.51.100.1", VPS4, 3, 4), .icmp_info = 1400,
+	    QUOTE(TCP4(VPS4, 8001, CLI4, 40600), .plen = 1400) },
+	  TC_ACT_REDIRECT, .x = X_ICMP_FWD, .to_addr = BE3_4, .to_port = 9001, M_KEEP,
+	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FLOW_NEW, 0) },
+	  MST_IN(4, IPPROTO_TCP, 8001, 1, 0), .setup = fwd_flow_tcp8001, .csum_complete = true,
+	  .note = "PMTU for replies: a router near the client, 8 bytes of TCP quoted" },
+	{ "tc_icmp4_port_unreach_fwd", P_EDGE_TC,
+	  { PUB, ICMP4_ERR(CLI4, VPS4, 3, 3), .quote_len = -1,
+	    QUOTE(UDP4(VPS4, 53, CLI4, 40601)) },
+	  TC_ACT_REDIRECT, .x = X_ICMP_FWD, .to_addr = BE3_4, .to_port = 5353, M_KEEP,
+	  { ST(CRBPF_ST_FWD_TC, 1) }, .setup = fwd_flow_udp53, .csum_complete = true,
+	  .note = "the client itself answers a reply with port unreachable" },
+	{ "tc_icmp4_frag_needed_fwd_l2", P_EDGE_TC,
+	  { PUB, ICMP4_ERR("198.51.100.1", VPS4, 3, 4), .icmp_info = 1400,
+	    .quote_len = -1, QUOTE(TCP4(VPS4, 2222, CLI4, 40607)) },
+	  TC_ACT_REDIRECT, .x = X_ICMP_FWD, .to_addr = BE2_4, .to_port = 22, M_FWD_L2,
+	  { ST(CRBPF_ST_FWD_TC, 1) }, .setup = fwd_flow_tcp2222 },
+	{ "tc_icmp6_pkt_too_big_fwd_l2", P_EDGE_TC,
+	  { PUB, ICMP6_ERR("2001:db8:100::1", VPS6, 2, 0), .icmp_info = 1280,
+	    .quote_len = -1, QUOTE(UDP6(VPS6, 7000, CLI6, 40602)) },
+	  TC_ACT_REDIRECT, .x = X_ICMP_FWD, .to_addr = BE2_6, .to_port = 7000, M_FWD_L2,
+	  { ST(CRBPF_ST_FWD_TC, 1) }, .setup = fwd_flow_udp7000_v6, .csum_complete = true,
+	  .note = "ICMPv6: the outer destination is in the checksum's pseudo-header" },
+	{ "tc_icmp6_time_exceeded_fwd_tcp_min", P_EDGE_TC,
+	  { PUB, ICMP6_ERR("2001:db8:100::1", VPS6, 3, 0),
+	    QUOTE(TCP6(VPS6, 443, CLI6, 40603), .plen = 100) },
+	  TC_ACT_REDIRECT, .x = X_ICMP_FWD, .to_addr = BE3_6, .to_port = 8443, M_KEEP,
+	  { ST(CRBPF_ST_FWD_TC, 1) }, .setup = fwd_flow_tcp443_v6, .csum_complete = true },
+	{ "tc_icmp4_fwd_no_flow", P_EDGE_TC,
+	  { PUB, ICMP4_ERR(CLI4, VPS4, 3, 3), .quote_len = -1,
+	    QUOTE(UDP4(VPS4, 53, CLI4, 40604)) },
+	  PASS_TC(CRBPF_ST_PASS_NO_MAPPING),
+	  .note = "mapped port, but no flow entry for this client: untouched" },
+	{ "tc_icmp4_fwd_other_public_port", P_EDGE_TC,
+	  { PUB, ICMP4_ERR(CLI4, VPS4, 3, 3), .quote_len = -1,
+	    QUOTE(TCP4(VPS4, 80, CLI4, 40605)) },
+	  PASS_TC(CRBPF_ST_PASS_NO_MAPPING), .setup = fwd_flow_other_port,
+	  .note = "the flow left through 8080, the quote says 80: untouched" },
+	{ "tc_icmp4_fwd_unmapped", P_EDGE_TC,
+	  { PUB, ICMP4_ERR(CLI4, VPS4, 3, 3), .quote_len = -1,
+	    QUOTE(TCP4(VPS4, 22, CLI4, 40606)) },
+	  PASS_TC(CRBPF_ST_PASS_NO_MAPPING), .note = "error about the VPS's own SSH" },
+	{ "tc_icmp4_fwd_echo_quote", P_EDGE_TC,
+	  { PUB, ICMP4_ERR(CLI4, VPS4, 8, 0), .quote_len = -1,
+	    QUOTE(TCP4(VPS4, 8001, CLI4, 40600)) },
+	  PASS_TC(CRBPF_ST_PASS_PROTO), .note = "echo request whose data looks like a quote" },
+	{ "tc_icmp4_fwd_trunc_quote", P_EDGE_TC,
+	  { PUB, ICMP4_ERR(CLI4, VPS4, 3, 3), .quote_len = 20 + 6,
+	    QUOTE(TCP4(VPS4, 8001, CLI4, 40600)) },
+	  PASS_TC(CRBPF_ST_PASS_MALFORMED) },
+	{ "xdp_icmp4_error_to_tc", P_EDGE_XDP,
+	  { PUB, ICMP4_ERR(CLI4, VPS4, 3, 3), .quote_len = -1,
+	    QUOTE(TCP4(VPS4, 8001, CLI4, 40600)) },
+	  PASS_XDP(CRBPF_ST_PASS_PROTO), .note = "crbpf_edge_xdp leaves ICMP to crbpf_edge_tc" },
 
 	/* ---- crbpf_edge_tc: everything else passes untouched ---- */
 	{ "tc_v4_miss", P_EDGE_TC, { PUB, TCP4(CLI4, 40020, VPS4, 22) },

@@ -622,6 +622,12 @@ static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
 		s.inner = &quoted;
 		if (c->x == X_ICMP)
 			s.src = c->to_addr;
+	} else if (c->x == X_ICMP_FWD) {
+		quoted = *c->in.inner;
+		quoted.src = c->to_addr;
+		quoted.sport = c->to_port;
+		s.inner = &quoted;
+		s.dst = c->to_addr;
 	} else if (c->x == X_DNAT) {
 		s.dst = c->to_addr;
 		s.dport = c->to_port;

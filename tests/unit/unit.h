@@ -223,6 +223,9 @@ enum xlate {
 	X_ICMP,
 	/* same, outer src kept (an error a router on the way sent) */
 	X_ICMP_INNER,
+	/* ICMP error to a public address about a reply: quoted src addr/port
+	 * -> to_addr/to_port, outer dst -> to_addr, TTL-1 */
+	X_ICMP_FWD,
 };
 
 enum macs {
