@@ -204,7 +204,6 @@ static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	struct edge_bpf *skel = NULL;
 	struct undo *u = undo_new();
 	bool upgrade;
-	__u32 val = ifindex;
 	int i, n, ret;
 
 	if (!u)
@@ -247,11 +246,7 @@ static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		err("failed to record the addresses of %s: %s", dev, strerror(-ret));
 		goto fail;
 	}
-	ret = undo_map(u, bpf_map__fd(skel->maps.crbpf_txports), &val,
-		       sizeof(val), sizeof(val));
-	if (!ret && bpf_map_update_elem(bpf_map__fd(skel->maps.crbpf_txports),
-					&val, &val, BPF_ANY))
-		ret = -errno;
+	ret = txport_ensure(bpf_map__fd(skel->maps.crbpf_txports), ifindex, u);
 	if (ret) {
 		err("failed to add %s to crbpf_txports: %s", dev, strerror(-ret));
 		goto fail;

@@ -234,6 +234,21 @@ static int release_cb(const char *dev, const char *path, void *data)
 }
 
 /* Reverse programs (and devmap slots) of devices no mapping uses any more. */
+/* Replacing a devmap entry unlinks the old one before the new one is in,
+ * so XDP redirects racing the update would miss: write only what is absent. */
+int txport_ensure(int fd, __u32 ifindex, struct undo *u)
+{
+	__u32 cur;
+	int ret;
+
+	if (!bpf_map_lookup_elem(fd, &ifindex, &cur) && cur == ifindex)
+		return 0;
+	ret = undo_map(u, fd, &ifindex, sizeof(ifindex), sizeof(ifindex));
+	if (!ret && bpf_map_update_elem(fd, &ifindex, &ifindex, BPF_ANY))
+		ret = -errno;
+	return ret;
+}
+
 static int tun_release_unused(int ports_fd, int txports_fd)
 {
 	struct release_ctx r = { .txports_fd = txports_fd };
@@ -450,7 +465,6 @@ static int port_add(struct port_args *a)
 	struct addr be, pub;
 	struct undo *u = NULL;
 	__u8 proto;
-	__u32 val;
 
 	if (a->npos != 3)
 		return usage_err("usage: crbpf port add PROTO PORT[-LAST] BACKEND [--dev IFACE] [--force]");
@@ -545,16 +559,9 @@ static int port_add(struct port_args *a)
 	ret = rev_recompute(m.ports, m.rev, touched, nt, u);
 	if (ret)
 		goto fail;
-	val = pub_ifindex;
-	ret = undo_map(u, m.txports, &val, sizeof(val), sizeof(val));
-	if (!ret && bpf_map_update_elem(m.txports, &val, &val, BPF_ANY))
-		ret = -errno;
-	if (!ret && type == ARPHRD_ETHER) {
-		val = oif;
-		ret = undo_map(u, m.txports, &val, sizeof(val), sizeof(val));
-		if (!ret && bpf_map_update_elem(m.txports, &val, &val, BPF_ANY))
-			ret = -errno;
-	}
+	ret = txport_ensure(m.txports, pub_ifindex, u);
+	if (!ret && type == ARPHRD_ETHER)
+		ret = txport_ensure(m.txports, oif, u);
 	if (ret) {
 		err("failed to update crbpf_txports: %s", strerror(-ret));
 		goto fail;

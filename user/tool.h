@@ -136,6 +136,7 @@ int edge_is_attached(const char *dev);
 int edge_cleanup_idle(void);
 /* port.c */
 int cmd_port(int argc, char **argv);
+int txport_ensure(int fd, __u32 ifindex, struct undo *u);
 int port_pick_dev(const char *dev, char *name, int *ifindex);
 int mappings_purge(int pub_ifindex);
 int port_key_cmp(const void *a, const void *b);
