@@ -18,7 +18,7 @@ static const char usage_text[] =
 	"\n"
 	"  crbpf attach IFACE [--mode auto|native|generic|tc] [--flows N]\n"
 	"  crbpf detach IFACE\n"
-	"  crbpf port add PROTO PORT[-LAST] BACKEND [--dev IFACE] [--force]\n"
+	"  crbpf port add PROTO PORT[-LAST] BACKEND [--dev IFACE] [--force] [--xdp-veth]\n"
 	"  crbpf port del PROTO PORT[-LAST] [--dev IFACE]\n"
 	"  crbpf port list [--dev IFACE] [--json]\n"
 	"  crbpf stats [--dev IFACE] [--json]\n"

@@ -81,28 +81,65 @@ out:
 	return ret;
 }
 
-static int link_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+struct link_reply {
+	unsigned short type;
+	char *kind;
+	size_t kind_len;
+};
 
-	if (nlh->nlmsg_type == RTM_NEWLINK)
-		*(unsigned short *)data = ifi->ifi_type;
+static int linkinfo_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct link_reply *r = data;
+
+	if (mnl_attr_get_type(attr) == IFLA_INFO_KIND && r->kind)
+		snprintf(r->kind, r->kind_len, "%s", mnl_attr_get_str(attr));
 	return MNL_CB_OK;
 }
 
-int nl_link_type(int ifindex, unsigned short *type)
+static int link_attr_cb(const struct nlattr *attr, void *data)
+{
+	if (mnl_attr_get_type(attr) == IFLA_LINKINFO)
+		mnl_attr_parse_nested(attr, linkinfo_attr_cb, data);
+	return MNL_CB_OK;
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	struct link_reply *r = data;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return MNL_CB_OK;
+	r->type = ifi->ifi_type;
+	mnl_attr_parse(nlh, sizeof(*ifi), link_attr_cb, r);
+	return MNL_CB_OK;
+}
+
+/* Device type (ARPHRD_*) and, when kind is not NULL, its rtnetlink kind
+ * ("veth", "bridge", ...; empty for plain NICs). */
+int nl_link_info(int ifindex, unsigned short *type, char *kind, size_t kind_len)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct link_reply r = { .type = 0xffff, .kind = kind, .kind_len = kind_len };
 	struct ifinfomsg *ifi;
+	int ret;
 
 	nlh->nlmsg_type = RTM_GETLINK;
 	nlh->nlmsg_flags = NLM_F_REQUEST;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
-	*type = 0xffff;
-	return nl_talk(NETLINK_ROUTE, nlh, link_cb, type);
+	if (kind && kind_len)
+		kind[0] = 0;
+	ret = nl_talk(NETLINK_ROUTE, nlh, link_cb, &r);
+	*type = r.type;
+	return ret;
+}
+
+int nl_link_type(int ifindex, unsigned short *type)
+{
+	return nl_link_info(ifindex, type, NULL, 0);
 }
 
 struct addr_dump {

@@ -22,6 +22,7 @@ struct port_args {
 	const char *pos[4];
 	int npos;
 	bool force;
+	bool xdp_veth;
 	bool json;
 };
 
@@ -41,6 +42,8 @@ static int port_args_parse(int argc, char **argv, struct port_args *a,
 			a->dev = argv[i];
 		} else if (allow_force && !strcmp(argv[i], "--force")) {
 			a->force = true;
+		} else if (allow_force && !strcmp(argv[i], "--xdp-veth")) {
+			a->xdp_veth = true;
 		} else if (allow_json && !strcmp(argv[i], "--json")) {
 			a->json = true;
 		} else if (!strncmp(argv[i], "--", 2) ||
@@ -461,13 +464,14 @@ static int port_add(struct port_args *a)
 	__u16 first, last, bport, p;
 	int pub_ifindex, oif, ret, nt = 0;
 	unsigned short type;
+	char kind[32];
 	unsigned char rtype;
 	struct addr be, pub;
 	struct undo *u = NULL;
 	__u8 proto;
 
 	if (a->npos != 3)
-		return usage_err("usage: crbpf port add PROTO PORT[-LAST] BACKEND [--dev IFACE] [--force]");
+		return usage_err("usage: crbpf port add PROTO PORT[-LAST] BACKEND [--dev IFACE] [--force] [--xdp-veth]");
 	if (parse_proto(a->pos[0], &proto) || parse_port_range(a->pos[1], &first, &last) ||
 	    parse_backend(a->pos[2], &be, &bport))
 		return USAGE;
@@ -502,7 +506,7 @@ static int port_add(struct port_args *a)
 		err("no route to backend %s (route type %u)", abuf, rtype);
 		return -ENETUNREACH;
 	}
-	ret = nl_link_type(oif, &type);
+	ret = nl_link_info(oif, &type, kind, sizeof(kind));
 	if (ret) {
 		err("failed to query the device of ifindex %d: %s", oif, strerror(-ret));
 		return ret;
@@ -560,8 +564,15 @@ static int port_add(struct port_args *a)
 	if (ret)
 		goto fail;
 	ret = txport_ensure(m.txports, pub_ifindex, u);
-	if (!ret && type == ARPHRD_ETHER)
+	/* XDP redirects into a veth only reach a peer with NAPI (GRO or an
+	 * XDP program on it); otherwise the kernel drops them silently. The
+	 * peer sits in another namespace, so only the user can vouch for it:
+	 * without --xdp-veth such next hops take the tc path. */
+	if (!ret && type == ARPHRD_ETHER && (strcmp(kind, "veth") || a->xdp_veth))
 		ret = txport_ensure(m.txports, oif, u);
+	else if (!ret && type == ARPHRD_ETHER)
+		info("%s is a veth: forwarding in tc (--xdp-veth if its peer has GRO or XDP on)",
+		     oifname);
 	if (ret) {
 		err("failed to update crbpf_txports: %s", strerror(-ret));
 		goto fail;

@@ -112,6 +112,7 @@ struct nl_addr {
 	__u32 flags;
 };
 int nl_link_type(int ifindex, unsigned short *type);
+int nl_link_info(int ifindex, unsigned short *type, char *kind, size_t kind_len);
 int nl_addrs(int ifindex, int af, struct nl_addr **out, int *n);
 int nl_primary_addr(int ifindex, __u8 family, struct addr *out);
 int nl_route_get(const struct addr *dst, int *oif, unsigned char *rtype);

@@ -272,7 +272,7 @@ crbpf_up() {
 		return 1
 	fi
 	ns crb-vps "$CRBPF" attach crbpub0 --mode "$1" --flows "$crbpf_flows" >>"$LOG" 2>&1 &&
-		ns crb-vps "$CRBPF" port add udp 7000 10.99.0.2:9000 >>"$LOG" 2>&1 || {
+		ns crb-vps "$CRBPF" port add udp 7000 10.99.0.2:9000 --xdp-veth >>"$LOG" 2>&1 || {
 		say "bench: crbpf attach --mode $1 / port add failed (see $LOG)"
 		tail -n 5 "$LOG" >&2
 		return 1
@@ -382,7 +382,7 @@ live_update() {
 	local t0=$(date +%s.%N) i port fails=0
 	for ((i = 0; i < ops / 2; i++)); do
 		port=$((20000 + i % 1000))
-		ns crb-vps taskset -c "$OPS_CPU" "$CRBPF" port add udp "$port" 10.99.0.2:9000 >>"$LOG" 2>&1 || fails=$((fails + 1))
+		ns crb-vps taskset -c "$OPS_CPU" "$CRBPF" port add udp "$port" 10.99.0.2:9000 --xdp-veth >>"$LOG" 2>&1 || fails=$((fails + 1))
 		ns crb-vps taskset -c "$OPS_CPU" "$CRBPF" port del udp "$port" >>"$LOG" 2>&1 || fails=$((fails + 1))
 	done
 	local t1=$(date +%s.%N)

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Issue 3 part 1: a backend behind an Ethernet next hop on the VPS itself (a
+# "container" namespace on a veth). By default a veth next hop is forwarded
+# in tc: XDP frames redirected into a veth whose peer has neither GRO nor an
+# XDP program are dropped by the kernel. With --xdp-veth and GRO on the peer,
+# the XDP fast path forwards; the first packet to an unresolved neighbour
+# goes through tc, which resolves it, and is not lost. Replies come back
+# through crbpf_rev_tc on the next hop. Transfers are hashed both ways.
+source "$(dirname "$0")/../lib/common.sh"
+t_begin l2-nexthop
+need_crbpf
+TOPO_NS+=(cr-vctr)
+t_up
+
+BE4=10.77.0.2
+_veth cr-vps vethv0 cr-vctr eth0 || t_fail "veth to the VPS container failed"
+nsx cr-vps ip addr add 10.77.0.1/24 dev vethv0 &&
+	nsx cr-vctr ip addr add $BE4/24 dev eth0 &&
+	nsx cr-vctr ip route add default via 10.77.0.1 || t_fail "container addressing failed"
+# Complete checksums, as from a real wire: XDP leaves partial ones to tc.
+nsx cr-cli ethtool -K eth0 tx off >/dev/null &&
+	nsx cr-vctr ethtool -K eth0 tx off >/dev/null || t_fail "ethtool tx off failed"
+
+serve cr-vctr vctr tcp "" 80 || t_fail "container tcp server did not start"
+serve cr-vctr vctru udp "" 80 || t_fail "container udp server did not start"
+must "crbpf attach eth0" vps_crbpf attach eth0 >/dev/null
+must "crbpf port add tcp 9090" vps_crbpf port add tcp 9090 $BE4:80 >/dev/null
+must "crbpf port add udp 9090" vps_crbpf port add udp 9090 $BE4:80 >/dev/null
+
+# counter NAME: one outcome counter of the VPS.
+counter() {
+	vps_crbpf stats --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["counters"]["'"$1"'"])'
+}
+
+# Default: the veth peer has no GRO, so XDP must not redirect into it.
+xdp0=$(counter fwd_xdp) tc0=$(counter fwd_tc)
+hello_case l2-veth-default-tcp "$CLI4:" peer cr-cli hello $VPS4 9090
+hello_case l2-veth-default-udp "$CLI4:" peer cr-cli hello --proto udp $VPS4 9090
+xdp1=$(counter fwd_xdp) tc1=$(counter fwd_tc)
+if [ "$xdp1" -ne "$xdp0" ]; then
+	t_result l2-veth-default-tc-path FAIL "fwd_xdp grew by $((xdp1 - xdp0)) without --xdp-veth"
+elif [ "$tc1" -le "$tc0" ]; then
+	t_result l2-veth-default-tc-path FAIL "fwd_tc did not grow"
+else
+	t_result l2-veth-default-tc-path PASS
+fi
+
+# Opt in: the peer gets NAPI through GRO; the neighbour starts unresolved.
+nsx cr-vctr ethtool -K eth0 gro on >/dev/null || t_fail "ethtool gro on failed"
+must "port add --xdp-veth" vps_crbpf port add tcp 9090 $BE4:80 --xdp-veth >/dev/null
+nsx cr-vps ip neigh flush dev vethv0
+nsx cr-vps ip neigh del $BE4 dev vethv0 2>/dev/null
+xdp0=$(counter fwd_xdp) totc0=$(counter pass_to_tc) rev0=$(counter rev_tc)
+hello_case l2-xdp-first-packet-unresolved "$CLI4:" peer cr-cli hello $VPS4 9090
+totc1=$(counter pass_to_tc)
+if [ "$totc1" -le "$totc0" ]; then
+	t_result l2-xdp-unresolved-via-tc FAIL "pass_to_tc did not grow for the unresolved neighbour"
+else
+	t_result l2-xdp-unresolved-via-tc PASS
+fi
+out=$(peer cr-cli put $VPS4 9090 --bytes 4000000 --timeout 30 2>&1) &&
+	t_result l2-xdp-put-4MB PASS || t_result l2-xdp-put-4MB FAIL "$(printf '%s\n' "$out" | tail -n1)"
+out=$(peer cr-cli get $VPS4 9090 --bytes 4000000 --timeout 30 2>&1) &&
+	t_result l2-xdp-get-4MB PASS || t_result l2-xdp-get-4MB FAIL "$(printf '%s\n' "$out" | tail -n1)"
+xdp1=$(counter fwd_xdp) rev1=$(counter rev_tc)
+if [ "$xdp1" -le "$xdp0" ]; then
+	t_result l2-xdp-fast-path-used FAIL "fwd_xdp did not grow with --xdp-veth"
+else
+	t_result l2-xdp-fast-path-used PASS
+fi
+if [ "$rev1" -le "$rev0" ]; then
+	t_result l2-reply-direction FAIL "rev_tc did not grow"
+else
+	t_result l2-reply-direction PASS
+fi
+t_done
