@@ -328,10 +328,7 @@ int cmd_attach(int argc, char **argv)
 		return usage_err("usage: crbpf attach IFACE [--mode auto|native|generic|tc] [--flows N]");
 	if (parse_iface(dev))
 		return USAGE;
-	ret = need_root();
-	if (ret)
-		return ret;
-	ret = pin_init();
+	ret = tool_prepare();
 	if (ret)
 		return ret;
 	ret = resolve_iface(dev, &ifindex);
@@ -490,10 +487,7 @@ int cmd_detach(int argc, char **argv)
 		return usage_err("usage: crbpf detach IFACE");
 	if (parse_iface(argv[1]))
 		return USAGE;
-	ret = need_root();
-	if (ret)
-		return ret;
-	ret = pin_init();
+	ret = tool_prepare();
 	if (ret)
 		return ret;
 	return edge_detach(argv[1]);
@@ -574,10 +568,7 @@ int cmd_status(int argc, char **argv)
 		s.json = true;
 	else if (argc != 1)
 		return usage_err("usage: crbpf status [--json]");
-	ret = need_root();
-	if (ret)
-		return ret;
-	ret = pin_init();
+	ret = tool_prepare();
 	if (ret)
 		return ret;
 	if (s.json) {

@@ -547,9 +547,7 @@ int cmd_home(int argc, char **argv)
 		ret = parse_home_attach(argc - 2, argv + 2, &a);
 		if (ret)
 			return ret;
-		ret = need_root();
-		if (!ret)
-			ret = pin_init();
+		ret = tool_prepare();
 		return ret ?: home_attach(&a);
 	}
 	if (!strcmp(argv[1], "detach")) {
@@ -557,9 +555,7 @@ int cmd_home(int argc, char **argv)
 			return usage_err("usage: crbpf home detach TUNNEL");
 		if (parse_iface(argv[2]))
 			return USAGE;
-		ret = need_root();
-		if (!ret)
-			ret = pin_init();
+		ret = tool_prepare();
 		return ret ?: home_detach(argv[2]);
 	}
 	return usage_err("unknown home subcommand '%s' (expected attach or detach)",

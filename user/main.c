@@ -54,6 +54,13 @@ int need_root(void)
 	return -EPERM;
 }
 
+/* What every command that touches state checks first, after parsing its
+ * arguments: privileges, then the pin root. */
+int tool_prepare(void)
+{
+	return need_root() ?: pin_init();
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);

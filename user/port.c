@@ -478,10 +478,7 @@ static int port_add(struct port_args *a)
 	if (bport && (unsigned int)bport + (last - first) > 65535)
 		return usage_err("backend ports %u-%u do not fit below 65536", bport,
 				 bport + (last - first));
-	ret = need_root();
-	if (ret)
-		return ret;
-	ret = pin_init();
+	ret = tool_prepare();
 	if (ret)
 		return ret;
 	ret = port_pick_dev(a->dev, dev, &pub_ifindex);
@@ -610,10 +607,7 @@ static int port_del(struct port_args *a)
 		return usage_err("usage: crbpf port del PROTO PORT[-LAST] [--dev IFACE]");
 	if (parse_proto(a->pos[0], &proto) || parse_port_range(a->pos[1], &first, &last))
 		return USAGE;
-	ret = need_root();
-	if (ret)
-		return ret;
-	ret = pin_init();
+	ret = tool_prepare();
 	if (ret)
 		return ret;
 	ret = port_pick_dev(a->dev, dev, &pub_ifindex);
@@ -758,10 +752,7 @@ static int port_list(struct port_args *a)
 
 	if (a->npos)
 		return usage_err("usage: crbpf port list [--dev IFACE] [--json]");
-	ret = need_root();
-	if (ret)
-		return ret;
-	ret = pin_init();
+	ret = tool_prepare();
 	if (ret)
 		return ret;
 	if (a->dev) {

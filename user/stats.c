@@ -168,10 +168,7 @@ int cmd_stats(int argc, char **argv)
 			return usage_err("usage: crbpf stats [--dev IFACE] [--json]");
 		}
 	}
-	ret = need_root();
-	if (ret)
-		return ret;
-	ret = pin_init();
+	ret = tool_prepare();
 	if (ret)
 		return ret;
 	if (dev) {

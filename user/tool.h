@@ -40,6 +40,7 @@ void log_setup_libbpf(void);
 /* main.c */
 void usage(FILE *f);
 int need_root(void);
+int tool_prepare(void);
 
 /* util (parse.c) */
 struct addr {

@@ -57,6 +57,7 @@
 #include <linux/udp.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include "util.h"
 #include "bench/gen.skel.h"
 
 #define MAX_PORTS_PER_ADDR 64000
@@ -67,22 +68,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
-{
-	if (level == LIBBPF_WARN)
-		return vfprintf(stderr, fmt, ap);
-	return 0;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static double wall(void)
@@ -104,23 +89,6 @@ static int parse_mac(const char *s, __u8 *mac)
 	for (i = 0; i < ETH_ALEN; i++)
 		mac[i] = b[i];
 	return 0;
-}
-
-static int dev_mac(const char *dev, __u8 *mac)
-{
-	struct ifreq ifr = {};
-	int fd, ret = 0;
-
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
-		ret = -errno;
-	else
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
-	close(fd);
-	return ret;
 }
 
 /* "1.2.3.4:80" or "[2001:db8::1]:80" */

@@ -36,6 +36,7 @@
 #include <linux/udp.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include "util.h"
 #include "crbpf.h"
 #include "edge.skel.h"
 #include "bench/micro.skel.h"
@@ -44,14 +45,6 @@
 #define MICRO_HDR 64
 
 typedef __u16 __attribute__((may_alias)) u16_alias;
-
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
-{
-	if (level == LIBBPF_WARN)
-		return vfprintf(stderr, fmt, ap);
-	return 0;
-}
 
 static __u32 csum_add(const void *buf, size_t len, __u32 sum)
 {
@@ -69,23 +62,6 @@ static __u16 csum_fold(__u32 sum)
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	return ~sum;
-}
-
-static int dev_mac(const char *dev, __u8 *mac)
-{
-	struct ifreq ifr = {};
-	int fd, ret = 0;
-
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
-		ret = -errno;
-	else
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
-	close(fd);
-	return ret;
 }
 
 /* A complete 64-byte IPv4/UDP frame with valid checksums. */
