@@ -236,7 +236,6 @@ static int release_cb(const char *dev, const char *path, void *data)
 	return 0;
 }
 
-/* Reverse programs (and devmap slots) of devices no mapping uses any more. */
 /* Replacing a devmap entry unlinks the old one before the new one is in,
  * so XDP redirects racing the update would miss: write only what is absent. */
 int txport_ensure(int fd, __u32 ifindex, struct undo *u)
@@ -252,6 +251,7 @@ int txport_ensure(int fd, __u32 ifindex, struct undo *u)
 	return ret;
 }
 
+/* Reverse programs (and devmap slots) of devices no mapping uses any more. */
 static int tun_release_unused(int ports_fd, int txports_fd)
 {
 	struct release_ctx r = { .txports_fd = txports_fd };
