@@ -88,17 +88,35 @@ static __always_inline int lookup_mapping(__u8 family, __u8 proto,
 	return PKT_OK;
 }
 
+static __always_inline void flow_key(struct crbpf_flow_key *fk, __u8 family,
+				     __u8 proto, const __be32 *backend,
+				     __be16 backend_port, const __be32 *client,
+				     __be16 client_port)
+{
+	__builtin_memset(fk, 0, sizeof(*fk));
+	__builtin_memcpy(fk->backend, backend, sizeof(fk->backend));
+	__builtin_memcpy(fk->client, client, sizeof(fk->client));
+	fk->backend_port = backend_port;
+	fk->client_port = client_port;
+	fk->family = family;
+	fk->proto = proto;
+}
+
+/* Does a flow entry lead to this public side? */
+static __always_inline bool flow_is(const struct crbpf_flow *f,
+				    const __be32 *public_addr,
+				    __be16 public_port, __u32 ifindex)
+{
+	return f->public_port == public_port && f->public_ifindex == ifindex &&
+	       addr_eq(f->public_addr, public_addr);
+}
+
 /* The flow a reply belongs to: it comes from the backend. */
 static __always_inline void reply_key(struct crbpf_flow_key *fk,
 				      const struct pkt *p)
 {
-	__builtin_memset(fk, 0, sizeof(*fk));
-	__builtin_memcpy(fk->backend, p->saddr, sizeof(fk->backend));
-	__builtin_memcpy(fk->client, p->daddr, sizeof(fk->client));
-	fk->backend_port = p->sport;
-	fk->client_port = p->dport;
-	fk->family = p->family;
-	fk->proto = p->proto;
+	flow_key(fk, p->family, p->proto, p->saddr, p->sport, p->daddr,
+		 p->dport);
 }
 
 /* Reverse direction lookup: the flow entry first, the static rule only when
@@ -146,13 +164,8 @@ static __always_inline void record_flow(const struct pkt *p,
 	struct crbpf_flow *cur;
 	long err;
 
-	__builtin_memset(&fk, 0, sizeof(fk));
-	__builtin_memcpy(fk.backend, be->addr, sizeof(fk.backend));
-	__builtin_memcpy(fk.client, p->saddr, sizeof(fk.client));
-	fk.backend_port = be->port;
-	fk.client_port = p->sport;
-	fk.family = p->family;
-	fk.proto = p->proto;
+	flow_key(&fk, p->family, p->proto, be->addr, be->port, p->saddr,
+		 p->sport);
 
 	__builtin_memset(&fv, 0, sizeof(fv));
 	__builtin_memcpy(fv.public_addr, p->daddr, sizeof(fv.public_addr));
@@ -160,9 +173,7 @@ static __always_inline void record_flow(const struct pkt *p,
 	fv.public_ifindex = ifindex;
 
 	cur = bpf_map_lookup_elem(&crbpf_flows, &fk);
-	if (cur && cur->public_port == fv.public_port &&
-	    cur->public_ifindex == ifindex &&
-	    addr_eq(cur->public_addr, fv.public_addr))
+	if (cur && flow_is(cur, fv.public_addr, fv.public_port, ifindex))
 		return;
 
 	/* A differing entry is stale (the mapping changed): replace it. */
@@ -467,17 +478,10 @@ static __always_inline int lookup_icmp_fwd(const struct crbpf_flow_key *q,
 			     ifindex, pk, be);
 	if (ret != PKT_OK)
 		return ret;
-	__builtin_memset(&fk, 0, sizeof(fk));
-	__builtin_memcpy(fk.backend, be->addr, sizeof(fk.backend));
-	__builtin_memcpy(fk.client, q->backend, sizeof(fk.client));
-	fk.backend_port = be->port;
-	fk.client_port = q->backend_port;
-	fk.family = q->family;
-	fk.proto = q->proto;
+	flow_key(&fk, q->family, q->proto, be->addr, be->port, q->backend,
+		 q->backend_port);
 	flow = bpf_map_lookup_elem(&crbpf_flows, &fk);
-	if (!flow || flow->public_port != q->client_port ||
-	    flow->public_ifindex != ifindex ||
-	    !addr_eq(flow->public_addr, q->client))
+	if (!flow || !flow_is(flow, q->client, q->client_port, ifindex))
 		return CRBPF_ST_PASS_NO_MAPPING;
 	return PKT_OK;
 }

@@ -115,21 +115,6 @@ static int parse_addr_port(const char *s, int v6, __be32 *addr, __be16 *port)
 	return 0;
 }
 
-/* Reads structs of any type as 16-bit words: tell the compiler. */
-typedef __u16 __attribute__((may_alias)) u16_alias;
-
-/* Unfolded one's-complement sum of native 16-bit words. */
-static __u32 csum_partial(const void *buf, size_t len, __u32 sum)
-{
-	const u16_alias *w = buf;
-
-	for (; len > 1; len -= 2)
-		sum += *w++;
-	if (len)
-		sum += *(const __u8 *)w;
-	return sum;
-}
-
 struct gen_state {
 	__u32 flow, port_idx, addr_idx, pad;
 	__u64 sent, next_ps;

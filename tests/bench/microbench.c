@@ -44,19 +44,6 @@
 #define FRAME 64
 #define MICRO_HDR 64
 
-typedef __u16 __attribute__((may_alias)) u16_alias;
-
-static __u32 csum_add(const void *buf, size_t len, __u32 sum)
-{
-	const u16_alias *w = buf;
-
-	for (; len > 1; len -= 2)
-		sum += *w++;
-	if (len)
-		sum += *(const __u8 *)w;
-	return sum;
-}
-
 static __u16 csum_fold(__u32 sum)
 {
 	sum = (sum & 0xffff) + (sum >> 16);
@@ -87,13 +74,13 @@ static void udp4_frame(__u8 *f, const __u8 *dmac, const __u8 *smac,
 	ip->protocol = IPPROTO_UDP;
 	inet_pton(AF_INET, src, &ip->saddr);
 	inet_pton(AF_INET, dst, &ip->daddr);
-	ip->check = csum_fold(csum_add(ip, sizeof(*ip), 0));
+	ip->check = csum_fold(csum_partial(ip, sizeof(*ip), 0));
 	udp->source = htons(sport);
 	udp->dest = htons(dport);
 	udp->len = htons(ulen);
-	sum = csum_add(&ip->saddr, 8, 0);
-	sum = csum_add(pseudo, sizeof(pseudo), sum);
-	sum = csum_add(udp, ulen, sum);
+	sum = csum_partial(&ip->saddr, 8, 0);
+	sum = csum_partial(pseudo, sizeof(pseudo), sum);
+	sum = csum_partial(udp, ulen, sum);
 	udp->check = csum_fold(sum) ?: 0xffff;
 }
 

@@ -49,4 +49,19 @@ static inline int dev_mac(const char *dev, __u8 *mac)
 	return ret;
 }
 
+/* Reads structs of any type as 16-bit words: tell the compiler. */
+typedef __u16 __attribute__((may_alias)) u16_alias;
+
+/* Unfolded one's-complement sum of native 16-bit words. */
+static inline __u32 csum_partial(const void *buf, size_t len, __u32 sum)
+{
+	const u16_alias *w = buf;
+
+	for (; len > 1; len -= 2)
+		sum += *w++;
+	if (len)
+		sum += *(const __u8 *)w;
+	return sum;
+}
+
 #endif /* CRBPF_BENCH_UTIL_H */

@@ -20,14 +20,6 @@
 #include <linux/pkt_cls.h>
 #include "unit.h"
 
-#define TCP4(s, sp, d, dp) .family = 4, .proto = IPPROTO_TCP, .src = (s), \
-	.sport = (sp), .dst = (d), .dport = (dp)
-#define UDP4(s, sp, d, dp) .family = 4, .proto = IPPROTO_UDP, .src = (s), \
-	.sport = (sp), .dst = (d), .dport = (dp)
-#define TCP6(s, sp, d, dp) .family = 6, .proto = IPPROTO_TCP, .src = (s), \
-	.sport = (sp), .dst = (d), .dport = (dp)
-#define UDP6(s, sp, d, dp) .family = 6, .proto = IPPROTO_UDP, .src = (s), \
-	.sport = (sp), .dst = (d), .dport = (dp)
 
 #define HTUN .dev = DEV_HTUN
 #define SRV .dev = DEV_SRV

@@ -295,6 +295,16 @@ struct tcase {
 
 extern const struct tcase edge_cases[];
 extern const int n_edge_cases;
+/* Packet fields of a case: protocol, family, addresses and ports. */
+#define TCP4(s, sp, d, dp) .family = 4, .proto = IPPROTO_TCP, .src = (s), \
+	.sport = (sp), .dst = (d), .dport = (dp)
+#define UDP4(s, sp, d, dp) .family = 4, .proto = IPPROTO_UDP, .src = (s), \
+	.sport = (sp), .dst = (d), .dport = (dp)
+#define TCP6(s, sp, d, dp) .family = 6, .proto = IPPROTO_TCP, .src = (s), \
+	.sport = (sp), .dst = (d), .dport = (dp)
+#define UDP6(s, sp, d, dp) .family = 6, .proto = IPPROTO_UDP, .src = (s), \
+	.sport = (sp), .dst = (d), .dport = (dp)
+
 extern const struct tcase home_cases[];
 extern const int n_home_cases;
 
