@@ -952,7 +952,11 @@ int main(int argc, char **argv)
 	const struct {
 		const struct tcase *cases;
 		int n;
-	} tables[] = { { edge_cases, n_edge_cases }, { home_cases, n_home_cases } };
+	} tables[] = {
+		/* One line per tests/unit/<area>_cases.c file. */
+		{ edge_cases, n_edge_cases },
+		{ home_cases, n_home_cases },
+	};
 
 	while (first < argc && argv[first][0] == '-') {
 		if (!strcmp(argv[first], "-v")) {
@@ -997,7 +1001,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	for (t = 0; t < 2; t++) {
+	for (t = 0; t < (int)(sizeof(tables) / sizeof(tables[0])); t++) {
 		for (i = 0; i < tables[t].n; i++) {
 			const struct tcase *c = &tables[t].cases[i];
 			bool ok;
