@@ -31,6 +31,61 @@ static __always_inline void hflow_key(struct crbpf_hflow_key *k,
 	k->proto = p->proto;
 }
 
+/*
+ * An ICMP error quotes the packet it is about. One bound for a tunnelled
+ * client quotes a packet that client sent, so the quote's source is the
+ * learned endpoint: fills k from it. False for anything else (no error, no
+ * TCP/UDP quote, a non-first fragment, a quote from someone other than the
+ * error's destination).
+ */
+static __always_inline bool icmp_quote_key(struct __sk_buff *skb,
+					   const struct pkt *p,
+					   struct crbpf_hflow_key *k)
+{
+	__u32 off = p->l4_off, in_l3 = off + 8, in_l4;
+	union {
+		struct iphdr v4;
+		struct ipv6hdr v6;
+	} ip;
+	__be16 ports[2];
+	__u8 type, proto;
+
+	if (bpf_skb_load_bytes(skb, off, &type, 1))
+		return false;
+	__builtin_memset(k, 0, sizeof(*k));
+	if (p->family == CRBPF_V4) {
+		/* destination unreachable, time exceeded, parameter problem */
+		if (p->proto != IPPROTO_ICMP ||
+		    (type != 3 && type != 11 && type != 12))
+			return false;
+		if (bpf_skb_load_bytes(skb, in_l3, &ip.v4, sizeof(ip.v4)) ||
+		    ip.v4.version != 4 || ip.v4.ihl < 5 ||
+		    (ip.v4.frag_off & bpf_htons(CRBPF_IP_OFFSET)))
+			return false;
+		proto = ip.v4.protocol;
+		in_l4 = in_l3 + ip.v4.ihl * 4;
+		k->addr[0] = ip.v4.saddr;
+	} else {
+		/* ICMPv6 errors are types 1 to 4 */
+		if (p->proto != IPPROTO_ICMPV6 || type < 1 || type > 4)
+			return false;
+		if (bpf_skb_load_bytes(skb, in_l3, &ip.v6, sizeof(ip.v6)) ||
+		    ip.v6.version != 6)
+			return false;
+		proto = ip.v6.nexthdr;
+		in_l4 = in_l3 + sizeof(ip.v6);
+		__builtin_memcpy(k->addr, &ip.v6.saddr, sizeof(k->addr));
+	}
+	if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) ||
+	    !addr_eq(k->addr, p->daddr) ||
+	    bpf_skb_load_bytes(skb, in_l4, ports, sizeof(ports)))
+		return false;
+	k->port = ports[0];
+	k->family = p->family;
+	k->proto = proto;
+	return true;
+}
+
 /* Data starts at the IP header: the tunnel is a layer 3 device. */
 SEC("tc")
 int crbpf_home_tun(struct __sk_buff *skb)
@@ -67,13 +122,17 @@ int crbpf_home_srv(struct __sk_buff *skb)
 {
 	struct crbpf_hflow_key k;
 	struct pkt p;
+	int ret;
 
-	if (parse_skb(skb, true, &p) != PKT_OK) {
+	ret = parse_skb(skb, true, &p);
+	if (ret == PKT_OK) {
+		hflow_key(&k, &p, false);
+	} else if (ret != CRBPF_ST_PASS_PROTO || !icmp_quote_key(skb, &p, &k)) {
+		/* An ICMP error a container sends about a tunnelled flow goes
+		 * back the way that flow came, like the flow's replies. */
 		count(CRBPF_ST_HOME_PASS);
 		return TC_ACT_UNSPEC;
 	}
-
-	hflow_key(&k, &p, false);
 	if (!bpf_map_lookup_elem(&crbpf_hflows, &k)) {
 		count(CRBPF_ST_HOME_PASS);
 		return TC_ACT_UNSPEC;
@@ -90,7 +149,10 @@ int crbpf_home_srv(struct __sk_buff *skb)
  * never reach the client. Such a reply (UDP, to a learned endpoint, from the
  * port the flow arrived on) gets the tunnel address and goes into the tunnel.
  * TCP needs none of this: an accepted socket answers from the address the
- * SYN came to, which the "from" rule already steers.
+ * SYN came to, which the "from" rule already steers. The same holds for an
+ * ICMP error this host sends about a tunnelled packet it forwards (an MTU
+ * error on the way to a container, say): the kernel takes its source from
+ * the route back to the client, the home line.
  */
 SEC("tc")
 int crbpf_home_out(struct __sk_buff *skb)
@@ -98,15 +160,21 @@ int crbpf_home_out(struct __sk_buff *skb)
 	struct crbpf_hflow_key k;
 	struct crbpf_hflow *hf;
 	__be32 to[4] = {};
+	bool icmp = false;
 	struct pkt p;
+	int ret;
 
-	if (parse_skb(skb, true, &p) != PKT_OK || p.proto != IPPROTO_UDP)
+	ret = parse_skb(skb, true, &p);
+	if (ret == PKT_OK && p.proto == IPPROTO_UDP)
+		hflow_key(&k, &p, false);
+	else if (ret == CRBPF_ST_PASS_PROTO && icmp_quote_key(skb, &p, &k))
+		icmp = true;
+	else
 		return TC_ACT_UNSPEC;
 
-	hflow_key(&k, &p, false);
 	hf = bpf_map_lookup_elem(&crbpf_hflows, &k);
 	if (!hf || hf->tunnel_ifindex != tun_ifindex ||
-	    hf->local_port != p.sport)
+	    (!icmp && hf->local_port != p.sport))
 		return TC_ACT_UNSPEC;
 
 	if (p.family == CRBPF_V4) {
@@ -121,7 +189,10 @@ int crbpf_home_out(struct __sk_buff *skb)
 		to[2] = tun_addr6[2];
 		to[3] = tun_addr6[3];
 	}
-	if (tc_nat(skb, &p, true, to, p.sport)) {
+	/* The ICMPv6 checksum covers the pseudo header, ICMPv4's does not. */
+	if (icmp ? tc_nat_addr(skb, &p, true, to,
+			       p.family == CRBPF_V6 ? p.l4_off + 2 : 0, 0) :
+		   tc_nat(skb, &p, true, to, p.sport)) {
 		count(CRBPF_ST_DROP_ERROR);
 		return TC_ACT_SHOT;
 	}

@@ -11,6 +11,14 @@ serve: a TCP or UDP server that tells each client the address it saw.
   Each peer seen is also logged on stdout as "peer ADDR:PORT".
 hello/put/get: the matching clients; exit 0 on success, 1 with one line on
 stderr otherwise.
+refused HOST PORT: UDP from a connected socket; exit 0 printing "refused"
+  when an ICMP port-unreachable comes back (ECONNREFUSED), 1 otherwise.
+pmtu HOST PORT --size N: sends N-byte UDP datagrams that must not be
+  fragmented until the kernel refuses one (EMSGSIZE: an ICMP too-big came
+  back) and prints "mtu M", the path MTU the socket learned.
+backrefuse --bind ADDR --port P: UDP server for one client that then goes
+  away: connects to the first sender, keeps sending to it and prints
+  "refused" once the client's ICMP port-unreachable reaches this socket.
 csum DEV [--net PREFIX]...: capture TCP/UDP packets on DEV (both directions)
   and verify their checksums from scratch until SIGTERM/SIGINT, then print
   "csum checked=N partial=P bad=B". A packet the kernel marks CHECKSUM_PARTIAL
@@ -18,6 +26,7 @@ csum DEV [--net PREFIX]...: capture TCP/UDP packets on DEV (both directions)
   other packet a complete checksum.
 """
 import argparse
+import errno
 import hashlib
 import ipaddress
 import os
@@ -341,6 +350,72 @@ def csum(a):
     log("csum checked=%(checked)d partial=%(partial)d bad=%(bad)d" % counts)
 
 
+def refused(a):
+    s = socket.socket(family_of(a.host), socket.SOCK_DGRAM)
+    s.settimeout(1)
+    s.connect((a.host, a.port))
+    for _ in range(int(a.timeout)):
+        try:
+            s.send(b"HELLO\n")
+            data = s.recv(65535)
+            die("udp %s port %d: got a reply %r, want port unreachable"
+                % (a.host, a.port, data[:40]))
+        except ConnectionRefusedError:
+            print("refused")
+            return
+        except socket.timeout:
+            continue
+    die("udp %s port %d: no ICMP port unreachable came back" % (a.host, a.port))
+
+
+def pmtu(a):
+    fam = family_of(a.host)
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    if fam == socket.AF_INET:
+        s.setsockopt(socket.IPPROTO_IP, 10, 2)  # IP_MTU_DISCOVER = DO
+    else:
+        s.setsockopt(socket.IPPROTO_IPV6, 23, 2)  # IPV6_MTU_DISCOVER = DO
+    s.connect((a.host, a.port))
+    payload = b"x" * a.size
+    for _ in range(int(a.timeout * 5)):
+        try:
+            s.send(payload)
+        except OSError as e:
+            if e.errno != errno.EMSGSIZE:
+                die("udp %s port %d: %s" % (a.host, a.port, e))
+            break
+        time.sleep(0.2)
+    else:
+        die("udp %s port %d: %d-byte datagrams never drew a too-big error"
+            % (a.host, a.port, a.size))
+    if fam == socket.AF_INET:
+        mtu = s.getsockopt(socket.IPPROTO_IP, 14)  # IP_MTU
+    else:
+        mtu = s.getsockopt(socket.IPPROTO_IPV6, 24)  # IPV6_MTU
+    print("mtu %d" % mtu)
+
+
+def backrefuse(a):
+    s = make_listener("udp", a.bind, a.port)
+    log("listening")
+    _, addr = s.recvfrom(65535)
+    log("peer " + fmt_peer(addr))
+    s.connect(addr[:2])
+    s.settimeout(1)
+    # The client closes its socket after sending; every datagram now draws
+    # a port unreachable, which reaches us only if it was translated back.
+    for _ in range(int(a.timeout)):
+        try:
+            s.send(b"late reply\n")
+            s.recv(65535)
+        except ConnectionRefusedError:
+            log("refused")
+            return
+        except socket.timeout:
+            continue
+    log("no error came back")
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -359,11 +434,25 @@ def main():
         c.add_argument("--seed", type=int, default=1)
         c.add_argument("--until", default="")
         c.add_argument("--rate", type=float, default=0)
+    rf = sub.add_parser("refused")
+    rf.add_argument("host")
+    rf.add_argument("port", type=int)
+    rf.add_argument("--timeout", type=float, default=5)
+    pm = sub.add_parser("pmtu")
+    pm.add_argument("host")
+    pm.add_argument("port", type=int)
+    pm.add_argument("--size", type=int, required=True)
+    pm.add_argument("--timeout", type=float, default=5)
+    br = sub.add_parser("backrefuse")
+    br.add_argument("--bind", default="")
+    br.add_argument("--port", type=int, required=True)
+    br.add_argument("--timeout", type=float, default=8)
     cs = sub.add_parser("csum")
     cs.add_argument("dev")
     cs.add_argument("--net", action="append", default=[])
     a = p.parse_args()
-    {"serve": serve, "hello": hello, "put": put, "get": get, "csum": csum}[a.cmd](a)
+    {"serve": serve, "hello": hello, "put": put, "get": get, "csum": csum,
+     "refused": refused, "backrefuse": backrefuse, "pmtu": pmtu}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,11 @@
 #define HOME4 "10.0.0.2"
 #define HOME6 "2001:db8:10::2"
 #define L3 .l3only = true
+#define ICMP4_ERR(s, d, t, c) .family = 4, .proto = IPPROTO_ICMP, .src = (s), \
+	.dst = (d), .icmp_type = (t), .icmp_code = (c)
+#define ICMP6_ERR(s, d, t, c) .family = 6, .proto = IPPROTO_ICMPV6, .src = (s), \
+	.dst = (d), .icmp_type = (t), .icmp_code = (c)
+#define QUOTE(...) .inner = &(const struct pkt_spec){ __VA_ARGS__ }
 #define LINE .dev = DEV_LINE
 /* rewritten: only the source address changes; counted; redirected to wgh */
 #define REROUTE(to) TC_ACT_REDIRECT, .x = X_SRC, .to_addr = (to), \
@@ -75,6 +80,25 @@ const struct tcase home_cases[] = {
 	{ "home_srv_src_only", P_HOME_SRV, { SRV, TCP4(L3SRC4_CLI, 41000, CTR4, 8080) },
 	  TC_ACT_UNSPEC, .check_mark = true, .mark_out = 0,
 	  .note = "learned endpoint as source is no reply" },
+	/* an ICMP error the container sends about a tunnelled flow */
+	{ "home_srv_icmp4_mark", P_HOME_SRV,
+	  { SRV, ICMP4_ERR(CTR4, L3SRC4_CLI, 3, 3), .quote_len = -1,
+	    QUOTE(UDP4(L3SRC4_CLI, 41001, CTR4, 53)) },
+	  TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_HOME_MARK, 1) }, .check_mark = true,
+	  .mark_out = CRBPF_HOME_MARK_DEFAULT,
+	  .note = "port unreachable quoting the flow home_tun_v4_udp_learn learned" },
+	{ "home_srv_icmp6_mark", P_HOME_SRV,
+	  { SRV, ICMP6_ERR(CTR6, L3SRC6_CLI, 1, 4), QUOTE(TCP6(L3SRC6_CLI, 41002, CTR6, 443)) },
+	  TC_ACT_UNSPEC, .check_mark = true, .mark_out = CRBPF_HOME_MARK_DEFAULT },
+	{ "home_srv_icmp4_unlearned", P_HOME_SRV,
+	  { SRV, ICMP4_ERR(CTR4, CLI4, 3, 3), QUOTE(UDP4(CLI4, 41999, CTR4, 53)) },
+	  TC_ACT_UNSPEC, .check_mark = true, .mark_out = 0 },
+	{ "home_srv_icmp4_quote_not_dst", P_HOME_SRV,
+	  { SRV, ICMP4_ERR(CTR4, CLI4, 3, 3), QUOTE(UDP4(L3SRC4_CLI, 41001, CTR4, 53)) },
+	  TC_ACT_UNSPEC, .check_mark = true, .mark_out = 0,
+	  .note = "learned endpoint quoted, but the error goes elsewhere" },
+	{ "home_srv_icmp4_echo", P_HOME_SRV, { SRV, .family = 4, .proto = IPPROTO_ICMP,
+	  .src = CTR4, .dst = L3SRC4_CLI }, TC_ACT_UNSPEC, .check_mark = true, .mark_out = 0 },
 	{ "home_srv_custom_mark", P_HOME_SRV_MARK, { SRV, TCP4(CTR4, 80, CLI4, 41010) },
 	  TC_ACT_UNSPEC, .add_hflow = true, .check_mark = true, .mark_out = HOME_MARK2,
 	  .note = "object loaded with rodata home_mark = 0xcb" },
@@ -126,6 +150,36 @@ const struct tcase home_cases[] = {
 	{ "home_out_icmp", P_HOME_OUT,
 	  { LINE, .family = 4, .proto = IPPROTO_ICMP, .src = LINE4, .dst = L3SRC4_CLI },
 	  LEAVE },
+	/* ICMP errors this host sends about tunnelled packets it forwards */
+	{ "home_out_icmp4_frag_needed", P_HOME_OUT,
+	  { LINE, ICMP4_ERR(LINE4, L3SRC4_CLI, 3, 4), .icmp_info = 1300, .quote_len = -1,
+	    QUOTE(UDP4(L3SRC4_CLI, 41001, CTR4, 53), .plen = 1372) },
+	  REROUTE(HTUN4),
+	  .note = "quote of a datagram from the endpoint home_tun_v4_udp_learn learned" },
+	{ "home_out_icmp6_too_big", P_HOME_OUT,
+	  { LINE, ICMP6_ERR(LINE6, L3SRC6_CLI, 2, 0), .icmp_info = 1280,
+	    QUOTE(TCP6(L3SRC6_CLI, 41002, CTR6, 443)) },
+	  REROUTE(HTUN6),
+	  .note = "ICMPv6: the new source enters the checksum's pseudo-header" },
+	{ "home_out_icmp6_complete", P_HOME_OUT,
+	  { LINE, ICMP6_ERR(LINE6, L3SRC6_CLI, 1, 4), QUOTE(UDP6(L3SRC6_CLI, 41003, CTR6, 53)) },
+	  REROUTE(HTUN6), .csum_complete = true },
+	{ "home_out_icmp4_complete", P_HOME_OUT,
+	  { LINE, ICMP4_ERR(LINE4, L3SRC4_CLI, 11, 0), QUOTE(TCP4(L3SRC4_CLI, 41000, CTR4, 80)) },
+	  REROUTE(HTUN4), .csum_complete = true },
+	{ "home_out_icmp4_unlearned", P_HOME_OUT,
+	  { LINE, ICMP4_ERR(LINE4, CLI4, 3, 4), QUOTE(UDP4(CLI4, 42998, CTR4, 53)) },
+	  LEAVE },
+	{ "home_out_icmp4_quote_not_dst", P_HOME_OUT,
+	  { LINE, ICMP4_ERR(LINE4, CLI4, 3, 4), QUOTE(UDP4(L3SRC4_CLI, 41001, CTR4, 53)) },
+	  LEAVE, .note = "learned endpoint quoted, but the error goes elsewhere" },
+	{ "home_out_icmp4_quote_fragment", P_HOME_OUT,
+	  { LINE, ICMP4_ERR(LINE4, L3SRC4_CLI, 3, 4),
+	    QUOTE(UDP4(L3SRC4_CLI, 41001, CTR4, 53), .frag = 0x0010) },
+	  LEAVE, .note = "a later fragment's quote has no ports" },
+	{ "home_out_icmp6_other_tunnel", P_HOME_OUT,
+	  { LINE, ICMP6_ERR(LINE6, CLI6, 1, 4), QUOTE(UDP6(CLI6, 42007, CTR6, 53)) },
+	  LEAVE, .note = "quotes an endpoint home_out_v6_other_tunnel put on tun0" },
 	{ "home_out_v4_fragment", P_HOME_OUT,
 	  { LINE, UDP4(LINE4, 53, L3SRC4_CLI, 41001), .frag = 0x2000 },
 	  LEAVE, .note = "IP fragments pass (brief)" },
