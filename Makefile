@@ -111,7 +111,19 @@ $(OUT)/bench/%: tests/bench/%.c $(BENCH_SKELS) $(SKELS) | $(OUT)/bench
 	$(Q)$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
 # end bench
 
+# arm64 cross build (Debian's gcc-aarch64-linux-gnu, arm64 -dev packages via
+# multiarch) into build-arm64/: the tool and its BPF objects; the host's
+# bpftool generates the skeletons (BPF objects do not depend on the host).
+OUT_ARM64 ?= build-arm64
+.PHONY: cross-arm64
+cross-arm64:
+	$(Q)bash scripts/deps.sh arm64
+	$(Q)$(MAKE) --no-print-directory OUT=$(OUT_ARM64) ARCH=arm64 \
+		CC=aarch64-linux-gnu-gcc $(OUT_ARM64)/crbpf
+	$(Q)file $(OUT_ARM64)/crbpf | grep -q 'ARM aarch64' && \
+		echo "$(OUT_ARM64)/crbpf: aarch64 ELF"
+
 clean:
-	$(Q)rm -rf $(OUT)
+	$(Q)rm -rf $(OUT) $(OUT_ARM64)
 
 -include $(TOOL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BENCH_BINS:=.d)

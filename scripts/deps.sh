@@ -8,6 +8,21 @@ pkgs=(clang llvm make gcc libc6-dev pkg-config libbpf-dev bpftool libelf-dev
       zlib1g-dev libmnl-dev iproute2 iptables nftables ethtool wireguard-go
       wireguard-tools socat python3 kmod util-linux procps coreutils iputils-ping)
 
+# Optional extra sets: `deps.sh arm64` (cross build, multiarch -dev
+# packages), `deps.sh kernels` (make test-kernels: qemu, busybox, cpio).
+arch_add=
+for set in "$@"; do
+	case "$set" in
+	arm64)
+		arch_add=arm64
+		pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross file libbpf-dev:arm64
+		       libelf-dev:arm64 zlib1g-dev:arm64 libmnl-dev:arm64) ;;
+	kernels)
+		pkgs+=(qemu-system-x86 busybox-static cpio gzip kmod) ;;
+	*) echo "deps: unknown set '$set' (arm64, kernels)" >&2; exit 2 ;;
+	esac
+done
+
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps: needs root (apt-get, mount)" >&2
 	exit 1
@@ -21,6 +36,9 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
+	if [ -n "$arch_add" ] && ! dpkg --print-foreign-architectures | grep -qx "$arch_add"; then
+		dpkg --add-architecture "$arch_add"
+	fi
 	apt-get update -qq
 	# --no-install-recommends: wireguard-tools would otherwise pull a kernel.
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -62,6 +62,12 @@ if [ "$unit" -eq 1 ]; then
 	fi
 fi
 
+# The kernel's WireGuard where it can be loaded, wireguard-go otherwise
+# (tests/lib/topo.sh); decided once for every test file.
+CRBPF_WG=$(source tests/lib/topo.sh && topo_wg_kind)
+export CRBPF_WG
+echo "integration tests use WireGuard: $([ "$CRBPF_WG" = kernel ] && echo "kernel module" || echo wireguard-go)"
+
 for t in tests/integration/*.sh; do
 	[ -e "$t" ] || continue
 	if [ "${#filters[@]}" -gt 0 ]; then

@@ -136,8 +136,27 @@ _veth() {
 		nsx "$1" ip link set "$2" up && nsx "$3" ip link set "$4" up
 }
 
+# topo_wg_kind: "kernel" when the kernel's WireGuard is usable (built in, or
+# `modprobe wireguard` works), else "go" (wireguard-go). CRBPF_WG=kernel|go
+# forces one; the choice is made once and exported so every test uses it.
+topo_wg_kind() {
+	if [ -z "${CRBPF_WG:-}" ] || [ "$CRBPF_WG" = auto ]; then
+		if [ -d /sys/module/wireguard ] || modprobe -q wireguard 2>/dev/null; then
+			CRBPF_WG=kernel
+		else
+			CRBPF_WG=go
+		fi
+		export CRBPF_WG
+	fi
+	echo "$CRBPF_WG"
+}
+
 _wg_start() {
 	local ns=$1 dev=$2
+	if [ "$(topo_wg_kind)" = kernel ]; then
+		nsx "$ns" ip link add "$dev" type wireguard
+		return
+	fi
 	rm -f "/var/run/wireguard/$dev.sock"
 	TOPO_DIR=$TOPO_DIR nsx_bg "$ns" "wg-$dev" env \
 		WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 LOG_LEVEL=error \
@@ -235,13 +254,15 @@ topo_up() {
 		iptables -t nat -A DOCKER ! -i docker0 -p udp --dport 8080 -j DNAT --to-destination 172.17.0.2:80
 	' || { echo "topo: docker rules failed" >&2; return 1; }
 
-	# WireGuard (wireguard-go): wg0 on the VPS, wgh at home. `wg set` adds
+	# WireGuard (kernel module or wireguard-go): wg0 on the VPS, wgh at home. `wg set` adds
 	# no routes: home's 0.0.0.0/0,::/0 stays out of the main table.
 	keys=$TOPO_DIR/keys
 	mkdir -p "$keys" && chmod 700 "$keys"
 	(umask 077 && wg genkey >"$keys/vps" && wg genkey >"$keys/home") || return 1
 	wg pubkey <"$keys/vps" >"$keys/vps.pub" && wg pubkey <"$keys/home" >"$keys/home.pub" || return 1
-	_wg_start cr-vps wg0 && _wg_start cr-home wgh || { echo "topo: wireguard-go did not start" >&2; return 1; }
+	topo_wg_kind >"$TOPO_DIR/wg-kind"
+	_wg_start cr-vps wg0 && _wg_start cr-home wgh ||
+		{ echo "topo: WireGuard ($(topo_wg_kind)) did not start" >&2; return 1; }
 	nsx cr-vps wg set wg0 listen-port 51820 private-key "$keys/vps" \
 		peer "$(cat "$keys/home.pub")" allowed-ips 10.0.0.2/32,fd00::2/128 &&
 		nsx cr-vps ip addr add $TUN_VPS4/24 dev wg0 &&
