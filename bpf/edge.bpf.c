@@ -14,6 +14,7 @@
 #include "parsing.h"
 #include "csum.h"
 #include "nat.h"
+#include "flow.h"
 
 #ifndef EEXIST
 #define EEXIST 17
@@ -119,19 +120,27 @@ static __always_inline void reply_key(struct crbpf_flow_key *fk,
 		 p->dport);
 }
 
-/* Reverse direction lookup: the flow entry first, the static rule only when
- * exactly one public port leads to this backend port. Returns PKT_OK for a
- * flow, CRBPF_ST_REV_STATIC for a static rule (counted by the caller once the
+/* Reverse direction lookup: the live flow entry first, the static rule only
+ * when exactly one public port leads to this backend port. Returns PKT_OK for
+ * a flow (in *fp, for flow_seen() once the packet is translated),
+ * CRBPF_ST_REV_STATIC for a static rule (counted by the caller once the
  * packet is really translated), CRBPF_ST_PASS_REV_MISS otherwise. */
 static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
-					  struct public_side *pub)
+					  __u64 now, struct public_side *pub,
+					  struct crbpf_flow **fp)
 {
 	struct crbpf_rev_key rk;
 	struct crbpf_flow *flow;
 	struct crbpf_rev *rev;
 
+	*fp = NULL;
 	flow = bpf_map_lookup_elem(&crbpf_flows, fk);
+	if (flow && flow_expired(flow, fk->proto, now)) {
+		count(CRBPF_ST_FLOW_EXPIRED);
+		flow = NULL;
+	}
 	if (flow) {
+		*fp = flow;
 		__builtin_memcpy(pub->addr, flow->public_addr,
 				 sizeof(pub->addr));
 		pub->port = flow->public_port;
@@ -157,11 +166,14 @@ static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
  * which on every packet would churn (and evict from) the free lists. */
 static __always_inline void record_flow(const struct pkt *p,
 					const struct crbpf_backend *be,
-					__u32 ifindex, struct crbpf_mstats *ms)
+					__u32 ifindex, struct crbpf_mstats *ms,
+					__u64 len)
 {
 	struct crbpf_flow_key fk;
 	struct crbpf_flow fv;
 	struct crbpf_flow *cur;
+	__u64 now = flow_now();
+	bool live;
 	long err;
 
 	flow_key(&fk, p->family, p->proto, be->addr, be->port, p->saddr,
@@ -173,14 +185,19 @@ static __always_inline void record_flow(const struct pkt *p,
 	fv.public_ifindex = ifindex;
 
 	cur = bpf_map_lookup_elem(&crbpf_flows, &fk);
-	if (cur && flow_is(cur, fv.public_addr, fv.public_port, ifindex))
+	live = cur && flow_usable(cur, p, now);
+	if (live && flow_is(cur, fv.public_addr, fv.public_port, ifindex)) {
+		flow_seen(cur, p, false, len, now);
 		return;
+	}
 
-	/* A differing entry is stale (the mapping changed): replace it. */
+	/* A differing entry is stale (the mapping changed), an expired or
+	 * ended one is over: a new flow replaces it. */
+	flow_start(&fv, p, len, now);
 	err = bpf_map_update_elem(&crbpf_flows, &fk, &fv,
-				  cur ? BPF_EXIST : BPF_NOEXIST);
+				  cur ? BPF_ANY : BPF_NOEXIST);
 	if (!err) {
-		if (cur)
+		if (live)
 			return;
 		count(CRBPF_ST_FLOW_NEW);
 		if (ms)
@@ -481,7 +498,8 @@ static __always_inline int lookup_icmp_fwd(const struct crbpf_flow_key *q,
 	flow_key(&fk, q->family, q->proto, be->addr, be->port, q->backend,
 		 q->backend_port);
 	flow = bpf_map_lookup_elem(&crbpf_flows, &fk);
-	if (!flow || !flow_is(flow, q->client, q->client_port, ifindex))
+	if (!flow || !flow_is(flow, q->client, q->client_port, ifindex) ||
+	    flow_expired(flow, q->proto, flow_now()))
 		return CRBPF_ST_PASS_NO_MAPPING;
 	return PKT_OK;
 }
@@ -553,7 +571,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	}
 	/* An error belongs to a flow that exists already. */
 	if (!ie.is_err)
-		record_flow(&p, &be, ifindex, ms);
+		record_flow(&p, &be, ifindex, ms, len);
 
 	if (!(be.flags & CRBPF_BE_L2)) {
 		/* Layer 3 device: the kernel strips the MAC header itself. */
@@ -582,6 +600,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	struct bpf_redir_neigh nh;
 	struct public_side pub;
 	struct crbpf_mstats *ms;
+	struct crbpf_flow *flow;
 	struct icmp_err ie;
 	struct ethhdr eth;
 	__u32 len = skb->len + (has_eth ? 0 : ETH_HLEN);
@@ -598,7 +617,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		ret = parse_icmp_err(skb, &p, &fk, &ie);
 	if (ret != PKT_OK)
 		return tc_pass(ret);
-	ret = lookup_reverse(&fk, &pub);
+	ret = lookup_reverse(&fk, flow_now(), &pub, &flow);
 	if (ret == CRBPF_ST_PASS_REV_MISS)
 		return tc_pass(ret);
 	if (p.ttl <= 1)
@@ -629,6 +648,9 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		ms->out_packets++;
 		ms->out_bytes += len;
 	}
+	/* An error is no packet of the flow: it neither refreshes nor ends it. */
+	if (flow && !ie.is_err)
+		flow_seen(flow, &p, true, len, flow_now());
 
 	if (has_eth) {
 		if (rc == BPF_FIB_LKUP_RET_SUCCESS && tc_write_macs(skb, &fib))
@@ -795,7 +817,7 @@ static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
 		ms->in_packets++;
 		ms->in_bytes += len;
 	}
-	record_flow(p, be, pk->ifindex, ms);
+	record_flow(p, be, pk->ifindex, ms, len);
 	count(CRBPF_ST_FWD_XDP);
 	return bpf_redirect_map(&crbpf_txports, fib.ifindex, 0);
 }
@@ -837,6 +859,8 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	struct bpf_fib_lookup fib;
 	struct public_side pub;
 	struct crbpf_mstats *ms;
+	struct crbpf_flow *flow;
+	__u64 now = flow_now();
 	struct pkt p;
 	long rc;
 	int ret;
@@ -846,7 +870,7 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	if (ret != PKT_OK)
 		return xdp_pass(ret);
 	reply_key(&fk, &p);
-	ret = lookup_reverse(&fk, &pub);
+	ret = lookup_reverse(&fk, now, &pub, &flow);
 	if (ret == CRBPF_ST_PASS_REV_MISS)
 		return xdp_pass(ret);
 	if (p.ttl <= 1)
@@ -870,6 +894,8 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 		ms->out_packets++;
 		ms->out_bytes += len;
 	}
+	if (flow)
+		flow_seen(flow, &p, true, len, now);
 	if (ret == CRBPF_ST_REV_STATIC)
 		count(CRBPF_ST_REV_STATIC);
 	count(CRBPF_ST_REV_XDP);

@@ -44,6 +44,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crbpf_mstats SEC(".maps");
 
+/* Flow timeouts (crbpf attach --timeout), read on every flow lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct crbpf_timeouts);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_timeouts SEC(".maps");
+
 /* ifindex -> ifindex of devices XDP may redirect to. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

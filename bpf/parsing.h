@@ -170,6 +170,7 @@ struct pkt {
 	__u8 tos;
 	__u8 tagged; /* a VLAN tag sits in the data between MACs and IP */
 	__u8 udp_nocsum; /* IPv4 UDP without checksum: must stay 0 */
+	__u8 tcp_flags; /* TCP header byte 13: FIN, SYN, RST, ACK, ... */
 };
 
 /* Returned by parse_pkt() when the packet is TCP/UDP and fully parsed;
@@ -236,6 +237,7 @@ static __always_inline int parse_pkt(void *data, void *end, bool has_eth,
 		p->sport = th->source;
 		p->dport = th->dest;
 		p->l4csum = th->check;
+		p->tcp_flags = ((__u8 *)th)[13];
 	} else if (proto == IPPROTO_UDP) {
 		if (parse_udp(&c, &uh) < 0)
 			return CRBPF_ST_PASS_MALFORMED;

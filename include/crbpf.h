@@ -73,10 +73,72 @@ _Static_assert(sizeof(struct crbpf_flow_key) == 40, "crbpf_flow_key layout");
 struct crbpf_flow {
 	__be32 public_addr[4]; /* address the client connected to */
 	__be16 public_port;
-	__u16 pad;
+	__u16 flags; /* enum crbpf_flow_flags */
 	__u32 public_ifindex;
+	/* bpf_ktime_get_coarse_ns(), i.e. CLOCK_MONOTONIC */
+	__u64 created_ns;
+	__u64 seen_ns; /* last packet either way, written when it moved >= 1 s */
+	__u64 in_packets; /* client -> backend */
+	__u64 in_bytes;
+	__u64 out_packets; /* backend -> client */
+	__u64 out_bytes;
 };
-_Static_assert(sizeof(struct crbpf_flow) == 24, "crbpf_flow layout");
+_Static_assert(sizeof(struct crbpf_flow) == 72, "crbpf_flow layout");
+
+/* What a flow has seen; its state and timeout follow from these. */
+enum crbpf_flow_flags {
+	CRBPF_FLOW_REPLIED = 1 << 0, /* a packet backend -> client */
+	CRBPF_FLOW_FIN_IN = 1 << 1, /* TCP FIN client -> backend */
+	CRBPF_FLOW_FIN_OUT = 1 << 2, /* TCP FIN backend -> client */
+	CRBPF_FLOW_RST = 1 << 3, /* TCP RST either way */
+};
+
+/* crbpf_timeouts: one-entry array, idle timeouts in seconds; 0 = default.
+ * Defaults as Linux conntrack's nf_conntrack_*_timeout_* sysctls. */
+struct crbpf_timeouts {
+	__u32 tcp; /* replied: established, half closed */
+	__u32 tcp_syn; /* no reply yet */
+	__u32 tcp_fin; /* FIN seen both ways (conntrack time_wait) */
+	__u32 tcp_close; /* RST seen (conntrack close) */
+	__u32 udp; /* no reply yet */
+	__u32 udp_stream; /* replied */
+};
+_Static_assert(sizeof(struct crbpf_timeouts) == 24, "crbpf_timeouts layout");
+
+#define CRBPF_TO_TCP_DEFAULT 432000
+#define CRBPF_TO_TCP_SYN_DEFAULT 120
+#define CRBPF_TO_TCP_FIN_DEFAULT 120
+#define CRBPF_TO_TCP_CLOSE_DEFAULT 10
+#define CRBPF_TO_UDP_DEFAULT 30
+#define CRBPF_TO_UDP_STREAM_DEFAULT 120
+
+/* Idle timeout of a flow in seconds. Shared so that `crbpf flows` expires
+ * exactly what the programs expire. tcp: proto is TCP, else UDP. */
+static inline __u32 crbpf_flow_timeout(const struct crbpf_timeouts *t,
+				       int tcp, __u16 flags)
+{
+	__u32 v, def;
+
+	if (!tcp) {
+		v = flags & CRBPF_FLOW_REPLIED ? t->udp_stream : t->udp;
+		def = flags & CRBPF_FLOW_REPLIED ? CRBPF_TO_UDP_STREAM_DEFAULT :
+						   CRBPF_TO_UDP_DEFAULT;
+	} else if (flags & CRBPF_FLOW_RST) {
+		v = t->tcp_close;
+		def = CRBPF_TO_TCP_CLOSE_DEFAULT;
+	} else if ((flags & (CRBPF_FLOW_FIN_IN | CRBPF_FLOW_FIN_OUT)) ==
+		   (CRBPF_FLOW_FIN_IN | CRBPF_FLOW_FIN_OUT)) {
+		v = t->tcp_fin;
+		def = CRBPF_TO_TCP_FIN_DEFAULT;
+	} else if (flags & CRBPF_FLOW_REPLIED) {
+		v = t->tcp;
+		def = CRBPF_TO_TCP_DEFAULT;
+	} else {
+		v = t->tcp_syn;
+		def = CRBPF_TO_TCP_SYN_DEFAULT;
+	}
+	return v ? v : def;
+}
 
 /* crbpf_rev: static reverse rule (backend addr, port) -> public side, used
  * when the flow entry is gone (LRU eviction). refs > 1 means several public
@@ -158,6 +220,7 @@ enum crbpf_stat {
 	CRBPF_ST_HOME_MARK, /* home: reply marked on a served bridge */
 	CRBPF_ST_HOME_PASS, /* home: packet left alone */
 	CRBPF_ST_HOME_REROUTE, /* home: wildcard-bound UDP reply moved into the tunnel */
+	CRBPF_ST_FLOW_EXPIRED, /* expired flow entry met: treated as absent */
 	CRBPF_ST__MAX,
 };
 

@@ -196,7 +196,8 @@ out:
 }
 
 static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
-		       __u32 flows)
+		       __u32 flows, const struct crbpf_timeouts *to,
+		       __u32 to_set)
 {
 	char names[16][BPF_OBJ_NAME_LEN], maps[PATH_MAX], path[PATH_MAX];
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps);
@@ -251,6 +252,11 @@ static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		err("failed to add %s to crbpf_txports: %s", dev, strerror(-ret));
 		goto fail;
 	}
+	ret = timeouts_apply(bpf_map__fd(skel->maps.crbpf_timeouts), to, to_set, u);
+	if (ret) {
+		err("failed to set the flow timeouts: %s", strerror(-ret));
+		goto fail;
+	}
 
 	pin_path(path, sizeof(path), "links", "edge", dev);
 	if (upgrade)
@@ -292,15 +298,17 @@ fail:
 int cmd_attach(int argc, char **argv)
 {
 	enum xdp_mode mode = MODE_AUTO;
+	struct crbpf_timeouts to = {};
 	const char *dev = NULL;
-	__u32 flows = 0;
+	__u32 flows = 0, to_set = 0;
 	int i, ifindex, ret;
 	size_t m;
 
 	for (i = 1; i < argc; i++) {
 		const char *opt = argv[i];
 
-		if (!strcmp(opt, "--mode") || !strcmp(opt, "--flows")) {
+		if (!strcmp(opt, "--mode") || !strcmp(opt, "--flows") ||
+		    !strcmp(opt, "--timeout")) {
 			if (++i == argc)
 				return usage_err("%s needs a value", opt);
 		}
@@ -316,6 +324,10 @@ int cmd_attach(int argc, char **argv)
 			if (parse_u32(argv[i], &flows) || flows < 1024)
 				return usage_err("invalid --flows '%s' (expected a number >= 1024)",
 						 argv[i]);
+		} else if (!strcmp(opt, "--timeout")) {
+			ret = timeouts_parse(argv[i], &to, &to_set);
+			if (ret)
+				return ret;
 		} else if (opt[0] == '-') {
 			return usage_err("unknown option '%s'", opt);
 		} else if (dev) {
@@ -325,7 +337,7 @@ int cmd_attach(int argc, char **argv)
 		}
 	}
 	if (!dev)
-		return usage_err("usage: crbpf attach IFACE [--mode auto|native|generic|tc] [--flows N]");
+		return usage_err("usage: crbpf attach IFACE [--mode auto|native|generic|tc] [--flows N] [--timeout NAME=SECONDS[,...]]");
 	if (parse_iface(dev))
 		return USAGE;
 	ret = tool_prepare();
@@ -336,7 +348,7 @@ int cmd_attach(int argc, char **argv)
 		err("failed to attach to %s: %s", dev, strerror(-ret));
 		return ret;
 	}
-	return edge_attach(dev, ifindex, mode, flows);
+	return edge_attach(dev, ifindex, mode, flows, &to, to_set);
 }
 
 int edge_is_attached(const char *dev)

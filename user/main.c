@@ -17,17 +17,20 @@ static const char usage_text[] =
 	"Usage: crbpf [-v] COMMAND\n"
 	"\n"
 	"  crbpf attach IFACE [--mode auto|native|generic|tc] [--flows N]\n"
+	"               [--timeout NAME=SECONDS[,NAME=SECONDS]...]\n"
 	"  crbpf detach IFACE\n"
 	"  crbpf port add PROTO PORT[-LAST] BACKEND [--dev IFACE] [--force] [--xdp-veth]\n"
 	"  crbpf port del PROTO PORT[-LAST] [--dev IFACE]\n"
 	"  crbpf port list [--dev IFACE] [--json]\n"
 	"  crbpf stats [--dev IFACE] [--json]\n"
+	"  crbpf flows [--dev IFACE] [--json]\n"
 	"  crbpf status [--json]\n"
 	"  crbpf home attach TUNNEL [--serve IFACE]... [--table N] [--mark N]\n"
 	"  crbpf home detach TUNNEL\n"
 	"  crbpf help | --help | --version\n"
 	"\n"
 	"PROTO is tcp or udp. BACKEND is ADDR, ADDR:PORT, [ADDR6] or [ADDR6]:PORT.\n"
+	"Timeout NAMEs: tcp, tcp-syn, tcp-fin, tcp-close, udp, udp-stream.\n"
 	"Pins live under $CRBPF_PIN_ROOT (default " CRBPF_PIN_ROOT_DEFAULT ").\n";
 
 void usage(FILE *f)
@@ -69,6 +72,7 @@ static const struct {
 	{ "detach", cmd_detach },
 	{ "port", cmd_port },
 	{ "stats", cmd_stats },
+	{ "flows", cmd_flows },
 	{ "status", cmd_status },
 	{ "home", cmd_home },
 };

@@ -36,6 +36,7 @@ static const char *const stat_names[] = {
 	"home_mark",
 	"home_pass",
 	"home_reroute",
+	"flow_expired",
 };
 _Static_assert(ARRAY_SIZE(stat_names) == CRBPF_ST__MAX,
 	       "stat_names must follow enum crbpf_stat");

@@ -145,6 +145,11 @@ int port_key_cmp(const void *a, const void *b);
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals);
 /* stats.c */
 int cmd_stats(int argc, char **argv);
+/* flows.c */
+int cmd_flows(int argc, char **argv);
+int timeouts_parse(const char *arg, struct crbpf_timeouts *t, __u32 *set);
+int timeouts_apply(int fd, const struct crbpf_timeouts *t, __u32 set,
+		   struct undo *u);
 /* home.c */
 int cmd_home(int argc, char **argv);
 int home_attached_count(void);

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/if_link.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
@@ -498,6 +499,15 @@ static int want_l4_off;
 
 /* ---- flows ---- */
 
+/* The programs' flow clock (bpf_ktime_get_coarse_ns) is CLOCK_MONOTONIC. */
+__u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 static void flow_key(struct crbpf_flow_key *k, int family, __u8 proto,
 		     const char *backend, __u16 bport, const char *client,
 		     __u16 cport)
@@ -511,6 +521,11 @@ static void flow_key(struct crbpf_flow_key *k, int family, __u8 proto,
 	k->proto = proto;
 }
 
+int edge_map_fd(const char *name)
+{
+	return edge ? bpf_object__find_map_fd_by_name(edge->obj, name) : -1;
+}
+
 bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
 		 const char *client, __u16 cport, const char *public_addr,
 		 __u16 public_port)
@@ -522,6 +537,8 @@ bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
 	parse_addr(family, public_addr, v.public_addr);
 	v.public_port = htons(public_port);
 	v.public_ifindex = topo.ifindex[DEV_PUB];
+	/* live: a flow that has just started */
+	v.created_ns = v.seen_ns = mono_ns();
 	return ASSERT_OK(bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_flows),
 					     &k, &v, BPF_ANY),
 			 "insert flow entry");
@@ -777,6 +794,8 @@ static bool run_case(const struct tcase *tc)
 	}
 	if (c.check_flow)
 		ok &= check_flow(&c);
+	if (c.check)
+		ok &= c.check();
 	if (c.learn > 0) {
 		struct crbpf_hflow_key k;
 		struct crbpf_hflow v = {};
@@ -956,6 +975,7 @@ int main(int argc, char **argv)
 		/* One line per tests/unit/<area>_cases.c file. */
 		{ edge_cases, n_edge_cases },
 		{ home_cases, n_home_cases },
+		{ flow_cases, n_flow_cases },
 	};
 
 	while (first < argc && argv[first][0] == '-') {

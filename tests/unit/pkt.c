@@ -206,7 +206,7 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 		put32(t + 4, 0x11223344);
 		put32(t + 8, 0x55667788);
 		t[12] = 5 << 4;
-		t[13] = 0x18; /* PSH|ACK */
+		t[13] = s->tcp_flags ? s->tcp_flags : 0x18; /* PSH|ACK */
 		put16(t + 14, 64240);
 	} else if (proto == IPPROTO_UDP) {
 		__u8 *u = buf + l4;

@@ -143,6 +143,7 @@ struct pkt_spec {
 	/* L4 checksum field holds the folded pseudo-header sum only, as a
 	 * local sender with tx offload leaves it (CHECKSUM_PARTIAL) */
 	bool csum_partial;
+	__u8 tcp_flags; /* TCP flags byte; 0 = PSH|ACK */
 	bool pay_word_on; /* first payload word forced to pay_word */
 	__u16 pay_word;
 	/* ICMP/ICMPv6 with icmp_type set: that type and code, icmp_info as the
@@ -190,6 +191,10 @@ bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
 		 const char *client, __u16 cport, const char *public_addr,
 		 __u16 public_port);
 void mac_str(const __u8 *mac, char *out);
+/* CLOCK_MONOTONIC in ns: the clock of crbpf_flow created_ns/seen_ns. */
+__u64 mono_ns(void);
+/* fd of a map of the edge object the cases run against */
+int edge_map_fd(const char *name);
 
 
 /* ---- cases ---- */
@@ -279,6 +284,8 @@ struct tcase {
 	bool csum_complete;
 	/* extra map setup before the run */
 	void (*setup)(void);
+	/* extra checks after the run (unit_fail() reasons, false on failure) */
+	bool (*check)(void);
 	/* home: learned endpoint {src, sport} expected in crbpf_hflows (1), or
 	 * crbpf_hflows must not grow (-1) */
 	int learn;
@@ -307,5 +314,7 @@ extern const int n_edge_cases;
 
 extern const struct tcase home_cases[];
 extern const int n_home_cases;
+extern const struct tcase flow_cases[];
+extern const int n_flow_cases;
 
 #endif /* CRBPF_UNIT_H */

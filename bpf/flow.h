@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Flow lifecycle. A crbpf_flows entry records when the flow began and was
+ * last seen, its packets and bytes each way and the TCP events that end it
+ * (FIN both ways, RST). An entry idle for longer than its timeout
+ * (crbpf_flow_timeout(), settings in crbpf_timeouts) is expired: the
+ * programs treat it as absent. Nothing deletes it; the next packet of the
+ * client re-creates it, or LRU pressure reclaims it. A reply to an expired
+ * flow gets the static reverse rule (crbpf_rev) or passes untouched.
+ *
+ * Counters are plain adds: each direction's packets mostly arrive on one CPU
+ * (RSS, the tunnel's decrypt worker), so a lost increment is rare and only
+ * costs accuracy. Flags are written only when they change, seen_ns at most
+ * once a second: a busy flow's entry is not dirtied for them per packet.
+ */
+#ifndef CRBPF_FLOW_H
+#define CRBPF_FLOW_H
+
+#include "edge_maps.h"
+#include "parsing.h"
+
+#define CRBPF_NSEC_PER_SEC 1000000000ULL
+/* Granularity of seen_ns, so timeouts hold to within a second. */
+#define CRBPF_FLOW_SEEN_STEP CRBPF_NSEC_PER_SEC
+
+/* TCP header byte 13. */
+#define CRBPF_TCP_FIN 0x01
+#define CRBPF_TCP_SYN 0x02
+#define CRBPF_TCP_RST 0x04
+#define CRBPF_TCP_ACK 0x10
+
+/* The clock of created_ns and seen_ns: jiffy resolution is plenty for
+ * timeouts in seconds, and it is cheaper than bpf_ktime_get_ns() (5.11+). */
+static __always_inline __u64 flow_now(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
+
+static __always_inline bool flow_expired(const struct crbpf_flow *f,
+					 __u8 proto, __u64 now)
+{
+	struct crbpf_timeouts to = {};
+	struct crbpf_timeouts *t;
+	__u32 key = 0;
+	__u64 seen = f->seen_ns;
+
+	t = bpf_map_lookup_elem(&crbpf_timeouts, &key);
+	if (t)
+		to = *t;
+	return now > seen &&
+	       now - seen > (__u64)crbpf_flow_timeout(&to, proto == IPPROTO_TCP,
+						      f->flags) *
+				    CRBPF_NSEC_PER_SEC;
+}
+
+/* What this packet adds to a flow's flags. */
+static __always_inline __u16 flow_pkt_flags(const struct pkt *p, bool reply)
+{
+	__u16 add = reply ? CRBPF_FLOW_REPLIED : 0;
+
+	if (p->proto != IPPROTO_TCP)
+		return add;
+	if (p->tcp_flags & CRBPF_TCP_RST)
+		add |= CRBPF_FLOW_RST;
+	if (p->tcp_flags & CRBPF_TCP_FIN)
+		add |= reply ? CRBPF_FLOW_FIN_OUT : CRBPF_FLOW_FIN_IN;
+	return add;
+}
+
+/* A client SYN on a flow that has ended (FIN, RST) opens a new connection
+ * on the same ports: it starts a new entry instead of inheriting the end. */
+static __always_inline bool flow_reopened(const struct crbpf_flow *f,
+					  const struct pkt *p)
+{
+	return p->proto == IPPROTO_TCP &&
+	       (p->tcp_flags & (CRBPF_TCP_SYN | CRBPF_TCP_ACK)) == CRBPF_TCP_SYN &&
+	       (f->flags & (CRBPF_FLOW_FIN_IN | CRBPF_FLOW_FIN_OUT | CRBPF_FLOW_RST));
+}
+
+/* Can a forwarded packet go on with this live entry? */
+static __always_inline bool flow_usable(const struct crbpf_flow *f,
+					const struct pkt *p, __u64 now)
+{
+	if (flow_expired(f, p->proto, now)) {
+		count(CRBPF_ST_FLOW_EXPIRED);
+		return false;
+	}
+	return !flow_reopened(f, p);
+}
+
+/* A new entry for the first forwarded packet of a flow. */
+static __always_inline void flow_start(struct crbpf_flow *f,
+				       const struct pkt *p, __u64 len,
+				       __u64 now)
+{
+	f->flags = flow_pkt_flags(p, false);
+	f->created_ns = now;
+	f->seen_ns = now;
+	f->in_packets = 1;
+	f->in_bytes = len;
+}
+
+/* A packet of a live flow: reply is backend -> client. */
+static __always_inline void flow_seen(struct crbpf_flow *f,
+				      const struct pkt *p, bool reply,
+				      __u64 len, __u64 now)
+{
+	__u16 add = flow_pkt_flags(p, reply);
+
+	if (reply) {
+		f->out_packets++;
+		f->out_bytes += len;
+	} else {
+		f->in_packets++;
+		f->in_bytes += len;
+	}
+	if ((f->flags | add) != f->flags)
+		f->flags |= add;
+	if (now - f->seen_ns >= CRBPF_FLOW_SEEN_STEP)
+		f->seen_ns = now;
+}
+
+#endif /* CRBPF_FLOW_H */
