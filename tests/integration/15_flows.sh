@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Issue 4 part 5, flow lifecycle: `crbpf flows` (text and --json) lists a
+# live TCP connection and a UDP exchange with the right client, public and
+# backend endpoints; a closed TCP connection leaves after the tcp-fin grace,
+# an idle UDP flow after udp-stream; a flood of new UDP flows through a
+# 1024-entry table (LRU eviction) does not disturb a long TCP transfer
+# through an unambiguous mapping (hash checked) nor later connections;
+# bad --timeout values change nothing.
+source "$(dirname "$0")/../lib/common.sh"
+t_begin flows
+need_crbpf
+t_up
+
+# Short timeouts so that expiry happens within the test.
+FIN_GRACE=3
+UDP_STREAM=4
+serve cr-home tcp8000 tcp $TUN_HOME4 8000 || t_fail "home tcp server did not start"
+serve cr-home udp5300 udp $TUN_HOME4 5300 || t_fail "home udp server did not start"
+must "crbpf attach eth0" vps_crbpf attach eth0 --flows 1024 \
+	--timeout tcp-fin=$FIN_GRACE,udp=2,udp-stream=$UDP_STREAM >/dev/null
+must "crbpf port add tcp 8000 10.0.0.2" vps_crbpf port add tcp 8000 $TUN_HOME4 >/dev/null
+must "crbpf port add udp 5300 10.0.0.2" vps_crbpf port add udp 5300 $TUN_HOME4 >/dev/null
+must "crbpf home attach wgh" home_crbpf home attach wgh >/dev/null
+
+# flow_get PROTO CLIENT_PORT: "state in_packets out_packets public backend
+# dev" of the listed flow from $CLI4:CLIENT_PORT, nothing when not listed.
+flow_get() {
+	vps_crbpf flows --json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+for f in d["flows"]:
+    if f["proto"] == sys.argv[1] and f["client"] == sys.argv[3] and f["client_port"] == int(sys.argv[2]):
+        print(f["state"], f["in_packets"], f["out_packets"],
+              "%s:%d" % (f["public"], f["public_port"]),
+              "%s:%d" % (f["backend"], f["backend_port"]), f["dev"])' "$1" "$2" "$CLI4"
+}
+
+# last_peer_port LOG: client port of the last "peer ADDR:PORT" line of a server.
+last_peer_port() {
+	grep '^peer ' "$TOPO_DIR/$1.log" | tail -n1 | sed 's/.*://'
+}
+
+# wait_gone PROTO PORT SECS: seconds until the flow is no longer listed, or
+# nothing if it still is after SECS.
+wait_gone() {
+	local t0 now
+	t0=$(date +%s.%N)
+	while :; do
+		now=$(date +%s.%N)
+		if [ -z "$(flow_get "$1" "$2")" ]; then
+			"$PY" -c "print('%.1f' % ($now - $t0))"
+			return 0
+		fi
+		"$PY" -c "import sys; sys.exit(0 if $now - $t0 < $3 else 1)" || return 1
+		sleep 0.2
+	done
+}
+
+# ---- a live TCP connection is listed ----
+stopfile=$TOPO_DIR/stop1
+peer cr-cli put $VPS4 8000 --bytes 200000 --until "$stopfile" --rate 200000 \
+	--timeout 30 >"$TOPO_DIR/put1.out" 2>&1 &
+put1=$!
+wait_for 10 grep -q '^peer ' "$TOPO_DIR/tcp8000.log"
+sleep 0.5
+tport=$(last_peer_port tcp8000)
+tflow=$(flow_get tcp "$tport")
+vps_crbpf flows >"$TOPO_DIR/flows.txt" 2>&1
+want="$VPS4:8000 $TUN_HOME4:8000 eth0"
+if [ -z "$tport" ]; then
+	t_result flows-tcp-listed FAIL "home server saw no connection"
+elif [[ "$tflow" != "established "*" $want" ]]; then
+	t_result flows-tcp-listed FAIL "flows --json for $CLI4:$tport: '$tflow', want established ... $want"
+elif ! read -r _ tin tout _ <<<"$tflow" || [ "$tin" -lt 3 ] || [ "$tout" -lt 2 ]; then
+	t_result flows-tcp-listed FAIL "packet counts in $tin out $tout, want >= 3 / >= 2"
+elif ! grep -qE "^tcp +$CLI4:$tport +$VPS4:8000 +$TUN_HOME4:8000 +established " "$TOPO_DIR/flows.txt"; then
+	t_result flows-tcp-listed FAIL "text output lacks the flow: $(head -n3 "$TOPO_DIR/flows.txt" | tr '\n' ';')"
+else
+	t_result flows-tcp-listed PASS
+fi
+
+# ---- a UDP exchange is listed ----
+out=$(peer cr-cli hello --proto udp $VPS4 5300 2>&1)
+uport=$(last_peer_port udp5300)
+uflow=$(flow_get udp "$uport")
+want="$VPS4:5300 $TUN_HOME4:5300 eth0"
+if [[ "$out" != "hello $CLI4:"* ]]; then
+	t_result flows-udp-listed FAIL "udp hello: $out"
+elif [[ "$uflow" != "stream 1 1 $want" ]]; then
+	t_result flows-udp-listed FAIL "flows --json for udp $CLI4:$uport: '$uflow', want 'stream 1 1 $want'"
+else
+	t_result flows-udp-listed PASS
+fi
+
+# ---- UDP idle expiry (udp-stream) ----
+if [ -z "$uflow" ]; then
+	t_result flows-udp-idle-expiry SKIP "no UDP flow listed"
+elif ! secs=$(wait_gone udp "$uport" $((UDP_STREAM + 10))); then
+	t_result flows-udp-idle-expiry FAIL "udp flow still listed $((UDP_STREAM + 10)) s later (udp-stream=$UDP_STREAM)"
+elif "$PY" -c "import sys; sys.exit(0 if $secs >= $UDP_STREAM - 1.5 else 1)"; then
+	t_result flows-udp-idle-expiry PASS
+	echo "    udp flow gone ${secs} s after it was listed (udp-stream=$UDP_STREAM)"
+else
+	t_result flows-udp-idle-expiry FAIL "udp flow gone after ${secs} s, before its $UDP_STREAM s timeout"
+fi
+
+# ---- TCP close: the flow stays for the tcp-fin grace, then goes ----
+touch "$stopfile"
+wait "$put1"
+putrc=$?
+closed=$(flow_get tcp "$tport")
+if [ "$putrc" -ne 0 ]; then
+	t_result flows-tcp-close-expiry FAIL "transfer: $(tail -n1 "$TOPO_DIR/put1.out")"
+elif [[ "$closed" != time_wait* ]] && [[ "$closed" != fin_wait* ]]; then
+	t_result flows-tcp-close-expiry FAIL "right after the close the flow reads '$closed', want time_wait (grace $FIN_GRACE s)"
+elif ! secs=$(wait_gone tcp "$tport" $((FIN_GRACE + 10))); then
+	t_result flows-tcp-close-expiry FAIL "closed flow still listed $((FIN_GRACE + 10)) s later: $(flow_get tcp "$tport")"
+elif "$PY" -c "import sys; sys.exit(0 if $secs >= $FIN_GRACE - 1.5 else 1)"; then
+	t_result flows-tcp-close-expiry PASS
+	echo "    closed tcp flow listed as '${closed%% *}', gone ${secs} s later (tcp-fin=$FIN_GRACE)"
+else
+	t_result flows-tcp-close-expiry FAIL "closed flow gone after ${secs} s, before its $FIN_GRACE s grace"
+fi
+
+# ---- bad --timeout: exit 2, one line, nothing changed ----
+# The VPS's crbpf state (not crbpf_state: its system-wide link list sees
+# other users' BPF programs come and go).
+flows_state() {
+	echo "== port list"
+	vps_crbpf port list --json 2>&1
+	echo "== pins"
+	find "$VPS_PIN" 2>/dev/null | sort
+	echo "== eth0, wg0"
+	nsx cr-vps ip -d link show dev eth0 | grep -oE 'xdp[a-z]*|prog/xdp id [0-9]+'
+	nsx cr-vps tc filter show dev eth0 ingress
+	nsx cr-vps tc filter show dev wg0 ingress
+	for l in "$VPS_PIN"/links/*; do
+		echo "$l $(bpftool link show pinned "$l" 2>/dev/null | head -n1)"
+	done
+	echo "== timeouts"
+	vps_crbpf flows --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["timeouts"])'
+}
+bad_fail=
+for args in "--timeout tcp=0" "--timeout bogus=5" "--timeout udp" "--timeout udp=-1" \
+	"--timeout udp=5x" "--timeout udp=4294967296" "--timeout udp=5,,tcp=x" \
+	"--timeout =5" "--timeout"; do
+	flows_state >"$TOPO_DIR/bad.before" 2>&1
+	# shellcheck disable=SC2086
+	vps_crbpf attach eth0 $args >/dev/null 2>"$TOPO_DIR/bad.err"
+	rc=$?
+	flows_state >"$TOPO_DIR/bad.after" 2>&1
+	if [ "$rc" -ne 2 ]; then
+		bad_fail="'attach eth0 $args' exited $rc, want 2"
+	elif [ "$(grep -c . "$TOPO_DIR/bad.err")" -ne 1 ]; then
+		bad_fail="'attach eth0 $args' printed $(grep -c . "$TOPO_DIR/bad.err") lines on stderr, want 1"
+	elif ! cmp -s "$TOPO_DIR/bad.before" "$TOPO_DIR/bad.after"; then
+		bad_fail="'attach eth0 $args' changed the state"
+	fi
+	[ -n "$bad_fail" ] && break
+done
+vps_crbpf flows --bogus >/dev/null 2>"$TOPO_DIR/bad.err"
+rc=$?
+[ -z "$bad_fail" ] && [ "$rc" -ne 2 ] && bad_fail="'flows --bogus' exited $rc, want 2"
+if [ -n "$bad_fail" ]; then t_result flows-timeout-bad-input FAIL "$bad_fail"; else t_result flows-timeout-bad-input PASS; fi
+
+# ---- timeouts are live settings that survive a re-attach ----
+must "crbpf attach eth0 --timeout udp=7" vps_crbpf attach eth0 --timeout udp=7 >/dev/null
+must "crbpf attach eth0" vps_crbpf attach eth0 >/dev/null
+tos=$(vps_crbpf flows --json | "$PY" -c '
+import json, sys
+t = json.load(sys.stdin)["timeouts"]
+print(t["tcp"], t["tcp-syn"], t["tcp-fin"], t["tcp-close"], t["udp"], t["udp-stream"])')
+if [ "$tos" = "432000 120 $FIN_GRACE 10 7 $UDP_STREAM" ]; then
+	t_result flows-timeouts-kept PASS
+else
+	t_result flows-timeouts-kept FAIL "timeouts after two re-attaches: '$tos', want '432000 120 $FIN_GRACE 10 7 $UDP_STREAM'"
+fi
+
+# ---- flood: thousands of new UDP flows through a 1024-entry table ----
+new_flows() {
+	vps_crbpf stats --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["counters"]["flow_new"])'
+}
+nf0=$(new_flows)
+stopfile=$TOPO_DIR/stop2
+peer cr-cli put $VPS4 8000 --bytes 4000000 --until "$stopfile" --rate 1000000 \
+	--timeout 60 >"$TOPO_DIR/put2.out" 2>&1 &
+put2=$!
+sleep 1
+# 6000 source ports, one datagram each, a few rounds so most get through
+# the tunnel; each is a new flow.
+nsx cr-cli "$PY" - "$VPS4" 5300 >"$TOPO_DIR/flood.out" 2>&1 <<'PYEOF'
+import socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+socks = []
+for p in range(20000, 26000):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", p))
+    s.setblocking(False)
+    socks.append(s)
+for rnd in range(2):
+    for i, s in enumerate(socks):
+        try:
+            s.sendto(b"HELLO\n", (host, port))
+        except BlockingIOError:
+            pass
+        if i % 200 == 0:
+            time.sleep(0.01)
+time.sleep(1)
+got = 0
+for s in socks:
+    try:
+        while s.recv(100):
+            got += 1
+    except BlockingIOError:
+        pass
+print("flood replies", got)
+PYEOF
+nf1=$(new_flows)
+listed=$(vps_crbpf flows --json | "$PY" -c 'import json, sys; d = json.load(sys.stdin); print(len(d["flows"]) + d["expired"])')
+touch "$stopfile"
+wait "$put2"
+putrc=$?
+if [ "$putrc" -ne 0 ]; then
+	t_result flows-flood-transfer-intact FAIL "transfer during the flood: $(tail -n1 "$TOPO_DIR/put2.out")"
+elif [ $((nf1 - nf0)) -lt 3000 ]; then
+	t_result flows-flood-transfer-intact FAIL "only $((nf1 - nf0)) new flows during the flood ($(cat "$TOPO_DIR/flood.out")), want > 3000"
+elif [ "$listed" -gt 1024 ]; then
+	t_result flows-flood-transfer-intact FAIL "$listed entries in a 1024-entry table"
+else
+	t_result flows-flood-transfer-intact PASS
+	echo "    $((nf1 - nf0)) new flows into 1024 entries ($(cat "$TOPO_DIR/flood.out")); $(tail -n1 "$TOPO_DIR/put2.out" | cut -c1-30)"
+fi
+hello_case flows-flood-new-tcp "$CLI4:" peer cr-cli hello $VPS4 8000
+hello_case flows-flood-new-udp "$CLI4:" peer cr-cli hello --proto udp $VPS4 5300
+t_done
