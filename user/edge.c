@@ -195,6 +195,28 @@ out:
 	return ret;
 }
 
+/* A flow table pinned by an older crbpf holds smaller values, which the new
+ * programs cannot share: it is dropped, keeping its size. Replies use the
+ * static rules until clients send again. */
+static void flows_drop_old_layout(void)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	pin_path(path, sizeof(path), "maps", NULL, "crbpf_flows");
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	    info.value_size != sizeof(struct crbpf_flow)) {
+		warn("crbpf_flows has an older layout: starting a new flow table");
+		pin_unlink(path);
+	}
+	close(fd);
+}
+
 static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		       __u32 flows, const struct crbpf_timeouts *to,
 		       __u32 to_set)
@@ -233,6 +255,7 @@ static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	}
 	skel->rodata->edge_xdp_attached = mode != MODE_TC;
 	map_sync_pins(skel->obj);
+	flows_drop_old_layout();
 	pin_path(path, sizeof(path), "maps", NULL, "crbpf_flows");
 	if (flows && !pin_exists(path))
 		bpf_map__set_max_entries(skel->maps.crbpf_flows, flows);
