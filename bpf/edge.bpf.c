@@ -15,6 +15,7 @@
 #include "csum.h"
 #include "nat.h"
 #include "flow.h"
+#include "frag.h"
 
 #ifndef EEXIST
 #define EEXIST 17
@@ -197,6 +198,7 @@ static __always_inline void record_flow(const struct pkt *p,
 	err = bpf_map_update_elem(&crbpf_flows, &fk, &fv,
 				  cur ? BPF_ANY : BPF_NOEXIST);
 	if (!err) {
+		frag_pair_note(p, be, ifindex);
 		if (live)
 			return;
 		count(CRBPF_ST_FLOW_NEW);
@@ -515,20 +517,32 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	__u32 ifindex = skb->ingress_ifindex;
 	__u32 len = skb->len;
 	struct icmp_err ie;
+	struct frag_info fi;
 	struct pkt p;
 	long rc = 0;
+	bool later;
 	int ret;
 
 	__builtin_memset(&ie, 0, sizeof(ie));
+	__builtin_memset(&fi, 0, sizeof(fi));
 	ret = parse_skb(skb, true, &p);
+	if (frag_candidate(ret, &p))
+		ret = frag_parse_skb(skb, true, &p, &fi);
+	later = ret == PKT_FRAG_LATER;
 	if (ret == PKT_OK) {
 		ret = lookup_mapping(p.family, p.proto, p.daddr, p.dport,
 				     ifindex, &pk, &be);
+		if (fi.frag)
+			frag_first_fwd(&p, &fi, ret, &pk, &be);
+	} else if (later) {
+		ret = frag_later_fwd(&p, &fi, ifindex, &pk, &be);
 	} else if (ret == CRBPF_ST_PASS_PROTO) {
 		ret = parse_icmp_err(skb, &p, &q, &ie);
 		if (ret == PKT_OK)
 			ret = lookup_icmp_fwd(&q, ifindex, &pk, &be);
 	}
+	if (ret == CRBPF_ST_DROP_FRAG_AMBIGUOUS)
+		return tc_drop(ret);
 	if (ret != PKT_OK)
 		return edge_tc_pass(ret);
 	if (p.ttl <= 1)
@@ -557,8 +571,10 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 
 	if (tc_untag(skb, &p))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
+	/* A later fragment has no ports: only its address changes. */
 	if (ie.is_err ? tc_icmp_nat(skb, &p, &ie, true, q.proto, q.client,
 				    q.client_port, be.addr, be.port) :
+	    later   ? tc_nat_addr(skb, &p, false, be.addr, 0, 0) :
 			tc_nat(skb, &p, false, be.addr, be.port))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 	if (tc_dec_ttl(skb, &p))
@@ -570,7 +586,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 		ms->in_bytes += len;
 	}
 	/* An error belongs to a flow that exists already. */
-	if (!ie.is_err)
+	if (!ie.is_err && !later)
 		record_flow(&p, &be, ifindex, ms, len);
 
 	if (!(be.flags & CRBPF_BE_L2)) {
@@ -604,22 +620,42 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	struct icmp_err ie;
 	struct ethhdr eth;
 	__u32 len = skb->len + (has_eth ? 0 : ETH_HLEN);
+	struct frag_info fi;
 	const __be32 *src;
 	struct pkt p;
+	bool later;
 	long rc;
 	int ret;
 
 	__builtin_memset(&ie, 0, sizeof(ie));
+	__builtin_memset(&fi, 0, sizeof(fi));
 	ret = parse_skb(skb, has_eth, &p);
-	if (ret == PKT_OK)
+	if (frag_candidate(ret, &p))
+		ret = frag_parse_skb(skb, has_eth, &p, &fi);
+	later = ret == PKT_FRAG_LATER;
+	if (ret == PKT_OK) {
 		reply_key(&fk, &p);
-	else if (ret == CRBPF_ST_PASS_PROTO)
+	} else if (later) {
+		/* no flow to refresh: the first fragment did */
+		flow = NULL;
+		__builtin_memset(&fk, 0, sizeof(fk));
+		fk.proto = p.proto;
+		ret = frag_later_rev(&p, &fi, pub.addr, &pub.port, &pub.ifindex);
+	} else if (ret == CRBPF_ST_PASS_PROTO) {
 		ret = parse_icmp_err(skb, &p, &fk, &ie);
+	}
+	if (ret == CRBPF_ST_DROP_FRAG_AMBIGUOUS)
+		return tc_drop(ret);
 	if (ret != PKT_OK)
 		return tc_pass(ret);
-	ret = lookup_reverse(&fk, flow_now(), &pub, &flow);
-	if (ret == CRBPF_ST_PASS_REV_MISS)
-		return tc_pass(ret);
+	if (!later) {
+		ret = lookup_reverse(&fk, flow_now(), &pub, &flow);
+		if (fi.frag)
+			frag_first_rev(&p, &fi, ret, pub.addr, pub.port,
+				       pub.ifindex);
+		if (ret == CRBPF_ST_PASS_REV_MISS)
+			return tc_pass(ret);
+	}
 	if (p.ttl <= 1)
 		return tc_pass(CRBPF_ST_PASS_TTL);
 
@@ -637,6 +673,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 	if (ie.is_err ? tc_icmp_nat(skb, &p, &ie, false, fk.proto, fk.backend,
 				    fk.backend_port, pub.addr, pub.port) :
+	    later   ? tc_nat_addr(skb, &p, true, pub.addr, 0, 0) :
 			tc_nat(skb, &p, true, pub.addr, pub.port))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 	if (tc_dec_ttl(skb, &p))

@@ -194,6 +194,44 @@ struct crbpf_hflow {
 };
 _Static_assert(sizeof(struct crbpf_hflow) == 8, "crbpf_hflow layout");
 
+/* crbpf_frags (LRU): what the fragments of one datagram need from its first
+ * fragment (kind FWD/REV, id = IP id), and per address pair what a fragment
+ * ahead of its first may use (kind PAIR_*, id 0; see bpf/frag.h). */
+#define CRBPF_MAX_FRAGS 65536
+
+enum crbpf_frag_kind {
+	CRBPF_FRAG_FWD = 1, /* src = client, dst = public address */
+	CRBPF_FRAG_REV, /* src = backend, dst = client */
+	CRBPF_FRAG_PAIR_FWD, /* src = client, dst = public address */
+	CRBPF_FRAG_PAIR_REV, /* src = backend, dst = client */
+};
+
+struct crbpf_frag_key {
+	__be32 src[4];
+	__be32 dst[4];
+	__be32 id; /* IPv4: 16-bit id, network order, high half 0 */
+	__u8 family;
+	__u8 proto;
+	__u8 kind; /* enum crbpf_frag_kind */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct crbpf_frag_key) == 40, "crbpf_frag_key layout");
+
+enum crbpf_frag_flags {
+	/* CRBPF_BE_L2 (1 << 0) is carried over from the backend */
+	CRBPF_FRAG_PASS = 1 << 1, /* the datagram is not ours: leave it alone */
+	CRBPF_FRAG_AMBIGUOUS = 1 << 2, /* pair: more than one answer seen */
+	CRBPF_FRAG_GUESS = 1 << 3, /* datagram entry made from the pair */
+};
+
+struct crbpf_frag {
+	__be32 addr[4]; /* new destination (FWD: backend) or source (REV: public) */
+	__u32 ifindex; /* FWD: device reaching the backend; REV: public device */
+	__be16 port; /* public port, for the mapping's counters; 0 unknown */
+	__u16 flags; /* enum crbpf_frag_flags */
+};
+_Static_assert(sizeof(struct crbpf_frag) == 24, "crbpf_frag layout");
+
 /* crbpf_stats: per-CPU array of outcome counters, indexed by this enum.
  * user/stats.c holds the printable names in the same order. */
 enum crbpf_stat {
@@ -201,7 +239,7 @@ enum crbpf_stat {
 	CRBPF_ST_PASS_MALFORMED, /* truncated or bad headers: the stack decides */
 	CRBPF_ST_PASS_NOT_LOCAL, /* not addressed to an attached public address */
 	CRBPF_ST_PASS_PROTO, /* not TCP/UDP: ICMP, ND, ... */
-	CRBPF_ST_PASS_FRAGMENT, /* IP fragments carry no ports to map */
+	CRBPF_ST_PASS_FRAGMENT, /* fragment of no mapped datagram (XDP: all, tc does them) */
 	CRBPF_ST_PASS_NO_MAPPING, /* unmapped port: SSH, the WireGuard listener */
 	CRBPF_ST_PASS_TTL, /* would expire here: left to the stack */
 	CRBPF_ST_PASS_TO_TC, /* XDP saw a hit it cannot finish (L3 backend, no neigh) */
@@ -221,6 +259,11 @@ enum crbpf_stat {
 	CRBPF_ST_HOME_PASS, /* home: packet left alone */
 	CRBPF_ST_HOME_REROUTE, /* home: wildcard-bound UDP reply moved into the tunnel */
 	CRBPF_ST_FLOW_EXPIRED, /* expired flow entry met: treated as absent */
+	CRBPF_ST_FRAG_FIRST, /* first fragment of a mapped datagram, remembered */
+	CRBPF_ST_FRAG_FOLLOW, /* later fragment sent where its first went */
+	CRBPF_ST_FRAG_EARLY, /* fragment ahead of its first, sent by the address pair */
+	CRBPF_ST_FRAG_EARLY_WRONG, /* first fragment contradicted that guess: datagram lost */
+	CRBPF_ST_DROP_FRAG_AMBIGUOUS, /* fragment ahead of its first, pair ambiguous */
 	CRBPF_ST__MAX,
 };
 

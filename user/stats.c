@@ -37,6 +37,11 @@ static const char *const stat_names[] = {
 	"home_pass",
 	"home_reroute",
 	"flow_expired",
+	"frag_first",
+	"frag_follow",
+	"frag_early",
+	"frag_early_wrong",
+	"drop_frag_ambiguous",
 };
 _Static_assert(ARRAY_SIZE(stat_names) == CRBPF_ST__MAX,
 	       "stat_names must follow enum crbpf_stat");

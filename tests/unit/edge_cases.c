@@ -241,16 +241,7 @@ const struct tcase edge_cases[] = {
 	  PASS_TC(CRBPF_ST_PASS_PROTO) },
 	{ "tc_arp", P_EDGE_TC, { PUB, .ethertype = 0x0806 },
 	  PASS_TC(CRBPF_ST_PASS_NOT_IP) },
-	{ "tc_v4_frag_first", P_EDGE_TC,
-	  { PUB, UDP4(CLI4, 40028, VPS4, 53), .frag = 0x2000 },
-	  PASS_TC(CRBPF_ST_PASS_FRAGMENT), .note = "MF set, offset 0" },
-	{ "tc_v4_frag_later", P_EDGE_TC,
-	  { PUB, UDP4(CLI4, 40029, VPS4, 53), .frag = 0x00b9 },
-	  PASS_TC(CRBPF_ST_PASS_FRAGMENT),
-	  .note = "offset 1480: bytes at the L4 offset are payload, not ports" },
-	{ "tc_v6_frag_hdr", P_EDGE_TC,
-	  { PUB, UDP6(CLI6, 40030, VPS6, 5000), .v6frag = 0x0001 },
-	  .verdict = TC_ACT_UNSPEC, .note = "IPv6 fragment header: not parsed, passes" },
+	/* fragments: frag_cases.c */
 
 	/* ---- truncated headers at each layer: pass untouched ---- */
 	{ "tc_trunc_vlan", P_EDGE_TC,
@@ -538,9 +529,6 @@ const struct tcase edge_cases[] = {
 	{ "rev_tc_trunc_tcp", P_REV_TC,
 	  { NH, TCP4(BE2_4, 22, CLI4, 40111), .cut = CUT_L4, .cut_len = 12 },
 	  .verdict = TC_ACT_UNSPEC },
-	{ "rev_tc_frag", P_REV_TC,
-	  { NH, UDP4(BE2_4, 7000, CLI4, 40113), .frag = 0x2000 },
-	  .verdict = TC_ACT_UNSPEC },
 
 	/* ---- ICMP errors about forwarded flows: crbpf_rev_tc / crbpf_tun_tc ----
 	 * The quote is the client's packet (client -> backend): its destination
@@ -746,9 +734,6 @@ const struct tcase edge_cases[] = {
 	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_NO_ROUTE, 1) },
 	  .add_flow = true, .to_addr = VPS4, .to_port = 2222,
 	  .note = "no route back to the client: dropped as it came" },
-	{ "rev_tc_v6_frag_hdr", P_REV_TC,
-	  { NH, UDP6(BE2_6, 7000, CLI6, 40342), .v6frag = 0x0001 },
-	  .verdict = TC_ACT_UNSPEC },
 	{ "rev_tc_second_addr", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 40320) },
 	  TC_ACT_REDIRECT, SNAT(VPS4_2, 80), M_REV, { ST(CRBPF_ST_REV_TC, 1) },
 	  .note = "reply to tc_v4_second_addr_hit leaves from the address used" },

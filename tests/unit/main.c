@@ -648,6 +648,10 @@ static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
 	} else if (c->x == X_DNAT) {
 		s.dst = c->to_addr;
 		s.dport = c->to_port;
+	} else if (c->x == X_DNAT_ADDR) {
+		s.dst = c->to_addr;
+	} else if (c->x == X_SNAT_ADDR) {
+		s.src = c->to_addr;
 	} else {
 		s.src = c->to_addr;
 		s.sport = c->to_port;
@@ -976,6 +980,7 @@ int main(int argc, char **argv)
 		{ edge_cases, n_edge_cases },
 		{ home_cases, n_home_cases },
 		{ flow_cases, n_flow_cases },
+		{ frag_cases, n_frag_cases },
 	};
 
 	while (first < argc && argv[first][0] == '-') {

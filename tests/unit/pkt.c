@@ -20,6 +20,7 @@
 #define UDP_HLEN 8
 #define ICMP_HLEN 8
 #define IP6_FRAG_HLEN 8
+#define IP6_HBH_HLEN 8
 
 __u32 csum_add(__u32 sum, const void *data, size_t len)
 {
@@ -100,6 +101,7 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 	__u8 src[16] = {}, dst[16] = {};
 	__u8 proto = s->proto;
 	static __u8 quote[PKT_MAX];
+	bool later = false;
 
 	if (s->inner) {
 		/* the quoted packet, built like any other, without its MACs */
@@ -174,10 +176,16 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 	if (s->family == 4)
 		iphl = IP4_HLEN + 4 * s->opt_words;
 	else
-		iphl = IP6_HLEN + (s->v6frag ? IP6_FRAG_HLEN : 0);
+		iphl = IP6_HLEN + (s->v6frag ? IP6_FRAG_HLEN : 0) +
+		       (s->v6hbh ? IP6_HBH_HLEN : 0);
 	l4 = l3 + iphl;
 	s->l4_off = l4;
-	switch (proto) {
+	/* a later fragment carries payload only, no transport header */
+	later = s->family == 4 ? (s->frag & 0x1fff) != 0 : (s->v6frag & 0xfff8) != 0;
+	switch (later ? 0 : proto) {
+	case 0:
+		l4hl = 0;
+		break;
 	case IPPROTO_TCP:
 		l4hl = TCP_HLEN;
 		break;
@@ -198,7 +206,9 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 		put16(buf + s->pay_off, s->pay_word);
 
 	/* transport header */
-	if (proto == IPPROTO_TCP) {
+	if (later) {
+		/* payload only */
+	} else if (proto == IPPROTO_TCP) {
 		__u8 *t = buf + l4;
 
 		put16(t, s->sport);
@@ -235,7 +245,7 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 		ip[0] = 0x40 | (s->ihl_raw ? s->ihl_raw : 5 + s->opt_words);
 		ip[1] = 0xb8; /* DSCP EF: must survive the rewrite */
 		put16(ip + 2, s->len_raw ? s->len_raw : iphl + l4hl + plen);
-		put16(ip + 4, 0x1234);
+		put16(ip + 4, s->frag_id ? s->frag_id : 0x1234);
 		put16(ip + 6, s->frag);
 		ip[8] = s->ttl ? s->ttl : 64;
 		ip[9] = proto;
@@ -252,21 +262,30 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 
 		put32(ip, 0x6b812345); /* traffic class + flow label survive */
 		put16(ip + 4, s->len_raw ? s->len_raw : iphl - IP6_HLEN + l4hl + plen);
-		ip[6] = s->v6frag ? 44 : proto;
+		ip[6] = s->v6hbh ? 0 : s->v6frag ? 44 : proto;
 		ip[7] = s->ttl ? s->ttl : 64;
 		memcpy(ip + 8, src, 16);
 		memcpy(ip + 24, dst, 16);
+		if (s->v6hbh) {
+			/* hop-by-hop options: one PadN option filling 8 bytes */
+			__u8 *h = ip + IP6_HLEN;
+
+			h[0] = s->v6frag ? 44 : proto;
+			h[1] = 0;
+			h[2] = 1;
+			h[3] = 4;
+		}
 		if (s->v6frag) {
-			__u8 *f = ip + IP6_HLEN;
+			__u8 *f = ip + IP6_HLEN + (s->v6hbh ? IP6_HBH_HLEN : 0);
 
 			f[0] = proto;
 			put16(f + 2, s->v6frag);
-			put32(f + 4, 0xabcd);
+			put32(f + 4, s->frag_id ? s->frag_id : 0xabcd);
 		}
 	}
 
 	/* transport checksum over pseudo header + whole segment */
-	if (!(s->proto == IPPROTO_UDP && s->csum0)) {
+	if (!later && !(s->proto == IPPROTO_UDP && s->csum0)) {
 		__u32 l4len = l4hl + plen, sum;
 		int coff = proto == IPPROTO_TCP ? 16 : proto == IPPROTO_UDP ? 6 : 2;
 		__u16 c;
@@ -353,8 +372,11 @@ bool pkt_verify_csums(const __u8 *f, int len, bool *udp_zero)
 			return false;
 		}
 		tot = get16(f + off + 2);
-		if (get16(f + off + 6) & 0x3fff)
-			return true; /* fragment: no full L4 to check */
+		/* A later fragment has no L4 header. A fixture's first fragment
+		 * has its L4 checksum over the bytes it carries (a synthetic
+		 * datagram of one fragment), so it is checked like a whole one. */
+		if (get16(f + off + 6) & 0x1fff)
+			return true;
 		family = 4;
 		proto = f[off + 9];
 		src = f + off + 12;
@@ -374,6 +396,19 @@ bool pkt_verify_csums(const __u8 *f, int len, bool *udp_zero)
 		l4len = get16(f + off + 4);
 		if (l4 + l4len > len)
 			return true;
+		/* hop-by-hop, then a Fragment header: as for IPv4 above */
+		if (proto == 0 && l4len >= 8) {
+			proto = f[l4];
+			l4len -= (f[l4 + 1] + 1) * 8;
+			l4 += (f[l4 + 1] + 1) * 8;
+		}
+		if (proto == 44 && l4len >= IP6_FRAG_HLEN) {
+			if (get16(f + l4 + 2) & 0xfff8)
+				return true;
+			proto = f[l4];
+			l4 += IP6_FRAG_HLEN;
+			l4len -= IP6_FRAG_HLEN;
+		}
 	} else {
 		return true;
 	}

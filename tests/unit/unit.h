@@ -131,6 +131,8 @@ struct pkt_spec {
 	int len_raw; /* nonzero: IPv4 total / IPv6 payload length written as this */
 	__u16 frag; /* IPv4 frag_off (host order, flags+offset) */
 	int v6frag; /* IPv6: insert a fragment header; value = offset|M */
+	__u32 frag_id; /* IPv4 id / IPv6 fragment id; 0 = 0x1234 / 0xabcd */
+	bool v6hbh; /* IPv6: an 8-byte hop-by-hop header first */
 	int plen; /* payload bytes; 0 = 24, negative = none */
 	bool csum0; /* UDP over IPv4 sent without checksum */
 	/* No Ethernet header: data starts at the IP header, as on wg/tun.
@@ -231,6 +233,10 @@ enum xlate {
 	/* ICMP error to a public address about a reply: quoted src addr/port
 	 * -> to_addr/to_port, outer dst -> to_addr, TTL-1 */
 	X_ICMP_FWD,
+	/* a fragment without the L4 header: dst (DNAT_ADDR) or src (SNAT_ADDR)
+	 * address -> to_addr, TTL-1, payload untouched */
+	X_DNAT_ADDR,
+	X_SNAT_ADDR,
 };
 
 enum macs {
@@ -316,5 +322,7 @@ extern const struct tcase home_cases[];
 extern const int n_home_cases;
 extern const struct tcase flow_cases[];
 extern const int n_flow_cases;
+extern const struct tcase frag_cases[];
+extern const int n_frag_cases;
 
 #endif /* CRBPF_UNIT_H */

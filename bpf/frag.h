@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * IP fragments of mapped traffic (edge, tc only).
+ *
+ * Only the first fragment (offset 0) carries the ports, so it decides the
+ * mapping as an unfragmented packet would, and the decision is remembered in
+ * crbpf_frags under (source, destination, IP id, protocol, family); the
+ * later fragments of that datagram find it there and get only their address
+ * rewritten (the L4 checksum lives in the first fragment, and its update for
+ * the address and port change is right for the whole datagram).
+ *
+ * A later fragment that arrives before its first (reordering) has no entry
+ * yet. It is sent on when the address pair alone answers: every flow that
+ * client has through that public address leads to one backend address
+ * (forward), every flow between that backend and client to one public
+ * address (reverse). The pair entries are written when a flow is created.
+ * Without a pair entry the fragment is no part of mapped traffic (the VPS's
+ * own, or home traffic the VPS routes) and passes untouched; with an
+ * ambiguous one it is dropped and counted. The decision is remembered like a
+ * first fragment's, so the rest of the datagram follows the same way.
+ *
+ * XDP leaves every fragment to tc: fragments are rare, tc must handle them
+ * anyway for layer-3 backends, and one implementation is one to verify.
+ */
+#ifndef CRBPF_FRAG_H
+#define CRBPF_FRAG_H
+
+#include "edge_maps.h"
+#include "parsing.h"
+
+#define CRBPF_NEXTHDR_HOP 0
+#define CRBPF_NEXTHDR_ROUTING 43
+#define CRBPF_NEXTHDR_DEST 60
+/* Extension headers walked before the Fragment header (RFC 8200 order:
+ * hop-by-hop, destination options, routing); more is not a datagram we map. */
+#define CRBPF_FRAG_MAX_EXT 3
+#define CRBPF_IP6_FRAG_OFFSET 0xfff8
+
+/* Returned by frag_parse(): a fragment without the L4 header; p holds the
+ * IP fields, p->proto the datagram's protocol, sport/dport are 0. */
+#define PKT_FRAG_LATER (-2)
+
+/* Linear bytes frag_parse() may touch: Ethernet, VLAN, IPv6, extension
+ * headers up to 64 bytes each in the usual case, Fragment header, TCP. */
+#define FRAG_PULL_LEN (ETH_HLEN + 4 + 40 + 3 * 64 + 8 + 20)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CRBPF_MAX_FRAGS);
+	__type(key, struct crbpf_frag_key);
+	__type(value, struct crbpf_frag);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_frags SEC(".maps");
+
+struct frag_info {
+	__be32 id; /* IPv4: the 16-bit id as found; IPv6: Fragment header id */
+	bool first; /* offset 0: the L4 header is here */
+	bool frag; /* this is a fragment at all */
+};
+
+/* parse_pkt() returned CRBPF_ST_PASS_FRAGMENT, or PASS_PROTO for IPv6 with
+ * an extension header that may hide a Fragment header. */
+static __always_inline bool frag_candidate(int ret, const struct pkt *p)
+{
+	if (ret == CRBPF_ST_PASS_FRAGMENT)
+		return true;
+	return ret == CRBPF_ST_PASS_PROTO && p->family == CRBPF_V6 &&
+	       (p->proto == CRBPF_NEXTHDR_HOP ||
+		p->proto == CRBPF_NEXTHDR_ROUTING ||
+		p->proto == CRBPF_NEXTHDR_DEST);
+}
+
+/*
+ * Parses a fragment from scratch. First fragments of TCP/UDP come back as
+ * PKT_OK with p filled as parse_pkt() fills it (l4_off behind any IPv6
+ * extension headers); later TCP/UDP fragments as PKT_FRAG_LATER; anything
+ * else with the reason to pass (a fragmented ping is no business of ours;
+ * IPv6 extension headers without a Fragment header stay PASS_PROTO).
+ */
+static __always_inline int frag_parse(void *data, void *end, bool has_eth,
+				      __be16 l3proto, struct pkt *p,
+				      struct frag_info *fi)
+{
+	struct cursor c;
+	struct iphdr *iph;
+	struct ipv6hdr *ip6h;
+	struct tcphdr *th;
+	struct udphdr *uh;
+	bool tagged = false;
+	__u16 fo;
+	int proto, i;
+
+	__builtin_memset(p, 0, sizeof(*p));
+	__builtin_memset(fi, 0, sizeof(*fi));
+	cursor_init(&c, data, end);
+	if (has_eth) {
+		proto = parse_eth(&c, &tagged);
+		if (proto < 0)
+			return CRBPF_ST_PASS_MALFORMED;
+		l3proto = proto;
+	}
+	p->tagged = tagged;
+	p->l3_off = c.off;
+
+	if (l3proto == bpf_htons(ETH_P_IP)) {
+		proto = parse_ipv4(&c, &iph);
+		if (proto < 0)
+			return CRBPF_ST_PASS_MALFORMED;
+		fo = bpf_ntohs(iph->frag_off);
+		if (!(fo & (CRBPF_IP_MF | CRBPF_IP_OFFSET)))
+			return CRBPF_ST_PASS_MALFORMED;
+		fi->id = iph->id;
+		fi->first = !(fo & CRBPF_IP_OFFSET);
+		p->family = CRBPF_V4;
+		p->saddr[0] = iph->saddr;
+		p->daddr[0] = iph->daddr;
+		p->ttl = iph->ttl;
+		p->tos = iph->tos;
+		p->ip_len = bpf_ntohs(iph->tot_len);
+	} else if (l3proto == bpf_htons(ETH_P_IPV6)) {
+		proto = parse_ipv6(&c, &ip6h);
+		if (proto < 0)
+			return CRBPF_ST_PASS_MALFORMED;
+		p->family = CRBPF_V6;
+		__builtin_memcpy(p->saddr, &ip6h->saddr, sizeof(p->saddr));
+		__builtin_memcpy(p->daddr, &ip6h->daddr, sizeof(p->daddr));
+		p->ttl = ip6h->hop_limit;
+		p->flowinfo = *(__be32 *)ip6h & bpf_htonl(0x0fffffff);
+		p->ip_len = bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
+		for (i = 0; i < CRBPF_FRAG_MAX_EXT + 1; i++) {
+			__u8 *eh = cursor_hdr(&c);
+
+			if (proto == CRBPF_NEXTHDR_FRAGMENT)
+				break;
+			if (proto != CRBPF_NEXTHDR_HOP &&
+			    proto != CRBPF_NEXTHDR_ROUTING &&
+			    proto != CRBPF_NEXTHDR_DEST)
+				return CRBPF_ST_PASS_PROTO;
+			if ((void *)(eh + 2) > c.end)
+				return CRBPF_ST_PASS_MALFORMED;
+			proto = eh[0];
+			c.off += (eh[1] + 1) * 8;
+		}
+		if (proto != CRBPF_NEXTHDR_FRAGMENT)
+			return CRBPF_ST_PASS_PROTO;
+		{
+			/* next header, reserved, offset|M, id */
+			__u8 *fh = cursor_hdr(&c);
+
+			if ((void *)(fh + 8) > c.end)
+				return CRBPF_ST_PASS_MALFORMED;
+			proto = fh[0];
+			fo = bpf_ntohs(*(__be16 *)(fh + 2));
+			fi->id = *(__be32 *)(fh + 4);
+			fi->first = !(fo & CRBPF_IP6_FRAG_OFFSET);
+			c.off += 8;
+		}
+	} else {
+		return CRBPF_ST_PASS_NOT_IP;
+	}
+
+	fi->frag = true;
+	p->proto = proto;
+	p->l4_off = c.off;
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return CRBPF_ST_PASS_FRAGMENT;
+	if (!fi->first)
+		return PKT_FRAG_LATER;
+	if (proto == IPPROTO_TCP) {
+		if (parse_tcp(&c, &th) < 0)
+			return CRBPF_ST_PASS_MALFORMED;
+		p->sport = th->source;
+		p->dport = th->dest;
+		p->l4csum = th->check;
+		p->tcp_flags = ((__u8 *)th)[13];
+	} else {
+		if (parse_udp(&c, &uh) < 0)
+			return CRBPF_ST_PASS_MALFORMED;
+		p->sport = uh->source;
+		p->dport = uh->dest;
+		p->l4csum = uh->check;
+		p->udp_nocsum = p->family == CRBPF_V4 && !uh->check;
+	}
+	if (p->l3_off + p->ip_len < c.off)
+		return CRBPF_ST_PASS_MALFORMED;
+	return PKT_OK;
+}
+
+static __always_inline int frag_parse_skb(struct __sk_buff *skb, bool has_eth,
+					  struct pkt *p, struct frag_info *fi)
+{
+	__u32 want = skb->len < FRAG_PULL_LEN ? skb->len : FRAG_PULL_LEN;
+	int ret;
+
+	if ((void *)(long)skb->data + want > (void *)(long)skb->data_end)
+		bpf_skb_pull_data(skb, want);
+	ret = frag_parse((void *)(long)skb->data, (void *)(long)skb->data_end,
+			 has_eth, skb->protocol, p, fi);
+	/* as parse_skb(): two tags are none of ours */
+	if ((ret == PKT_OK || ret == PKT_FRAG_LATER) && p->tagged &&
+	    skb->vlan_present)
+		return CRBPF_ST_PASS_NOT_IP;
+	return ret;
+}
+
+static __always_inline void frag_key(struct crbpf_frag_key *k, __u8 kind,
+				     __u8 family, __u8 proto,
+				     const __be32 *src, const __be32 *dst,
+				     __be32 id)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->src, src, sizeof(k->src));
+	__builtin_memcpy(k->dst, dst, sizeof(k->dst));
+	k->id = id;
+	k->family = family;
+	k->proto = proto;
+	k->kind = kind;
+}
+
+static __always_inline void frag_datagram_key(struct crbpf_frag_key *k,
+					      __u8 kind, const struct pkt *p,
+					      const struct frag_info *fi)
+{
+	frag_key(k, kind, p->family, p->proto, p->saddr, p->daddr, fi->id);
+}
+
+/* Lookup first, as record_flow(): an LRU update of an existing key would
+ * churn the free lists. A pair that meets a second answer is ambiguous. */
+static __always_inline void frag_pair_put(const struct crbpf_frag_key *k,
+					  const struct crbpf_frag *v)
+{
+	struct crbpf_frag *cur = bpf_map_lookup_elem(&crbpf_frags, k);
+
+	if (!cur) {
+		bpf_map_update_elem(&crbpf_frags, k, v, BPF_NOEXIST);
+		return;
+	}
+	if (!addr_eq(cur->addr, v->addr) || cur->ifindex != v->ifindex)
+		cur->flags |= CRBPF_FRAG_AMBIGUOUS;
+}
+
+/* A flow was created: client p->saddr reached backend be through public
+ * address p->daddr on ifindex. */
+static __always_inline void frag_pair_note(const struct pkt *p,
+					   const struct crbpf_backend *be,
+					   __u32 ifindex)
+{
+	struct crbpf_frag_key k;
+	struct crbpf_frag v;
+
+	frag_key(&k, CRBPF_FRAG_PAIR_FWD, p->family, p->proto, p->saddr,
+		 p->daddr, 0);
+	__builtin_memset(&v, 0, sizeof(v));
+	__builtin_memcpy(v.addr, be->addr, sizeof(v.addr));
+	v.ifindex = be->ifindex;
+	v.flags = be->flags & CRBPF_BE_L2;
+	frag_pair_put(&k, &v);
+
+	frag_key(&k, CRBPF_FRAG_PAIR_REV, p->family, p->proto, be->addr,
+		 p->saddr, 0);
+	__builtin_memcpy(v.addr, p->daddr, sizeof(v.addr));
+	v.ifindex = ifindex;
+	v.flags = 0;
+	frag_pair_put(&k, &v);
+}
+
+/* Remembers the first fragment's decision for the rest of its datagram;
+ * counts an earlier guess from the address pair that it contradicts. */
+static __always_inline void frag_remember(const struct crbpf_frag_key *k,
+					  const struct crbpf_frag *v)
+{
+	struct crbpf_frag *cur = bpf_map_lookup_elem(&crbpf_frags, k);
+
+	if (cur) {
+		if ((cur->flags & CRBPF_FRAG_GUESS) &&
+		    (!addr_eq(cur->addr, v->addr) ||
+		     (v->flags & CRBPF_FRAG_PASS)))
+			count(CRBPF_ST_FRAG_EARLY_WRONG);
+		*cur = *v;
+		return;
+	}
+	bpf_map_update_elem(&crbpf_frags, k, v, BPF_ANY);
+}
+
+/*
+ * Forward direction, first fragment: ret is lookup_mapping()'s answer. A
+ * fragment to an unmapped port of a public address is the VPS's own: the
+ * rest of it passes too, and the client's address pair no longer answers
+ * for early fragments (it has fragmented traffic of both kinds).
+ */
+static __always_inline void frag_first_fwd(const struct pkt *p,
+					   const struct frag_info *fi, int ret,
+					   const struct crbpf_port_key *pk,
+					   const struct crbpf_backend *be)
+{
+	struct crbpf_frag_key k;
+	struct crbpf_frag v;
+	struct crbpf_frag *pair;
+
+	if (ret != PKT_OK && ret != CRBPF_ST_PASS_NO_MAPPING)
+		return;
+	__builtin_memset(&v, 0, sizeof(v));
+	if (ret == PKT_OK) {
+		__builtin_memcpy(v.addr, be->addr, sizeof(v.addr));
+		v.ifindex = be->ifindex;
+		v.port = pk->port;
+		v.flags = be->flags & CRBPF_BE_L2;
+		count(CRBPF_ST_FRAG_FIRST);
+	} else {
+		v.flags = CRBPF_FRAG_PASS;
+		frag_key(&k, CRBPF_FRAG_PAIR_FWD, p->family, p->proto, p->saddr,
+			 p->daddr, 0);
+		pair = bpf_map_lookup_elem(&crbpf_frags, &k);
+		if (pair)
+			pair->flags |= CRBPF_FRAG_AMBIGUOUS;
+	}
+	frag_datagram_key(&k, CRBPF_FRAG_FWD, p, fi);
+	frag_remember(&k, &v);
+}
+
+/* The address pair's answer for a fragment ahead of its first: PKT_OK with
+ * *v filled (and remembered for the datagram), or the reason to pass/drop. */
+static __always_inline int frag_early(const struct pkt *p,
+				      const struct frag_info *fi, __u8 kind,
+				      const __be32 *a, const __be32 *b,
+				      struct crbpf_frag *v)
+{
+	struct crbpf_frag_key k;
+	struct crbpf_frag *pair;
+
+	frag_key(&k, kind, p->family, p->proto, a, b, 0);
+	pair = bpf_map_lookup_elem(&crbpf_frags, &k);
+	if (!pair)
+		return CRBPF_ST_PASS_FRAGMENT;
+	if (pair->flags & CRBPF_FRAG_AMBIGUOUS)
+		return CRBPF_ST_DROP_FRAG_AMBIGUOUS;
+	*v = *pair;
+	v->flags |= CRBPF_FRAG_GUESS;
+	v->port = 0;
+	frag_datagram_key(&k, kind == CRBPF_FRAG_PAIR_FWD ? CRBPF_FRAG_FWD :
+							    CRBPF_FRAG_REV,
+			  p, fi);
+	bpf_map_update_elem(&crbpf_frags, &k, v, BPF_ANY);
+	count(CRBPF_ST_FRAG_EARLY);
+	return PKT_OK;
+}
+
+static __always_inline bool frag_is_local(const struct pkt *p)
+{
+	struct crbpf_addr_key ak;
+
+	__builtin_memset(&ak, 0, sizeof(ak));
+	ak.family = p->family;
+	__builtin_memcpy(ak.addr, p->daddr, sizeof(ak.addr));
+	return bpf_map_lookup_elem(&crbpf_local, &ak);
+}
+
+/*
+ * Forward direction, later fragment: where its first fragment went, or the
+ * address pair's answer. Fills be (port 0: nothing to rewrite) and pk (for
+ * the mapping's counters; port 0 when only the pair answered). Returns
+ * PKT_OK, a reason to pass, or CRBPF_ST_DROP_FRAG_AMBIGUOUS.
+ */
+static __always_inline int frag_later_fwd(const struct pkt *p,
+					  const struct frag_info *fi,
+					  __u32 ifindex,
+					  struct crbpf_port_key *pk,
+					  struct crbpf_backend *be)
+{
+	struct crbpf_frag_key k;
+	struct crbpf_frag *cur, v;
+	int ret;
+
+	if (!frag_is_local(p))
+		return CRBPF_ST_PASS_NOT_LOCAL;
+	frag_datagram_key(&k, CRBPF_FRAG_FWD, p, fi);
+	cur = bpf_map_lookup_elem(&crbpf_frags, &k);
+	if (cur) {
+		if (cur->flags & CRBPF_FRAG_PASS)
+			return CRBPF_ST_PASS_FRAGMENT;
+		v = *cur;
+		count(CRBPF_ST_FRAG_FOLLOW);
+	} else {
+		ret = frag_early(p, fi, CRBPF_FRAG_PAIR_FWD, p->saddr, p->daddr,
+				 &v);
+		if (ret != PKT_OK)
+			return ret;
+	}
+	__builtin_memset(be, 0, sizeof(*be));
+	__builtin_memcpy(be->addr, v.addr, sizeof(be->addr));
+	be->ifindex = v.ifindex;
+	be->flags = v.flags & CRBPF_BE_L2;
+	__builtin_memset(pk, 0, sizeof(*pk));
+	pk->ifindex = ifindex;
+	pk->family = p->family;
+	pk->proto = p->proto;
+	pk->port = v.port;
+	return PKT_OK;
+}
+
+/* Reverse direction, first fragment: ret is lookup_reverse()'s answer. */
+static __always_inline void frag_first_rev(const struct pkt *p,
+					   const struct frag_info *fi, int ret,
+					   const __be32 *public_addr,
+					   __be16 public_port, __u32 ifindex)
+{
+	struct crbpf_frag_key k;
+	struct crbpf_frag v;
+
+	__builtin_memset(&v, 0, sizeof(v));
+	if (ret == CRBPF_ST_PASS_REV_MISS) {
+		v.flags = CRBPF_FRAG_PASS;
+	} else {
+		__builtin_memcpy(v.addr, public_addr, sizeof(v.addr));
+		v.ifindex = ifindex;
+		v.port = public_port;
+		count(CRBPF_ST_FRAG_FIRST);
+	}
+	frag_datagram_key(&k, CRBPF_FRAG_REV, p, fi);
+	frag_remember(&k, &v);
+}
+
+/* Reverse direction, later fragment: the public address and port (port for
+ * the counters only) it leaves with. Returns as frag_later_fwd(). */
+static __always_inline int frag_later_rev(const struct pkt *p,
+					  const struct frag_info *fi,
+					  __be32 *public_addr,
+					  __be16 *public_port, __u32 *ifindex)
+{
+	struct crbpf_frag_key k;
+	struct crbpf_frag *cur, v;
+	int ret;
+
+	frag_datagram_key(&k, CRBPF_FRAG_REV, p, fi);
+	cur = bpf_map_lookup_elem(&crbpf_frags, &k);
+	if (cur) {
+		if (cur->flags & CRBPF_FRAG_PASS)
+			return CRBPF_ST_PASS_FRAGMENT;
+		v = *cur;
+		count(CRBPF_ST_FRAG_FOLLOW);
+	} else {
+		ret = frag_early(p, fi, CRBPF_FRAG_PAIR_REV, p->saddr, p->daddr,
+				 &v);
+		if (ret != PKT_OK)
+			return ret;
+	}
+	__builtin_memcpy(public_addr, v.addr, sizeof(v.addr));
+	*public_port = v.port;
+	*ifindex = v.ifindex;
+	return PKT_OK;
+}
+
+#endif /* CRBPF_FRAG_H */

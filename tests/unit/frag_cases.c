@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * IP fragments (bpf/frag.h): crbpf_edge_tc, crbpf_rev_tc, crbpf_tun_tc, and
+ * XDP leaving fragments to tc. Mappings as in main.c (mappings[]).
+ *
+ * Cases run in order and build on each other: a first fragment is
+ * remembered for the later fragments of its datagram (same source,
+ * destination, id, protocol); a flow created by a forward packet gives the
+ * address pair that answers for fragments ahead of their first. Every client
+ * address here is used by this file only, so edge_cases.c leaves no pair
+ * behind that would change an answer.
+ *
+ * The builder gives a later fragment no transport header (payload only) and
+ * a first fragment an L4 checksum over the bytes it carries, so the expected
+ * frame, rebuilt from scratch with the new address and port, also pins the
+ * first fragment's checksum update (RFC 1624 updates are linear: right over
+ * these bytes is right over the whole datagram; the integration test
+ * 13_frag.sh checks whole datagrams).
+ */
+#include <netinet/in.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include "unit.h"
+
+#define PUB .dev = DEV_PUB
+#define NH .dev = DEV_NH
+#define TUN .dev = DEV_TUN
+
+/* Clients of this file only (198.51.100.0/24 and 2001:db8:100::/64 are
+ * routed to the router behind pub0). */
+#define FC4_A "198.51.100.71" /* one backend: pair answers */
+#define FC4_B "198.51.100.72" /* two backends: pair ambiguous */
+#define FC4_C "198.51.100.73" /* no mapped flow: no pair */
+#define FC4_D "198.51.100.74" /* L2 backend */
+#define FC4_E "198.51.100.75" /* reverse, flow entry */
+#define FC4_F "198.51.100.76" /* reverse, pair from a forward flow */
+#define FC4_G "198.51.100.77" /* reverse, no pair */
+#define FC4_H "198.51.100.78" /* reverse through crbpf_tun_tc */
+#define FC4_I "198.51.100.79" /* VPS's own fragments mark the pair */
+#define FC6_A "2001:db8:100::71"
+#define FC6_C "2001:db8:100::73"
+#define FC6_E "2001:db8:100::75"
+#define FC6_F "2001:db8:100::76"
+
+/* first fragment (MF, offset 0) and a later one (offset 1480, last) */
+#define FIRST4(id) .frag = 0x2000, .frag_id = (id)
+#define LATER4(id) .frag = 0x00b9, .frag_id = (id), .plen = 100
+#define MID4(id) .frag = 0x20b9, .frag_id = (id), .plen = 104 /* MF, offset 1480 */
+#define FIRST6(id) .v6frag = 0x0001, .frag_id = (id)
+#define LATER6(id) .v6frag = 0x05a8, .frag_id = (id), .plen = 100
+/* a later fragment has no ports: the builder writes none */
+#define UDP4F(s, d) .family = 4, .proto = IPPROTO_UDP, .src = (s), .dst = (d)
+#define UDP6F(s, d) .family = 6, .proto = IPPROTO_UDP, .src = (s), .dst = (d)
+#define TCP4F(s, d) .family = 4, .proto = IPPROTO_TCP, .src = (s), .dst = (d)
+#define ICMP4F(s, d) .family = 4, .proto = IPPROTO_ICMP, .src = (s), .dst = (d)
+#define ICMP6F(s, d) .family = 6, .proto = IPPROTO_ICMPV6, .src = (s), .dst = (d)
+
+#define DNAT(a, p) .x = X_DNAT, .to_addr = (a), .to_port = (p)
+#define SNAT(a, p) .x = X_SNAT, .to_addr = (a), .to_port = (p)
+#define DNAT_ADDR(a) .x = X_DNAT_ADDR, .to_addr = (a), .to_port = 0
+#define SNAT_ADDR(a) .x = X_SNAT_ADDR, .to_addr = (a), .to_port = 0
+
+#define MST_IN(f, pr, pp, n, nf) \
+	.mst = { .on = true, .family = (f), .proto = (pr), .port = (pp), \
+		 .in_packets = (n), .new_flows = (nf) }
+#define MST_OUT(f, pr, pp, n) \
+	.mst = { .on = true, .family = (f), .proto = (pr), .port = (pp), \
+		 .out_packets = (n) }
+
+const struct tcase frag_cases[] = {
+	/* ---- forward, IPv4: first fragment decides, the rest follow ---- */
+	{ "frag_v4_first", P_EDGE_TC,
+	  { PUB, UDP4(FC4_A, 41001, VPS4, 53), FIRST4(0x1001) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP,
+	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FRAG_FIRST, 1),
+	    ST(CRBPF_ST_FLOW_NEW, 1) },
+	  MST_IN(4, IPPROTO_UDP, 53, 1, 1), .check_flow = true,
+	  .note = "MF, offset 0: address, port and L4 checksum rewritten" },
+	{ "frag_v4_middle", P_EDGE_TC, { PUB, UDP4F(FC4_A, VPS4), MID4(0x1001) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_4), M_KEEP,
+	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FRAG_FOLLOW, 1),
+	    ST(CRBPF_ST_FLOW_NEW, 0) },
+	  MST_IN(4, IPPROTO_UDP, 53, 1, 0), .csum_complete = true,
+	  .note = "MF, offset 1480: only the address (and IP checksum)" },
+	{ "frag_v4_last", P_EDGE_TC, { PUB, UDP4F(FC4_A, VPS4), LATER4(0x1001) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_4), M_KEEP,
+	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FRAG_FOLLOW, 1) },
+	  MST_IN(4, IPPROTO_UDP, 53, 1, 0) },
+	{ "frag_v4_early", P_EDGE_TC, { PUB, UDP4F(FC4_A, VPS4), LATER4(0x1002) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_4), M_KEEP,
+	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FRAG_EARLY, 1),
+	    ST(CRBPF_ST_FRAG_FOLLOW, 0) },
+	  .note = "ahead of its first: the client's one backend answers" },
+	{ "frag_v4_first_after_early", P_EDGE_TC,
+	  { PUB, UDP4(FC4_A, 41002, VPS4, 53), FIRST4(0x1002) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP,
+	  { ST(CRBPF_ST_FRAG_FIRST, 1), ST(CRBPF_ST_FRAG_EARLY_WRONG, 0),
+	    ST(CRBPF_ST_FWD_TC, 1) },
+	  .check_flow = true },
+	{ "frag_v4_tcp_first", P_EDGE_TC,
+	  { PUB, TCP4(FC4_A, 41003, VPS4, 80), FIRST4(0x1003) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP,
+	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FRAG_FIRST, 1) },
+	  .check_flow = true, .csum_complete = true },
+	{ "frag_v4_tcp_last", P_EDGE_TC, { PUB, TCP4F(FC4_A, VPS4), LATER4(0x1003) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_4), M_KEEP,
+	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FRAG_FOLLOW, 1) },
+	  MST_IN(4, IPPROTO_TCP, 80, 1, 0) },
+	{ "frag_v4_other_id_udp_zero", P_EDGE_TC,
+	  { PUB, UDP4(FC4_A, 41004, VPS4, 53), FIRST4(0x1004), .csum0 = true },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP,
+	  { ST(CRBPF_ST_FRAG_FIRST, 1) },
+	  .note = "first fragment without UDP checksum keeps 0" },
+
+	/* ---- forward, Ethernet next hop ---- */
+	{ "frag_v4_l2_first", P_EDGE_TC,
+	  { PUB, UDP4(FC4_D, 41020, VPS4, 7000), FIRST4(0x1020) },
+	  TC_ACT_REDIRECT, DNAT(BE2_4, 7000), M_FWD_L2,
+	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FRAG_FIRST, 1) },
+	  .check_flow = true },
+	{ "frag_v4_l2_last", P_EDGE_TC, { PUB, UDP4F(FC4_D, VPS4), LATER4(0x1020) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE2_4), M_FWD_L2,
+	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FRAG_FOLLOW, 1) },
+	  MST_IN(4, IPPROTO_UDP, 7000, 1, 0),
+	  .note = "routed like its first: MACs of the backend's next hop" },
+
+	/* ---- fragments that are not ours pass untouched ---- */
+	{ "frag_v4_early_no_pair", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_C, VPS4), LATER4(0x1030) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) },
+	  .note = "client without mapped flows: the VPS's own, to its stack" },
+	{ "frag_v4_unmapped_first", P_EDGE_TC,
+	  { PUB, UDP4(FC4_C, 41031, VPS4, 9999), FIRST4(0x1031) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_NO_MAPPING, 1),
+					    ST(CRBPF_ST_FRAG_FIRST, 0) } },
+	{ "frag_v4_unmapped_last", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_C, VPS4), LATER4(0x1031) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) } },
+	{ "frag_v4_ping_first", P_EDGE_TC,
+	  { PUB, ICMP4F(FC4_A, VPS4), FIRST4(0x1032) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) },
+	  .note = "a large ping to the VPS: not TCP/UDP, its stack's" },
+	{ "frag_v4_ping_last", P_EDGE_TC,
+	  { PUB, ICMP4F(FC4_A, VPS4), LATER4(0x1032) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) } },
+	{ "frag_v4_not_local", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_A, "203.0.113.99"), LATER4(0x1033) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_NOT_LOCAL, 1) } },
+	{ "frag_v4_not_local_first", P_EDGE_TC,
+	  { PUB, UDP4(FC4_A, 41034, "203.0.113.99", 53), FIRST4(0x1034) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_NOT_LOCAL, 1),
+					    ST(CRBPF_ST_FRAG_FIRST, 0) } },
+	{ "frag_v4_xdp_first", P_EDGE_XDP,
+	  { PUB, UDP4(FC4_D, 41021, VPS4, 7000), FIRST4(0x1021) },
+	  .verdict = XDP_PASS, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) },
+	  .note = "XDP leaves every fragment to tc, untouched" },
+	{ "frag_v4_xdp_last", P_EDGE_XDP,
+	  { PUB, UDP4F(FC4_D, VPS4), LATER4(0x1020) },
+	  .verdict = XDP_PASS, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) } },
+
+	/* ---- ambiguous pairs: dropped, never sent to a guessed backend ---- */
+	{ "frag_v4_pair_b1", P_EDGE_TC, { PUB, UDP4(FC4_B, 41040, VPS4, 53) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) } },
+	{ "frag_v4_pair_b2", P_EDGE_TC, { PUB, UDP4(FC4_B, 41041, VPS4, 7000) },
+	  TC_ACT_REDIRECT, DNAT(BE2_4, 7000), M_FWD_L2, { ST(CRBPF_ST_FWD_TC, 1) },
+	  .note = "same client, second backend: its pair is now ambiguous" },
+	{ "frag_v4_early_ambiguous", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_B, VPS4), LATER4(0x1042) },
+	  .verdict = TC_ACT_SHOT,
+	  .st = { ST(CRBPF_ST_DROP_FRAG_AMBIGUOUS, 1), ST(CRBPF_ST_FWD_TC, 0),
+		  ST(CRBPF_ST_PASS_FRAGMENT, 0) } },
+	{ "frag_v4_first_after_ambiguous", P_EDGE_TC,
+	  { PUB, UDP4(FC4_B, 41042, VPS4, 7000), FIRST4(0x1042) },
+	  TC_ACT_REDIRECT, DNAT(BE2_4, 7000), M_FWD_L2,
+	  { ST(CRBPF_ST_FRAG_FIRST, 1), ST(CRBPF_ST_FRAG_EARLY_WRONG, 0) } },
+	{ "frag_v4_last_after_ambiguous", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_B, VPS4), LATER4(0x1042) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE2_4), M_FWD_L2,
+	  { ST(CRBPF_ST_FRAG_FOLLOW, 1) },
+	  .note = "once the first fragment came, the rest follow it" },
+
+	/* ---- the VPS's own fragments from a mapped client ---- */
+	{ "frag_v4_own_pair", P_EDGE_TC, { PUB, UDP4(FC4_I, 41050, VPS4, 53) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) } },
+	{ "frag_v4_own_early", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_I, VPS4), LATER4(0x1051) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_4), M_KEEP,
+	  { ST(CRBPF_ST_FRAG_EARLY, 1) },
+	  .note = "guessed from the pair: it is in fact the VPS's own" },
+	{ "frag_v4_own_first", P_EDGE_TC,
+	  { PUB, UDP4(FC4_I, 41051, VPS4, 9999), FIRST4(0x1051) },
+	  .verdict = TC_ACT_UNSPEC,
+	  .st = { ST(CRBPF_ST_PASS_NO_MAPPING, 1),
+		  ST(CRBPF_ST_FRAG_EARLY_WRONG, 1) },
+	  .note = "the first fragment says otherwise: counted, the rest pass" },
+	{ "frag_v4_own_last", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_I, VPS4), MID4(0x1051) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) } },
+	{ "frag_v4_own_marks_pair", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_I, VPS4), LATER4(0x1052) },
+	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_FRAG_AMBIGUOUS, 1) },
+	  .note = "a client with fragments of both kinds: no more guesses" },
+
+	/* ---- forward, IPv6 (Fragment header, after hop-by-hop too) ---- */
+	{ "frag_v6_first", P_EDGE_TC,
+	  { PUB, UDP6(FC6_A, 41101, VPS6, 5000), FIRST6(0x2001) },
+	  TC_ACT_REDIRECT, DNAT(BE3_6, 6000), M_KEEP,
+	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FRAG_FIRST, 1) },
+	  MST_IN(6, IPPROTO_UDP, 5000, 1, 1), .check_flow = true,
+	  .csum_complete = true },
+	{ "frag_v6_last", P_EDGE_TC, { PUB, UDP6F(FC6_A, VPS6), LATER6(0x2001) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_6), M_KEEP,
+	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FRAG_FOLLOW, 1) },
+	  MST_IN(6, IPPROTO_UDP, 5000, 1, 0), .csum_complete = true },
+	{ "frag_v6_hbh_first", P_EDGE_TC,
+	  { PUB, UDP6(FC6_A, 41102, VPS6, 5000), FIRST6(0x2002), .v6hbh = true },
+	  TC_ACT_REDIRECT, DNAT(BE3_6, 6000), M_KEEP,
+	  { ST(CRBPF_ST_FRAG_FIRST, 1) }, .check_flow = true },
+	{ "frag_v6_hbh_last", P_EDGE_TC,
+	  { PUB, UDP6F(FC6_A, VPS6), LATER6(0x2002), .v6hbh = true },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_6), M_KEEP,
+	  { ST(CRBPF_ST_FRAG_FOLLOW, 1) } },
+	{ "frag_v6_early", P_EDGE_TC, { PUB, UDP6F(FC6_A, VPS6), LATER6(0x2003) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_6), M_KEEP,
+	  { ST(CRBPF_ST_FRAG_EARLY, 1) } },
+	{ "frag_v6_id_is_32_bits", P_EDGE_TC,
+	  { PUB, UDP6F(FC6_A, VPS6), LATER6(0x10002002) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_6), M_KEEP,
+	  { ST(CRBPF_ST_FRAG_EARLY, 1), ST(CRBPF_ST_FRAG_FOLLOW, 0) },
+	  .note = "id 0x10002002 is not 0x2002's datagram" },
+	{ "frag_v6_early_no_pair", P_EDGE_TC,
+	  { PUB, UDP6F(FC6_C, VPS6), LATER6(0x2004) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) } },
+	{ "frag_v6_ping", P_EDGE_TC, { PUB, ICMP6F(FC6_A, VPS6), FIRST6(0x2005) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) } },
+	{ "frag_v6_hbh_unfragmented", P_EDGE_TC,
+	  { PUB, UDP6(FC6_A, 41106, VPS6, 5000), .v6hbh = true },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_PROTO, 1) },
+	  .note = "extension headers without a Fragment header: as before" },
+
+	/* ---- reverse: backend -> client ---- */
+	{ "frag_rev_v4_first", P_REV_TC,
+	  { NH, UDP4(BE2_4, 7000, FC4_E, 41201), FIRST4(0x3001) },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 7000), M_REV,
+	  { ST(CRBPF_ST_REV_TC, 1), ST(CRBPF_ST_FRAG_FIRST, 1) },
+	  MST_OUT(4, IPPROTO_UDP, 7000, 1), .add_flow = true,
+	  .csum_complete = true },
+	{ "frag_rev_v4_last", P_REV_TC, { NH, UDP4F(BE2_4, FC4_E), LATER4(0x3001) },
+	  TC_ACT_REDIRECT, SNAT_ADDR(VPS4), M_REV,
+	  { ST(CRBPF_ST_REV_TC, 1), ST(CRBPF_ST_FRAG_FOLLOW, 1) },
+	  MST_OUT(4, IPPROTO_UDP, 7000, 1), .csum_complete = true },
+	{ "frag_rev_v4_pair_flow", P_EDGE_TC,
+	  { PUB, UDP4(FC4_F, 41210, VPS4, 7000) },
+	  TC_ACT_REDIRECT, DNAT(BE2_4, 7000), M_FWD_L2, { ST(CRBPF_ST_FWD_TC, 1) },
+	  .note = "the query whose fragmented answer follows" },
+	{ "frag_rev_v4_early", P_REV_TC, { NH, UDP4F(BE2_4, FC4_F), LATER4(0x3002) },
+	  TC_ACT_REDIRECT, SNAT_ADDR(VPS4), M_REV,
+	  { ST(CRBPF_ST_REV_TC, 1), ST(CRBPF_ST_FRAG_EARLY, 1) },
+	  .note = "answer's last fragment first: the pair's public address" },
+	{ "frag_rev_v4_first_after_early", P_REV_TC,
+	  { NH, UDP4(BE2_4, 7000, FC4_F, 41210), FIRST4(0x3002) },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 7000), M_REV,
+	  { ST(CRBPF_ST_FRAG_FIRST, 1), ST(CRBPF_ST_FRAG_EARLY_WRONG, 0),
+	    ST(CRBPF_ST_REV_STATIC, 0) } },
+	{ "frag_rev_v4_no_pair", P_REV_TC, { NH, UDP4F(BE2_4, FC4_G), LATER4(0x3003) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) },
+	  .note = "no mapped flow between them: home traffic the VPS routes" },
+	{ "frag_rev_v4_miss_first", P_REV_TC,
+	  { NH, UDP4(BE2_4, 7001, FC4_G, 41220), FIRST4(0x3004) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_REV_MISS, 1) } },
+	{ "frag_rev_v4_miss_last", P_REV_TC,
+	  { NH, UDP4F(BE2_4, FC4_G), LATER4(0x3004) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) } },
+	{ "frag_tun_v4_first", P_TUN_TC,
+	  { TUN, UDP4(L3SRC4_BE, 53, FC4_H, 41230), FIRST4(0x3005), .l3only = true },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 9053), M_REV,
+	  { ST(CRBPF_ST_REV_TC, 1), ST(CRBPF_ST_FRAG_FIRST, 1) },
+	  .add_flow = true },
+	{ "frag_tun_v4_last", P_TUN_TC,
+	  { TUN, UDP4F(L3SRC4_BE, FC4_H), LATER4(0x3005), .l3only = true },
+	  TC_ACT_REDIRECT, SNAT_ADDR(VPS4), M_REV,
+	  { ST(CRBPF_ST_REV_TC, 1), ST(CRBPF_ST_FRAG_FOLLOW, 1) },
+	  MST_OUT(4, IPPROTO_UDP, 9053, 1),
+	  .note = "from the tunnel (no MAC header): one is pushed, as for others" },
+	{ "frag_rev_v6_first", P_REV_TC,
+	  { NH, UDP6(BE2_6, 7000, FC6_E, 41301), FIRST6(0x4001) },
+	  TC_ACT_REDIRECT, SNAT(VPS6, 7000), M_REV,
+	  { ST(CRBPF_ST_REV_TC, 1), ST(CRBPF_ST_FRAG_FIRST, 1) },
+	  .add_flow = true, .csum_complete = true },
+	{ "frag_rev_v6_last", P_REV_TC, { NH, UDP6F(BE2_6, FC6_E), LATER6(0x4001) },
+	  TC_ACT_REDIRECT, SNAT_ADDR(VPS6), M_REV,
+	  { ST(CRBPF_ST_REV_TC, 1), ST(CRBPF_ST_FRAG_FOLLOW, 1) },
+	  MST_OUT(6, IPPROTO_UDP, 7000, 1), .csum_complete = true },
+	{ "frag_rev_v6_pair_flow", P_EDGE_TC,
+	  { PUB, UDP6(FC6_F, 41310, VPS6, 7000) },
+	  TC_ACT_REDIRECT, DNAT(BE2_6, 7000), M_FWD_L2, { ST(CRBPF_ST_FWD_TC, 1) } },
+	{ "frag_rev_v6_early", P_REV_TC,
+	  { NH, UDP6F(BE2_6, FC6_F), LATER6(0x4002), .v6hbh = true },
+	  TC_ACT_REDIRECT, SNAT_ADDR(VPS6), M_REV,
+	  { ST(CRBPF_ST_REV_TC, 1), ST(CRBPF_ST_FRAG_EARLY, 1) } },
+	{ "frag_rev_v6_first_after_early", P_REV_TC,
+	  { NH, UDP6(BE2_6, 7000, FC6_F, 41310), FIRST6(0x4002), .v6hbh = true },
+	  TC_ACT_REDIRECT, SNAT(VPS6, 7000), M_REV,
+	  { ST(CRBPF_ST_FRAG_FIRST, 1), ST(CRBPF_ST_FRAG_EARLY_WRONG, 0) } },
+	{ "frag_rev_xdp_first", P_REV_XDP,
+	  { NH, UDP4(BE2_4, 7000, FC4_E, 41201), FIRST4(0x3006) },
+	  .verdict = XDP_PASS, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) },
+	  .note = "crbpf_rev_xdp leaves fragments to crbpf_rev_tc" },
+};
+
+const int n_frag_cases = sizeof(frag_cases) / sizeof(frag_cases[0]);
