@@ -24,6 +24,16 @@ csum DEV [--net PREFIX]...: capture TCP/UDP packets on DEV (both directions)
   "csum checked=N partial=P bad=B". A packet the kernel marks CHECKSUM_PARTIAL
   (TP_STATUS_CSUMNOTREADY) must carry the folded pseudo-header sum; every
   other packet a complete checksum.
+frag-serve --bind ADDR --port P: UDP server for fragmented datagrams. Each
+  datagram is answered "got NBYTES SHA256"; a datagram "BIG N SEED" is
+  answered with N deterministic bytes sent as IP fragments in reverse order
+  (last first) from a raw socket. Logs "got NBYTES SHA256 ADDR:PORT".
+frag-send HOST PORT --bytes N: client. Sends a small datagram (the flow the
+  VPS learns), then N deterministic bytes as one UDP datagram in IP fragments
+  in reverse order from a raw socket (--plain: through the UDP socket, which
+  the kernel fragments in order), and checks the server's "got" line; with
+  --reply N also asks for an N-byte reply sent the same reversed way and
+  checks it. Prints "forward ok NBYTES SHA256" and "reply ok NBYTES SHA256".
 """
 import argparse
 import errno
@@ -416,6 +426,122 @@ def backrefuse(a):
     log("no error came back")
 
 
+FRAG_PAYLOAD = 1000  # bytes of the IP payload per fragment (multiple of 8)
+
+
+def udp_datagram(src, dst, sport, dport, payload):
+    """A UDP header + payload with its checksum computed from scratch."""
+    v6 = ":" in src
+    s = ipaddress.ip_address(src).packed
+    d = ipaddress.ip_address(dst).packed
+    length = 8 + len(payload)
+    if v6:
+        pseudo = s + d + struct.pack("!IxxxB", length, socket.IPPROTO_UDP)
+    else:
+        pseudo = s + d + struct.pack("!xBH", socket.IPPROTO_UDP, length)
+    hdr = struct.pack("!HHHH", sport, dport, length, 0)
+    c = (~ocsum(pseudo + hdr + payload)) & 0xFFFF
+    return struct.pack("!HHHH", sport, dport, length, c or 0xFFFF) + payload
+
+
+def ip_fragments(src, dst, l4, ident):
+    """IP packets carrying l4 (a UDP datagram) in FRAG_PAYLOAD-byte pieces."""
+    out = []
+    s = ipaddress.ip_address(src).packed
+    d = ipaddress.ip_address(dst).packed
+    for off in range(0, len(l4), FRAG_PAYLOAD):
+        piece = l4[off:off + FRAG_PAYLOAD]
+        more = off + FRAG_PAYLOAD < len(l4)
+        if ":" in src:
+            fh = struct.pack("!BBHI", socket.IPPROTO_UDP, 0,
+                             off | (1 if more else 0), ident)
+            hdr = struct.pack("!IHBB", 6 << 28, len(fh) + len(piece), 44, 64)
+            out.append(hdr + s + d + fh + piece)
+        else:
+            fo = (off >> 3) | (0x2000 if more else 0)
+            hdr = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(piece),
+                              ident & 0xFFFF, fo, 64, socket.IPPROTO_UDP, 0)
+            c = (~ocsum(hdr + s + d)) & 0xFFFF
+            hdr = hdr[:10] + struct.pack("!H", c)
+            out.append(hdr + s + d + piece)
+    return out
+
+
+def send_reversed(src, dst, sport, dport, payload):
+    """One UDP datagram as IP fragments, last fragment first, from a raw
+    socket bound to src (so that source routing rules apply)."""
+    v6 = ":" in src
+    fam = socket.AF_INET6 if v6 else socket.AF_INET
+    # IPPROTO_RAW: the header is ours (IPv6 too, since Linux 4.5)
+    r = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    if not v6:
+        # IP_NODEFRAG: conntrack on this host (MASQUERADE rules) would
+        # otherwise reassemble the fragments on output and send them in order
+        r.setsockopt(socket.IPPROTO_IP, 22, 1)
+    r.bind((src, 0))
+    frags = ip_fragments(src, dst, udp_datagram(src, dst, sport, dport, payload),
+                         random.randrange(1, 0xFFFF))
+    for f in reversed(frags):
+        r.sendto(f, (dst, 0))
+    r.close()
+    return len(frags)
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def frag_serve(a):
+    s = make_listener("udp", a.bind, a.port)
+    log("listening udp %s %d" % (a.bind, a.port))
+    while True:
+        data, addr = s.recvfrom(65535)
+        log("got %d %s %s" % (len(data), sha(data), fmt_peer(addr)))
+        if data.startswith(b"BIG "):
+            n, seed = (int(x) for x in data.split()[1:3])
+            nf = send_reversed(a.bind, addr[0], a.port, addr[1],
+                               det_bytes(n, seed))
+            log("sent %d bytes in %d fragments, reversed" % (n, nf))
+        else:
+            s.sendto(("got %d %s" % (len(data), sha(data))).encode(), addr)
+
+
+def frag_send(a):
+    s = socket.socket(family_of(a.host), socket.SOCK_DGRAM)
+    s.settimeout(a.timeout)
+    s.connect((a.host, a.port))
+    local, lport = s.getsockname()[:2]
+
+    def ask(data, plain):
+        if plain:
+            s.send(data)
+        else:
+            send_reversed(local, a.host, lport, a.port, data)
+        try:
+            return s.recv(65535)
+        except OSError as e:
+            die("%s port %d: %s" % (a.host, a.port, e))
+
+    want = "got 5 %s" % sha(b"HELLO")
+    got = ask(b"HELLO", True).decode(errors="replace")
+    if got != want:
+        die("hello: reply '%s', want '%s'" % (got, want))
+    if a.bytes:
+        data = det_bytes(a.bytes, a.seed)
+        want = "got %d %s" % (len(data), sha(data))
+        got = ask(data, a.plain).decode(errors="replace")
+        if got != want:
+            die("forward: reply '%s', want '%s'" % (got, want))
+        print("forward ok %d %s" % (len(data), sha(data)))
+    if a.reply:
+        want = det_bytes(a.reply, a.seed + 1)
+        got = ask(("BIG %d %d" % (a.reply, a.seed + 1)).encode(), True)
+        if got != want:
+            die("reply: %d bytes %s, want %d bytes %s"
+                % (len(got), sha(got), len(want), sha(want)))
+        print("reply ok %d %s" % (len(got), sha(got)))
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -450,9 +576,21 @@ def main():
     cs = sub.add_parser("csum")
     cs.add_argument("dev")
     cs.add_argument("--net", action="append", default=[])
+    fs = sub.add_parser("frag-serve")
+    fs.add_argument("--bind", required=True)
+    fs.add_argument("--port", type=int, required=True)
+    fc = sub.add_parser("frag-send")
+    fc.add_argument("host")
+    fc.add_argument("port", type=int)
+    fc.add_argument("--bytes", type=int, default=0)
+    fc.add_argument("--reply", type=int, default=0)
+    fc.add_argument("--seed", type=int, default=1)
+    fc.add_argument("--plain", action="store_true")
+    fc.add_argument("--timeout", type=float, default=5)
     a = p.parse_args()
     {"serve": serve, "hello": hello, "put": put, "get": get, "csum": csum,
-     "refused": refused, "backrefuse": backrefuse, "pmtu": pmtu}[a.cmd](a)
+     "refused": refused, "backrefuse": backrefuse, "pmtu": pmtu,
+     "frag-serve": frag_serve, "frag-send": frag_send}[a.cmd](a)
 
 
 if __name__ == "__main__":
