@@ -35,6 +35,10 @@
  * hop-by-hop, destination options, routing); more is not a datagram we map. */
 #define CRBPF_FRAG_MAX_EXT 3
 #define CRBPF_IP6_FRAG_OFFSET 0xfff8
+/* A datagram entry older than the kernel's reassembly timeout (ipfrag_time,
+ * 30 s) belongs to a datagram no receiver still waits for: the 16-bit IPv4
+ * id wraps, and an old decision must not steer a new datagram. */
+#define CRBPF_FRAG_TIMEOUT_NS (30ULL * 1000000000ULL)
 
 /* Returned by frag_parse(): a fragment without the L4 header; p holds the
  * IP fields, p->proto the datagram's protocol, sport/dport are 0. */
@@ -264,15 +268,29 @@ static __always_inline void frag_pair_note(const struct pkt *p,
 	frag_pair_put(&k, &v);
 }
 
-/* Remembers the first fragment's decision for the rest of its datagram;
- * counts an earlier guess from the address pair that it contradicts. */
-static __always_inline void frag_remember(const struct crbpf_frag_key *k,
-					  const struct crbpf_frag *v)
+/* The datagram entry under k, unless it has outlived its datagram. */
+static __always_inline struct crbpf_frag *
+frag_datagram_get(const struct crbpf_frag_key *k, __u64 now)
 {
 	struct crbpf_frag *cur = bpf_map_lookup_elem(&crbpf_frags, k);
 
+	if (cur && now - cur->written_ns > CRBPF_FRAG_TIMEOUT_NS)
+		return NULL;
+	return cur;
+}
+
+/* Remembers the first fragment's decision for the rest of its datagram;
+ * counts an earlier guess from the address pair that it contradicts. */
+static __always_inline void frag_remember(const struct crbpf_frag_key *k,
+					  struct crbpf_frag *v)
+{
+	struct crbpf_frag *cur;
+
+	v->written_ns = bpf_ktime_get_ns();
+	cur = bpf_map_lookup_elem(&crbpf_frags, k);
 	if (cur) {
-		if ((cur->flags & CRBPF_FRAG_GUESS) &&
+		if (v->written_ns - cur->written_ns <= CRBPF_FRAG_TIMEOUT_NS &&
+		    (cur->flags & CRBPF_FRAG_GUESS) &&
 		    (!addr_eq(cur->addr, v->addr) ||
 		     (v->flags & CRBPF_FRAG_PASS)))
 			count(CRBPF_ST_FRAG_EARLY_WRONG);
@@ -337,6 +355,7 @@ static __always_inline int frag_early(const struct pkt *p,
 	*v = *pair;
 	v->flags |= CRBPF_FRAG_GUESS;
 	v->port = 0;
+	v->written_ns = bpf_ktime_get_ns();
 	frag_datagram_key(&k, kind == CRBPF_FRAG_PAIR_FWD ? CRBPF_FRAG_FWD :
 							    CRBPF_FRAG_REV,
 			  p, fi);
@@ -374,7 +393,7 @@ static __always_inline int frag_later_fwd(const struct pkt *p,
 	if (!frag_is_local(p))
 		return CRBPF_ST_PASS_NOT_LOCAL;
 	frag_datagram_key(&k, CRBPF_FRAG_FWD, p, fi);
-	cur = bpf_map_lookup_elem(&crbpf_frags, &k);
+	cur = frag_datagram_get(&k, bpf_ktime_get_ns());
 	if (cur) {
 		if (cur->flags & CRBPF_FRAG_PASS)
 			return CRBPF_ST_PASS_FRAGMENT;
@@ -432,7 +451,7 @@ static __always_inline int frag_later_rev(const struct pkt *p,
 	int ret;
 
 	frag_datagram_key(&k, CRBPF_FRAG_REV, p, fi);
-	cur = bpf_map_lookup_elem(&crbpf_frags, &k);
+	cur = frag_datagram_get(&k, bpf_ktime_get_ns());
 	if (cur) {
 		if (cur->flags & CRBPF_FRAG_PASS)
 			return CRBPF_ST_PASS_FRAGMENT;

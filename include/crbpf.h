@@ -229,8 +229,9 @@ struct crbpf_frag {
 	__u32 ifindex; /* FWD: device reaching the backend; REV: public device */
 	__be16 port; /* public port, for the mapping's counters; 0 unknown */
 	__u16 flags; /* enum crbpf_frag_flags */
+	__u64 written_ns; /* datagram entry: CLOCK_MONOTONIC when written */
 };
-_Static_assert(sizeof(struct crbpf_frag) == 24, "crbpf_frag layout");
+_Static_assert(sizeof(struct crbpf_frag) == 32, "crbpf_frag layout");
 
 /* crbpf_stats: per-CPU array of outcome counters, indexed by this enum.
  * user/stats.c holds the printable names in the same order. */

@@ -17,7 +17,9 @@
  * these bytes is right over the whole datagram; the integration test
  * 13_frag.sh checks whole datagrams).
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <bpf/bpf.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include "unit.h"
@@ -66,6 +68,39 @@
 #define MST_OUT(f, pr, pp, n) \
 	.mst = { .on = true, .family = (f), .proto = (pr), .port = (pp), \
 		 .out_packets = (n) }
+
+/* A datagram entry for FC4_C -> VPS4 (UDP, id) leading to BE3_4 on tun0,
+ * written at written_ns (CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns). */
+static void frag_entry(__u16 id, __u64 written_ns)
+{
+	struct crbpf_frag_key k = {
+		.id = htons(id), /* the 16-bit id as the packet carries it */
+		.family = CRBPF_V4,
+		.proto = IPPROTO_UDP,
+		.kind = CRBPF_FRAG_FWD,
+	};
+	struct crbpf_frag v = {
+		.ifindex = topo.ifindex[DEV_TUN],
+		.port = htons(53),
+		.written_ns = written_ns,
+	};
+
+	parse_addr(4, FC4_C, k.src);
+	parse_addr(4, VPS4, k.dst);
+	parse_addr(4, BE3_4, v.addr);
+	ASSERT_OK(bpf_map_update_elem(edge_map_fd("crbpf_frags"), &k, &v, BPF_ANY),
+		  "insert crbpf_frags entry");
+}
+
+static void frag_entry_stale(void)
+{
+	frag_entry(0x1060, mono_ns() - 31ULL * 1000000000ULL);
+}
+
+static void frag_entry_fresh(void)
+{
+	frag_entry(0x1061, mono_ns());
+}
 
 const struct tcase frag_cases[] = {
 	/* ---- forward, IPv4: first fragment decides, the rest follow ---- */
@@ -129,6 +164,17 @@ const struct tcase frag_cases[] = {
 	  { PUB, UDP4F(FC4_C, VPS4), LATER4(0x1030) },
 	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) },
 	  .note = "client without mapped flows: the VPS's own, to its stack" },
+	{ "frag_v4_fresh_entry", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_C, VPS4), LATER4(0x1061) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_4), M_KEEP,
+	  { ST(CRBPF_ST_FRAG_FOLLOW, 1) }, .setup = frag_entry_fresh,
+	  .note = "a datagram entry written just now is followed" },
+	{ "frag_v4_stale_entry", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_C, VPS4), LATER4(0x1060) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1),
+					    ST(CRBPF_ST_FRAG_FOLLOW, 0) },
+	  .setup = frag_entry_stale,
+	  .note = "one 31 s old (past ipfrag_time) is a wrapped id's: ignored" },
 	{ "frag_v4_unmapped_first", P_EDGE_TC,
 	  { PUB, UDP4(FC4_C, 41031, VPS4, 9999), FIRST4(0x1031) },
 	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_NO_MAPPING, 1),
