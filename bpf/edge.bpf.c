@@ -16,6 +16,7 @@
 #include "nat.h"
 #include "flow.h"
 #include "frag.h"
+#include "match.h"
 
 #ifndef EEXIST
 #define EEXIST 17
@@ -26,6 +27,7 @@ struct public_side {
 	__be32 addr[4];
 	__be16 port;
 	__u32 ifindex;
+	__u32 match; /* enum crbpf_match of the mapping it came through */
 };
 
 /* Untouched packets return TC_ACT_UNSPEC: under tcx that is "next", so
@@ -58,36 +60,6 @@ static __always_inline int xdp_pass(enum crbpf_stat reason)
 {
 	count(reason);
 	return XDP_PASS;
-}
-
-/* Forward direction lookup: addressed to an attached public address, on a
- * mapped port of the device it arrived on. */
-static __always_inline int lookup_mapping(__u8 family, __u8 proto,
-					  const __be32 *daddr, __be16 dport,
-					  __u32 ifindex,
-					  struct crbpf_port_key *pk,
-					  struct crbpf_backend *be)
-{
-	struct crbpf_addr_key ak;
-	struct crbpf_backend *val;
-
-	__builtin_memset(&ak, 0, sizeof(ak));
-	ak.family = family;
-	__builtin_memcpy(ak.addr, daddr, sizeof(ak.addr));
-	if (!bpf_map_lookup_elem(&crbpf_local, &ak))
-		return CRBPF_ST_PASS_NOT_LOCAL;
-
-	__builtin_memset(pk, 0, sizeof(*pk));
-	pk->ifindex = ifindex;
-	pk->family = family;
-	pk->proto = proto;
-	pk->port = dport;
-	val = bpf_map_lookup_elem(&crbpf_ports, pk);
-	if (!val)
-		return CRBPF_ST_PASS_NO_MAPPING;
-	/* A copy: the tool may replace the entry meanwhile. */
-	*be = *val;
-	return PKT_OK;
 }
 
 static __always_inline void flow_key(struct crbpf_flow_key *fk, __u8 family,
@@ -146,6 +118,7 @@ static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 				 sizeof(pub->addr));
 		pub->port = flow->public_port;
 		pub->ifindex = flow->public_ifindex;
+		pub->match = flow->match;
 		return PKT_OK;
 	}
 
@@ -160,6 +133,7 @@ static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 	__builtin_memcpy(pub->addr, rev->public_addr, sizeof(pub->addr));
 	pub->port = rev->public_port;
 	pub->ifindex = rev->public_ifindex;
+	pub->match = rev->match;
 	return CRBPF_ST_REV_STATIC;
 }
 
@@ -167,8 +141,8 @@ static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
  * which on every packet would churn (and evict from) the free lists. */
 static __always_inline void record_flow(const struct pkt *p,
 					const struct crbpf_backend *be,
-					__u32 ifindex, struct crbpf_mstats *ms,
-					__u64 len)
+					__u32 ifindex, __u8 match,
+					struct crbpf_mstats *ms, __u64 len)
 {
 	struct crbpf_flow_key fk;
 	struct crbpf_flow fv;
@@ -184,10 +158,12 @@ static __always_inline void record_flow(const struct pkt *p,
 	__builtin_memcpy(fv.public_addr, p->daddr, sizeof(fv.public_addr));
 	fv.public_port = p->dport;
 	fv.public_ifindex = ifindex;
+	fv.match = match;
 
 	cur = bpf_map_lookup_elem(&crbpf_flows, &fk);
 	live = cur && flow_usable(cur, p, now);
-	if (live && flow_is(cur, fv.public_addr, fv.public_port, ifindex)) {
+	if (live && flow_is(cur, fv.public_addr, fv.public_port, ifindex) &&
+	    cur->match == match) {
 		flow_seen(cur, p, false, len, now);
 		return;
 	}
@@ -207,19 +183,6 @@ static __always_inline void record_flow(const struct pkt *p,
 	} else if (err != -EEXIST) {
 		count(CRBPF_ST_FLOW_FULL);
 	}
-}
-
-static __always_inline struct crbpf_mstats *
-mstats_get(__u32 ifindex, __u8 family, __u8 proto, __be16 port)
-{
-	struct crbpf_port_key k;
-
-	__builtin_memset(&k, 0, sizeof(k));
-	k.ifindex = ifindex;
-	k.family = family;
-	k.proto = proto;
-	k.port = port;
-	return bpf_map_lookup_elem(&crbpf_mstats, &k);
 }
 
 static __always_inline void fib_prepare(struct bpf_fib_lookup *fib,
@@ -532,8 +495,14 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	if (ret == PKT_OK) {
 		ret = lookup_mapping(p.family, p.proto, p.daddr, p.dport,
 				     ifindex, &pk, &be);
+		/* An `all` hit still leaves alone what the VPS owns. */
+		if (ret == PKT_OK && (be.flags & CRBPF_BE_ALL))
+			ret = all_check(skb, &p, &pk);
 		if (fi.frag)
 			frag_first_fwd(&p, &fi, ret, &pk, &be);
+		/* Counted even after XDP, which only saw an `all` hit. */
+		if (ret == CRBPF_ST_PASS_EXCEPT || ret == CRBPF_ST_PASS_LOCAL_SOCK)
+			return tc_pass(ret);
 	} else if (later) {
 		ret = frag_later_fwd(&p, &fi, ifindex, &pk, &be);
 	} else if (ret == CRBPF_ST_PASS_PROTO) {
@@ -587,7 +556,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	}
 	/* An error belongs to a flow that exists already. */
 	if (!ie.is_err && !later)
-		record_flow(&p, &be, ifindex, ms, len);
+		record_flow(&p, &be, ifindex, match_of(&pk, &be), ms, len);
 
 	if (!(be.flags & CRBPF_BE_L2)) {
 		/* Layer 3 device: the kernel strips the MAC header itself. */
@@ -640,6 +609,8 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		flow = NULL;
 		__builtin_memset(&fk, 0, sizeof(fk));
 		fk.proto = p.proto;
+		/* counted for the mapping without --addr or `all` */
+		pub.match = 0;
 		ret = frag_later_rev(&p, &fi, pub.addr, &pub.port, &pub.ifindex);
 	} else if (ret == CRBPF_ST_PASS_PROTO) {
 		ret = parse_icmp_err(skb, &p, &fk, &ie);
@@ -680,7 +651,8 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 
 	/* An error about a flow counts for its mapping (fk.proto). */
-	ms = mstats_get(pub.ifindex, p.family, fk.proto, pub.port);
+	ms = mstats_get(pub.ifindex, pub.addr, p.family, fk.proto, pub.port,
+			pub.match);
 	if (ms) {
 		ms->out_packets++;
 		ms->out_bytes += len;
@@ -854,7 +826,7 @@ static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
 		ms->in_packets++;
 		ms->in_bytes += len;
 	}
-	record_flow(p, be, pk->ifindex, ms, len);
+	record_flow(p, be, pk->ifindex, match_of(pk, be), ms, len);
 	count(CRBPF_ST_FWD_XDP);
 	return bpf_redirect_map(&crbpf_txports, fib.ifindex, 0);
 }
@@ -878,8 +850,10 @@ int crbpf_edge_xdp(struct xdp_md *ctx)
 		return xdp_pass(ret);
 	if (p.ttl <= 1)
 		return xdp_pass(CRBPF_ST_PASS_TTL);
-	/* XDP cannot transmit into a layer 3 device (no ndo_xdp_xmit). */
-	if (!(be.flags & CRBPF_BE_L2))
+	/* XDP cannot transmit into a layer 3 device (no ndo_xdp_xmit). An
+	 * `all` hit needs its exception and socket checks: tc makes that
+	 * decision alone, once, since it runs for every packet XDP passes. */
+	if (!(be.flags & CRBPF_BE_L2) || (be.flags & CRBPF_BE_ALL))
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 	return edge_xdp_l2(ctx, &p, &be, &pk);
 }
@@ -926,7 +900,8 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	    xdp_write_macs(ctx, &fib))
 		return xdp_pass(CRBPF_ST_PASS_MALFORMED);
 
-	ms = mstats_get(pub.ifindex, p.family, p.proto, pub.port);
+	ms = mstats_get(pub.ifindex, pub.addr, p.family, p.proto, pub.port,
+			pub.match);
 	if (ms) {
 		ms->out_packets++;
 		ms->out_bytes += len;

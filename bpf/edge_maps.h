@@ -32,9 +32,17 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CRBPF_MAX_LOCAL);
 	__type(key, struct crbpf_addr_key);
-	__type(value, __u32);
+	__type(value, struct crbpf_local);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crbpf_local SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CRBPF_MAX_PORTS);
+	__type(key, struct crbpf_port_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_except SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);

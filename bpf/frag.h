@@ -315,7 +315,9 @@ static __always_inline void frag_first_fwd(const struct pkt *p,
 	struct crbpf_frag v;
 	struct crbpf_frag *pair;
 
-	if (ret != PKT_OK && ret != CRBPF_ST_PASS_NO_MAPPING)
+	/* What an `all` entry leaves alone passes like an unmapped port. */
+	if (ret != PKT_OK && ret != CRBPF_ST_PASS_NO_MAPPING &&
+	    ret != CRBPF_ST_PASS_EXCEPT && ret != CRBPF_ST_PASS_LOCAL_SOCK)
 		return;
 	__builtin_memset(&v, 0, sizeof(v));
 	if (ret == PKT_OK) {

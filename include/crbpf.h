@@ -34,19 +34,39 @@
 #define CRBPF_HOME_TABLE_DEFAULT 123
 #define CRBPF_HOME_MARK_DEFAULT 0x1
 
-/* crbpf_ports: public (device, family, proto, port) -> backend. */
+/* Port value of an `all` mapping (forward-everything): no packet is ever
+ * mapped by port 0, so the key cannot collide with a port mapping. */
+#define CRBPF_PORT_ALL 0
+
+/*
+ * crbpf_ports: public (device, family, proto, port, address) -> backend.
+ * The programs look up, most specific first: (address, port), (any, port),
+ * (address, all), (any, all); crbpf_local's flags skip lookups that cannot
+ * hit. crbpf_mstats and crbpf_except use the same key.
+ */
 struct crbpf_port_key {
 	__u32 ifindex; /* public device the packet arrives on */
 	__u8 family; /* CRBPF_V4 | CRBPF_V6 */
 	__u8 proto; /* IPPROTO_TCP | IPPROTO_UDP */
-	__be16 port; /* public port */
+	__be16 port; /* public port, or CRBPF_PORT_ALL */
+	__be32 addr[4]; /* public address (--addr); all zero: any address */
 };
-_Static_assert(sizeof(struct crbpf_port_key) == 8, "crbpf_port_key layout");
+_Static_assert(sizeof(struct crbpf_port_key) == 24, "crbpf_port_key layout");
 
 enum crbpf_backend_flags {
 	/* Backend reached through an Ethernet-type device (has a MAC header):
 	 * eligible for the XDP fib + devmap path. Otherwise layer 3 (wg, tun). */
 	CRBPF_BE_L2 = 1 << 0,
+	/* `all` mapping: the backend port is the public port; exceptions in
+	 * crbpf_except and local sockets (socket lookup) are never taken. */
+	CRBPF_BE_ALL = 1 << 1,
+};
+
+/* Which kind of crbpf_ports entry a flow went through, so that replies
+ * count for the same crbpf_mstats key (and port del finds its flows). */
+enum crbpf_match {
+	CRBPF_MATCH_ADDR = 1 << 0, /* the key carries the public address */
+	CRBPF_MATCH_ALL = 1 << 1, /* the key's port is CRBPF_PORT_ALL */
 };
 
 struct crbpf_backend {
@@ -73,7 +93,8 @@ _Static_assert(sizeof(struct crbpf_flow_key) == 40, "crbpf_flow_key layout");
 struct crbpf_flow {
 	__be32 public_addr[4]; /* address the client connected to */
 	__be16 public_port;
-	__u16 flags; /* enum crbpf_flow_flags */
+	__u8 flags; /* enum crbpf_flow_flags */
+	__u8 match; /* enum crbpf_match of the mapping it came through */
 	__u32 public_ifindex;
 	/* bpf_ktime_get_coarse_ns(), i.e. CLOCK_MONOTONIC */
 	__u64 created_ns;
@@ -142,7 +163,8 @@ static inline __u32 crbpf_flow_timeout(const struct crbpf_timeouts *t,
 
 /* crbpf_rev: static reverse rule (backend addr, port) -> public side, used
  * when the flow entry is gone (LRU eviction). refs > 1 means several public
- * ports share this backend port: ambiguous, so only flow entries answer. */
+ * ports (or public addresses, or an `all` mapping to the same backend
+ * address) share this backend port: ambiguous, so only flow entries answer. */
 struct crbpf_rev_key {
 	__be32 addr[4];
 	__be16 port;
@@ -152,12 +174,13 @@ struct crbpf_rev_key {
 _Static_assert(sizeof(struct crbpf_rev_key) == 20, "crbpf_rev_key layout");
 
 struct crbpf_rev {
-	__be32 public_addr[4]; /* primary address of the public device */
+	__be32 public_addr[4]; /* --addr, else the public device's primary one */
 	__be16 public_port;
 	__u16 refs;
 	__u32 public_ifindex;
+	__u32 match; /* enum crbpf_match (never CRBPF_MATCH_ALL) */
 };
-_Static_assert(sizeof(struct crbpf_rev) == 24, "crbpf_rev layout");
+_Static_assert(sizeof(struct crbpf_rev) == 28, "crbpf_rev layout");
 
 /* crbpf_local: addresses of attached public devices -> ifindex. Only packets
  * addressed to the VPS itself are candidates for forwarding. */
@@ -167,6 +190,22 @@ struct crbpf_addr_key {
 	__be32 addr[4];
 };
 _Static_assert(sizeof(struct crbpf_addr_key) == 20, "crbpf_addr_key layout");
+
+enum crbpf_local_flags {
+	/* crbpf_ports holds entries keyed on this address (--addr) */
+	CRBPF_LOCAL_ADDR = 1 << 0,
+	/* an `all` mapping may apply to this address */
+	CRBPF_LOCAL_ALL = 1 << 1,
+};
+
+struct crbpf_local {
+	__u32 ifindex; /* device that holds the address */
+	__u32 flags; /* enum crbpf_local_flags, kept by the tool */
+};
+_Static_assert(sizeof(struct crbpf_local) == 8, "crbpf_local layout");
+
+/* crbpf_except: (device, family, proto, port, address of the `all` entry)
+ * -> 1 for every port an `all` mapping leaves alone (--except). */
 
 /* crbpf_mstats (per-CPU hash, keyed by crbpf_port_key): per mapping. */
 struct crbpf_mstats {
@@ -265,6 +304,8 @@ enum crbpf_stat {
 	CRBPF_ST_FRAG_EARLY, /* fragment ahead of its first, sent by the address pair */
 	CRBPF_ST_FRAG_EARLY_WRONG, /* first fragment contradicted that guess: datagram lost */
 	CRBPF_ST_DROP_FRAG_AMBIGUOUS, /* fragment ahead of its first, pair ambiguous */
+	CRBPF_ST_PASS_EXCEPT, /* `all` mapping: port listed in --except */
+	CRBPF_ST_PASS_LOCAL_SOCK, /* `all` mapping: a local socket owns it */
 	CRBPF_ST__MAX,
 };
 

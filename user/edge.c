@@ -162,7 +162,7 @@ static int edge_local_fill(int map_fd, int ifindex, struct undo *u)
 	struct crbpf_addr_key key, next, *prev = NULL;
 	struct nl_addr *v;
 	int i, n, ret;
-	__u32 val = ifindex, cur;
+	struct crbpf_local val, cur;
 
 	ret = nl_addrs(ifindex, AF_UNSPEC, &v, &n);
 	if (ret)
@@ -170,7 +170,7 @@ static int edge_local_fill(int map_fd, int ifindex, struct undo *u)
 	while (!bpf_map_get_next_key(map_fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(map_fd, &key, &cur) || (int)cur != ifindex ||
+		if (bpf_map_lookup_elem(map_fd, &key, &cur) || (int)cur.ifindex != ifindex ||
 		    addr_listed(v, n, &key))
 			continue;
 		ret = undo_map(u, map_fd, &key, sizeof(key), sizeof(cur));
@@ -184,6 +184,11 @@ static int edge_local_fill(int map_fd, int ifindex, struct undo *u)
 		memset(&key, 0, sizeof(key));
 		key.family = v[i].addr.family;
 		memcpy(key.addr, v[i].addr.a, sizeof(key.addr));
+		/* Flags stay: they describe crbpf_ports, not the device. */
+		memset(&val, 0, sizeof(val));
+		if (!bpf_map_lookup_elem(map_fd, &key, &cur))
+			val.flags = cur.flags;
+		val.ifindex = ifindex;
 		ret = undo_map(u, map_fd, &key, sizeof(key), sizeof(val));
 		if (!ret && bpf_map_update_elem(map_fd, &key, &val, BPF_ANY))
 			ret = -errno;
@@ -270,6 +275,9 @@ static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		err("failed to record the addresses of %s: %s", dev, strerror(-ret));
 		goto fail;
 	}
+	ret = local_flags_sync(u);
+	if (ret)
+		goto fail;
 	ret = txport_ensure(bpf_map__fd(skel->maps.crbpf_txports), ifindex, u);
 	if (ret) {
 		err("failed to add %s to crbpf_txports: %s", dev, strerror(-ret));
@@ -455,7 +463,7 @@ static int local_purge(int ifindex)
 {
 	struct crbpf_addr_key key, next, *prev = NULL;
 	char name[IF_NAMESIZE];
-	__u32 val;
+	struct crbpf_local val;
 	int fd, ret = 0;
 
 	fd = pin_map_open("crbpf_local");
@@ -466,7 +474,8 @@ static int local_purge(int ifindex)
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &val))
 			continue;
-		if (ifindex ? (int)val != ifindex : !!if_indextoname(val, name))
+		if (ifindex ? (int)val.ifindex != ifindex :
+			      !!if_indextoname(val.ifindex, name))
 			continue;
 		if (bpf_map_delete_elem(fd, &key))
 			ret = -errno;

@@ -21,6 +21,8 @@ struct port_args {
 	const char *dev;
 	const char *pos[4];
 	int npos;
+	const char *addr;
+	struct except_list except;
 	bool force;
 	bool xdp_veth;
 	bool json;
@@ -40,6 +42,15 @@ static int port_args_parse(int argc, char **argv, struct port_args *a,
 			if (parse_iface(argv[i]))
 				return USAGE;
 			a->dev = argv[i];
+		} else if (!allow_json && !strcmp(argv[i], "--addr")) {
+			if (++i == argc)
+				return usage_err("--addr needs a public address");
+			a->addr = argv[i];
+		} else if (allow_force && !strcmp(argv[i], "--except")) {
+			if (++i == argc)
+				return usage_err("--except needs ports (PORT[,PORT|,FIRST-LAST]...)");
+			if (parse_except(argv[i], &a->except))
+				return USAGE;
 		} else if (allow_force && !strcmp(argv[i], "--force")) {
 			a->force = true;
 		} else if (allow_force && !strcmp(argv[i], "--xdp-veth")) {
@@ -138,32 +149,85 @@ static int rev_src_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct crbpf_rev_key));
 }
 
-/* Rewrite the crbpf_rev entries of the given backend keys from what
- * crbpf_ports holds now: refs = public ports mapped onto that backend. */
-static int rev_recompute(int ports_fd, int rev_fd, struct crbpf_rev_key *touched,
-			 int ntouched, struct undo *u)
+/* Every crbpf_rev entry of the backend address of rk (an `all` entry's rev
+ * key has port 0): appended to *touched, grown as needed. */
+static int rev_expand(int rev_fd, const struct crbpf_rev_key *rk,
+		      struct crbpf_rev_key **touched, int *nt)
 {
+	struct crbpf_rev_key *keys, *t;
+	struct crbpf_rev *vals;
+	int i, n, ret = 0;
+
+	n = map_dump(rev_fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		     (void **)&vals);
+	if (n < 0)
+		return n;
+	t = realloc(*touched, (*nt + n + 1) * sizeof(*t));
+	if (!t) {
+		ret = -ENOMEM;
+	} else {
+		*touched = t;
+		for (i = 0; i < n; i++)
+			if (keys[i].family == rk->family && keys[i].proto == rk->proto &&
+			    !memcmp(keys[i].addr, rk->addr, sizeof(rk->addr)))
+				t[(*nt)++] = keys[i];
+	}
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+static bool rev_same_backend(const struct crbpf_rev_key *a,
+			     const struct crbpf_rev_key *b)
+{
+	return a->family == b->family && a->proto == b->proto &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/*
+ * Rewrite the crbpf_rev entries of the given backend keys from what
+ * crbpf_ports holds now: refs = public (address, port) pairs mapped onto
+ * that backend port, plus one when an `all` entry leads to the backend
+ * address (it may reach any of its ports). A touched key with port 0 (an
+ * `all` entry) stands for every entry of its backend address.
+ */
+static int rev_recompute(int ports_fd, int rev_fd, struct crbpf_rev_key *touched_in,
+			 int ntouched_in, struct undo *u)
+{
+	struct crbpf_rev_key *touched = NULL, *allb = NULL;
 	struct crbpf_port_key *keys;
 	struct crbpf_backend *vals;
 	struct rev_src *src;
-	int i, n, ret = 0;
+	int i, j, n, ns = 0, na = 0, nt = 0, ret = 0;
 
 	n = map_dump(ports_fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
 		     (void **)&vals);
 	if (n < 0)
 		return n;
 	src = calloc(n + 1, sizeof(*src));
-	if (!src) {
+	allb = calloc(n + 1, sizeof(*allb));
+	touched = calloc(ntouched_in + 1, sizeof(*touched));
+	if (!src || !allb || !touched) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		rev_key_of(&src[i].rk, &keys[i], &vals[i]);
-		src[i].pk = keys[i];
+	for (i = 0; i < ntouched_in && !ret; i++) {
+		if (touched_in[i].port)
+			touched[nt++] = touched_in[i];
+		else
+			ret = rev_expand(rev_fd, &touched_in[i], &touched, &nt);
 	}
-	qsort(src, n, sizeof(*src), rev_src_cmp);
-	for (i = 0; i < ntouched && !ret; i++) {
-		struct rev_src *hit = bsearch(&touched[i], src, n, sizeof(*src),
+	for (i = 0; i < n; i++) {
+		if (vals[i].flags & CRBPF_BE_ALL) {
+			rev_key_of(&allb[na++], &keys[i], &vals[i]);
+			continue;
+		}
+		rev_key_of(&src[ns].rk, &keys[i], &vals[i]);
+		src[ns++].pk = keys[i];
+	}
+	qsort(src, ns, sizeof(*src), rev_src_cmp);
+	for (i = 0; i < nt && !ret; i++) {
+		struct rev_src *hit = bsearch(&touched[i], src, ns, sizeof(*src),
 					      rev_src_cmp);
 		struct crbpf_rev rev = {};
 		struct addr pub;
@@ -172,15 +236,26 @@ static int rev_recompute(int ports_fd, int rev_fd, struct crbpf_rev_key *touched
 		if (hit) {
 			while (hit > src && !rev_src_cmp(hit - 1, &touched[i]))
 				hit--;
-			while (hit + refs < src + n &&
+			while (hit + refs < src + ns &&
 			       !rev_src_cmp(hit + refs, &touched[i]))
 				refs++;
 		}
+		for (j = 0; j < na; j++)
+			if (rev_same_backend(&allb[j], &touched[i])) {
+				refs++;
+				break;
+			}
 		ret = undo_map(u, rev_fd, &touched[i], sizeof(touched[i]),
 			       sizeof(rev));
 		if (ret)
 			break;
-		if (!refs || nl_primary_addr(hit->pk.ifindex, touched[i].family, &pub)) {
+		if (hit && key_has_addr(&hit->pk)) {
+			memcpy(pub.a, hit->pk.addr, sizeof(pub.a));
+			rev.match = CRBPF_MATCH_ADDR;
+		}
+		/* Only `all` entries lead here: no static rule, flows answer. */
+		if (!hit || (!key_has_addr(&hit->pk) &&
+			     nl_primary_addr(hit->pk.ifindex, touched[i].family, &pub))) {
 			if (bpf_map_delete_elem(rev_fd, &touched[i]) && errno != ENOENT)
 				ret = -errno;
 			continue;
@@ -192,8 +267,10 @@ static int rev_recompute(int ports_fd, int rev_fd, struct crbpf_rev_key *touched
 		if (bpf_map_update_elem(rev_fd, &touched[i], &rev, BPF_ANY))
 			ret = -errno;
 	}
-	free(src);
 out:
+	free(src);
+	free(allb);
+	free(touched);
 	free(keys);
 	free(vals);
 	if (ret)
@@ -267,7 +344,10 @@ static int tun_release_unused(int ports_fd, int txports_fd)
 }
 
 /* Flow entries answering for removed mappings would keep translating replies. */
-static void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last)
+/* With proto: only flows of that mapping kind (match, and addr for
+ * CRBPF_MATCH_ADDR) in the public port range (any port for `all`). */
+static void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last,
+			__u8 match, const __be32 *addr)
 {
 	struct crbpf_flow_key *keys;
 	struct crbpf_flow *vals;
@@ -285,7 +365,11 @@ static void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last)
 		if (pub_ifindex ? (int)vals[i].public_ifindex != pub_ifindex :
 				  !!if_indextoname(vals[i].public_ifindex, name))
 			continue;
-		if (proto && (keys[i].proto != proto || port < first || port > last))
+		if (proto && (keys[i].proto != proto || vals[i].match != match ||
+			      (!(match & CRBPF_MATCH_ALL) &&
+			       (port < first || port > last)) ||
+			      ((match & CRBPF_MATCH_ADDR) &&
+			       memcmp(vals[i].public_addr, addr, 16))))
 			continue;
 		bpf_map_delete_elem(fd, &keys[i]);
 	}
@@ -297,7 +381,7 @@ static void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last)
 }
 
 struct edge_maps {
-	int ports, mstats, rev, txports;
+	int ports, mstats, rev, txports, except;
 };
 
 static void edge_maps_close(struct edge_maps *m)
@@ -310,6 +394,8 @@ static void edge_maps_close(struct edge_maps *m)
 		close(m->rev);
 	if (m->txports >= 0)
 		close(m->txports);
+	if (m->except >= 0)
+		close(m->except);
 }
 
 static int edge_maps_open(struct edge_maps *m)
@@ -318,7 +404,9 @@ static int edge_maps_open(struct edge_maps *m)
 	m->mstats = pin_map_open("crbpf_mstats");
 	m->rev = pin_map_open("crbpf_rev");
 	m->txports = pin_map_open("crbpf_txports");
-	if (m->ports < 0 || m->mstats < 0 || m->rev < 0 || m->txports < 0) {
+	m->except = pin_map_open("crbpf_except");
+	if (m->ports < 0 || m->mstats < 0 || m->rev < 0 || m->txports < 0 ||
+	    m->except < 0) {
 		edge_maps_close(m);
 		return -ENOENT;
 	}
@@ -459,7 +547,7 @@ out:
 static int port_add(struct port_args *a)
 {
 	char dev[IF_NAMESIZE], oifname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
-	struct edge_maps m = { -1, -1, -1, -1 };
+	struct edge_maps m = { -1, -1, -1, -1, -1 };
 	struct crbpf_rev_key *touched = NULL;
 	__u16 first, last, bport, p;
 	int pub_ifindex, oif, ret, nt = 0;
@@ -468,23 +556,51 @@ static int port_add(struct port_args *a)
 	unsigned char rtype;
 	struct addr be, pub;
 	struct undo *u = NULL;
+	struct addr paddr = {};
 	__u8 proto;
+	bool all;
 
 	if (a->npos != 3)
-		return usage_err("usage: crbpf port add PROTO PORT[-LAST] BACKEND [--dev IFACE] [--force] [--xdp-veth]");
-	if (parse_proto(a->pos[0], &proto) || parse_port_range(a->pos[1], &first, &last) ||
-	    parse_backend(a->pos[2], &be, &bport))
+		return usage_err("usage: crbpf port add PROTO { PORT[-LAST] | all } BACKEND [--addr PUBLIC] [--except PORTS] [--dev IFACE] [--force] [--xdp-veth]");
+	if (parse_proto(a->pos[0], &proto))
 		return USAGE;
+	all = !strcmp(a->pos[1], "all");
+	if (all)
+		first = last = CRBPF_PORT_ALL;
+	else if (parse_port_range(a->pos[1], &first, &last))
+		return USAGE;
+	if (parse_backend(a->pos[2], &be, &bport))
+		return USAGE;
+	if (a->except.n && !all)
+		return usage_err("--except applies to '%s all' only", a->pos[0]);
+	if (all && bport)
+		return usage_err("invalid backend '%s' for %s all: each port is kept, so give the address without a port",
+				 a->pos[2], a->pos[0]);
 	if (bport && (unsigned int)bport + (last - first) > 65535)
 		return usage_err("backend ports %u-%u do not fit below 65536", bport,
 				 bport + (last - first));
+	if (a->addr && parse_public_addr(a->addr, &paddr))
+		return USAGE;
+	if (a->addr && paddr.family != be.family)
+		return usage_err("--addr %s and backend %s are of different address families",
+				 a->addr, a->pos[2]);
 	ret = tool_prepare();
 	if (ret)
 		return ret;
 	ret = port_pick_dev(a->dev, dev, &pub_ifindex);
 	if (ret)
 		return ret;
-	if (!a->force) {
+	if (a->addr) {
+		ret = addr_on_dev(pub_ifindex, &paddr);
+		if (ret < 0) {
+			err("failed to list the addresses of %s: %s", dev, strerror(-ret));
+			return ret;
+		}
+		if (!ret)
+			return usage_err("--addr %s is not an address of %s", a->addr, dev);
+	}
+	/* `all` never takes what a local socket serves: no check needed. */
+	if (!a->force && !all) {
 		ret = check_listeners(proto, first, last);
 		if (ret)
 			return ret;
@@ -509,7 +625,7 @@ static int port_add(struct port_args *a)
 		return ret;
 	}
 	ifname(oif, oifname);
-	if (nl_primary_addr(pub_ifindex, be.family, &pub)) {
+	if (!a->addr && nl_primary_addr(pub_ifindex, be.family, &pub)) {
 		err("%s has no global %s address to answer from; cannot map to %s",
 		    dev, be.family == CRBPF_V6 ? "IPv6" : "IPv4", abuf);
 		return -EADDRNOTAVAIL;
@@ -532,12 +648,14 @@ static int port_add(struct port_args *a)
 		};
 		struct crbpf_backend nb = {
 			.port = htons(bport ? bport + (p - first) : p),
-			.flags = type == ARPHRD_ETHER ? CRBPF_BE_L2 : 0,
+			.flags = (type == ARPHRD_ETHER ? CRBPF_BE_L2 : 0) |
+				 (all ? CRBPF_BE_ALL : 0),
 			.ifindex = oif,
 		};
 		struct crbpf_backend old;
 		bool had;
 
+		memcpy(key.addr, paddr.a, sizeof(key.addr));
 		memcpy(nb.addr, be.a, sizeof(nb.addr));
 		had = !bpf_map_lookup_elem(m.ports, &key, &old);
 		if (had)
@@ -549,6 +667,8 @@ static int port_add(struct port_args *a)
 			ret = -errno;
 		if (!ret && !had)
 			ret = mstats_zero(m.mstats, &key, u);
+		if (!ret && all)
+			ret = except_set(m.except, &key, &a->except, u);
 		if (ret) {
 			err("failed to map %s port %u: %s", proto_str(proto), p,
 			    strerror(-ret));
@@ -558,6 +678,8 @@ static int port_add(struct port_args *a)
 			break;
 	}
 	ret = rev_recompute(m.ports, m.rev, touched, nt, u);
+	if (!ret)
+		ret = local_flags_sync(u);
 	if (ret)
 		goto fail;
 	ret = txport_ensure(m.txports, pub_ifindex, u);
@@ -579,8 +701,14 @@ static int port_add(struct port_args *a)
 		goto fail;
 	/* A replaced backend may have been the last one behind its device. */
 	tun_release_unused(m.ports, m.txports);
-	info("mapped %s %u-%u on %s to %s via %s", proto_str(proto), first, last,
-	     dev, abuf, oifname);
+	if (all)
+		info("mapped all %s ports (%d exceptions) of %s%s%s to %s via %s",
+		     proto_str(proto), a->except.n, a->addr ? a->addr : dev,
+		     a->addr ? " on " : "", a->addr ? dev : "", abuf, oifname);
+	else
+		info("mapped %s %u-%u on %s%s%s to %s via %s", proto_str(proto),
+		     first, last, a->addr ? a->addr : dev, a->addr ? " on " : "",
+		     a->addr ? dev : "", abuf, oifname);
 	goto out;
 fail:
 	undo_rollback(u);
@@ -594,19 +722,36 @@ out:
 static int port_del(struct port_args *a)
 {
 	static const __u8 fams[] = { CRBPF_V4, CRBPF_V6 };
-	struct edge_maps m = { -1, -1, -1, -1 };
+	struct edge_maps m = { -1, -1, -1, -1, -1 };
 	struct crbpf_rev_key *touched = NULL;
 	char dev[IF_NAMESIZE];
 	int pub_ifindex, ret, nt = 0;
 	__u16 first, last, p;
 	struct undo *u = NULL;
-	__u8 proto;
-	size_t f;
+	struct addr paddr = {};
+	size_t f, nfams = ARRAY_SIZE(fams);
+	const __u8 *fam = fams;
+	__u8 proto, match = 0;
+	bool all;
 
 	if (a->npos != 2)
-		return usage_err("usage: crbpf port del PROTO PORT[-LAST] [--dev IFACE]");
-	if (parse_proto(a->pos[0], &proto) || parse_port_range(a->pos[1], &first, &last))
+		return usage_err("usage: crbpf port del PROTO { PORT[-LAST] | all } [--addr PUBLIC] [--dev IFACE]");
+	if (parse_proto(a->pos[0], &proto))
 		return USAGE;
+	all = !strcmp(a->pos[1], "all");
+	if (all)
+		first = last = CRBPF_PORT_ALL;
+	else if (parse_port_range(a->pos[1], &first, &last))
+		return USAGE;
+	if (a->addr && parse_public_addr(a->addr, &paddr))
+		return USAGE;
+	if (a->addr) {
+		fam = &paddr.family;
+		nfams = 1;
+		match |= CRBPF_MATCH_ADDR;
+	}
+	if (all)
+		match |= CRBPF_MATCH_ALL;
 	ret = tool_prepare();
 	if (ret)
 		return ret;
@@ -621,14 +766,26 @@ static int port_del(struct port_args *a)
 		struct crbpf_backend be;
 		bool any = false;
 
-		for (f = 0; f < ARRAY_SIZE(fams); f++) {
-			struct crbpf_port_key key = { pub_ifindex, fams[f], proto,
-						      htons(p) };
+		for (f = 0; f < nfams; f++) {
+			struct crbpf_port_key key = { .ifindex = pub_ifindex,
+						      .family = fam[f],
+						      .proto = proto,
+						      .port = htons(p) };
 
+			memcpy(key.addr, paddr.a, sizeof(key.addr));
 			any |= !bpf_map_lookup_elem(m.ports, &key, &be);
 		}
+		if (!any && all) {
+			err("no %s all mapping on %s%s%s", proto_str(proto),
+			    a->addr ? a->addr : dev, a->addr ? " on " : "",
+			    a->addr ? dev : "");
+			ret = -ENOENT;
+			goto out;
+		}
 		if (!any) {
-			err("%s port %u is not mapped on %s", proto_str(proto), p, dev);
+			err("%s port %u is not mapped on %s%s%s", proto_str(proto), p,
+			    a->addr ? a->addr : dev, a->addr ? " on " : "",
+			    a->addr ? dev : "");
 			ret = -ENOENT;
 			goto out;
 		}
@@ -642,11 +799,14 @@ static int port_del(struct port_args *a)
 		goto out;
 	}
 	for (p = first;; p++) {
-		for (f = 0; f < ARRAY_SIZE(fams); f++) {
-			struct crbpf_port_key key = { pub_ifindex, fams[f], proto,
-						      htons(p) };
+		for (f = 0; f < nfams; f++) {
+			struct crbpf_port_key key = { .ifindex = pub_ifindex,
+						      .family = fam[f],
+						      .proto = proto,
+						      .port = htons(p) };
 			struct crbpf_backend be;
 
+			memcpy(key.addr, paddr.a, sizeof(key.addr));
 			if (bpf_map_lookup_elem(m.ports, &key, &be))
 				continue;
 			rev_key_of(&touched[nt++], &key, &be);
@@ -658,6 +818,8 @@ static int port_del(struct port_args *a)
 					       sizeof(struct crbpf_mstats));
 			if (!ret)
 				bpf_map_delete_elem(m.mstats, &key);
+			if (!ret && all)
+				ret = except_set(m.except, &key, NULL, u);
 			if (ret) {
 				err("failed to unmap %s port %u: %s", proto_str(proto),
 				    p, strerror(-ret));
@@ -668,9 +830,11 @@ static int port_del(struct port_args *a)
 			break;
 	}
 	ret = rev_recompute(m.ports, m.rev, touched, nt, u);
+	if (!ret)
+		ret = local_flags_sync(u);
 	if (ret)
 		goto fail;
-	flows_purge(pub_ifindex, proto, first, last);
+	flows_purge(pub_ifindex, proto, first, last, match, paddr.a);
 	tun_release_unused(m.ports, m.txports);
 	goto out;
 fail:
@@ -685,7 +849,7 @@ out:
 /* Everything mapped on one public device (0: on devices that vanished). */
 int mappings_purge(int pub_ifindex)
 {
-	struct edge_maps m = { -1, -1, -1, -1 };
+	struct edge_maps m = { -1, -1, -1, -1, -1 };
 	struct crbpf_rev_key *touched = NULL;
 	struct crbpf_port_key *keys = NULL;
 	struct crbpf_backend *vals = NULL;
@@ -713,9 +877,12 @@ int mappings_purge(int pub_ifindex)
 		rev_key_of(&touched[nt++], &keys[i], &vals[i]);
 		bpf_map_delete_elem(m.ports, &keys[i]);
 		bpf_map_delete_elem(m.mstats, &keys[i]);
+		if (vals[i].flags & CRBPF_BE_ALL)
+			except_set(m.except, &keys[i], NULL, NULL);
 	}
 	ret = rev_recompute(m.ports, m.rev, touched, nt, NULL);
-	flows_purge(pub_ifindex, 0, 0, 0);
+	local_flags_sync(NULL);
+	flows_purge(pub_ifindex, 0, 0, 0, 0, NULL);
 	tun_release_unused(m.ports, m.txports);
 out:
 	free(touched);
@@ -735,7 +902,9 @@ int port_key_cmp(const void *a, const void *b)
 		return x->proto < y->proto ? -1 : 1;
 	if (x->port != y->port)
 		return ntohs(x->port) < ntohs(y->port) ? -1 : 1;
-	return x->family - y->family;
+	if (x->family != y->family)
+		return x->family - y->family;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
 }
 
 struct mapping {
@@ -763,9 +932,45 @@ static int port_list(struct port_args *a)
 	return port_list_print(a->dev, a->json);
 }
 
+/* The exceptions of an `all` entry as "22,2222,60000-60100" (empty: none). */
+static void except_str(const struct crbpf_port_key *scope, char *buf, size_t len)
+{
+	static char ports[65536];
+	struct crbpf_port_key k;
+	size_t used = 0;
+	__u8 one;
+	int fd, p, q;
+
+	buf[0] = 0;
+	fd = pin_map_open("crbpf_except");
+	if (fd < 0)
+		return;
+	/* Per port: the set is small and only read here. */
+	for (p = 1; p <= 65535; p++) {
+		k = *scope;
+		k.port = htons(p);
+		ports[p] = !bpf_map_lookup_elem(fd, &k, &one);
+	}
+	close(fd);
+	for (p = 1; p <= 65535; p++) {
+		if (!ports[p])
+			continue;
+		for (q = p; q < 65535 && ports[q + 1]; q++)
+			;
+		if (used + 16 >= len)
+			break;
+		used += q == p ? snprintf(buf + used, len - used, "%s%d",
+					  used ? "," : "", p) :
+				 snprintf(buf + used, len - used, "%s%d-%d",
+					  used ? "," : "", p, q);
+		p = q;
+	}
+}
+
 int port_list_print(const char *only_dev, bool json)
 {
 	char dname[IF_NAMESIZE], oname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
+	char pbuf[INET6_ADDRSTRLEN], xbuf[4096];
 	struct crbpf_port_key *keys;
 	struct crbpf_backend *vals;
 	struct mapping *v;
@@ -802,35 +1007,65 @@ int port_list_print(const char *only_dev, bool json)
 	if (json)
 		printf("[");
 	else
-		printf("%-12s %-5s %-5s %-6s %-40s %s\n", "DEV", "PROTO", "PORT",
-		       "FAMILY", "BACKEND", "VIA");
+		printf("%-12s %-5s %-5s %-6s %-24s %-40s %s\n", "DEV", "PROTO",
+		       "PORT", "FAMILY", "ADDR", "BACKEND", "VIA");
 	for (i = 0; i < n; i++) {
 		struct addr be = { .family = v[i].k.family };
+		struct addr pub = { .family = v[i].k.family };
+		bool all = v[i].be.flags & CRBPF_BE_ALL;
+		bool has_addr = key_has_addr(&v[i].k);
 
 		if (only && (int)v[i].k.ifindex != only)
 			continue;
 		memcpy(be.a, v[i].be.addr, sizeof(be.a));
 		addr_str(&be, abuf, sizeof(abuf));
+		memcpy(pub.a, v[i].k.addr, sizeof(pub.a));
+		if (has_addr)
+			addr_str(&pub, pbuf, sizeof(pbuf));
+		else
+			snprintf(pbuf, sizeof(pbuf), "*");
+		xbuf[0] = 0;
+		if (all)
+			except_str(&v[i].k, xbuf, sizeof(xbuf));
 		ifname(v[i].k.ifindex, dname);
 		ifname(v[i].be.ifindex, oname);
 		if (json) {
 			printf("%s{\"dev\":", shown ? "," : "");
 			json_str(stdout, dname);
-			printf(",\"proto\":\"%s\",\"port\":%u,\"family\":\"%s\",\"backend\":\"%s\",\"backend_port\":%u,\"via\":",
+			/* all: port and backend_port 0 (each port is kept) */
+			printf(",\"proto\":\"%s\",\"port\":%u,\"all\":%s,\"family\":\"%s\",\"addr\":",
 			       proto_str(v[i].k.proto), ntohs(v[i].k.port),
-			       family_str(v[i].k.family), abuf, ntohs(v[i].be.port));
+			       all ? "true" : "false", family_str(v[i].k.family));
+			if (has_addr)
+				printf("\"%s\"", pbuf);
+			else
+				printf("null");
+			printf(",\"backend\":\"%s\",\"backend_port\":%u,\"via\":",
+			       abuf, ntohs(v[i].be.port));
 			json_str(stdout, oname);
-			printf(",\"l2\":%s}", v[i].be.flags & CRBPF_BE_L2 ? "true" : "false");
+			printf(",\"l2\":%s", v[i].be.flags & CRBPF_BE_L2 ? "true" : "false");
+			if (all)
+				printf(",\"except\":\"%s\"", xbuf);
+			printf("}");
 		} else {
-			char bbuf[INET6_ADDRSTRLEN + 10];
+			char bbuf[INET6_ADDRSTRLEN + 10], port[8];
 
-			snprintf(bbuf, sizeof(bbuf),
-				 be.family == CRBPF_V6 ? "[%s]:%u" : "%s:%u", abuf,
-				 ntohs(v[i].be.port));
-			printf("%-12s %-5s %-5u %-6s %-40s %s%s\n", dname,
-			       proto_str(v[i].k.proto), ntohs(v[i].k.port),
-			       family_str(v[i].k.family), bbuf, oname,
-			       v[i].be.flags & CRBPF_BE_L2 ? " (ethernet)" : "");
+			if (all)
+				snprintf(bbuf, sizeof(bbuf),
+					 be.family == CRBPF_V6 ? "[%s]" : "%s", abuf);
+			else
+				snprintf(bbuf, sizeof(bbuf),
+					 be.family == CRBPF_V6 ? "[%s]:%u" : "%s:%u",
+					 abuf, ntohs(v[i].be.port));
+			if (all)
+				snprintf(port, sizeof(port), "all");
+			else
+				snprintf(port, sizeof(port), "%u", ntohs(v[i].k.port));
+			printf("%-12s %-5s %-5s %-6s %-24s %-40s %s%s%s%s\n", dname,
+			       proto_str(v[i].k.proto), port,
+			       family_str(v[i].k.family), pbuf, bbuf, oname,
+			       v[i].be.flags & CRBPF_BE_L2 ? " (ethernet)" : "",
+			       xbuf[0] ? " except " : "", xbuf);
 		}
 		shown++;
 	}

@@ -42,6 +42,8 @@ static const char *const stat_names[] = {
 	"frag_early",
 	"frag_early_wrong",
 	"drop_frag_ambiguous",
+	"pass_except",
+	"pass_local_sock",
 };
 _Static_assert(ARRAY_SIZE(stat_names) == CRBPF_ST__MAX,
 	       "stat_names must follow enum crbpf_stat");
@@ -128,10 +130,28 @@ static int print_mappings(int only, bool json)
 		const struct crbpf_port_key *k = &rows[i].k;
 		const struct crbpf_mstats *t = &rows[i].t;
 
+		struct addr pub = { .family = k->family };
+		char pbuf[INET6_ADDRSTRLEN], port[8];
+
+		memcpy(pub.a, k->addr, sizeof(pub.a));
+		if (key_has_addr(k))
+			addr_str(&pub, pbuf, sizeof(pbuf));
+		else
+			snprintf(pbuf, sizeof(pbuf), "*");
+		if (k->port == CRBPF_PORT_ALL)
+			snprintf(port, sizeof(port), "all");
+		else
+			snprintf(port, sizeof(port), "%u", ntohs(k->port));
 		ifname(k->ifindex, dname);
 		if (json) {
 			printf("%s{\"dev\":", i ? "," : "");
 			json_str(stdout, dname);
+			printf(",\"addr\":");
+			if (key_has_addr(k))
+				printf("\"%s\"", pbuf);
+			else
+				printf("null");
+			printf(",\"all\":%s", k->port == CRBPF_PORT_ALL ? "true" : "false");
 			printf(",\"proto\":\"%s\",\"port\":%u,\"family\":\"%s\",\"in_packets\":%llu,\"in_bytes\":%llu,\"out_packets\":%llu,\"out_bytes\":%llu,\"new_flows\":%llu}",
 			       proto_str(k->proto), ntohs(k->port),
 			       family_str(k->family), (unsigned long long)t->in_packets,
@@ -140,9 +160,9 @@ static int print_mappings(int only, bool json)
 			       (unsigned long long)t->out_bytes,
 			       (unsigned long long)t->new_flows);
 		} else {
-			printf("  %-12s %s %-5u %s  in %llu pkts %llu bytes  out %llu pkts %llu bytes  new flows %llu\n",
-			       dname, proto_str(k->proto), ntohs(k->port),
-			       family_str(k->family), (unsigned long long)t->in_packets,
+			printf("  %-12s %s %-5s %s %s  in %llu pkts %llu bytes  out %llu pkts %llu bytes  new flows %llu\n",
+			       dname, proto_str(k->proto), port,
+			       family_str(k->family), pbuf, (unsigned long long)t->in_packets,
 			       (unsigned long long)t->in_bytes,
 			       (unsigned long long)t->out_packets,
 			       (unsigned long long)t->out_bytes,

@@ -143,6 +143,18 @@ int port_pick_dev(const char *dev, char *name, int *ifindex);
 int mappings_purge(int pub_ifindex);
 int port_key_cmp(const void *a, const void *b);
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals);
+/* match.c: --addr and `all` */
+struct except_list {
+	__u16 first[64], last[64];
+	int n;
+};
+int parse_except(const char *s, struct except_list *x);
+int parse_public_addr(const char *s, struct addr *a);
+int addr_on_dev(int ifindex, const struct addr *a);
+bool key_has_addr(const struct crbpf_port_key *k);
+int except_set(int fd, const struct crbpf_port_key *scope,
+	       const struct except_list *x, struct undo *u);
+int local_flags_sync(struct undo *u);
 /* stats.c */
 int cmd_stats(int argc, char **argv);
 /* flows.c */

@@ -224,7 +224,9 @@ int main(int argc, char **argv)
 		inet_pton(AF_INET, "10.99.0.2", &rk.addr[0]);
 		inet_pton(AF_INET, "203.0.113.10", &rv.public_addr[0]);
 		v = pub_if;
-		err = bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_local), &ak, &v, BPF_ANY) ||
+		struct crbpf_local loc = { .ifindex = pub_if };
+
+		err = bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_local), &ak, &loc, BPF_ANY) ||
 		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_txports), &v, &v, BPF_ANY) ||
 		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_ports), &pk, &be, BPF_ANY) ||
 		      !ms ||

@@ -331,6 +331,7 @@ static int edge_maps_setup(void)
 	/* attach pub0 + port add to L2 backends on nh0; nh2 left out on purpose */
 	const enum dev txports[] = { DEV_PUB, DEV_NH };
 	__u32 pub = topo.ifindex[DEV_PUB];
+	struct crbpf_local loc = { .ifindex = pub };
 	size_t i;
 	int err, p;
 
@@ -341,7 +342,7 @@ static int edge_maps_setup(void)
 
 		parse_addr(locals[i].family, locals[i].addr, lk.addr);
 		err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_local),
-					  &lk, &pub, BPF_ANY);
+					  &lk, &loc, BPF_ANY);
 		if (err)
 			return fail_setup("crbpf_local", err);
 	}
@@ -465,6 +466,8 @@ static const char *const stat_names[] = {
 	"FWD_XDP", "FWD_TC", "REV_XDP", "REV_TC", "REV_NEIGH", "REV_STATIC",
 	"PASS_REV_MISS", "DROP_NO_ROUTE", "DROP_ERROR", "FLOW_NEW",
 	"FLOW_FULL", "HOME_LEARN", "HOME_MARK", "HOME_PASS", "HOME_REROUTE",
+	"FLOW_EXPIRED", "FRAG_FIRST", "FRAG_FOLLOW", "FRAG_EARLY",
+	"FRAG_EARLY_WRONG", "DROP_FRAG_AMBIGUOUS", "PASS_EXCEPT", "PASS_LOCAL_SOCK",
 };
 
 /* Only for messages: a counter added to the enum later prints by number. */

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Pieces of `port add/del/list` for public addresses (--addr) and the
+ * forward-everything mode (`all`, --except): parsing, the crbpf_except set
+ * of an `all` entry, and the crbpf_local flags that tell the programs which
+ * crbpf_ports lookups can hit. */
+#include "tool.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+/* PORT[,PORT|,FIRST-LAST]... appended to x; the same port twice is fine. */
+int parse_except(const char *s, struct except_list *x)
+{
+	char buf[64];
+	const char *p = s, *comma;
+	size_t len;
+
+	if (!*s)
+		return usage_err("--except needs ports (PORT[,PORT|,FIRST-LAST]...)");
+	for (;;) {
+		comma = strchr(p, ',');
+		len = comma ? (size_t)(comma - p) : strlen(p);
+		if (!len || len >= sizeof(buf))
+			return usage_err("invalid --except list '%s' (expected PORT[,PORT|,FIRST-LAST]...)", s);
+		memcpy(buf, p, len);
+		buf[len] = 0;
+		if (x->n == (int)ARRAY_SIZE(x->first))
+			return usage_err("--except: more than %zu ports or ranges",
+					 ARRAY_SIZE(x->first));
+		if (parse_port_range(buf, &x->first[x->n], &x->last[x->n]))
+			return USAGE;
+		x->n++;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+/* --addr: a plain IPv4 or IPv6 address (no brackets, no port). */
+int parse_public_addr(const char *s, struct addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, a->a) == 1) {
+		a->family = CRBPF_V4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, a->a) == 1) {
+		a->family = CRBPF_V6;
+		return 0;
+	}
+	return usage_err("invalid --addr '%s' (expected an IPv4 or IPv6 address)", s);
+}
+
+/* 1 when a is an address of ifindex, 0 when not, or -errno. */
+int addr_on_dev(int ifindex, const struct addr *a)
+{
+	struct nl_addr *v;
+	int i, n, ret;
+
+	ret = nl_addrs(ifindex, af_of(a->family), &v, &n);
+	if (ret)
+		return ret;
+	for (ret = 0, i = 0; i < n && !ret; i++)
+		ret = v[i].addr.family == a->family &&
+		      !memcmp(v[i].addr.a, a->a, sizeof(a->a));
+	free(v);
+	return ret;
+}
+
+bool key_has_addr(const struct crbpf_port_key *k)
+{
+	return k->addr[0] | k->addr[1] | k->addr[2] | k->addr[3];
+}
+
+/* Same `all` entry: exceptions carry their entry's key with another port. */
+static bool same_scope(const struct crbpf_port_key *a,
+		       const struct crbpf_port_key *b)
+{
+	return a->ifindex == b->ifindex && a->family == b->family &&
+	       a->proto == b->proto && !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/* Replaces the exceptions of the `all` entry scope with x (NULL: none). */
+int except_set(int fd, const struct crbpf_port_key *scope,
+	       const struct except_list *x, struct undo *u)
+{
+	struct crbpf_port_key *keys;
+	__u8 *vals, one = 1;
+	int i, n, ret = 0;
+	__u32 p;
+
+	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		     (void **)&vals);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n && !ret; i++) {
+		if (!same_scope(&keys[i], scope))
+			continue;
+		ret = undo_map(u, fd, &keys[i], sizeof(keys[i]), sizeof(one));
+		if (!ret && bpf_map_delete_elem(fd, &keys[i]) && errno != ENOENT)
+			ret = -errno;
+	}
+	free(keys);
+	free(vals);
+	for (i = 0; x && i < x->n && !ret; i++) {
+		for (p = x->first[i]; p <= x->last[i] && !ret; p++) {
+			struct crbpf_port_key k = *scope;
+
+			k.port = htons(p);
+			ret = undo_map(u, fd, &k, sizeof(k), sizeof(one));
+			if (!ret && bpf_map_update_elem(fd, &k, &one, BPF_ANY))
+				ret = -errno;
+		}
+	}
+	if (ret)
+		err("failed to update crbpf_except: %s", strerror(-ret));
+	return ret;
+}
+
+/*
+ * crbpf_local flags from what crbpf_ports holds now. ADDR: entries keyed on
+ * the address exist. ALL: an `all` entry on the address, or one without
+ * --addr of the same family (on any device: the ingress device is in the
+ * key anyway, a stray flag costs one lookup, a missing one a mapping).
+ */
+int local_flags_sync(struct undo *u)
+{
+	struct crbpf_port_key *keys;
+	struct crbpf_backend *vals;
+	struct crbpf_addr_key ak, next, *prev = NULL;
+	struct crbpf_local loc;
+	int pfd, lfd, i, n, ret = 0;
+
+	pfd = pin_map_open("crbpf_ports");
+	lfd = pin_map_open("crbpf_local");
+	if (pfd < 0 || lfd < 0) {
+		ret = pfd < 0 ? pfd : lfd;
+		goto out_fd;
+	}
+	n = map_dump(pfd, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		     (void **)&vals);
+	if (n < 0) {
+		ret = n;
+		goto out_fd;
+	}
+	while (!ret && !bpf_map_get_next_key(lfd, prev, &next)) {
+		__u32 flags = 0;
+
+		ak = next;
+		prev = &ak;
+		if (bpf_map_lookup_elem(lfd, &ak, &loc))
+			continue;
+		for (i = 0; i < n; i++) {
+			bool mine = !memcmp(keys[i].addr, ak.addr, sizeof(ak.addr));
+
+			if (keys[i].family != ak.family)
+				continue;
+			if (mine)
+				flags |= CRBPF_LOCAL_ADDR;
+			if ((vals[i].flags & CRBPF_BE_ALL) &&
+			    (mine || !key_has_addr(&keys[i])))
+				flags |= CRBPF_LOCAL_ALL;
+		}
+		if (loc.flags == flags)
+			continue;
+		ret = undo_map(u, lfd, &ak, sizeof(ak), sizeof(loc));
+		loc.flags = flags;
+		if (!ret && bpf_map_update_elem(lfd, &ak, &loc, BPF_EXIST))
+			ret = -errno;
+	}
+	free(keys);
+	free(vals);
+	if (ret)
+		err("failed to update crbpf_local: %s", strerror(-ret));
+out_fd:
+	if (pfd >= 0)
+		close(pfd);
+	if (lfd >= 0)
+		close(lfd);
+	return ret;
+}
