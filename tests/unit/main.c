@@ -267,6 +267,13 @@ static int hflows_fd(enum prog p)
 	return bpf_map__fd(home->maps.crbpf_hflows);
 }
 
+int edge_map_fd(const char *name)
+{
+	struct bpf_map *m = edge ? bpf_object__find_map_by_name(edge->obj, name) : NULL;
+
+	return m ? bpf_map__fd(m) : -1;
+}
+
 /* ---- map content, written as the crbpf tool writes it ---- */
 
 struct mapping {
@@ -439,11 +446,13 @@ static bool mstats_read(const struct mst_exp *m, struct crbpf_mstats *sum)
 		.ifindex = topo.ifindex[DEV_PUB],
 		.family = m->family == 6 ? CRBPF_V6 : CRBPF_V4,
 		.proto = m->proto,
-		.port = htons(m->port),
+		.port = m->all ? CRBPF_PORT_ALL : htons(m->port),
 	};
 	struct crbpf_mstats *v = calloc(ncpus, sizeof(*v));
 	int c;
 
+	if (m->addr)
+		parse_addr(m->family, m->addr, k.addr);
 	memset(sum, 0, sizeof(*sum));
 	if (bpf_map_lookup_elem(bpf_map__fd(edge->maps.crbpf_mstats), &k, v)) {
 		free(v);
@@ -827,6 +836,8 @@ static bool run_case(const struct tcase *tc)
 	}
 	if (c.check_mark)
 		ok &= ASSERT_EQ(skb_out.mark, c.mark_out, "skb->mark");
+	if (c.check)
+		ok &= c.check(&c);
 	return ok;
 }
 
@@ -984,6 +995,7 @@ int main(int argc, char **argv)
 		{ home_cases, n_home_cases },
 		{ flow_cases, n_flow_cases },
 		{ frag_cases, n_frag_cases },
+		{ all_cases, n_all_cases },
 	};
 
 	while (first < argc && argv[first][0] == '-') {

@@ -261,6 +261,8 @@ struct mst_exp {
 	__u8 proto;
 	__u16 port; /* public port */
 	int in_packets, out_packets, new_flows;
+	const char *addr; /* mapping keyed on this public address (--addr) */
+	bool all; /* the `all` entry (port ignored) */
 };
 
 struct tcase {
@@ -304,6 +306,8 @@ struct tcase {
 	bool check_mark;
 	__u32 mark_out;
 	const char *note; /* printed with a failure: what the case pins down */
+	/* extra checks after the run */
+	bool (*check)(const struct tcase *c);
 };
 
 extern const struct tcase edge_cases[];
@@ -324,5 +328,11 @@ extern const struct tcase flow_cases[];
 extern const int n_flow_cases;
 extern const struct tcase frag_cases[];
 extern const int n_frag_cases;
+
+extern const struct tcase all_cases[];
+extern const int n_all_cases;
+
+/* fd of a map of the loaded edge object, by name (-1 if none) */
+int edge_map_fd(const char *name);
 
 #endif /* CRBPF_UNIT_H */
