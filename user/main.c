@@ -19,8 +19,9 @@ static const char usage_text[] =
 	"  crbpf attach IFACE [--mode auto|native|generic|tc] [--flows N]\n"
 	"               [--timeout NAME=SECONDS[,NAME=SECONDS]...]\n"
 	"  crbpf detach IFACE\n"
-	"  crbpf port add PROTO PORT[-LAST] BACKEND [--dev IFACE] [--force] [--xdp-veth]\n"
-	"  crbpf port del PROTO PORT[-LAST] [--dev IFACE]\n"
+	"  crbpf port add PROTO PORT[-LAST] BACKEND [--addr PUBLIC] [--dev IFACE] [--force] [--xdp-veth]\n"
+	"  crbpf port add PROTO all ADDR [--except PORT[,PORT|,FIRST-LAST]...]... [--addr PUBLIC] [--dev IFACE]\n"
+	"  crbpf port del PROTO { PORT[-LAST] | all } [--addr PUBLIC] [--dev IFACE]\n"
 	"  crbpf port list [--dev IFACE] [--json]\n"
 	"  crbpf stats [--dev IFACE] [--json]\n"
 	"  crbpf flows [--dev IFACE] [--json]\n"
@@ -30,6 +31,8 @@ static const char usage_text[] =
 	"  crbpf help | --help | --version\n"
 	"\n"
 	"PROTO is tcp or udp. BACKEND is ADDR, ADDR:PORT, [ADDR6] or [ADDR6]:PORT.\n"
+	"PROTO all forwards every port (kept) except --except ports and what a local\n"
+	"socket serves. --addr PUBLIC: only packets to that address of the device.\n"
 	"Timeout NAMEs: tcp, tcp-syn, tcp-fin, tcp-close, udp, udp-stream.\n"
 	"Pins live under $CRBPF_PIN_ROOT (default " CRBPF_PIN_ROOT_DEFAULT ").\n";
 

@@ -71,6 +71,29 @@ int addr_on_dev(int ifindex, const struct addr *a)
 	return ret;
 }
 
+/* An --addr address joins crbpf_local now if it came to the device after
+ * attach (attach records the addresses it finds). */
+int local_ensure(int ifindex, const struct addr *a, struct undo *u)
+{
+	struct crbpf_addr_key k = { .family = a->family };
+	struct crbpf_local v = { .ifindex = ifindex };
+	int fd, ret = 0;
+
+	memcpy(k.addr, a->a, sizeof(k.addr));
+	fd = pin_map_open("crbpf_local");
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &k, &v)) {
+		ret = undo_map(u, fd, &k, sizeof(k), sizeof(v));
+		if (!ret && bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST))
+			ret = -errno;
+	}
+	close(fd);
+	if (ret)
+		err("failed to update crbpf_local: %s", strerror(-ret));
+	return ret;
+}
+
 bool key_has_addr(const struct crbpf_port_key *k)
 {
 	return k->addr[0] | k->addr[1] | k->addr[2] | k->addr[3];

@@ -678,6 +678,8 @@ static int port_add(struct port_args *a)
 			break;
 	}
 	ret = rev_recompute(m.ports, m.rev, touched, nt, u);
+	if (!ret && a->addr)
+		ret = local_ensure(pub_ifindex, &paddr, u);
 	if (!ret)
 		ret = local_flags_sync(u);
 	if (ret)

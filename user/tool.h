@@ -155,6 +155,7 @@ bool key_has_addr(const struct crbpf_port_key *k);
 int except_set(int fd, const struct crbpf_port_key *scope,
 	       const struct except_list *x, struct undo *u);
 int local_flags_sync(struct undo *u);
+int local_ensure(int ifindex, const struct addr *a, struct undo *u);
 /* stats.c */
 int cmd_stats(int argc, char **argv);
 /* flows.c */
