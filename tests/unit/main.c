@@ -267,13 +267,6 @@ static int hflows_fd(enum prog p)
 	return bpf_map__fd(home->maps.crbpf_hflows);
 }
 
-int edge_map_fd(const char *name)
-{
-	struct bpf_map *m = edge ? bpf_object__find_map_by_name(edge->obj, name) : NULL;
-
-	return m ? bpf_map__fd(m) : -1;
-}
-
 /* ---- map content, written as the crbpf tool writes it ---- */
 
 struct mapping {
@@ -836,8 +829,8 @@ static bool run_case(const struct tcase *tc)
 	}
 	if (c.check_mark)
 		ok &= ASSERT_EQ(skb_out.mark, c.mark_out, "skb->mark");
-	if (c.check)
-		ok &= c.check(&c);
+	if (c.check_case)
+		ok &= c.check_case(&c);
 	return ok;
 }
 

@@ -307,7 +307,7 @@ struct tcase {
 	__u32 mark_out;
 	const char *note; /* printed with a failure: what the case pins down */
 	/* extra checks after the run */
-	bool (*check)(const struct tcase *c);
+	bool (*check_case)(const struct tcase *c);
 };
 
 extern const struct tcase edge_cases[];
@@ -331,8 +331,5 @@ extern const int n_frag_cases;
 
 extern const struct tcase all_cases[];
 extern const int n_all_cases;
-
-/* fd of a map of the loaded edge object, by name (-1 if none) */
-int edge_map_fd(const char *name);
 
 #endif /* CRBPF_UNIT_H */
