@@ -384,6 +384,23 @@ const struct tcase all_cases[] = {
 	  MST_ADDR_IN(6, IPPROTO_UDP, VPS6, 7300, 1, 1), .check_flow = true,
 	  .check_case = match_addr, S },
 
+	/* ---- ICMP errors to a public address: flows decide, not `all` ---- */
+	{ "all_tc_icmp4_frag_needed_fwd", P_EDGE_TC,
+	  { PUB, .family = 4, .proto = IPPROTO_ICMP, .src = "198.51.100.1",
+	    .dst = VPS4, .icmp_type = 3, .icmp_code = 4, .icmp_info = 1400,
+	    .quote_len = -1,
+	    .inner = &(const struct pkt_spec){ TCP4(VPS4, 1234, CLI4, 41000) } },
+	  TC_ACT_REDIRECT, .x = X_ICMP_FWD, .to_addr = L3SRC4_BE, .to_port = 1234,
+	  M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) }, S,
+	  .note = "about a reply of an `all` flow (all_tc_v4_tcp_hit): to the backend" },
+	{ "all_tc_icmp4_about_own_conn", P_EDGE_TC,
+	  { PUB, .family = 4, .proto = IPPROTO_ICMP, .src = "198.51.100.1",
+	    .dst = VPS4, .icmp_type = 3, .icmp_code = 4, .icmp_info = 1400,
+	    .quote_len = -1,
+	    .inner = &(const struct pkt_spec){ TCP4(VPS4, 45000, CLI4, 8000) } },
+	  PASS_TC(CRBPF_ST_PASS_NO_MAPPING), S,
+	  .note = "about the VPS's own connection: no flow, the VPS's stack gets it" },
+
 	/* ---- replies leave from the address the client used ---- */
 	{ "all_tun_tc_v4_reply", P_TUN_TC,
 	  { TUN, TCP4(L3SRC4_BE, 1234, CLI4, 41000), .l3only = true },
