@@ -231,12 +231,18 @@ static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	struct tun_upgrade tu = {};
 	struct edge_bpf *skel = NULL;
 	struct undo *u = undo_new();
+	struct maps_upgrade mu = { .fd = { -1, -1, -1, -1 } };
 	bool upgrade;
 	int i, n, ret;
 
 	if (!u)
 		return -ENOMEM;
 	ret = pin_dirs_create(u);
+	if (ret)
+		goto fail;
+	/* Before the pin walk below, so that a failed attach unpins the new
+	 * maps and maps_upgrade_abort() can put the old ones back. */
+	ret = maps_upgrade_prepare(&mu);
 	if (ret)
 		goto fail;
 	pin_path(maps, sizeof(maps), "maps", NULL, NULL);
@@ -275,7 +281,9 @@ static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		err("failed to record the addresses of %s: %s", dev, strerror(-ret));
 		goto fail;
 	}
-	ret = local_flags_sync(u);
+	ret = maps_upgrade_finish(&mu, u);
+	if (!ret)
+		ret = local_flags_sync(u);
 	if (ret)
 		goto fail;
 	ret = txport_ensure(bpf_map__fd(skel->maps.crbpf_txports), ifindex, u);
@@ -315,6 +323,7 @@ static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	info("%s %s", upgrade ? "upgraded" : "attached to", dev);
 	edge_bpf__destroy(skel);
 	undo_free(u);
+	maps_upgrade_free(&mu);
 	return 0;
 
 fail_load:
@@ -323,6 +332,8 @@ fail:
 	edge_bpf__destroy(skel);
 	undo_rollback(u);
 	undo_free(u);
+	maps_upgrade_abort(&mu);
+	maps_upgrade_free(&mu);
 	return ret;
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -205,4 +206,149 @@ out_fd:
 	if (lfd >= 0)
 		close(lfd);
 	return ret;
+}
+
+/*
+ * Upgrade from a crbpf whose maps predate public addresses in the keys
+ * (crbpf_ports and crbpf_mstats keyed by 8 bytes, 24-byte crbpf_rev values,
+ * crbpf_local holding a bare ifindex): the new programs cannot share those
+ * maps. Their pins are set aside before the load, the mappings and local
+ * addresses are rewritten into the new maps after it (per-mapping counters
+ * start again), and on failure the old pins come back.
+ */
+struct old_port_key {
+	__u32 ifindex;
+	__u8 family;
+	__u8 proto;
+	__be16 port;
+};
+
+static const struct {
+	const char *name;
+	__u32 ksz, vsz;
+} layouts[MAPS_UPGRADE_N] = {
+	{ "crbpf_ports", sizeof(struct crbpf_port_key), sizeof(struct crbpf_backend) },
+	{ "crbpf_mstats", sizeof(struct crbpf_port_key), sizeof(struct crbpf_mstats) },
+	{ "crbpf_rev", sizeof(struct crbpf_rev_key), sizeof(struct crbpf_rev) },
+	{ "crbpf_local", sizeof(struct crbpf_addr_key), sizeof(struct crbpf_local) },
+};
+
+int maps_upgrade_prepare(struct maps_upgrade *m)
+{
+	struct old_port_key *ok = NULL;
+	char path[PATH_MAX];
+	int i, j, fd, n;
+
+	memset(m, 0, sizeof(*m));
+	for (i = 0; i < MAPS_UPGRADE_N; i++)
+		m->fd[i] = -1;
+	for (i = 0; i < MAPS_UPGRADE_N; i++) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		pin_path(path, sizeof(path), "maps", NULL, layouts[i].name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+		    (info.key_size == layouts[i].ksz &&
+		     info.value_size == layouts[i].vsz)) {
+			close(fd);
+			continue;
+		}
+		if (i == 0 && info.key_size == sizeof(*ok) &&
+		    info.value_size == sizeof(struct crbpf_backend)) {
+			n = map_dump(fd, sizeof(*ok), sizeof(struct crbpf_backend),
+				     (void **)&ok, (void **)&m->port_vals);
+			if (n < 0) {
+				close(fd);
+				return n;
+			}
+			m->port_keys = calloc(n + 1, sizeof(*m->port_keys));
+			if (!m->port_keys) {
+				free(ok);
+				close(fd);
+				return -ENOMEM;
+			}
+			for (j = 0; j < n; j++) {
+				m->port_keys[j].ifindex = ok[j].ifindex;
+				m->port_keys[j].family = ok[j].family;
+				m->port_keys[j].proto = ok[j].proto;
+				m->port_keys[j].port = ok[j].port;
+			}
+			m->nports = n;
+			free(ok);
+		}
+		if (i == 3 && info.key_size == sizeof(struct crbpf_addr_key) &&
+		    info.value_size == sizeof(__u32)) {
+			n = map_dump(fd, sizeof(struct crbpf_addr_key), sizeof(__u32),
+				     (void **)&m->local_keys, (void **)&m->local_ifs);
+			m->nlocal = n > 0 ? n : 0;
+		}
+		if (!m->warned)
+			warn("maps pinned by an older crbpf: converting them");
+		m->warned = true;
+		m->fd[i] = fd;
+		if (pin_unlink(path))
+			return -EIO;
+	}
+	return 0;
+}
+
+/* After the load: the old mappings and addresses into the new maps. */
+int maps_upgrade_finish(struct maps_upgrade *m, struct undo *u)
+{
+	int fd, i, ret = 0;
+
+	if (m->nlocal) {
+		fd = pin_map_open("crbpf_local");
+		if (fd < 0)
+			return fd;
+		for (i = 0; i < m->nlocal && !ret; i++) {
+			struct crbpf_local v = { .ifindex = m->local_ifs[i] };
+
+			ret = undo_map(u, fd, &m->local_keys[i], sizeof(m->local_keys[i]),
+				       sizeof(v));
+			if (!ret && bpf_map_update_elem(fd, &m->local_keys[i], &v,
+							BPF_NOEXIST) &&
+			    errno != EEXIST)
+				ret = -errno;
+		}
+		close(fd);
+	}
+	if (!ret && m->nports)
+		ret = ports_restore(m->port_keys, m->port_vals, m->nports, u);
+	if (ret)
+		err("failed to convert the old maps: %s", strerror(-ret));
+	return ret;
+}
+
+/* Attach failed: the old maps get their pins back. */
+void maps_upgrade_abort(struct maps_upgrade *m)
+{
+	char path[PATH_MAX];
+	int i;
+
+	for (i = 0; i < MAPS_UPGRADE_N; i++) {
+		if (m->fd[i] < 0)
+			continue;
+		pin_path(path, sizeof(path), "maps", NULL, layouts[i].name);
+		unlink(path);
+		if (bpf_obj_pin(m->fd[i], path))
+			warn("could not restore pin %s: %s", path, strerror(errno));
+	}
+}
+
+void maps_upgrade_free(struct maps_upgrade *m)
+{
+	int i;
+
+	for (i = 0; i < MAPS_UPGRADE_N; i++)
+		if (m->fd[i] >= 0)
+			close(m->fd[i]);
+	free(m->port_keys);
+	free(m->port_vals);
+	free(m->local_keys);
+	free(m->local_ifs);
+	memset(m, 0, sizeof(*m));
 }

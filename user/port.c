@@ -848,6 +848,42 @@ out:
 	return ret;
 }
 
+/* Mappings read from an older layout (maps_upgrade_prepare()) into the new
+ * crbpf_ports, with fresh counters and their reverse rules. */
+int ports_restore(const struct crbpf_port_key *keys,
+		  const struct crbpf_backend *vals, int n, struct undo *u)
+{
+	struct edge_maps m = { -1, -1, -1, -1, -1 };
+	struct crbpf_rev_key *touched;
+	int i, nt = 0, ret;
+
+	ret = edge_maps_open(&m);
+	if (ret)
+		return ret;
+	touched = calloc(n + 1, sizeof(*touched));
+	if (!touched) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n && !ret; i++) {
+		ret = undo_map(u, m.ports, &keys[i], sizeof(keys[i]), sizeof(vals[i]));
+		if (!ret && bpf_map_update_elem(m.ports, &keys[i], &vals[i], BPF_NOEXIST)) {
+			if (errno == EEXIST)
+				continue;
+			ret = -errno;
+		}
+		if (!ret)
+			ret = mstats_zero(m.mstats, &keys[i], u);
+		rev_key_of(&touched[nt++], &keys[i], &vals[i]);
+	}
+	if (!ret)
+		ret = rev_recompute(m.ports, m.rev, touched, nt, u);
+out:
+	free(touched);
+	edge_maps_close(&m);
+	return ret;
+}
+
 /* Everything mapped on one public device (0: on devices that vanished). */
 int mappings_purge(int pub_ifindex)
 {

@@ -141,6 +141,8 @@ int cmd_port(int argc, char **argv);
 int txport_ensure(int fd, __u32 ifindex, struct undo *u);
 int port_pick_dev(const char *dev, char *name, int *ifindex);
 int mappings_purge(int pub_ifindex);
+int ports_restore(const struct crbpf_port_key *keys,
+		  const struct crbpf_backend *vals, int n, struct undo *u);
 int port_key_cmp(const void *a, const void *b);
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals);
 /* match.c: --addr and `all` */
@@ -156,6 +158,21 @@ int except_set(int fd, const struct crbpf_port_key *scope,
 	       const struct except_list *x, struct undo *u);
 int local_flags_sync(struct undo *u);
 int local_ensure(int ifindex, const struct addr *a, struct undo *u);
+#define MAPS_UPGRADE_N 4
+struct maps_upgrade {
+	int fd[MAPS_UPGRADE_N]; /* old maps whose pins were set aside */
+	struct crbpf_port_key *port_keys; /* old mappings, converted keys */
+	struct crbpf_backend *port_vals;
+	int nports;
+	struct crbpf_addr_key *local_keys;
+	__u32 *local_ifs;
+	int nlocal;
+	bool warned;
+};
+int maps_upgrade_prepare(struct maps_upgrade *m);
+int maps_upgrade_finish(struct maps_upgrade *m, struct undo *u);
+void maps_upgrade_abort(struct maps_upgrade *m);
+void maps_upgrade_free(struct maps_upgrade *m);
 /* stats.c */
 int cmd_stats(int argc, char **argv);
 /* flows.c */
