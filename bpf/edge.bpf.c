@@ -588,6 +588,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	struct crbpf_flow *flow;
 	struct icmp_err ie;
 	struct ethhdr eth;
+	__u64 now;
 	__u32 len = skb->len + (has_eth ? 0 : ETH_HLEN);
 	struct frag_info fi;
 	const __be32 *src;
@@ -619,8 +620,9 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		return tc_drop(ret);
 	if (ret != PKT_OK)
 		return tc_pass(ret);
+	now = flow_now();
 	if (!later) {
-		ret = lookup_reverse(&fk, flow_now(), &pub, &flow);
+		ret = lookup_reverse(&fk, now, &pub, &flow);
 		if (fi.frag)
 			frag_first_rev(&p, &fi, ret, pub.addr, pub.port,
 				       pub.ifindex);
@@ -659,7 +661,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	}
 	/* An error is no packet of the flow: it neither refreshes nor ends it. */
 	if (flow && !ie.is_err)
-		flow_seen(flow, &p, true, len, flow_now());
+		flow_seen(flow, &p, true, len, now);
 
 	if (has_eth) {
 		if (rc == BPF_FIB_LKUP_RET_SUCCESS && tc_write_macs(skb, &fib))
@@ -871,8 +873,8 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	struct public_side pub;
 	struct crbpf_mstats *ms;
 	struct crbpf_flow *flow;
-	__u64 now = flow_now();
 	struct pkt p;
+	__u64 now;
 	long rc;
 	int ret;
 
@@ -881,6 +883,7 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	if (ret != PKT_OK)
 		return xdp_pass(ret);
 	reply_key(&fk, &p);
+	now = flow_now();
 	ret = lookup_reverse(&fk, now, &pub, &flow);
 	if (ret == CRBPF_ST_PASS_REV_MISS)
 		return xdp_pass(ret);

@@ -77,6 +77,10 @@ elif ! read -r _ tin tout _ <<<"$tflow" || [ "$tin" -lt 3 ] || [ "$tout" -lt 2 ]
 	t_result flows-tcp-listed FAIL "packet counts in $tin out $tout, want >= 3 / >= 2"
 elif ! grep -qE "^tcp +$CLI4:$tport +$VPS4:8000 +$TUN_HOME4:8000 +established " "$TOPO_DIR/flows.txt"; then
 	t_result flows-tcp-listed FAIL "text output lacks the flow: $(head -n3 "$TOPO_DIR/flows.txt" | tr '\n' ';')"
+elif ! vps_crbpf flows --dev eth0 | grep -qE "^tcp +$CLI4:$tport "; then
+	t_result flows-tcp-listed FAIL "crbpf flows --dev eth0 lacks the flow"
+elif vps_crbpf flows --dev wg0 >/dev/null 2>&1; then
+	t_result flows-tcp-listed FAIL "crbpf flows --dev wg0 (not attached) succeeded"
 else
 	t_result flows-tcp-listed PASS
 fi
