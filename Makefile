@@ -115,13 +115,20 @@ $(OUT)/bench/%: tests/bench/%.c $(BENCH_SKELS) $(SKELS) | $(OUT)/bench
 # multiarch) into build-arm64/: the tool and its BPF objects; the host's
 # bpftool generates the skeletons (BPF objects do not depend on the host).
 OUT_ARM64 ?= build-arm64
-.PHONY: cross-arm64
+.PHONY: cross-arm64 test-kernels
 cross-arm64:
 	$(Q)bash scripts/deps.sh arm64
 	$(Q)$(MAKE) --no-print-directory OUT=$(OUT_ARM64) ARCH=arm64 \
 		CC=aarch64-linux-gnu-gcc $(OUT_ARM64)/crbpf
 	$(Q)file $(OUT_ARM64)/crbpf | grep -q 'ARM aarch64' && \
 		echo "$(OUT_ARM64)/crbpf: aarch64 ELF"
+
+# The integration suite on the kernels in tests/kernels/list, each booted
+# under qemu (TCG) with kernel WireGuard (tests/kernels/run.sh).
+test-kernels: deps
+	$(Q)bash scripts/deps.sh kernels
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash tests/kernels/run.sh
 
 clean:
 	$(Q)rm -rf $(OUT) $(OUT_ARM64)

@@ -586,11 +586,11 @@ static int status_edge_cb(const char *dev, const char *path, void *data)
 	if (s->json) {
 		fprintf(s->f, "%s{\"dev\":", s->n ? "," : "");
 		json_str(s->f, dev);
-		fprintf(s->f, ",\"ifindex\":%d,\"mode\":\"%s\",\"xdp_prog_id\":%u,\"tc_prog_id\":%u}",
-			ifindex, mode, xdp_id, tc_id);
+		fprintf(s->f, ",\"ifindex\":%d,\"mode\":\"%s\",\"xdp_prog_id\":%u,\"tc_prog_id\":%u,\"tc_attach\":\"%s\"}",
+			ifindex, mode, xdp_id, tc_id, tc_pin_kind(path));
 	} else {
-		fprintf(s->f, "  %-12s mode %-8s xdp prog %-6u tc prog %u\n", dev,
-			mode, xdp_id, tc_id);
+		fprintf(s->f, "  %-12s mode %-8s xdp prog %-6u tc prog %u (%s)\n", dev,
+			mode, xdp_id, tc_id, tc_pin_kind(path));
 	}
 	s->n++;
 	return 0;
@@ -606,9 +606,10 @@ static int status_tun_cb(const char *dev, const char *path, void *data)
 	if (s->json) {
 		fprintf(s->f, "%s{\"dev\":", s->n ? "," : "");
 		json_str(s->f, dev);
-		fprintf(s->f, ",\"prog\":\"%s\",\"prog_id\":%u}", name, id);
+		fprintf(s->f, ",\"prog\":\"%s\",\"prog_id\":%u,\"tc_attach\":\"%s\"}",
+			name, id, tc_pin_kind(path));
 	} else {
-		fprintf(s->f, "  %-12s %s prog %u\n", dev, name, id);
+		fprintf(s->f, "  %-12s %s prog %u (%s)\n", dev, name, id, tc_pin_kind(path));
 	}
 	s->n++;
 	return 0;
@@ -629,6 +630,8 @@ int cmd_status(int argc, char **argv)
 	if (s.json) {
 		printf("{\"pin_root\":");
 		json_str(stdout, pin_root);
+		printf(",\"kernel\":");
+		probe_status(stdout, true);
 		printf(",\"edge\":[");
 		pin_iter("edge", status_edge_cb, &s);
 		printf("],\"tunnels\":[");
@@ -639,6 +642,7 @@ int cmd_status(int argc, char **argv)
 		printf("}\n");
 		return 0;
 	}
+	probe_status(stdout, false);
 	printf("pin root %s\nedge:\n", pin_root);
 	pin_iter("edge", status_edge_cb, &s);
 	if (!s.n)

@@ -395,10 +395,13 @@ static int home_attach(const struct home_args *a)
 			tc_detach_pin(path, idx);
 		}
 		for (i = 0; i < (int)old.nout; i++) {
+			int idx = 0;
+
 			if (out_in(&cfg, old.out[i]))
 				continue;
+			resolve_iface(old.out[i], &idx);
 			pin_path(path, sizeof(path), "links", "homeout", old.out[i]);
-			tc_detach_pin(path, 0);
+			tc_detach_pin(path, idx);
 		}
 		home_rules_drop_stale(&old, &cfg);
 	}
@@ -469,8 +472,11 @@ static int home_detach(const char *tunnel)
 		ret = ret ?: r;
 	}
 	for (i = 0; i < cfg.nout; i++) {
+		int idx = 0;
+
+		resolve_iface(cfg.out[i], &idx);
 		pin_path(path, sizeof(path), "links", "homeout", cfg.out[i]);
-		r = tc_detach_pin(path, 0);
+		r = tc_detach_pin(path, idx);
 		ret = ret ?: r;
 	}
 	r = home_rules(&cfg, false);
@@ -602,8 +608,8 @@ static int hstatus_cb(const char *tunnel, const char *path, void *data)
 		}
 		fprintf(s->f, "]}");
 	} else {
-		fprintf(s->f, "  %-12s table %u mark 0x%x tun prog %u", tunnel,
-			cfg.table, cfg.mark, id);
+		fprintf(s->f, "  %-12s table %u mark 0x%x tun prog %u (%s)", tunnel,
+			cfg.table, cfg.mark, id, tc_pin_kind(lpath));
 		for (i = 0; i < cfg.nserve; i++) {
 			__u32 sid = 0;
 

@@ -33,10 +33,10 @@ static bool fd_is_link(int fd)
 	return link;
 }
 
-static int tc_clsact_attach(int prog_fd, int ifindex, struct undo *u)
+static int tc_clsact_attach(int prog_fd, int ifindex,
+			    enum bpf_tc_attach_point dir, struct undo *u)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = dir);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CRBPF_TC_HANDLE,
 		    .priority = CRBPF_TC_PRIO, .prog_fd = prog_fd,
 		    .flags = BPF_TC_F_REPLACE);
@@ -48,7 +48,34 @@ static int tc_clsact_attach(int prog_fd, int ifindex, struct undo *u)
 	ret = bpf_tc_attach(&hook, &opts);
 	if (ret)
 		return ret;
-	return u ? undo_tc(u, ifindex) : 0;
+	/* undo_tc: a negative ifindex stands for egress */
+	return u ? undo_tc(u, dir == BPF_TC_EGRESS ? -ifindex : ifindex) : 0;
+}
+
+/* The clsact hook (ingress or egress) whose 0xcb filter runs prog_id, or 0. */
+static enum bpf_tc_attach_point clsact_dir_of(int ifindex, __u32 prog_id)
+{
+	static const enum bpf_tc_attach_point dirs[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = dirs[i]);
+		LIBBPF_OPTS(bpf_tc_opts, q, .handle = CRBPF_TC_HANDLE,
+			    .priority = CRBPF_TC_PRIO);
+
+		if (!bpf_tc_query(&hook, &q) && q.prog_id == prog_id)
+			return dirs[i];
+	}
+	return 0;
+}
+
+static __u32 prog_fd_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
 int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u)
@@ -67,7 +94,7 @@ int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u)
 		if (ret != -EINVAL && ret != -EOPNOTSUPP)
 			return ret;
 		info("tcx unavailable (%s), using clsact", strerror(-ret));
-		ret = tc_clsact_attach(prog_fd, ifindex, u);
+		ret = tc_clsact_attach(prog_fd, ifindex, BPF_TC_INGRESS, u);
 		if (ret)
 			return ret;
 		fd = dup(prog_fd);
@@ -79,16 +106,28 @@ int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u)
 	return ret;
 }
 
-/* Egress has no clsact fallback: its one user (crbpf_home_out) is an
- * improvement the caller may go without on kernels before 6.6. */
+/* Egress the same way: a tcx link, or a clsact egress filter before 6.6. */
 int tcx_attach_egress(int prog_fd, int ifindex, const char *pinpath,
 		      struct undo *u)
 {
 	int fd, ret;
 
+#ifdef CRBPF_FORCE_CLSACT
+	fd = -1;
+	errno = EINVAL;
+#else
 	fd = bpf_link_create(prog_fd, ifindex, BPF_TCX_EGRESS, NULL);
-	if (fd < 0)
-		return -errno;
+#endif
+	if (fd < 0) {
+		ret = -errno;
+		if (ret != -EINVAL && ret != -EOPNOTSUPP)
+			return ret;
+		info("tcx unavailable (%s), using clsact egress", strerror(-ret));
+		ret = tc_clsact_attach(prog_fd, ifindex, BPF_TC_EGRESS, u);
+		if (ret)
+			return ret;
+		fd = dup(prog_fd);
+	}
 	ret = undo_unpin(u, pinpath);
 	if (!ret && bpf_obj_pin(fd, pinpath))
 		ret = -errno;
@@ -107,7 +146,9 @@ int tc_replace(int prog_fd, int ifindex, const char *pinpath, struct undo *u)
 	if (fd < 0)
 		return -errno;
 	if (!fd_is_link(fd)) {
-		ret = tc_clsact_attach(prog_fd, ifindex, NULL);
+		enum bpf_tc_attach_point dir = clsact_dir_of(ifindex, prog_fd_id(fd));
+
+		ret = tc_clsact_attach(prog_fd, ifindex, dir ?: BPF_TC_INGRESS, NULL);
 		if (!ret) {
 			unlink(pinpath);
 			if (bpf_obj_pin(prog_fd, pinpath))
@@ -158,8 +199,9 @@ int tc_detach_pin(const char *pinpath, int ifindex)
 		if (bpf_link_detach(fd) && errno != EINVAL)
 			warn("failed to detach link %s: %s", pinpath, strerror(errno));
 	} else if (ifindex > 0) {
+		enum bpf_tc_attach_point dir = clsact_dir_of(ifindex, prog_fd_id(fd));
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-			    .attach_point = BPF_TC_INGRESS);
+			    .attach_point = dir ?: BPF_TC_INGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CRBPF_TC_HANDLE,
 			    .priority = CRBPF_TC_PRIO);
 		int ret = bpf_tc_detach(&hook, &opts);

@@ -483,6 +483,11 @@ int nl_listeners(__u8 proto, __u16 first, __u16 last, struct listener *out,
 		/* A kernel without IPv6 (or the diag module) has nothing to list. */
 		if (ret && ret != -ENOENT && ret != -EAFNOSUPPORT)
 			return ret;
+		/* No IPv4 diag handler: tcp_diag/udp_diag is neither built in
+		 * nor loadable, so listeners cannot be seen at all. */
+		if (ret == -ENOENT && afs[i] == AF_INET)
+			warn("cannot list local %s sockets (no sock_diag support, module %s_diag): not checking for listeners",
+			     proto_str(proto), proto_str(proto));
 	}
 	return d.n;
 }

@@ -101,6 +101,11 @@ int tc_replace(int prog_fd, int ifindex, const char *pinpath, struct undo *u);
 int tc_detach_pin(const char *pinpath, int ifindex);
 void link_release(const char *pinpath);
 int link_prog_id(const char *pinpath, __u32 *prog_id, bool *is_link);
+
+/* probe.c */
+int probe_tcx(void);
+void probe_status(FILE *f, bool json);
+const char *tc_pin_kind(const char *pinpath);
 int prog_name_by_id(__u32 id, char *name, size_t len);
 int sysctl_forwarding(const char *dev, struct undo *u);
 int map_sync_pins(struct bpf_object *obj);

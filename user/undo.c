@@ -199,8 +199,10 @@ static void undo_one(struct undo_ent *e)
 		}
 		break;
 	case UNDO_TC: {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = e->ifindex,
-			    .attach_point = BPF_TC_INGRESS);
+		/* undo_tc: a negative ifindex stands for egress */
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = abs(e->ifindex),
+			    .attach_point = e->ifindex < 0 ? BPF_TC_EGRESS
+							   : BPF_TC_INGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CRBPF_TC_HANDLE,
 			    .priority = CRBPF_TC_PRIO);
 		bpf_tc_detach(&hook, &opts);

@@ -37,6 +37,12 @@ if [ "$n" -ge 4 ]; then
 else
 	t_result clsact-filters-visible FAIL "$n crbpf tc filters on eth0/wg0/wgh/docker0, want 4"
 fi
+# The home line's egress program (wildcard-UDP replies) too.
+if nsx cr-home tc filter show dev eth0 egress | grep -q crbpf_home_out; then
+	t_result clsact-egress-visible PASS
+else
+	t_result clsact-egress-visible FAIL "no crbpf_home_out clsact filter on cr-home eth0 egress"
+fi
 hello_case clsact-tcp-v4 "$CLI4:" peer cr-cli hello $VPS4 8000
 hello_case clsact-tcp-v6 "[$CLI6]:" peer cr-cli hello $VPS6 8000
 hello_case clsact-udp-v4 "$CLI4:" peer cr-cli hello --proto udp $VPS4 5300

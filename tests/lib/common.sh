@@ -215,7 +215,7 @@ for l in (docs[1] if len(docs) > 1 else []):
 
 leftovers() {
 	local ns dev
-	for nd in cr-vps:eth0 cr-vps:wg0 cr-home:wgh cr-home:docker0; do
+	for nd in cr-vps:eth0 cr-vps:wg0 cr-home:wgh cr-home:docker0 cr-home:eth0; do
 		ns=${nd%%:*} dev=${nd#*:}
 		echo "== $ns $dev"
 		nsx "$ns" ip -d link show dev "$dev" | grep -oE 'xdp[a-z]*|prog/xdp id [0-9]+'
