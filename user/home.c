@@ -360,7 +360,7 @@ static int home_attach(const struct home_args *a)
 		else
 			ret = tcx_attach_egress(fd, idx, path, u);
 		if (ret == -EINVAL || ret == -EOPNOTSUPP) {
-			warn("no tcx egress on %s (kernel before 6.6?): UDP services bound to the wildcard address will answer tunnelled clients through it",
+			warn("no tc egress hook on %s (neither tcx nor clsact): UDP services bound to the wildcard address will answer tunnelled clients through it",
 			     cfg.out[i]);
 			memmove(cfg.out[i], cfg.out[i + 1],
 				(cfg.nout - i - 1) * IF_NAMESIZE);
