@@ -17,6 +17,7 @@
 #include "flow.h"
 #include "frag.h"
 #include "match.h"
+#include "mtu.h"
 
 #ifndef EEXIST
 #define EEXIST 17
@@ -479,9 +480,11 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	struct crbpf_mstats *ms;
 	__u32 ifindex = skb->ingress_ifindex;
 	__u32 len = skb->len;
+	enum oversize big = OVERSIZE_NONE;
 	struct icmp_err ie;
 	struct frag_info fi;
 	struct pkt p;
+	__u32 mtu;
 	long rc = 0;
 	bool later;
 	int ret;
@@ -517,10 +520,23 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	if (p.ttl <= 1)
 		return edge_tc_pass(CRBPF_ST_PASS_TTL);
 
+	/* The redirect skips the stack's MTU check: do it here (mtu.h). */
+	mtu = ie.is_err ? 0 : tc_too_big(skb, &p, be.ifindex);
+	if (mtu)
+		big = tc_oversize(skb, &p, be.flags & CRBPF_BE_L2);
+	if (big == OVERSIZE_ICMP) {
+		/* a tag in skb->vlan_tci stays: the error leaves where the
+		 * packet came in */
+		if ((p.tagged && tc_untag(skb, &p)) ||
+		    tc_send_too_big(skb, &p, mtu))
+			return tc_drop(CRBPF_ST_DROP_ERROR);
+		return bpf_redirect(ifindex, 0);
+	}
+
 	/* Route before rewriting, so that a packet with nowhere to go is
 	 * dropped as it came. tot_len 0: the MTU check then uses the skb,
 	 * which knows about GSO. */
-	if (be.flags & CRBPF_BE_L2) {
+	if ((be.flags & CRBPF_BE_L2) && big != OVERSIZE_STACK) {
 		fib_prepare(&fib, &p, be.ifindex, p.saddr, be.addr, p.sport,
 			    ie.is_err ? 0 : be.port, 0);
 		rc = bpf_fib_lookup(skb, &fib, sizeof(fib),
@@ -546,7 +562,10 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	    later   ? tc_nat_addr(skb, &p, false, be.addr, 0, 0) :
 			tc_nat(skb, &p, false, be.addr, be.port))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
-	if (tc_dec_ttl(skb, &p))
+	if (!ie.is_err && tc_clamp_mss(skb, &p, ifindex, be.ifindex))
+		return tc_drop(CRBPF_ST_DROP_ERROR);
+	/* the stack decrements the TTL of what it forwards */
+	if (big != OVERSIZE_STACK && tc_dec_ttl(skb, &p))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 
 	ms = bpf_map_lookup_elem(&crbpf_mstats, &pk);
@@ -557,6 +576,10 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	/* An error belongs to a flow that exists already. */
 	if (!ie.is_err && !later)
 		record_flow(&p, &be, ifindex, match_of(&pk, &be), ms, len);
+	if (big == OVERSIZE_STACK)
+		return tc_pass(CRBPF_ST_PASS_OVERSIZE);
+	if (big == OVERSIZE_WHOLE)
+		count(CRBPF_ST_FWD_OVERSIZE);
 
 	if (!(be.flags & CRBPF_BE_L2)) {
 		/* Layer 3 device: the kernel strips the MAC header itself. */
@@ -648,6 +671,8 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 				    fk.backend_port, pub.addr, pub.port) :
 	    later   ? tc_nat_addr(skb, &p, true, pub.addr, 0, 0) :
 			tc_nat(skb, &p, true, pub.addr, pub.port))
+		return tc_drop(CRBPF_ST_DROP_ERROR);
+	if (!ie.is_err && tc_clamp_mss(skb, &p, pub.ifindex, 0))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 	if (tc_dec_ttl(skb, &p))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
@@ -822,6 +847,7 @@ static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
 	if (xdp_nat(ctx, p, false, be->addr, be->port) ||
 	    xdp_write_macs(ctx, &fib))
 		return xdp_pass(CRBPF_ST_PASS_MALFORMED);
+	xdp_clamp_mss(ctx, p, pk->ifindex, fib.ifindex);
 
 	ms = bpf_map_lookup_elem(&crbpf_mstats, pk);
 	if (ms) {
@@ -902,6 +928,7 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	if (xdp_nat(ctx, &p, true, pub.addr, pub.port) ||
 	    xdp_write_macs(ctx, &fib))
 		return xdp_pass(CRBPF_ST_PASS_MALFORMED);
+	xdp_clamp_mss(ctx, &p, pub.ifindex, 0);
 
 	ms = mstats_get(pub.ifindex, pub.addr, p.family, p.proto, pub.port,
 			pub.match);

@@ -272,6 +272,20 @@ struct crbpf_frag {
 };
 _Static_assert(sizeof(struct crbpf_frag) == 32, "crbpf_frag layout");
 
+/* crbpf_mss: public ifindex -> MSS clamp of SYNs crossing that device's
+ * mappings. No entry means CRBPF_MSS_AUTO. */
+enum crbpf_mss_mode {
+	CRBPF_MSS_AUTO = 0, /* MTU of the tunnel / next-hop device - 40 (v4) or 60 (v6) */
+	CRBPF_MSS_OFF = 1,
+	CRBPF_MSS_FIXED = 2, /* mss below, for both families */
+};
+
+struct crbpf_mss_cfg {
+	__u16 mode; /* enum crbpf_mss_mode */
+	__u16 mss;
+};
+_Static_assert(sizeof(struct crbpf_mss_cfg) == 4, "crbpf_mss_cfg layout");
+
 /* crbpf_stats: per-CPU array of outcome counters, indexed by this enum.
  * user/stats.c holds the printable names in the same order. */
 enum crbpf_stat {
@@ -306,6 +320,10 @@ enum crbpf_stat {
 	CRBPF_ST_DROP_FRAG_AMBIGUOUS, /* fragment ahead of its first, pair ambiguous */
 	CRBPF_ST_PASS_EXCEPT, /* `all` mapping: port listed in --except */
 	CRBPF_ST_PASS_LOCAL_SOCK, /* `all` mapping: a local socket owns it */
+	CRBPF_ST_MSS_CLAMPED, /* SYN / SYN-ACK whose MSS option was lowered */
+	CRBPF_ST_ICMP_TOO_BIG, /* frag-needed / packet-too-big sent to a client */
+	CRBPF_ST_FWD_OVERSIZE, /* IPv4 without DF above the tunnel MTU, sent whole */
+	CRBPF_ST_PASS_OVERSIZE, /* same for an Ethernet next hop: the stack fragments */
 	CRBPF_ST__MAX,
 };
 

@@ -44,6 +44,10 @@ static const char *const stat_names[] = {
 	"drop_frag_ambiguous",
 	"pass_except",
 	"pass_local_sock",
+	"mss_clamped",
+	"icmp_too_big",
+	"fwd_oversize",
+	"pass_oversize",
 };
 _Static_assert(ARRAY_SIZE(stat_names) == CRBPF_ST__MAX,
 	       "stat_names must follow enum crbpf_stat");
