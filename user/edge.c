@@ -222,9 +222,49 @@ static void flows_drop_old_layout(void)
 	close(fd);
 }
 
+/* --mss: unset keeps what the device has (auto on a first attach). */
+struct mss_opt {
+	bool set;
+	struct crbpf_mss_cfg cfg;
+};
+
+static int parse_mss(const char *s, struct mss_opt *m)
+{
+	__u32 v;
+
+	m->set = true;
+	memset(&m->cfg, 0, sizeof(m->cfg));
+	if (!strcmp(s, "auto")) {
+		m->cfg.mode = CRBPF_MSS_AUTO;
+	} else if (!strcmp(s, "off")) {
+		m->cfg.mode = CRBPF_MSS_OFF;
+	} else {
+		/* 536: the IPv4 default MSS (RFC 879); above 65495 nothing fits */
+		if (parse_u32(s, &v) || v < 536 || v > 65495)
+			return -1;
+		m->cfg.mode = CRBPF_MSS_FIXED;
+		m->cfg.mss = v;
+	}
+	return 0;
+}
+
+static int edge_mss_set(int map_fd, int ifindex, const struct mss_opt *m,
+			struct undo *u)
+{
+	__u32 key = ifindex;
+	int ret;
+
+	if (!m->set)
+		return 0;
+	ret = undo_map(u, map_fd, &key, sizeof(key), sizeof(m->cfg));
+	if (!ret && bpf_map_update_elem(map_fd, &key, &m->cfg, BPF_ANY))
+		ret = -errno;
+	return ret;
+}
+
 static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		       __u32 flows, const struct crbpf_timeouts *to,
-		       __u32 to_set)
+		       __u32 to_set, const struct mss_opt *mss)
 {
 	char names[16][BPF_OBJ_NAME_LEN], maps[PATH_MAX], path[PATH_MAX];
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps);
@@ -296,6 +336,11 @@ static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		err("failed to set the flow timeouts: %s", strerror(-ret));
 		goto fail;
 	}
+	ret = edge_mss_set(bpf_map__fd(skel->maps.crbpf_mss), ifindex, mss, u);
+	if (ret) {
+		err("failed to set the MSS clamp of %s: %s", dev, strerror(-ret));
+		goto fail;
+	}
 
 	pin_path(path, sizeof(path), "links", "edge", dev);
 	if (upgrade)
@@ -341,6 +386,7 @@ int cmd_attach(int argc, char **argv)
 {
 	enum xdp_mode mode = MODE_AUTO;
 	struct crbpf_timeouts to = {};
+	struct mss_opt mss = {};
 	const char *dev = NULL;
 	__u32 flows = 0, to_set = 0;
 	int i, ifindex, ret;
@@ -350,7 +396,7 @@ int cmd_attach(int argc, char **argv)
 		const char *opt = argv[i];
 
 		if (!strcmp(opt, "--mode") || !strcmp(opt, "--flows") ||
-		    !strcmp(opt, "--timeout")) {
+		    !strcmp(opt, "--timeout") || !strcmp(opt, "--mss")) {
 			if (++i == argc)
 				return usage_err("%s needs a value", opt);
 		}
@@ -370,6 +416,10 @@ int cmd_attach(int argc, char **argv)
 			ret = timeouts_parse(argv[i], &to, &to_set);
 			if (ret)
 				return ret;
+		} else if (!strcmp(opt, "--mss")) {
+			if (parse_mss(argv[i], &mss))
+				return usage_err("invalid --mss '%s' (expected auto, off or a number 536-65495)",
+						 argv[i]);
 		} else if (opt[0] == '-') {
 			return usage_err("unknown option '%s'", opt);
 		} else if (dev) {
@@ -379,7 +429,7 @@ int cmd_attach(int argc, char **argv)
 		}
 	}
 	if (!dev)
-		return usage_err("usage: crbpf attach IFACE [--mode auto|native|generic|tc] [--flows N] [--timeout NAME=SECONDS[,...]]");
+		return usage_err("usage: crbpf attach IFACE [--mode auto|native|generic|tc] [--flows N] [--timeout NAME=SECONDS[,...]] [--mss auto|off|N]");
 	if (parse_iface(dev))
 		return USAGE;
 	ret = tool_prepare();
@@ -390,7 +440,7 @@ int cmd_attach(int argc, char **argv)
 		err("failed to attach to %s: %s", dev, strerror(-ret));
 		return ret;
 	}
-	return edge_attach(dev, ifindex, mode, flows, &to, to_set);
+	return edge_attach(dev, ifindex, mode, flows, &to, to_set, &mss);
 }
 
 int edge_is_attached(const char *dev)
@@ -522,6 +572,12 @@ static int edge_detach(const char *dev)
 	ret = ret ?: r;
 	if (ifindex) {
 		fd = pin_map_open("crbpf_txports");
+		if (fd >= 0) {
+			key = ifindex;
+			bpf_map_delete_elem(fd, &key);
+			close(fd);
+		}
+		fd = pin_map_open("crbpf_mss");
 		if (fd >= 0) {
 			key = ifindex;
 			bpf_map_delete_elem(fd, &key);

@@ -17,7 +17,7 @@ static const char usage_text[] =
 	"Usage: crbpf [-v] COMMAND\n"
 	"\n"
 	"  crbpf attach IFACE [--mode auto|native|generic|tc] [--flows N]\n"
-	"               [--timeout NAME=SECONDS[,NAME=SECONDS]...]\n"
+	"               [--timeout NAME=SECONDS[,NAME=SECONDS]...] [--mss auto|off|N]\n"
 	"  crbpf detach IFACE\n"
 	"  crbpf port add PROTO PORT[-LAST] BACKEND [--addr PUBLIC] [--dev IFACE] [--force] [--xdp-veth]\n"
 	"  crbpf port add PROTO all ADDR [--except PORT[,PORT|,FIRST-LAST]...]... [--addr PUBLIC] [--dev IFACE]\n"
