@@ -404,7 +404,7 @@ static __always_inline int tc_send_too_big(struct __sk_buff *skb,
 		sum += (__u64)p->saddr[0] + p->saddr[1] + p->saddr[2] +
 		       p->saddr[3] + p->daddr[0] + p->daddr[1] + p->daddr[2] +
 		       p->daddr[3];
-		sum += bpf_htonl(8 + quote) + bpf_htonl(IPPROTO_ICMPV6);
+		sum += (__u64)bpf_htonl(8 + quote) + bpf_htonl(IPPROTO_ICMPV6);
 		sum += bpf_htons(CRBPF_ICMPV6_PKT_TOOBIG << 8) + (__u64)h.v6.mtu;
 		h.v6.csum = ~csum_fold64(sum);
 	}

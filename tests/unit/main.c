@@ -624,6 +624,11 @@ static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
 	struct pkt_spec s = c->in, quoted;
 	const __u8 *dmac = c->in.dmac, *smac = c->in.smac;
 
+	if (c->expect_frame) {
+		*out_len = c->expect_frame(c, in, in_len, out);
+		want_l4_off = c->in.l4_off;
+		return;
+	}
 	if (c->x == X_NONE) {
 		memcpy(out, in, in_len);
 		*out_len = in_len;
@@ -676,6 +681,8 @@ static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
 		dmac = topo.peer_mac[DEV_PUB];
 		smac = topo.mac[DEV_PUB];
 	}
+	if (c->expect)
+		c->expect(c, &s);
 	*out_len = pkt_build_macs(&s, dmac, smac, out);
 	want_l4_off = s.l4_off;
 }
@@ -989,6 +996,7 @@ int main(int argc, char **argv)
 		{ flow_cases, n_flow_cases },
 		{ frag_cases, n_frag_cases },
 		{ all_cases, n_all_cases },
+		{ mtu_cases, n_mtu_cases },
 	};
 
 	while (first < argc && argv[first][0] == '-') {

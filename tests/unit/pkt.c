@@ -187,7 +187,7 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 		l4hl = 0;
 		break;
 	case IPPROTO_TCP:
-		l4hl = TCP_HLEN;
+		l4hl = TCP_HLEN + s->tcp_opts_len;
 		break;
 	case IPPROTO_UDP:
 		l4hl = UDP_HLEN;
@@ -215,9 +215,11 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 		put16(t + 2, s->dport);
 		put32(t + 4, 0x11223344);
 		put32(t + 8, 0x55667788);
-		t[12] = 5 << 4;
+		t[12] = (__u8)((5 + s->tcp_opts_len / 4) << 4);
 		t[13] = s->tcp_flags ? s->tcp_flags : 0x18; /* PSH|ACK */
 		put16(t + 14, 64240);
+		if (s->tcp_opts_len)
+			memcpy(t + TCP_HLEN, s->tcp_opts, s->tcp_opts_len);
 	} else if (proto == IPPROTO_UDP) {
 		__u8 *u = buf + l4;
 

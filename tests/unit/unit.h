@@ -157,6 +157,9 @@ struct pkt_spec {
 	__u32 icmp_info;
 	const struct pkt_spec *inner;
 	int quote_len;
+	/* TCP options (a multiple of 4 bytes) */
+	const __u8 *tcp_opts;
+	int tcp_opts_len;
 	enum cut cut;
 	int cut_len;
 	/* filled in by the builder */
@@ -308,6 +311,11 @@ struct tcase {
 	const char *note; /* printed with a failure: what the case pins down */
 	/* extra checks after the run */
 	bool (*check_case)(const struct tcase *c);
+	/* adjusts the spec of the expected frame after the translation above */
+	void (*expect)(const struct tcase *c, struct pkt_spec *s);
+	/* builds the whole expected frame instead; returns its length */
+	int (*expect_frame)(const struct tcase *c, const __u8 *in, int in_len,
+			    __u8 *out);
 };
 
 extern const struct tcase edge_cases[];
@@ -328,6 +336,8 @@ extern const struct tcase flow_cases[];
 extern const int n_flow_cases;
 extern const struct tcase frag_cases[];
 extern const int n_frag_cases;
+extern const struct tcase mtu_cases[];
+extern const int n_mtu_cases;
 
 extern const struct tcase all_cases[];
 extern const int n_all_cases;
