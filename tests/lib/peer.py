@@ -19,6 +19,11 @@ pmtu HOST PORT --size N: sends N-byte UDP datagrams that must not be
 backrefuse --bind ADDR --port P: UDP server for one client that then goes
   away: connects to the first sender, keeps sending to it and prints
   "refused" once the client's ICMP port-unreachable reaches this socket.
+udpsink --bind ADDR --port P: UDP server printing "got N SHA256 ADDR:PORT"
+  for every datagram (its length and hash, to see it arrived whole).
+udpsend HOST PORT --size N [--df]: sends one N-byte datagram, with DF
+  (IP_PMTUDISC_DO) or without (IP_PMTUDISC_DONT: the sender's kernel may
+  fragment it), and prints "sent N SHA256".
 csum DEV [--net PREFIX]...: capture TCP/UDP packets on DEV (both directions)
   and verify their checksums from scratch until SIGTERM/SIGINT, then print
   "csum checked=N partial=P bad=B". A packet the kernel marks CHECKSUM_PARTIAL
@@ -542,6 +547,31 @@ def frag_send(a):
         print("reply ok %d %s" % (len(got), sha(got)))
 
 
+def udpsink(a):
+    s = make_listener("udp", a.bind, a.port)
+    log("listening")
+    while True:
+        data, src = s.recvfrom(65535)
+        log("got %d %s %s" % (len(data), hashlib.sha256(data).hexdigest(),
+                              fmt_peer(src)))
+
+
+def udpsend(a):
+    fam = family_of(a.host)
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    mode = 2 if a.df else 0  # IP(V6)_PMTUDISC_DO / _DONT
+    if fam == socket.AF_INET:
+        s.setsockopt(socket.IPPROTO_IP, 10, mode)  # IP_MTU_DISCOVER
+    else:
+        s.setsockopt(socket.IPPROTO_IPV6, 23, mode)  # IPV6_MTU_DISCOVER
+    data = det_bytes(a.size, a.seed)
+    try:
+        s.sendto(data, (a.host, a.port))
+    except OSError as e:
+        die("udp %s port %d: %s" % (a.host, a.port, e))
+    print("sent %d %s" % (len(data), hashlib.sha256(data).hexdigest()))
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -573,6 +603,15 @@ def main():
     br.add_argument("--bind", default="")
     br.add_argument("--port", type=int, required=True)
     br.add_argument("--timeout", type=float, default=8)
+    us = sub.add_parser("udpsink")
+    us.add_argument("--bind", default="")
+    us.add_argument("--port", type=int, required=True)
+    ud = sub.add_parser("udpsend")
+    ud.add_argument("host")
+    ud.add_argument("port", type=int)
+    ud.add_argument("--size", type=int, required=True)
+    ud.add_argument("--seed", type=int, default=1)
+    ud.add_argument("--df", action="store_true")
     cs = sub.add_parser("csum")
     cs.add_argument("dev")
     cs.add_argument("--net", action="append", default=[])
@@ -590,7 +629,8 @@ def main():
     a = p.parse_args()
     {"serve": serve, "hello": hello, "put": put, "get": get, "csum": csum,
      "refused": refused, "backrefuse": backrefuse, "pmtu": pmtu,
-     "frag-serve": frag_serve, "frag-send": frag_send}[a.cmd](a)
+     "frag-serve": frag_serve, "frag-send": frag_send,
+     "udpsink": udpsink, "udpsend": udpsend}[a.cmd](a)
 
 
 if __name__ == "__main__":
