@@ -480,7 +480,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	struct crbpf_mstats *ms;
 	__u32 ifindex = skb->ingress_ifindex;
 	__u32 len = skb->len;
-	enum oversize big = OVERSIZE_NONE;
+	enum oversize big;
 	struct icmp_err ie;
 	struct frag_info fi;
 	struct pkt p;
@@ -520,23 +520,39 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	if (p.ttl <= 1)
 		return edge_tc_pass(CRBPF_ST_PASS_TTL);
 
-	/* The redirect skips the stack's MTU check: do it here (mtu.h). */
+	/* The redirect skips the stack's MTU check: do it here (mtu.h).
+	 * Every outcome ends or rejoins below as an ordinary packet, so the
+	 * verifier does not walk the rest once per outcome. */
 	mtu = ie.is_err ? 0 : tc_too_big(skb, &p, be.ifindex);
-	if (mtu)
+	if (mtu) {
 		big = tc_oversize(skb, &p, be.flags & CRBPF_BE_L2);
-	if (big == OVERSIZE_ICMP) {
-		/* a tag in skb->vlan_tci stays: the error leaves where the
-		 * packet came in */
-		if ((p.tagged && tc_untag(skb, &p)) ||
-		    tc_send_too_big(skb, &p, mtu))
-			return tc_drop(CRBPF_ST_DROP_ERROR);
-		return bpf_redirect(ifindex, 0);
+		if (big == OVERSIZE_ICMP) {
+			/* a tag in skb->vlan_tci stays: the error leaves
+			 * where the packet came in */
+			if ((p.tagged && tc_untag(skb, &p)) ||
+			    tc_send_too_big(skb, &p, mtu))
+				return tc_drop(CRBPF_ST_DROP_ERROR);
+			return bpf_redirect(ifindex, 0);
+		}
+		if (big == OVERSIZE_STACK) {
+			/* translated only: the stack's forwarding fragments
+			 * it and decrements the TTL */
+			if (tc_untag(skb, &p) ||
+			    (later ? tc_nat_addr(skb, &p, false, be.addr, 0, 0) :
+				     tc_nat(skb, &p, false, be.addr, be.port)))
+				return tc_drop(CRBPF_ST_DROP_ERROR);
+			if (!later)
+				record_flow(&p, &be, ifindex, match_of(&pk, &be),
+					    NULL, len);
+			return tc_pass(CRBPF_ST_PASS_OVERSIZE);
+		}
+		count(CRBPF_ST_FWD_OVERSIZE);
 	}
 
 	/* Route before rewriting, so that a packet with nowhere to go is
 	 * dropped as it came. tot_len 0: the MTU check then uses the skb,
 	 * which knows about GSO. */
-	if ((be.flags & CRBPF_BE_L2) && big != OVERSIZE_STACK) {
+	if (be.flags & CRBPF_BE_L2) {
 		fib_prepare(&fib, &p, be.ifindex, p.saddr, be.addr, p.sport,
 			    ie.is_err ? 0 : be.port, 0);
 		rc = bpf_fib_lookup(skb, &fib, sizeof(fib),
@@ -564,8 +580,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 	if (!ie.is_err && tc_clamp_mss(skb, &p, ifindex, be.ifindex))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
-	/* the stack decrements the TTL of what it forwards */
-	if (big != OVERSIZE_STACK && tc_dec_ttl(skb, &p))
+	if (tc_dec_ttl(skb, &p))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 
 	ms = bpf_map_lookup_elem(&crbpf_mstats, &pk);
@@ -576,10 +591,6 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	/* An error belongs to a flow that exists already. */
 	if (!ie.is_err && !later)
 		record_flow(&p, &be, ifindex, match_of(&pk, &be), ms, len);
-	if (big == OVERSIZE_STACK)
-		return tc_pass(CRBPF_ST_PASS_OVERSIZE);
-	if (big == OVERSIZE_WHOLE)
-		count(CRBPF_ST_FWD_OVERSIZE);
 
 	if (!(be.flags & CRBPF_BE_L2)) {
 		/* Layer 3 device: the kernel strips the MAC header itself. */

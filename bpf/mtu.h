@@ -78,7 +78,7 @@ static __always_inline __u16 mss_limit(void *ctx, __u32 pub, __u32 ifindex,
  * (MSS need not come first), stopping at anything malformed.
  */
 static __always_inline __u32 tcp_syn_mss_off(void *data, void *end,
-					     __u32 l4_off)
+					     __u64 l4_off)
 {
 	struct tcphdr *th;
 	/* 64-bit: a 32-bit offset gets zero-extended into a copy, and the
@@ -87,6 +87,8 @@ static __always_inline __u32 tcp_syn_mss_off(void *data, void *end,
 	__u8 *opt;
 	int i;
 
+	/* checked on the register used below, not on a zero-extended copy */
+	asm volatile("" : "+r"(l4_off));
 	if (l4_off > CRBPF_L4_OFF_MAX)
 		return 0;
 	th = data + l4_off;
