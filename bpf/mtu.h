@@ -308,12 +308,14 @@ static __always_inline __u64 skb_sum(struct __sk_buff *skb, __u32 off,
 	rest = len - done;
 	if (rest >= CRBPF_SUM_CHUNK)
 		return sum;
-	/* clang would hand the helper an unbounded copy of rest: bound the
-	 * register that is passed */
-	asm volatile("" : "+r"(rest));
-	rest &= CRBPF_SUM_CHUNK - 1;
 	if (!rest)
 		return sum;
+	/* clang would hand the helper an unbounded copy of rest: bound the
+	 * register that is passed. rest is 1..63 here, and this form keeps it
+	 * so while showing the verifier 1..64: 6.1 does not learn "non-zero"
+	 * from the branch above and rejects a possibly zero-sized read. */
+	asm volatile("" : "+r"(rest));
+	rest = ((rest - 1) & (CRBPF_SUM_CHUNK - 1)) + 1;
 	/* zero padding adds nothing; an odd last byte is a high byte */
 	__builtin_memset(buf, 0, sizeof(buf));
 	if (bpf_skb_load_bytes(skb, off + done, buf, rest))
