@@ -470,11 +470,22 @@ static __always_inline int lookup_icmp_fwd(const struct crbpf_flow_key *q,
 	return PKT_OK;
 }
 
+/* FIB parameters of crbpf_edge_tc, off its stack: 6.1's verifier rounds
+ * each frame of a call chain up to 32 bytes and refuses more than 512 in all,
+ * and the program calls the MSS option-walk subprogram. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpf_fib_lookup);
+} crbpf_fibtmp SEC(".maps");
+
 SEC("tc")
 int crbpf_edge_tc(struct __sk_buff *skb)
 {
 	struct crbpf_flow_key q;
-	struct bpf_fib_lookup fib;
+	struct bpf_fib_lookup *fib;
+	__u32 zero = 0;
 	struct crbpf_port_key pk;
 	struct crbpf_backend be;
 	struct crbpf_mstats *ms;
@@ -552,10 +563,13 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	/* Route before rewriting, so that a packet with nowhere to go is
 	 * dropped as it came. tot_len 0: the MTU check then uses the skb,
 	 * which knows about GSO. */
+	fib = bpf_map_lookup_elem(&crbpf_fibtmp, &zero);
+	if (!fib)
+		return tc_drop(CRBPF_ST_DROP_ERROR);
 	if (be.flags & CRBPF_BE_L2) {
-		fib_prepare(&fib, &p, be.ifindex, p.saddr, be.addr, p.sport,
+		fib_prepare(fib, &p, be.ifindex, p.saddr, be.addr, p.sport,
 			    ie.is_err ? 0 : be.port, 0);
-		rc = bpf_fib_lookup(skb, &fib, sizeof(fib),
+		rc = bpf_fib_lookup(skb, fib, sizeof(*fib),
 				    BPF_FIB_LOOKUP_OUTPUT);
 		switch (rc) {
 		case BPF_FIB_LKUP_RET_SUCCESS:
@@ -598,10 +612,10 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 		return bpf_redirect(be.ifindex, 0);
 	}
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		if (tc_write_macs(skb, &fib))
+		if (tc_write_macs(skb, fib))
 			return tc_drop(CRBPF_ST_DROP_ERROR);
 		count(CRBPF_ST_FWD_TC);
-		return bpf_redirect(fib.ifindex, 0);
+		return bpf_redirect(fib->ifindex, 0);
 	}
 	count(CRBPF_ST_FWD_TC);
 	return bpf_redirect_neigh(be.ifindex, NULL, 0, 0);
