@@ -281,35 +281,12 @@ static int flows_print(int only, bool json)
 
 int cmd_flows(int argc, char **argv)
 {
-	char name[IF_NAMESIZE], path[PATH_MAX];
-	const char *dev = NULL;
-	bool json = false;
-	int i, ret, only = 0;
+	bool json;
+	int ret, only;
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (!strcmp(argv[i], "--dev") && i + 1 < argc) {
-			dev = argv[++i];
-			if (parse_iface(dev))
-				return USAGE;
-		} else {
-			return usage_err("usage: crbpf flows [--dev IFACE] [--json]");
-		}
-	}
-	ret = tool_prepare();
+	ret = read_cmd_prepare(argc, argv, "flows", "crbpf_flows", &json, &only);
 	if (ret)
 		return ret;
-	if (dev) {
-		ret = port_pick_dev(dev, name, &only);
-		if (ret)
-			return ret;
-	}
-	pin_path(path, sizeof(path), "maps", NULL, "crbpf_flows");
-	if (!pin_exists(path)) {
-		err("nothing is attached (no %s)", path);
-		return -ENOENT;
-	}
 	ret = flows_print(only, json);
 	if (ret)
 		err("failed to read the flow table: %s", strerror(-ret));

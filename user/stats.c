@@ -179,38 +179,56 @@ static int print_mappings(int only, bool json)
 	return 0;
 }
 
-int cmd_stats(int argc, char **argv)
+/*
+ * The common start of the read-only commands `crbpf CMD [--dev IFACE]
+ * [--json]`: parses those options, checks privileges and that map (a pinned
+ * map name) exists. *only is the device's ifindex with --dev, else 0.
+ */
+int read_cmd_prepare(int argc, char **argv, const char *cmd, const char *map,
+		     bool *json, int *only)
 {
-	__u64 sum[CRBPF_ST__MAX];
-	const char *dev = NULL;
 	char name[IF_NAMESIZE], path[PATH_MAX];
-	bool json = false;
-	int i, ret, only = 0;
+	const char *dev = NULL;
+	int i, ret;
 
+	*json = false;
+	*only = 0;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
-			json = true;
+			*json = true;
 		} else if (!strcmp(argv[i], "--dev") && i + 1 < argc) {
 			dev = argv[++i];
 			if (parse_iface(dev))
 				return USAGE;
 		} else {
-			return usage_err("usage: crbpf stats [--dev IFACE] [--json]");
+			return usage_err("usage: crbpf %s [--dev IFACE] [--json]", cmd);
 		}
 	}
 	ret = tool_prepare();
 	if (ret)
 		return ret;
 	if (dev) {
-		ret = port_pick_dev(dev, name, &only);
+		ret = port_pick_dev(dev, name, only);
 		if (ret)
 			return ret;
 	}
-	pin_path(path, sizeof(path), "maps", NULL, "crbpf_stats");
+	pin_path(path, sizeof(path), "maps", NULL, map);
 	if (!pin_exists(path)) {
 		err("nothing is attached (no %s)", path);
 		return -ENOENT;
 	}
+	return 0;
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	__u64 sum[CRBPF_ST__MAX];
+	bool json;
+	int i, ret, only;
+
+	ret = read_cmd_prepare(argc, argv, "stats", "crbpf_stats", &json, &only);
+	if (ret)
+		return ret;
 	ret = read_counters(sum);
 	if (ret)
 		return ret;
