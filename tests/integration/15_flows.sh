@@ -37,6 +37,18 @@ for f in d["flows"]:
               "%s:%d" % (f["backend"], f["backend_port"]), f["dev"])' "$1" "$2" "$CLI4"
 }
 
+# flow_idle PROTO CLIENT_PORT: "idle timeout" (whole seconds) of the listed
+# flow. The expiry checks count from the packet that set the idle clock, not
+# from when the test got round to reading the table.
+flow_idle() {
+	vps_crbpf flows --json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+for f in d["flows"]:
+    if f["proto"] == sys.argv[1] and f["client"] == sys.argv[3] and f["client_port"] == int(sys.argv[2]):
+        print(f["idle"], f["timeout"])' "$1" "$2" "$CLI4"
+}
+
 # last_peer_port LOG: client port of the last "peer ADDR:PORT" line of a server.
 last_peer_port() {
 	grep '^peer ' "$TOPO_DIR/$1.log" | tail -n1 | sed 's/.*://'
@@ -99,33 +111,49 @@ else
 fi
 
 # ---- UDP idle expiry (udp-stream) ----
+# "idle" is whole seconds (floored), so a flow read idle I at time T has its
+# last packet in (T-I-1, T-I]: it must not be gone before T + timeout - I - 1
+# (less 0.5 s for the listing call itself).
+uidle=$(flow_idle udp "$uport")
 if [ -z "$uflow" ]; then
 	t_result flows-udp-idle-expiry SKIP "no UDP flow listed"
+elif [ "${uidle#* }" != "$UDP_STREAM" ]; then
+	t_result flows-udp-idle-expiry FAIL "listed timeout '${uidle#* }', want udp-stream=$UDP_STREAM"
 elif ! secs=$(wait_gone udp "$uport" $((UDP_STREAM + 10))); then
 	t_result flows-udp-idle-expiry FAIL "udp flow still listed $((UDP_STREAM + 10)) s later (udp-stream=$UDP_STREAM)"
-elif "$PY" -c "import sys; sys.exit(0 if $secs >= $UDP_STREAM - 1.5 else 1)"; then
+elif "$PY" -c "import sys; sys.exit(0 if $secs + ${uidle% *} >= $UDP_STREAM - 1.5 else 1)"; then
 	t_result flows-udp-idle-expiry PASS
-	echo "    udp flow gone ${secs} s after it was listed (udp-stream=$UDP_STREAM)"
+	echo "    udp flow idle ${uidle% *} s when read, gone ${secs} s later (udp-stream=$UDP_STREAM)"
 else
-	t_result flows-udp-idle-expiry FAIL "udp flow gone after ${secs} s, before its $UDP_STREAM s timeout"
+	t_result flows-udp-idle-expiry FAIL "udp flow idle ${uidle% *} s gone after ${secs} more, before its $UDP_STREAM s timeout"
 fi
 
 # ---- TCP close: the flow stays for the tcp-fin grace, then goes ----
 touch "$stopfile"
 wait "$put1"
 putrc=$?
-closed=$(flow_get tcp "$tport")
+# Both FINs have crossed once the client has its answer and exited, but the
+# server's FIN may trail the client's exit on a loaded machine: give the
+# table up to 5 s to show both (a one-sided FIN keeps the tcp timeout).
+for _ in $(seq 25); do
+	closed=$(flow_get tcp "$tport")
+	[[ "$closed" == time_wait* ]] && break
+	sleep 0.2
+done
+cidle=$(flow_idle tcp "$tport")
 if [ "$putrc" -ne 0 ]; then
 	t_result flows-tcp-close-expiry FAIL "transfer: $(tail -n1 "$TOPO_DIR/put1.out")"
-elif [[ "$closed" != time_wait* ]] && [[ "$closed" != fin_wait* ]]; then
-	t_result flows-tcp-close-expiry FAIL "right after the close the flow reads '$closed', want time_wait (grace $FIN_GRACE s)"
+elif [[ "$closed" != time_wait* ]]; then
+	t_result flows-tcp-close-expiry FAIL "5 s after the close the flow reads '$closed', want time_wait (grace $FIN_GRACE s)"
+elif [ "${cidle#* }" != "$FIN_GRACE" ]; then
+	t_result flows-tcp-close-expiry FAIL "closed flow ('$closed') lists timeout '${cidle#* }', want tcp-fin=$FIN_GRACE"
 elif ! secs=$(wait_gone tcp "$tport" $((FIN_GRACE + 10))); then
 	t_result flows-tcp-close-expiry FAIL "closed flow still listed $((FIN_GRACE + 10)) s later: $(flow_get tcp "$tport")"
-elif "$PY" -c "import sys; sys.exit(0 if $secs >= $FIN_GRACE - 1.5 else 1)"; then
+elif "$PY" -c "import sys; sys.exit(0 if $secs + ${cidle% *} >= $FIN_GRACE - 1.5 else 1)"; then
 	t_result flows-tcp-close-expiry PASS
-	echo "    closed tcp flow listed as '${closed%% *}', gone ${secs} s later (tcp-fin=$FIN_GRACE)"
+	echo "    closed tcp flow listed as '${closed%% *}' idle ${cidle% *} s, gone ${secs} s later (tcp-fin=$FIN_GRACE)"
 else
-	t_result flows-tcp-close-expiry FAIL "closed flow gone after ${secs} s, before its $FIN_GRACE s grace"
+	t_result flows-tcp-close-expiry FAIL "closed flow ('${closed%% *}', idle ${cidle% *} s) gone after ${secs} s more, before its $FIN_GRACE s grace"
 fi
 
 # ---- bad --timeout: exit 2, one line, nothing changed ----
