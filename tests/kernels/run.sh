@@ -47,10 +47,10 @@ for tool in qemu-system-x86_64 /bin/busybox depmod modprobe cpio gzip apt-get dp
 		exit 1
 	fi
 done
-# The guest mounts its own tmpfs on these: a checkout there is not visible.
-case "$CR_ROOT/" in
-/tmp/* | /run/* | /dev/* | /proc/* | /sys/*)
-	result kernels/setup FAIL "the checkout ($CR_ROOT) must not be under /tmp, /run, /dev, /proc or /sys"
+# The checkout's path travels on the kernel command line (see init).
+case "$CR_ROOT" in
+*[[:space:]]* | /dev/* | /proc/* | /sys/*)
+	result kernels/setup FAIL "the checkout's path ($CR_ROOT) must have no spaces and not be under /dev, /proc or /sys"
 	echo "$pass passed, $fail failed"
 	exit 1 ;;
 esac
@@ -169,8 +169,9 @@ run_kernel() {
 		-smp "$SMP" -m "$MEM" -display none -no-reboot -nic none -monitor none \
 		-serial "file:$res/console.log" \
 		-kernel "$kroot/boot/vmlinuz-$kver" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 quiet mitigations=off" \
+		-append "console=ttyS0 panic=-1 quiet mitigations=off crbpf_root=$CR_ROOT" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		-virtfs "local,path=$CR_ROOT,mount_tag=checkout,security_model=none,readonly=on,multidevs=remap" \
 		-virtfs "local,path=$res,mount_tag=results,security_model=none" \
 		</dev/null >"$res/qemu.log" 2>&1
 	rc=$?
