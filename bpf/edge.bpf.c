@@ -154,16 +154,9 @@ static __always_inline void record_flow(const struct pkt *p,
 
 	flow_key(&fk, p->family, p->proto, be->addr, be->port, p->saddr,
 		 p->sport);
-
-	__builtin_memset(&fv, 0, sizeof(fv));
-	__builtin_memcpy(fv.public_addr, p->daddr, sizeof(fv.public_addr));
-	fv.public_port = p->dport;
-	fv.public_ifindex = ifindex;
-	fv.match = match;
-
 	cur = bpf_map_lookup_elem(&crbpf_flows, &fk);
 	live = cur && flow_usable(cur, p, now);
-	if (live && flow_is(cur, fv.public_addr, fv.public_port, ifindex) &&
+	if (live && flow_is(cur, p->daddr, p->dport, ifindex) &&
 	    cur->match == match) {
 		flow_seen(cur, p, false, len, now);
 		return;
@@ -171,6 +164,11 @@ static __always_inline void record_flow(const struct pkt *p,
 
 	/* A differing entry is stale (the mapping changed), an expired or
 	 * ended one is over: a new flow replaces it. */
+	__builtin_memset(&fv, 0, sizeof(fv));
+	__builtin_memcpy(fv.public_addr, p->daddr, sizeof(fv.public_addr));
+	fv.public_port = p->dport;
+	fv.public_ifindex = ifindex;
+	fv.match = match;
 	flow_start(&fv, p, len, now);
 	err = bpf_map_update_elem(&crbpf_flows, &fk, &fv,
 				  cur ? BPF_ANY : BPF_NOEXIST);
@@ -865,10 +863,17 @@ static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
 	fib_prepare(&fib, p, be->ifindex, p->saddr, be->addr, p->sport,
 		    be->port, p->ip_len);
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS ||
-	    !bpf_map_lookup_elem(&crbpf_txports, &fib.ifindex))
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return xdp_pass(CRBPF_ST_PASS_TO_TC);
+	/* Target chosen before any byte changes: a device not in the devmap
+	 * returns the XDP_PASS given as default, with the frame as it came.
+	 * (One devmap lookup; a separate membership lookup was a second.) */
+	if (bpf_redirect_map(&crbpf_txports, fib.ifindex, XDP_PASS) !=
+	    XDP_REDIRECT)
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 
+	/* Cannot fail once parse_pkt() accepted the frame; the bounds are
+	 * rechecked for the verifier. */
 	if (xdp_nat(ctx, p, false, be->addr, be->port) ||
 	    xdp_write_macs(ctx, &fib))
 		return xdp_pass(CRBPF_ST_PASS_MALFORMED);
@@ -881,7 +886,7 @@ static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
 	}
 	record_flow(p, be, pk->ifindex, match_of(pk, be), ms, len);
 	count(CRBPF_ST_FWD_XDP);
-	return bpf_redirect_map(&crbpf_txports, fib.ifindex, 0);
+	return XDP_REDIRECT;
 }
 
 SEC("xdp")
@@ -946,8 +951,11 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	fib_prepare(&fib, &p, ctx->ingress_ifindex, pub.addr, p.daddr,
 		    pub.port, p.dport, p.ip_len);
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS ||
-	    !bpf_map_lookup_elem(&crbpf_txports, &fib.ifindex))
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return xdp_pass(CRBPF_ST_PASS_TO_TC);
+	/* As in edge_xdp_l2(): the target first, then the rewrite. */
+	if (bpf_redirect_map(&crbpf_txports, fib.ifindex, XDP_PASS) !=
+	    XDP_REDIRECT)
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 
 	if (xdp_nat(ctx, &p, true, pub.addr, pub.port) ||
@@ -966,7 +974,7 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	if (ret == CRBPF_ST_REV_STATIC)
 		count(CRBPF_ST_REV_STATIC);
 	count(CRBPF_ST_REV_XDP);
-	return bpf_redirect_map(&crbpf_txports, fib.ifindex, 0);
+	return XDP_REDIRECT;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -10,47 +10,8 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "crbpf_stat_names.h"
 
-/* In enum crbpf_stat order. */
-static const char *const stat_names[] = {
-	"pass_not_ip",
-	"pass_malformed",
-	"pass_not_local",
-	"pass_proto",
-	"pass_fragment",
-	"pass_no_mapping",
-	"pass_ttl",
-	"pass_to_tc",
-	"fwd_xdp",
-	"fwd_tc",
-	"rev_xdp",
-	"rev_tc",
-	"rev_neigh",
-	"rev_static",
-	"pass_rev_miss",
-	"drop_no_route",
-	"drop_error",
-	"flow_new",
-	"flow_full",
-	"home_learn",
-	"home_mark",
-	"home_pass",
-	"home_reroute",
-	"flow_expired",
-	"frag_first",
-	"frag_follow",
-	"frag_early",
-	"frag_early_wrong",
-	"drop_frag_ambiguous",
-	"pass_except",
-	"pass_local_sock",
-	"mss_clamped",
-	"icmp_too_big",
-	"fwd_oversize",
-	"pass_oversize",
-};
-_Static_assert(ARRAY_SIZE(stat_names) == CRBPF_ST__MAX,
-	       "stat_names must follow enum crbpf_stat");
 
 static int read_counters(__u64 *sum)
 {
@@ -235,13 +196,13 @@ int cmd_stats(int argc, char **argv)
 	if (json) {
 		printf("{\"counters\":{");
 		for (i = 0; i < CRBPF_ST__MAX; i++)
-			printf("%s\"%s\":%llu", i ? "," : "", stat_names[i],
+			printf("%s\"%s\":%llu", i ? "," : "", crbpf_stat_names[i],
 			       (unsigned long long)sum[i]);
 		printf("},\"mappings\":[");
 	} else {
 		printf("counters:\n");
 		for (i = 0; i < CRBPF_ST__MAX; i++)
-			printf("  %-16s %llu\n", stat_names[i],
+			printf("  %-16s %llu\n", crbpf_stat_names[i],
 			       (unsigned long long)sum[i]);
 		printf("mappings:\n");
 	}

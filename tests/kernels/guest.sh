@@ -16,12 +16,6 @@ if [ -n "${GUEST_CMD:-}" ]; then
 	sync
 	exit 0
 fi
-# The flow unit cases age entries up to ~135 s into the past on
-# CLOCK_MONOTONIC, which must not go below zero: let the fresh guest be up
-# that long before the unit tests run (a real host has been, always).
-if [[ " $RUN_ARGS " != *" --no-unit "* ]]; then
-	while [ "$(cut -d. -f1 /proc/uptime)" -lt 150 ]; do sleep 5; done
-fi
 {
 	echo "kernel $(uname -r), $(nproc) CPUs"
 	echo "wireguard module: $(cat /sys/module/wireguard/version 2>/dev/null || echo missing)"

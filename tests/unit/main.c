@@ -20,12 +20,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include <linux/if_link.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "unit.h"
+#include "crbpf_stat_names.h"
 #include "edge.skel.h"
 #include "home.skel.h"
 
@@ -462,23 +464,13 @@ static bool mstats_read(const struct mst_exp *m, struct crbpf_mstats *sum)
 	return true;
 }
 
-static const char *const stat_names[] = {
-	"PASS_NOT_IP", "PASS_MALFORMED", "PASS_NOT_LOCAL", "PASS_PROTO",
-	"PASS_FRAGMENT", "PASS_NO_MAPPING", "PASS_TTL", "PASS_TO_TC",
-	"FWD_XDP", "FWD_TC", "REV_XDP", "REV_TC", "REV_NEIGH", "REV_STATIC",
-	"PASS_REV_MISS", "DROP_NO_ROUTE", "DROP_ERROR", "FLOW_NEW",
-	"FLOW_FULL", "HOME_LEARN", "HOME_MARK", "HOME_PASS", "HOME_REROUTE",
-	"FLOW_EXPIRED", "FRAG_FIRST", "FRAG_FOLLOW", "FRAG_EARLY",
-	"FRAG_EARLY_WRONG", "DROP_FRAG_AMBIGUOUS", "PASS_EXCEPT", "PASS_LOCAL_SOCK",
-};
-
-/* Only for messages: a counter added to the enum later prints by number. */
+/* Only for messages: a number out of range prints as such. */
 static const char *stat_name(enum crbpf_stat st)
 {
 	static char buf[16];
 
-	if ((size_t)st < sizeof(stat_names) / sizeof(stat_names[0]))
-		return stat_names[st];
+	if ((unsigned int)st < CRBPF_ST__MAX)
+		return crbpf_stat_names[st];
 	snprintf(buf, sizeof(buf), "#%d", (int)st);
 	return buf;
 }
@@ -1013,6 +1005,16 @@ int main(int argc, char **argv)
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* The flow cases write entries up to ~135 s into the past of
+	 * CLOCK_MONOTONIC, which cannot go below zero: a machine (or test VM)
+	 * booted moments ago waits until it has been up that long. */
+	if (mono_ns() < UNIT_MIN_UPTIME_NS) {
+		unsigned int wait = (UNIT_MIN_UPTIME_NS - mono_ns()) / 1000000000ULL + 1;
+
+		printf("# unit: up for less than %llu s, waiting %u s (flow cases age entries)\n",
+		       UNIT_MIN_UPTIME_NS / 1000000000ULL, wait);
+		sleep(wait);
+	}
 	libbpf_set_print(libbpf_quiet);
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0 || topo_setup()) {

@@ -198,6 +198,8 @@ bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
 void mac_str(const __u8 *mac, char *out);
 /* CLOCK_MONOTONIC in ns: the clock of crbpf_flow created_ns/seen_ns. */
 __u64 mono_ns(void);
+/* The oldest entry a case writes is this far in the past. */
+#define UNIT_MIN_UPTIME_NS (150ULL * 1000000000ULL)
 /* fd of a map of the edge object the cases run against */
 int edge_map_fd(const char *name);
 
