@@ -326,9 +326,9 @@ static __always_inline int parse_icmp_err(struct __sk_buff *skb,
 			return CRBPF_ST_PASS_MALFORMED;
 		if (ip.v4.version != 4 || ip.v4.ihl < 5)
 			return CRBPF_ST_PASS_MALFORMED;
-		/* Only a first fragment quotes ports; forwarded flows never
-		 * carry fragments anyway (they pass to the stack). */
-		if (ip.v4.frag_off & bpf_htons(CRBPF_IP_MF | CRBPF_IP_OFFSET))
+		/* Only a datagram's first fragment quotes ports (frag.h
+		 * forwards fragments, so errors about them come back too). */
+		if (ip.v4.frag_off & bpf_htons(CRBPF_IP_OFFSET))
 			return CRBPF_ST_PASS_FRAGMENT;
 		proto = ip.v4.protocol;
 		in_l4 = CRBPF_ICMP_HLEN + ip.v4.ihl * 4;
@@ -343,6 +343,19 @@ static __always_inline int parse_icmp_err(struct __sk_buff *skb,
 			return CRBPF_ST_PASS_MALFORMED;
 		proto = ip.v6.nexthdr;
 		in_l4 = CRBPF_ICMP_HLEN + sizeof(ip.v6);
+		if (proto == CRBPF_NEXTHDR_FRAGMENT) {
+			/* next header, reserved, offset|M, id: as for IPv4,
+			 * the first fragment's quote has the ports. */
+			__u8 fh[4];
+
+			if (icmp + in_l4 + 8 > end ||
+			    bpf_skb_load_bytes(skb, icmp + in_l4, fh, sizeof(fh)))
+				return CRBPF_ST_PASS_MALFORMED;
+			if (((fh[2] << 8) | fh[3]) & CRBPF_IP6_FRAG_OFFSET)
+				return CRBPF_ST_PASS_FRAGMENT;
+			proto = fh[0];
+			in_l4 += 8;
+		}
 		__builtin_memcpy(fk->backend, &ip.v6.daddr, sizeof(fk->backend));
 		__builtin_memcpy(fk->client, &ip.v6.saddr, sizeof(fk->client));
 	}
