@@ -78,7 +78,10 @@ static __u32 prog_fd_id(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
-int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u)
+/* A tcx link in one direction, or a clsact filter where the kernel has no
+ * tcx (before 6.6); either way pinned at pinpath. */
+static int tc_attach_dir(int prog_fd, int ifindex, bool egress,
+			 const char *pinpath, struct undo *u)
 {
 	int fd, ret;
 
@@ -86,15 +89,18 @@ int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u)
 	fd = -1;
 	errno = EINVAL;
 #else
-	fd = bpf_link_create(prog_fd, ifindex, BPF_TCX_INGRESS, NULL);
+	fd = bpf_link_create(prog_fd, ifindex,
+			     egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, NULL);
 #endif
 	if (fd < 0) {
 		ret = -errno;
-		/* Kernels before 6.6 do not know the tcx attach type. */
+		/* Kernels before 6.6 do not know the tcx attach types. */
 		if (ret != -EINVAL && ret != -EOPNOTSUPP)
 			return ret;
-		info("tcx unavailable (%s), using clsact", strerror(-ret));
-		ret = tc_clsact_attach(prog_fd, ifindex, BPF_TC_INGRESS, u);
+		info("tcx unavailable (%s), using clsact%s", strerror(-ret),
+		     egress ? " egress" : "");
+		ret = tc_clsact_attach(prog_fd, ifindex,
+				       egress ? BPF_TC_EGRESS : BPF_TC_INGRESS, u);
 		if (ret)
 			return ret;
 		fd = dup(prog_fd);
@@ -106,33 +112,15 @@ int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u)
 	return ret;
 }
 
-/* Egress the same way: a tcx link, or a clsact egress filter before 6.6. */
+int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u)
+{
+	return tc_attach_dir(prog_fd, ifindex, false, pinpath, u);
+}
+
 int tcx_attach_egress(int prog_fd, int ifindex, const char *pinpath,
 		      struct undo *u)
 {
-	int fd, ret;
-
-#ifdef CRBPF_FORCE_CLSACT
-	fd = -1;
-	errno = EINVAL;
-#else
-	fd = bpf_link_create(prog_fd, ifindex, BPF_TCX_EGRESS, NULL);
-#endif
-	if (fd < 0) {
-		ret = -errno;
-		if (ret != -EINVAL && ret != -EOPNOTSUPP)
-			return ret;
-		info("tcx unavailable (%s), using clsact egress", strerror(-ret));
-		ret = tc_clsact_attach(prog_fd, ifindex, BPF_TC_EGRESS, u);
-		if (ret)
-			return ret;
-		fd = dup(prog_fd);
-	}
-	ret = undo_unpin(u, pinpath);
-	if (!ret && bpf_obj_pin(fd, pinpath))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return tc_attach_dir(prog_fd, ifindex, true, pinpath, u);
 }
 
 /* In-place upgrade: the attachment stays, only its program changes. */
