@@ -28,16 +28,11 @@ must "crbpf attach eth0" vps_crbpf attach eth0 >/dev/null
 must "crbpf port add tcp 9090" vps_crbpf port add tcp 9090 $BE4:80 >/dev/null
 must "crbpf port add udp 9090" vps_crbpf port add udp 9090 $BE4:80 >/dev/null
 
-# counter NAME: one outcome counter of the VPS.
-counter() {
-	vps_crbpf stats --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["counters"]["'"$1"'"])'
-}
-
 # Default: the veth peer has no GRO, so XDP must not redirect into it.
-xdp0=$(counter fwd_xdp) tc0=$(counter fwd_tc)
+xdp0=$(vps_counter fwd_xdp) tc0=$(vps_counter fwd_tc)
 hello_case l2-veth-default-tcp "$CLI4:" peer cr-cli hello $VPS4 9090
 hello_case l2-veth-default-udp "$CLI4:" peer cr-cli hello --proto udp $VPS4 9090
-xdp1=$(counter fwd_xdp) tc1=$(counter fwd_tc)
+xdp1=$(vps_counter fwd_xdp) tc1=$(vps_counter fwd_tc)
 if [ "$xdp1" -ne "$xdp0" ]; then
 	t_result l2-veth-default-tc-path FAIL "fwd_xdp grew by $((xdp1 - xdp0)) without --xdp-veth"
 elif [ "$tc1" -le "$tc0" ]; then
@@ -56,12 +51,12 @@ must "port add --xdp-veth" vps_crbpf port add tcp 9090 $BE4:80 --xdp-veth >/dev/
 gwmac=$(nsx cr-vps ip -br link show dev vethv0 | awk '{print $3}')
 nsx cr-vctr ip neigh replace 10.77.0.1 lladdr "$gwmac" nud permanent dev eth0 ||
 	t_fail "permanent gateway neighbour in the container failed"
-xdp0=$(counter fwd_xdp) totc0=$(counter pass_to_tc) rev0=$(counter rev_tc)
+xdp0=$(vps_counter fwd_xdp) totc0=$(vps_counter pass_to_tc) rev0=$(vps_counter rev_tc)
 nsx cr-vps ip neigh flush dev vethv0
 nsx cr-vps ip neigh del $BE4 dev vethv0 2>/dev/null
 neigh0=$(nsx cr-vps ip neigh show $BE4 dev vethv0)
 hello_case l2-xdp-first-packet-unresolved "$CLI4:" peer cr-cli hello $VPS4 9090
-totc1=$(counter pass_to_tc)
+totc1=$(vps_counter pass_to_tc)
 if [ "$totc1" -le "$totc0" ]; then
 	t_result l2-xdp-unresolved-via-tc FAIL "pass_to_tc did not grow for the unresolved neighbour (before the hello: '${neigh0:-no entry}')"
 else
@@ -71,7 +66,7 @@ out=$(peer cr-cli put $VPS4 9090 --bytes 4000000 --timeout 30 2>&1) &&
 	t_result l2-xdp-put-4MB PASS || t_result l2-xdp-put-4MB FAIL "$(printf '%s\n' "$out" | tail -n1)"
 out=$(peer cr-cli get $VPS4 9090 --bytes 4000000 --timeout 30 2>&1) &&
 	t_result l2-xdp-get-4MB PASS || t_result l2-xdp-get-4MB FAIL "$(printf '%s\n' "$out" | tail -n1)"
-xdp1=$(counter fwd_xdp) rev1=$(counter rev_tc)
+xdp1=$(vps_counter fwd_xdp) rev1=$(vps_counter rev_tc)
 if [ "$xdp1" -le "$xdp0" ]; then
 	t_result l2-xdp-fast-path-used FAIL "fwd_xdp did not grow with --xdp-veth"
 else

@@ -44,10 +44,6 @@ done
 must "crbpf port add tcp 5501 10.0.0.2:8080" vps_crbpf port add tcp 5501 $TUN_HOME4:8080 >/dev/null
 must "crbpf home attach wgh --serve docker0" home_crbpf home attach wgh --serve docker0 >/dev/null
 
-counter() {
-	vps_crbpf stats --json | grep -o "\"$1\":[0-9]*" | cut -d: -f2
-}
-
 # ---- a) MSS ----------------------------------------------------------------
 
 # synack_mss HOST PORT: the MSS option of the first SYN-ACK from PORT the
@@ -78,17 +74,17 @@ mss_case() {
 	fi
 }
 
-clamped0=$(counter mss_clamped)
+clamped0=$(vps_counter mss_clamped)
 # The container's stack announces 1460 (its link is 1500); the VPS's wg0 is 1420.
 mss_case mss-auto-container-v4 1380 $VPS4 5501
 # Home announces what its own tunnel device allows: raise it past wg0.
 nsx cr-home ip link set wgh mtu 1500 || t_fail "cannot raise wgh's MTU"
 mss_case mss-auto-home-v4 1380 $VPS4 5500
 mss_case mss-auto-home-v6 1360 $VPS6 5500
-if [ "$(counter mss_clamped)" -ge $((clamped0 + 6)) ]; then
+if [ "$(vps_counter mss_clamped)" -ge $((clamped0 + 6)) ]; then
 	t_result mss-counter PASS
 else
-	t_result mss-counter FAIL "mss_clamped grew from $clamped0 to $(counter mss_clamped), want +6 (SYN and SYN-ACK x 3)"
+	t_result mss-counter FAIL "mss_clamped grew from $clamped0 to $(vps_counter mss_clamped), want +6 (SYN and SYN-ACK x 3)"
 fi
 must "crbpf attach eth0 --mss 1300" vps_crbpf attach eth0 --mss 1300 >/dev/null
 mss_case mss-fixed-1300-v4 1300 $VPS4 5500
@@ -129,7 +125,7 @@ upload_case() {
 		t_result "$case" FAIL "upload ok but the client's route has no mtu 1420: $(head -n1 <<<"$route")"
 	fi
 }
-toobig0=$(counter icmp_too_big)
+toobig0=$(vps_counter icmp_too_big)
 upload_case tcp-df-learns-1420-v4 $VPS4
 upload_case tcp-df-learns-1420-v6 $VPS6
 nsx cr-home ip link set wgh mtu 1420 || t_fail "cannot restore wgh's MTU"
@@ -148,7 +144,7 @@ pmtu_case() {
 }
 pmtu_case udp-df-learns-1420-v4 $VPS4 1472
 pmtu_case udp-df-learns-1420-v6 $VPS6 1452
-toobig1=$(counter icmp_too_big)
+toobig1=$(vps_counter icmp_too_big)
 if [ "$toobig1" -ge $((toobig0 + 4)) ]; then
 	t_result icmp-too-big-counter PASS
 else
@@ -217,9 +213,9 @@ whole_case() {
 	done
 	t_result "$case" FAIL "home got: $(grep '^got' "$TOPO_DIR/sink4.log" | tail -n1 | cut -c1-40), sent $2 ${3:0:16} $tries times"
 }
-oversize0=$(counter fwd_oversize)
+oversize0=$(vps_counter fwd_oversize)
 whole_case udp-nodf-1480-whole-v4 1480
-if [ "$(counter fwd_oversize)" -gt "$oversize0" ]; then
+if [ "$(vps_counter fwd_oversize)" -gt "$oversize0" ]; then
 	t_result udp-nodf-counter PASS
 else
 	t_result udp-nodf-counter FAIL "fwd_oversize did not grow"

@@ -49,11 +49,6 @@ must "crbpf port add udp 7001 10.0.0.2" vps_crbpf port add udp 7001 $TUN_HOME4 >
 must "crbpf port add udp 7001 [fd00::2]" vps_crbpf port add udp 7001 "[$TUN_HOME6]" >/dev/null
 must "crbpf home attach wgh" home_crbpf home attach wgh >/dev/null
 
-# stat NAME: one crbpf_stats counter on the VPS.
-stat() {
-	vps_crbpf stats | awk -v n="$1" '$1 == n { print $2; exit }'
-}
-
 # dns_case CASE SERVER: the whole TXT answer over UDP, no TCP fallback.
 dns_case() {
 	local case=$1 server=$2 out
@@ -79,10 +74,10 @@ frag_case() {
 	fi
 }
 
-first0=$(stat frag_first) follow0=$(stat frag_follow)
+first0=$(vps_counter frag_first) follow0=$(vps_counter frag_follow)
 dns_case dns-v4-fragmented-answer $VPS4
 dns_case dns-v6-fragmented-answer $VPS6
-first1=$(stat frag_first) follow1=$(stat frag_follow)
+first1=$(vps_counter frag_first) follow1=$(vps_counter frag_follow)
 # Each answer is 3 fragments at 1420 bytes: a first and two that follow.
 if [ "$((first1 - first0))" -ge 2 ] && [ "$((follow1 - follow0))" -ge 4 ]; then
 	t_result dns-answers-took-fragment-path PASS
@@ -92,7 +87,7 @@ fi
 
 # IPv4 from the router namespace: its CGNAT conntrack would reassemble the
 # client's fragments in transit (netfilter defrag) and forward them in order.
-early0=$(stat frag_early)
+early0=$(vps_counter frag_early)
 for f in 4 6; do
 	if [ $f = 4 ]; then vps=$VPS4 ns=cr-rtr; else vps=$VPS6 ns=cr-cli; fi
 	out=$(peer $ns frag-send $vps 7001 --bytes 3000 --reply 3500 --seed $f 2>&1)
@@ -111,7 +106,7 @@ if grep -q "^got 3000 .* 203.0.113.1:" "$TOPO_DIR/fsrv4.log" &&
 else
 	t_result udp-reversed-home-saw-client FAIL "no 'got 3000 ... client' line in the home server logs"
 fi
-early1=$(stat frag_early) wrong=$(stat frag_early_wrong) amb=$(stat drop_frag_ambiguous)
+early1=$(vps_counter frag_early) wrong=$(vps_counter frag_early_wrong) amb=$(vps_counter drop_frag_ambiguous)
 # In each of the 4 datagrams the last fragment comes first and is sent by
 # the address pair; the others then follow it (frag_follow).
 if [ "$((early1 - early0))" -ge 4 ] && [ "$wrong" = 0 ] && [ "$amb" = 0 ]; then

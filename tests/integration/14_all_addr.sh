@@ -57,10 +57,6 @@ must "crbpf port add tcp all [fd00::2]" \
 must "crbpf port add udp all 10.0.0.2" vps_crbpf port add udp all $TUN_HOME4 >/dev/null
 must "crbpf port add udp all [fd00::2]" vps_crbpf port add udp all "[$TUN_HOME6]" >/dev/null
 
-counter() {
-	vps_crbpf stats --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["counters"]["'"$1"'"])'
-}
-
 # ---- forward-everything ----
 for fam in 4 6; do
 	if [ $fam = 4 ]; then vps=$VPS4 want="$CLI4:" ru=$RU; else vps=$VPS6 want="[$CLI6]:" ru=$RU6; fi
@@ -103,7 +99,7 @@ for fam in 4 6; do
 	fi
 	HELLO_TAG=clidns hello_case "all-vps-own-udp-v$fam" "" peer cr-vps hello --proto udp "$cli" 5353
 done
-n=$(counter pass_local_sock)
+n=$(vps_counter pass_local_sock)
 if [ "${n:-0}" -gt 0 ]; then
 	t_result all-socket-lookup-counted PASS
 else

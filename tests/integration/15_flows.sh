@@ -211,9 +211,6 @@ else
 fi
 
 # ---- flood: thousands of new UDP flows through a 1024-entry table ----
-new_flows() {
-	vps_crbpf stats --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["counters"]["flow_new"])'
-}
 # Every packet crbpf failed to translate is counted: a drop, or a reply that
 # missed both its flow entry and a static rule (pass_rev_miss). TCP would
 # repair such losses, so the intact hash alone would hide them.
@@ -223,7 +220,7 @@ import json, sys
 c = json.load(sys.stdin)["counters"]
 print(sum(v for k, v in c.items() if k.startswith("drop_") or k == "pass_rev_miss"))'
 }
-nf0=$(new_flows)
+nf0=$(vps_counter flow_new)
 lost0=$(crbpf_losses)
 stopfile=$TOPO_DIR/stop2
 peer cr-cli put $VPS4 8000 --bytes 4000000 --until "$stopfile" --rate 1000000 \
@@ -268,7 +265,7 @@ for s in socks:
         pass
 print("flood replies", got)
 PYEOF
-nf1=$(new_flows)
+nf1=$(vps_counter flow_new)
 listed=$(vps_crbpf flows --json | "$PY" -c 'import json, sys; d = json.load(sys.stdin); print(len(d["flows"]) + d["expired"])')
 touch "$stopfile"
 wait "$put2"

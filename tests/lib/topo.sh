@@ -318,6 +318,11 @@ home_crbpf() {
 	nsx cr-home env CRBPF_PIN_ROOT=$HOME_PIN timeout -k 5 60 "$CRBPF" "$@"
 }
 
+# vps_counter NAME: one crbpf_stats counter of the VPS (`crbpf stats`).
+vps_counter() {
+	vps_crbpf stats --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["counters"][sys.argv[1]])' "$1"
+}
+
 # set_tx_csum on|off: tx checksum offload on every sender veth of the path.
 set_tx_csum() {
 	local v=$1
