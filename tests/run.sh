@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Runs the unit tests (build/unit_tests) and every tests/integration/*.sh,
 # counts their "[name] PASS|FAIL|SKIP" lines and ends with exactly one line
-# "N passed, N failed". SKIPs count as neither but are listed. Exits non-zero
+# "N passed, N failed, N skipped"; skipped cases are also listed. Exits non-zero
 # if anything failed. Optional arguments: substrings selecting integration
 # test files (e.g. `tests/run.sh tcp udp`); --no-unit skips the unit tests.
 # Each integration file gets CRBPF_TEST_TIMEOUT seconds (default 900: a
@@ -21,6 +21,7 @@ done
 
 pass=0
 fail=0
+skip=0
 skipped=()
 failed=()
 start=$(date +%s)
@@ -37,7 +38,7 @@ count() {
 			case "$status" in
 			PASS) pass=$((pass + 1)) ;;
 			FAIL) fail=$((fail + 1)); failed+=("$name") ;;
-			SKIP) skipped+=("$name") ;;
+			SKIP) skip=$((skip + 1)); skipped+=("$name") ;;
 			esac
 		fi
 	done
@@ -95,5 +96,5 @@ echo
 echo "runtime: $(($(date +%s) - start)) s"
 [ "${#skipped[@]}" -gt 0 ] && echo "skipped: ${skipped[*]}"
 [ "${#failed[@]}" -gt 0 ] && echo "failed: ${failed[*]}"
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -33,7 +33,9 @@ xdp0=$(vps_counter fwd_xdp) tc0=$(vps_counter fwd_tc)
 hello_case l2-veth-default-tcp "$CLI4:" peer cr-cli hello $VPS4 9090
 hello_case l2-veth-default-udp "$CLI4:" peer cr-cli hello --proto udp $VPS4 9090
 xdp1=$(vps_counter fwd_xdp) tc1=$(vps_counter fwd_tc)
-if [ "$xdp1" -ne "$xdp0" ]; then
+if ! nums "$xdp0" "$tc0" "$xdp1" "$tc1"; then
+	t_result l2-veth-default-tc-path FAIL "crbpf stats unreadable (fwd_xdp '$xdp0' '$xdp1', fwd_tc '$tc0' '$tc1')"
+elif [ "$xdp1" -ne "$xdp0" ]; then
 	t_result l2-veth-default-tc-path FAIL "fwd_xdp grew by $((xdp1 - xdp0)) without --xdp-veth"
 elif [ "$tc1" -le "$tc0" ]; then
 	t_result l2-veth-default-tc-path FAIL "fwd_tc did not grow"
@@ -57,7 +59,9 @@ nsx cr-vps ip neigh del $BE4 dev vethv0 2>/dev/null
 neigh0=$(nsx cr-vps ip neigh show $BE4 dev vethv0)
 hello_case l2-xdp-first-packet-unresolved "$CLI4:" peer cr-cli hello $VPS4 9090
 totc1=$(vps_counter pass_to_tc)
-if [ "$totc1" -le "$totc0" ]; then
+if ! nums "$totc0" "$totc1"; then
+	t_result l2-xdp-unresolved-via-tc FAIL "crbpf stats unreadable (pass_to_tc '$totc0' '$totc1')"
+elif [ "$totc1" -le "$totc0" ]; then
 	t_result l2-xdp-unresolved-via-tc FAIL "pass_to_tc did not grow for the unresolved neighbour (before the hello: '${neigh0:-no entry}')"
 else
 	t_result l2-xdp-unresolved-via-tc PASS
@@ -67,12 +71,16 @@ out=$(peer cr-cli put $VPS4 9090 --bytes 4000000 --timeout 30 2>&1) &&
 out=$(peer cr-cli get $VPS4 9090 --bytes 4000000 --timeout 30 2>&1) &&
 	t_result l2-xdp-get-4MB PASS || t_result l2-xdp-get-4MB FAIL "$(printf '%s\n' "$out" | tail -n1)"
 xdp1=$(vps_counter fwd_xdp) rev1=$(vps_counter rev_tc)
-if [ "$xdp1" -le "$xdp0" ]; then
+if ! nums "$xdp0" "$xdp1"; then
+	t_result l2-xdp-fast-path-used FAIL "crbpf stats unreadable (fwd_xdp '$xdp0' '$xdp1')"
+elif [ "$xdp1" -le "$xdp0" ]; then
 	t_result l2-xdp-fast-path-used FAIL "fwd_xdp did not grow with --xdp-veth"
 else
 	t_result l2-xdp-fast-path-used PASS
 fi
-if [ "$rev1" -le "$rev0" ]; then
+if ! nums "$rev0" "$rev1"; then
+	t_result l2-reply-direction FAIL "crbpf stats unreadable (rev_tc '$rev0' '$rev1')"
+elif [ "$rev1" -le "$rev0" ]; then
 	t_result l2-reply-direction FAIL "rev_tc did not grow"
 else
 	t_result l2-reply-direction PASS

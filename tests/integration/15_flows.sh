@@ -273,6 +273,8 @@ putrc=$?
 lost1=$(crbpf_losses)
 if [ "$putrc" -ne 0 ]; then
 	t_result flows-flood-transfer-intact FAIL "transfer during the flood: $(tail -n1 "$TOPO_DIR/put2.out")"
+elif ! nums "$nf0" "$nf1" "$lost0" "$lost1" "$listed"; then
+	t_result flows-flood-transfer-intact FAIL "crbpf stats or flows unreadable (flow_new '$nf0' '$nf1', losses '$lost0' '$lost1', listed '$listed')"
 elif [ $((nf1 - nf0)) -lt 3000 ]; then
 	t_result flows-flood-transfer-intact FAIL "only $((nf1 - nf0)) new flows during the flood ($(cat "$TOPO_DIR/flood.out")), want > 3000"
 elif [ $((lost1 - lost0)) -ne 0 ]; then

@@ -6,8 +6,8 @@
 # host's root shared read-only over 9p, and run tests/run.sh inside with the
 # kernel's WireGuard. Prints the guest's result lines prefixed with the
 # kernel release ("[6.1.0-56-amd64/integration/tcp-v4] PASS") and ends with
-# one line "N passed, N failed". Needs root, qemu-system-x86, busybox-static
-# (make test-kernels installs them) and a built tree (make all).
+# one line "N passed, N failed, N skipped". Needs root, qemu-system-x86,
+# busybox-static (make test-kernels installs them) and a built tree (make all).
 #
 # Arguments: substrings selecting test files, as for tests/run.sh (default:
 # all but the benchmark smoke test); --no-unit skips the unit tests.
@@ -29,6 +29,7 @@ TMO=${CRBPF_KERNEL_TIMEOUT:-3000}
 
 pass=0
 fail=0
+skip=0
 t_start=$(date +%s)
 
 result() { # NAME PASS|FAIL|SKIP [REASON]
@@ -37,13 +38,14 @@ result() { # NAME PASS|FAIL|SKIP [REASON]
 	case "$2" in
 	PASS) pass=$((pass + 1)) ;;
 	FAIL) fail=$((fail + 1)) ;;
+	SKIP) skip=$((skip + 1)) ;;
 	esac
 }
 
 for tool in qemu-system-x86_64 /bin/busybox depmod modprobe cpio gzip apt-get dpkg-deb; do
 	if ! command -v "$tool" >/dev/null; then
 		result kernels/setup FAIL "$tool missing (make test-kernels installs it)"
-		echo "$pass passed, $fail failed"
+		echo "$pass passed, $fail failed, $skip skipped"
 		exit 1
 	fi
 done
@@ -51,12 +53,12 @@ done
 case "$CR_ROOT" in
 *[[:space:]]* | /dev/* | /proc/* | /sys/*)
 	result kernels/setup FAIL "the checkout's path ($CR_ROOT) must have no spaces and not be under /dev, /proc or /sys"
-	echo "$pass passed, $fail failed"
+	echo "$pass passed, $fail failed, $skip skipped"
 	exit 1 ;;
 esac
 if [ ! -x build/crbpf ] || [ ! -x build/unit_tests ]; then
 	result kernels/setup FAIL "build/crbpf not built (make all)"
-	echo "$pass passed, $fail failed"
+	echo "$pass passed, $fail failed, $skip skipped"
 	exit 1
 fi
 
@@ -182,8 +184,9 @@ run_kernel() {
 			case "$st" in
 			PASS) pass=$((pass + 1)) ;;
 			FAIL) fail=$((fail + 1)) ;;
+			SKIP) skip=$((skip + 1)) ;;
 			esac
-		elif [[ "$line" =~ ^[0-9]+\ passed,\ [0-9]+\ failed$ ]]; then
+		elif [[ "$line" =~ ^[0-9]+\ passed,\ [0-9]+\ failed,\ [0-9]+\ skipped$ ]]; then
 			echo "    (in the guest: $line)"
 		else
 			printf '%s\n' "$line"
@@ -214,5 +217,5 @@ done < <(sed 's/#.*//' "$LIST")
 
 echo
 echo "kernels runtime: $(($(date +%s) - t_start)) s"
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -83,8 +83,20 @@ t_done() {
 	exit 1
 }
 
+# The tool under test missing is a failure, not a skip: a suite run without
+# a build must not end "0 failed".
 need_crbpf() {
-	[ -x "$CRBPF" ] || t_skip "build/crbpf not built"
+	[ -x "$CRBPF" ] || t_fail "build/crbpf not built (run make)"
+}
+
+# nums VALUE...: every VALUE is a whole number. A counter read from
+# `crbpf stats` is empty when the command fails or the counter was renamed,
+# and `[ "" -ne "" ]` is an error, i.e. false in every branch: check first.
+nums() {
+	local v
+	for v in "$@"; do
+		[[ "$v" =~ ^-?[0-9]+$ ]] || return 1
+	done
 }
 
 t_up() {
