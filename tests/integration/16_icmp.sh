@@ -3,9 +3,11 @@
 # Issue 4 parts 2 and 7: ICMP errors cross the edge translated, both ways,
 # and a wildcard-bound UDP service at home answers through the tunnel.
 #  - UDP to a closed home port (host and container): the client's connected
-#    socket gets "connection refused", which only a port unreachable that
-#    went back through the tunnel and was rewritten to the public address
-#    can cause (the quoted packet must match the client's socket).
+#    socket gets "connection refused" from a port unreachable that went back
+#    through the tunnel and was rewritten to the public address (the quoted
+#    packet must match the client's socket). The VPS's own stack would
+#    refuse too if nothing were forwarded, so the counters must show where
+#    the datagram was refused and that crbpf sent the error back.
 #  - A client that went away: its port unreachable, sent to the public
 #    address, reaches the home server's connected socket as "refused".
 #  - An MTU error the home host itself sends about a datagram it forwards
@@ -37,19 +39,48 @@ done
 must "crbpf port add udp 5403 10.0.0.2:8080" vps_crbpf port add udp 5403 $TUN_HOME4:8080 >/dev/null
 must "crbpf home attach wgh --serve docker0" home_crbpf home attach wgh --serve docker0 >/dev/null
 
-# refused_case CASE HOST PORT: the client must see ECONNREFUSED.
+# noports NS: datagrams NS's stack found no socket for (UDP and UDPv6), the
+# ones it answers with a port unreachable; empty if unreadable.
+noports() {
+	nsx "$1" nstat -asz UdpNoPorts Udp6NoPorts |
+		awk '/^Udp6?NoPorts / {n++; s += $2} END {if (n == 2) print s}'
+}
+
+# rev_errors: crbpf's reverse redirects; a translated error is one of them.
+rev_errors() {
+	local t n
+	t=$(vps_counter rev_tc) n=$(vps_counter rev_neigh)
+	nums "$t" "$n" && echo $((t + n))
+}
+
+# refused_case CASE HOST PORT NS: the client must see ECONNREFUSED, and it
+# must come from NS (home or the container) through crbpf: if crbpf forwarded
+# nothing, the VPS's own stack would answer port unreachable just the same.
+# So NS's stack counts the datagram, the VPS's does not, and crbpf sent the
+# error back.
 refused_case() {
-	local case=$1 out
+	local case=$1 ns=$4 out rc be0 be1 vps0 vps1 rev0 rev1
+	be0=$(noports "$ns") vps0=$(noports cr-vps) rev0=$(rev_errors)
 	out=$(peer cr-cli refused "$2" "$3" 2>&1)
-	if [ $? -eq 0 ] && [ "$out" = refused ]; then
-		t_result "$case" PASS
-	else
+	rc=$?
+	be1=$(noports "$ns") vps1=$(noports cr-vps) rev1=$(rev_errors)
+	if [ "$rc" -ne 0 ] || [ "$out" != refused ]; then
 		t_result "$case" FAIL "$(printf '%s\n' "$out" | tail -n1)"
+	elif ! nums "$be0" "$be1" "$vps0" "$vps1" "$rev0" "$rev1"; then
+		t_result "$case" FAIL "counters unreadable ($ns NoPorts '$be0' '$be1', cr-vps '$vps0' '$vps1', crbpf rev '$rev0' '$rev1')"
+	elif [ "$vps1" -ne "$vps0" ]; then
+		t_result "$case" FAIL "refused by the VPS's own stack (its UdpNoPorts +$((vps1 - vps0))), not by $ns"
+	elif [ "$be1" -le "$be0" ]; then
+		t_result "$case" FAIL "$ns's UdpNoPorts did not grow: the datagram never reached it"
+	elif [ "$rev1" -le "$rev0" ]; then
+		t_result "$case" FAIL "crbpf redirected nothing back (rev_tc + rev_neigh +0)"
+	else
+		t_result "$case" PASS
 	fi
 }
-refused_case closed-port-refused-v4 $VPS4 5400
-refused_case closed-port-refused-v6 $VPS6 5400
-refused_case closed-port-refused-container-v4 $VPS4 5403
+refused_case closed-port-refused-v4 $VPS4 5400 cr-home
+refused_case closed-port-refused-v6 $VPS6 5400 cr-home
+refused_case closed-port-refused-container-v4 $VPS4 5403 cr-ctr
 
 # backrefuse_case CASE BIND HOST: a home server's connected socket must learn
 # that the client went away.
