@@ -65,8 +65,21 @@ for i in $(seq 20); do
 		del_fail=1
 		break
 	fi
+	# Unmapped, the SYN is the VPS's own: nothing listens there, so its
+	# stack refuses it (a timeout would be crbpf losing the packet).
+	nm0=$(vps_counter pass_no_mapping)
 	if out=$(peer cr-cli hello --timeout 2 $VPS4 7000 2>&1); then
 		reason="cycle $i: port 7000 still forwarded after port del: $out"
+		del_fail=1
+		break
+	fi
+	nm1=$(vps_counter pass_no_mapping)
+	if [[ "$out" != *"Connection refused"* ]]; then
+		reason="cycle $i: after port del, want refused by the VPS, got: $out"
+		del_fail=1
+		break
+	elif ! nums "$nm0" "$nm1" || [ "$nm1" -le "$nm0" ]; then
+		reason="cycle $i: after port del, crbpf's pass_no_mapping went from '$nm0' to '$nm1', want growth"
 		del_fail=1
 		break
 	fi

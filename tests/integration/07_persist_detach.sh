@@ -47,8 +47,20 @@ else
 fi
 
 detach_case detach-clean
-if peer cr-cli hello --timeout 2 $VPS4 8000 >/dev/null 2>&1; then
-	t_result detach-stops-forwarding FAIL "port 8000 still forwarded after detach"
+# Detached, port 8000 is the VPS's own, where nothing listens: its stack
+# refuses the SYN. The home server is still up (so a forwarding leftover
+# would be answered), and a timeout would be a packet lost on the way.
+rst0=$(tcp_rsts cr-vps)
+if out=$(peer cr-cli hello --timeout 2 $VPS4 8000 2>&1); then
+	t_result detach-stops-forwarding FAIL "port 8000 still forwarded after detach: $out"
+elif [[ "$out" != *"Connection refused"* ]]; then
+	t_result detach-stops-forwarding FAIL "want refused by the VPS's own stack, got: $out"
+elif rst1=$(tcp_rsts cr-vps) && ! nums "$rst0" "$rst1"; then
+	t_result detach-stops-forwarding FAIL "VPS TcpOutRsts unreadable ('$rst0' '$rst1')"
+elif [ "$rst1" -le "$rst0" ]; then
+	t_result detach-stops-forwarding FAIL "refused, but not by the VPS (its TcpOutRsts did not grow)"
+elif ! out=$(peer cr-vps hello --timeout 2 $TUN_HOME4 8000 2>&1) || [[ "$out" != *hello* ]]; then
+	t_result detach-stops-forwarding FAIL "home server gone, so the check proves nothing: $out"
 else
 	t_result detach-stops-forwarding PASS
 fi

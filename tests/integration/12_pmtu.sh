@@ -169,11 +169,24 @@ nsx cr-rtr ip link set cli0 mtu 1280 || t_fail "cannot shrink the router's link 
 # the router's errors the clamped MSS alone does not fit.
 nsx cr-rtr iptables -I OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP ||
 	t_fail "cannot drop the router's frag-needed"
+# The stall must be the data's: connected, the request sent, the server
+# sending (and resending: home's retransmissions grow), then nothing. A dead
+# server or a lost SYN fails in connect, not here.
+retx0=$(nsx cr-home nstat -asz TcpRetransSegs | awk '/^TcpRetransSegs / {print $2}')
 out=$(peer cr-cli get $VPS4 5500 --bytes 20000000 --seed 8 --timeout 4 2>&1)
-if [ $? -ne 0 ]; then
-	t_result pmtud-control-no-icmp-stalls PASS
-else
+rc=$?
+retx1=$(nsx cr-home nstat -asz TcpRetransSegs | awk '/^TcpRetransSegs / {print $2}')
+if [ "$rc" -eq 0 ]; then
 	t_result pmtud-control-no-icmp-stalls FAIL "download completed without the router's ICMP: $out"
+elif ! [[ "$out" =~ ^get\ from\ .*\ after\ ([0-9]+)\ bytes:\ timed\ out$ ]]; then
+	t_result pmtud-control-no-icmp-stalls FAIL "want a stall after connecting, got: $(printf '%s\n' "$out" | tail -n1)"
+elif got=${BASH_REMATCH[1]} && ! nums "$retx0" "$retx1"; then
+	t_result pmtud-control-no-icmp-stalls FAIL "home's TcpRetransSegs unreadable ('$retx0' '$retx1')"
+elif [ "$retx1" -le "$retx0" ]; then
+	t_result pmtud-control-no-icmp-stalls FAIL "stalled after $got bytes, but home resent nothing: the server was not sending"
+else
+	t_result pmtud-control-no-icmp-stalls PASS
+	echo "    stalled after $got bytes, home resent $((retx1 - retx0)) segments"
 fi
 nsx cr-rtr iptables -D OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP
 download_case pmtud-1280-home-v4 $VPS4 5500

@@ -89,6 +89,7 @@ for fam in 4 6; do
 done
 
 # The VPS's own traffic while tcp all and udp all are on.
+sock0=$(vps_counter pass_local_sock)
 for fam in 4 6; do
 	if [ $fam = 4 ]; then url="http://$CLI4:8081/blob" cli=$CLI4; else url="http://[$CLI6]:8081/blob" cli=$CLI6; fi
 	if nsx cr-vps curl -sS -g --max-time 20 -o "$TOPO_DIR/got$fam" "$url" 2>"$TOPO_DIR/curl$fam.err" &&
@@ -99,11 +100,14 @@ for fam in 4 6; do
 	fi
 	HELLO_TAG=clidns hello_case "all-vps-own-udp-v$fam" "" peer cr-vps hello --proto udp "$cli" 5353
 done
-n=$(vps_counter pass_local_sock)
-if [ "${n:-0}" -gt 0 ]; then
+# The replies to the VPS's own connections find their local sockets.
+sock1=$(vps_counter pass_local_sock)
+if ! nums "$sock0" "$sock1"; then
+	t_result all-socket-lookup-counted FAIL "pass_local_sock unreadable ('$sock0' '$sock1')"
+elif [ "$sock1" -gt "$sock0" ]; then
 	t_result all-socket-lookup-counted PASS
 else
-	t_result all-socket-lookup-counted FAIL "pass_local_sock is ${n:-?} after the VPS's own traffic"
+	t_result all-socket-lookup-counted FAIL "pass_local_sock stayed at $sock0 through the VPS's own traffic"
 fi
 
 # The tunnel still works: a fresh handshake to the WireGuard listener, which
@@ -171,9 +175,18 @@ HELLO_TAG=homeudp2 hello_case addr-udp-v6-reply-from-second "[$CLI6]:" peer cr-c
 # udp 7001 on VPS6 has no address mapping: `udp all [fd00::2]` keeps port
 # 7001, where nothing listens at home: no reply, and certainly none from
 # a 700x server.
+# The datagrams must still reach home (its stack finds no socket for them).
+np0=$(noports cr-home)
 out=$(peer cr-cli hello --proto udp --timeout 2 $VPS6 7001 2>&1)
+np1=$(noports cr-home)
 if [[ "$out" == *homeudp* ]]; then
 	t_result addr-udp-v6-only-on-its-address FAIL "udp 7001 --addr $VPS6_2 answered on $VPS6: $out"
+elif [[ "$out" != *"no reply"* ]]; then
+	t_result addr-udp-v6-only-on-its-address FAIL "want no reply, got: $out"
+elif ! nums "$np0" "$np1"; then
+	t_result addr-udp-v6-only-on-its-address FAIL "home's UdpNoPorts unreadable ('$np0' '$np1')"
+elif [ "$np1" -le "$np0" ]; then
+	t_result addr-udp-v6-only-on-its-address FAIL "the datagrams never reached home (its Udp6NoPorts stayed at $np0)"
 else
 	t_result addr-udp-v6-only-on-its-address PASS
 fi

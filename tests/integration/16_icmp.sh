@@ -39,13 +39,6 @@ done
 must "crbpf port add udp 5403 10.0.0.2:8080" vps_crbpf port add udp 5403 $TUN_HOME4:8080 >/dev/null
 must "crbpf home attach wgh --serve docker0" home_crbpf home attach wgh --serve docker0 >/dev/null
 
-# noports NS: datagrams NS's stack found no socket for (UDP and UDPv6), the
-# ones it answers with a port unreachable; empty if unreadable.
-noports() {
-	nsx "$1" nstat -asz UdpNoPorts Udp6NoPorts |
-		awk '/^Udp6?NoPorts / {n++; s += $2} END {if (n == 2) print s}'
-}
-
 # rev_errors: crbpf's reverse redirects; a translated error is one of them.
 rev_errors() {
 	local t n

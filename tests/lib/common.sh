@@ -99,6 +99,18 @@ nums() {
 	done
 }
 
+# noports NS: datagrams NS's stack found no socket for (UDP and UDPv6), each
+# answered with a port unreachable; empty if unreadable.
+noports() {
+	nsx "$1" nstat -asz UdpNoPorts Udp6NoPorts |
+		awk '/^Udp6?NoPorts / {n++; s += $2} END {if (n == 2) print s}'
+}
+
+# tcp_rsts NS: resets NS's stack sent (a SYN to a closed port draws one).
+tcp_rsts() {
+	nsx "$1" nstat -asz TcpOutRsts | awk '/^TcpOutRsts / {print $2}'
+}
+
 t_up() {
 	topo_up 2>"$TOPO_DIR/topo.err" || t_fail "topology: $(tail -n1 "$TOPO_DIR/topo.err")"
 }
