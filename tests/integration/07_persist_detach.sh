@@ -29,21 +29,44 @@ done
 hello_case persist-tcp-v4 "$CLI4:" peer cr-cli hello $VPS4 8000
 hello_case persist-tcp-v6 "[$CLI6]:" peer cr-cli hello $VPS6 8000
 hello_case persist-container "$CLI4:" peer cr-cli hello $VPS4 8080
-bpf_objs >"$TOPO_DIR/bpf.attached"
+# Every pinned attachment that is a link (all of them with tcx; the XDP one
+# always) must show in bpftool's list of crbpf links, and nothing else.
+links_case() {
+	local case=$1 file=$2 want n
+	if ! bpf_objs >"$file"; then
+		t_result "$case" FAIL "$(cat "$file")"
+		return 1
+	fi
+	want=$(pinned_links 2>"$TOPO_DIR/pinned.err")
+	n=$(grep -c '^link' "$file")
+	if ! nums "$want"; then
+		t_result "$case" FAIL "$(head -n1 "$TOPO_DIR/pinned.err")"
+	elif [ "$want" -lt 1 ]; then
+		t_result "$case" FAIL "no pinned crbpf link (the XDP attachment is always one)"
+	elif [ "$n" -ne "$want" ]; then
+		t_result "$case" FAIL "$n crbpf links in bpftool, $want pinned"
+	else
+		return 0
+	fi
+	return 1
+}
 leftovers >"$TOPO_DIR/left.attached"
-if ! grep -q '^link' "$TOPO_DIR/bpf.attached" && cmp -s "$TOPO_DIR/left.before" "$TOPO_DIR/left.attached"; then
-	t_result attach-visible FAIL "no crbpf link, XDP, tc filter or pin visible while attached"
+if cmp -s "$TOPO_DIR/left.before" "$TOPO_DIR/left.attached"; then
+	t_result attach-visible FAIL "no XDP, tc filter or pin visible while attached"
+elif links_case attach-visible "$TOPO_DIR/bpf.attached"; then
+	t_result attach-visible PASS
 fi
 
 # attach on an attached device: an in-place upgrade, not a second copy.
 must "crbpf attach eth0 (again)" vps_crbpf attach eth0 >/dev/null
-bpf_objs >"$TOPO_DIR/bpf.reattached"
-n0=$(grep -c '^link' "$TOPO_DIR/bpf.attached")
-n1=$(grep -c '^link' "$TOPO_DIR/bpf.reattached")
-if [ "$n1" -ne "$n0" ]; then
-	t_result reattach-in-place FAIL "$n0 crbpf links before the second attach, $n1 after"
-else
-	hello_case reattach-in-place "$CLI4:" peer cr-cli hello $VPS4 8000
+if links_case reattach-in-place "$TOPO_DIR/bpf.reattached"; then
+	n0=$(grep -c '^link' "$TOPO_DIR/bpf.attached")
+	n1=$(grep -c '^link' "$TOPO_DIR/bpf.reattached")
+	if [ "$n1" -ne "$n0" ]; then
+		t_result reattach-in-place FAIL "$n0 crbpf links before the second attach, $n1 after"
+	else
+		hello_case reattach-in-place "$CLI4:" peer cr-cli hello $VPS4 8000
+	fi
 fi
 
 detach_case detach-clean

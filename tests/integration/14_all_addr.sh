@@ -201,18 +201,29 @@ HELLO_TAG=homesrv hello_case addr-del-falls-back-to-wildcard "$CLI4:" peer cr-cl
 HELLO_TAG=ctrsrv hello_case addr-del-leaves-others "$CLI4:" peer cr-cli hello $VPS4_2 7000
 
 # ---- bad input: exit 2, one line, nothing changed ----
+# state: what a bad command must leave alone; fails (1) if it cannot be read
+# (two equal error messages would hide any change).
 state() {
-	vps_crbpf port list --json 2>&1
-	bpftool -j map dump pinned "$VPS_PIN/maps/crbpf_except" 2>&1 | md5sum
-	bpftool -j map dump pinned "$VPS_PIN/maps/crbpf_local" 2>&1 | md5sum
+	local m out
+	vps_crbpf port list --json || return 1
+	for m in crbpf_except crbpf_local; do
+		out=$(bpftool -j map dump pinned "$VPS_PIN/maps/$m") || return 1
+		md5sum <<<"$out"
+	done
 }
 bad() {
 	local case=$1 want=$2 rc lines
 	shift 2
-	state >"$TOPO_DIR/state.before"
+	if ! state >"$TOPO_DIR/state.before" 2>"$TOPO_DIR/state.err"; then
+		t_result "all-bad-$case" FAIL "state unreadable: $(head -n1 "$TOPO_DIR/state.err")"
+		return
+	fi
 	vps_crbpf "$@" >"$TOPO_DIR/out" 2>"$TOPO_DIR/err"
 	rc=$?
-	state >"$TOPO_DIR/state.after"
+	if ! state >"$TOPO_DIR/state.after" 2>"$TOPO_DIR/state.err"; then
+		t_result "all-bad-$case" FAIL "state unreadable: $(head -n1 "$TOPO_DIR/state.err")"
+		return
+	fi
 	lines=$(grep -c . "$TOPO_DIR/err")
 	if [ "$rc" -ne 2 ]; then
 		t_result "all-bad-$case" FAIL "'crbpf $*' exited $rc, want 2"

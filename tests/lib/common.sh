@@ -217,13 +217,20 @@ t_dump_state() {
 	bpftool link show
 }
 
-# crbpf_* links and programs as "kind id name", system wide.
+# crbpf_* links and programs as "kind id name", system wide. Fails (1),
+# naming the command, when bpftool does: two failed listings would compare
+# equal and hide any change.
 bpf_objs() {
-	{
-		bpftool -j prog show 2>/dev/null
-		echo
-		bpftool -j link show 2>/dev/null
-	} | "$PY" -c '
+	local progs links
+	if ! progs=$(bpftool -j prog show 2>&1); then
+		echo "bpftool prog show failed: $(head -n1 <<<"$progs")"
+		return 1
+	fi
+	if ! links=$(bpftool -j link show 2>&1); then
+		echo "bpftool link show failed: $(head -n1 <<<"$links")"
+		return 1
+	fi
+	printf '%s\n\n%s\n' "$progs" "$links" | "$PY" -c '
 import json, sys
 docs = [json.loads(l) for l in sys.stdin.read().split("\n") if l.strip()]
 progs = {p["id"]: p.get("name", "") for p in (docs[0] if docs else [])}
@@ -259,8 +266,23 @@ leftovers() {
 
 # leftovers_before: snapshot for detach_case, taken before anything is attached.
 leftovers_before() {
-	bpf_objs >"$TOPO_DIR/bpf.before"
+	bpf_objs >"$TOPO_DIR/bpf.before" || t_fail "$(cat "$TOPO_DIR/bpf.before")"
 	leftovers >"$TOPO_DIR/left.before"
+}
+
+# pinned_links: how many of crbpf's pinned attachments (links/ of the VPS and
+# home) are bpf links (the clsact fallback pins programs); empty on error.
+pinned_links() {
+	local f n=0 out
+	for f in $(find "$VPS_PIN" "$HOME_PIN" -type f -path '*/links/*' 2>/dev/null); do
+		if out=$(bpftool -j link show pinned "$f" 2>&1); then
+			n=$((n + 1))
+		elif ! bpftool -j prog show pinned "$f" >/dev/null 2>&1; then
+			echo "bpftool: $f is neither a link nor a program: $(head -n1 <<<"$out")" >&2
+			return 1
+		fi
+	done
+	echo "$n"
 }
 
 # detach_case CASE: `crbpf detach eth0` on the VPS and `crbpf home detach
@@ -277,9 +299,10 @@ detach_case() {
 		return
 	fi
 	leftovers >"$TOPO_DIR/left.after"
-	bpf_objs >"$TOPO_DIR/bpf.after1"
-	sleep 1
-	bpf_objs >"$TOPO_DIR/bpf.after2"
+	if ! bpf_objs >"$TOPO_DIR/bpf.after1" || ! { sleep 1; bpf_objs >"$TOPO_DIR/bpf.after2"; }; then
+		t_result "$case" FAIL "$(cat "$TOPO_DIR/bpf.after1" "$TOPO_DIR/bpf.after2" 2>/dev/null | grep -m1 failed)"
+		return
+	fi
 	# New crbpf objects still there a second later (a concurrent unit
 	# test's programs come and go).
 	new=$(comm -13 <(sort "$TOPO_DIR/bpf.before") \
