@@ -8,29 +8,26 @@ t_begin bad-input
 need_crbpf
 t_up
 
+# leftovers (common.sh) covers XDP and tc in both directions on every
+# device crbpf uses (the home's uplink egress too, where crbpf_home_out sits
+# on clsact kernels), rules, table 123 and pins; dum0 is this test's own.
 state() {
 	echo "== port list"
 	vps_crbpf port list --json 2>&1
-	echo "== pins"
-	find "$VPS_PIN" "$HOME_PIN" /sys/fs/bpf/crbpf 2>/dev/null | sort
-	nsx cr-vps sh -c "$NS_STATE" sh eth0 wg0 dum0 2>&1
-	nsx cr-home sh -c "$NS_STATE" sh wgh docker0 2>&1
+	leftovers
+	echo "== cr-vps dum0"
+	nsx cr-vps ip -d link show dev dum0 | grep -oE 'xdp[a-z]*|prog/xdp id [0-9]+'
+	nsx cr-vps tc filter show dev dum0 ingress 2>/dev/null
+	nsx cr-vps tc filter show dev dum0 egress 2>/dev/null
+	for ns in cr-vps cr-home; do
+		echo "== $ns routes of crbpf's protocol"
+		nsx "$ns" ip route show table all proto 203
+		nsx "$ns" ip -6 route show table all proto 203
+	done
 }
-# XDP and tc on the given devices, rules, and routes of crbpf's protocol.
-NS_STATE='
-for d in "$@"; do
-	echo "== $d"
-	ip -d link show dev "$d" | grep -oE "xdp[a-z]*|prog/xdp id [0-9]+"
-	tc filter show dev "$d" ingress
-done
-echo "== rules"
-ip rule show
-ip -6 rule show
-ip route show table all proto 203
-ip -6 route show table all proto 203
-'
 
-# bad CASE WANT_RC HOST ARGS...: WANT_RC is 2 (usage) or "nz" (any failure).
+# bad CASE WANT_RC HOST ARGS...: WANT_RC is 2 (usage) or "nz" (any failure,
+# whose one line must contain BAD_WANT_MSG, the cause).
 # HOST is vps, home, nobody (vps, unprivileged) or empty (vps, empty pin root).
 bad() {
 	local case=$1 want=$2 host=$3 rc lines
@@ -61,6 +58,8 @@ bad() {
 		t_result "bad-input-$case" FAIL "'$cmd' wrote $lines lines to stderr, want 1: $(head -c 200 "$TOPO_DIR/err" | tr '\n' '|')"
 	elif ! cmp -s "$TOPO_DIR/state.before" "$TOPO_DIR/state.after"; then
 		t_result "bad-input-$case" FAIL "'$cmd' changed state: $(diff "$TOPO_DIR/state.before" "$TOPO_DIR/state.after" | grep '^[<>]' | head -n2 | tr '\n' ';')"
+	elif [ "$want" = nz ] && [ -z "${BAD_WANT_MSG:-}" ]; then
+		t_result "bad-input-$case" FAIL "no BAD_WANT_MSG: a failure must name its cause"
 	elif [ -n "${BAD_WANT_MSG:-}" ] && ! grep -qi -- "$BAD_WANT_MSG" "$TOPO_DIR/err"; then
 		t_result "bad-input-$case" FAIL "'$cmd': message '$(cat "$TOPO_DIR/err")' does not mention '$BAD_WANT_MSG'"
 	else
@@ -83,8 +82,8 @@ chmod 755 "$NOBODY_DIR" && cp "$CRBPF" "$NOBODY_DIR/crbpf" && chmod 755 "$NOBODY
 trap 'rm -rf "$VPS_PIN-empty" "$NOBODY_DIR"; _t_exit' EXIT
 
 # Nothing attached anywhere yet (the default pin root of this VPS is empty).
-bad nothing-attached nz empty port add tcp 8000 $TUN_HOME4
-bad nothing-attached-list nz empty port del tcp 8000
+BAD_WANT_MSG="nothing is attached" bad nothing-attached nz empty port add tcp 8000 $TUN_HOME4
+BAD_WANT_MSG="nothing is attached" bad nothing-attached-list nz empty port del tcp 8000
 
 must "crbpf attach eth0" vps_crbpf attach eth0 >/dev/null
 must "crbpf port add tcp 8000 10.0.0.2" vps_crbpf port add tcp 8000 $TUN_HOME4 >/dev/null
@@ -112,19 +111,19 @@ bad address-v6-no-brackets 2 vps port add tcp 8001 $TUN_HOME6
 bad address-v6-unclosed 2 vps port add tcp 8001 "[$TUN_HOME6"
 bad home-bad-table 2 home home attach wgh --table abc
 bad home-bad-mark 2 home home attach wgh --mark xyz
-bad backend-no-route-v4 nz vps port add tcp 8001 192.0.2.55
-bad backend-no-route-v6 nz vps port add tcp 8001 "[2001:db8:dead::1]"
-bad no-such-interface-attach nz vps attach eth9
-bad no-such-interface-detach nz vps detach eth9
-bad no-such-interface-dev nz vps port add tcp 8001 $TUN_HOME4 --dev eth9
-bad no-such-interface-home nz home home attach wg9
-bad no-such-interface-serve nz home home attach wgh --serve nosuch0
-bad port-del-missing nz vps port del tcp 8999
+BAD_WANT_MSG="no route to backend 192.0.2.55" bad backend-no-route-v4 nz vps port add tcp 8001 192.0.2.55
+BAD_WANT_MSG="no route to backend 2001:db8:dead::1" bad backend-no-route-v6 nz vps port add tcp 8001 "[2001:db8:dead::1]"
+BAD_WANT_MSG="eth9: No such device" bad no-such-interface-attach nz vps attach eth9
+BAD_WANT_MSG="eth9 is not attached" bad no-such-interface-detach nz vps detach eth9
+BAD_WANT_MSG="eth9 is not attached" bad no-such-interface-dev nz vps port add tcp 8001 $TUN_HOME4 --dev eth9
+BAD_WANT_MSG="wg9: No such device" bad no-such-interface-home nz home home attach wg9
+BAD_WANT_MSG="nosuch0: No such device" bad no-such-interface-serve nz home home attach wgh --serve nosuch0
+BAD_WANT_MSG="port 8999 is not mapped" bad port-del-missing nz vps port del tcp 8999
 BAD_WANT_MSG=root bad not-root nz nobody port add tcp 8001 $TUN_HOME4
 BAD_WANT_MSG=root bad not-root-attach nz nobody attach eth0
 # Half-way failure: a bridge has no native XDP (this kernel has no dummy); everything done before
 # the XDP step must be rolled back, eth0's attachment stays untouched.
-bad attach-native-rollback nz vps attach dum0 --mode native
+BAD_WANT_MSG="XDP to dum0 in native mode" bad attach-native-rollback nz vps attach dum0 --mode native
 
 # The attached mapping still works after all of that.
 serve cr-home homesrv tcp "" 8000 || t_fail "home server did not start"
