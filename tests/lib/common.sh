@@ -177,7 +177,9 @@ hello_case() {
 }
 
 # csum_start NS DEV: check every client-flow checksum seen on DEV;
-# csum_stop NS DEV prints the verdict line and fails (1) on bad checksums.
+# csum_stop NS DEV [MIN] prints the verdict line and fails (1) on bad
+# checksums or fewer than MIN (default 100) checked packets: a capture that
+# saw nothing proves nothing.
 csum_start() {
 	nsx_bg "$1" "csum-$1-$2" "$PY" -u "$PEER" csum "$2" \
 		--net 198.51.100.0/24 --net 2001:db8:100::/64
@@ -188,8 +190,14 @@ csum_stop() {
 	local log=$TOPO_DIR/csum-$1-$2.log
 	kill -TERM "$(cat "$TOPO_DIR/csum-$1-$2.pid")" 2>/dev/null
 	wait_for 5 grep -q '^csum ' "$log"
+	local min=${3:-100} checked
 	grep -E '^(csum|bad)' "$log" | sed "s/^/$1 $2: /"
-	grep -q '^csum .* bad=0$' "$log"
+	grep -q '^csum .* bad=0$' "$log" || return 1
+	checked=$(sed -n 's/^csum checked=\([0-9]*\) .*/\1/p' "$log" | tail -n1)
+	if ! nums "$checked" || [ "$checked" -lt "$min" ]; then
+		echo "$1 $2: checked ${checked:-no} packets, want at least $min"
+		return 1
+	fi
 }
 
 # Everything worth seeing after a failure; kept in $TOPO_DIR/state.txt.
