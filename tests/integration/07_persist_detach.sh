@@ -29,41 +29,52 @@ done
 hello_case persist-tcp-v4 "$CLI4:" peer cr-cli hello $VPS4 8000
 hello_case persist-tcp-v6 "[$CLI6]:" peer cr-cli hello $VPS6 8000
 hello_case persist-container "$CLI4:" peer cr-cli hello $VPS4 8080
-# Every pinned attachment that is a link (all of them with tcx; the XDP one
-# always) must show in bpftool's list of crbpf links, and nothing else.
+# The attachments this configuration makes, pinned; those that are links
+# (all with tcx, the XDP one always) must be in bpftool's list of crbpf links.
+# Only our own pins count: other crbpf users may attach at the same time.
+PINS_WANT="crbpf-test-home/links/homeout_eth0 crbpf-test-home/links/homesrv_docker0
+crbpf-test-home/links/hometun_wgh crbpf-test-vps/links/edge_eth0
+crbpf-test-vps/links/tun_wg0 crbpf-test-vps/links/xdp_eth0"
 links_case() {
-	local case=$1 file=$2 want n
-	if ! bpf_objs >"$file"; then
-		t_result "$case" FAIL "$(cat "$file")"
+	local case=$1 objs=$2 pinned=$3 pins id missing=
+	if ! bpf_objs >"$objs"; then
+		t_result "$case" FAIL "$(cat "$objs")"
 		return 1
 	fi
-	want=$(pinned_links 2>"$TOPO_DIR/pinned.err")
-	n=$(grep -c '^link' "$file")
-	if ! nums "$want"; then
+	if ! pinned_links >"$pinned" 2>"$TOPO_DIR/pinned.err"; then
 		t_result "$case" FAIL "$(head -n1 "$TOPO_DIR/pinned.err")"
-	elif [ "$want" -lt 1 ]; then
-		t_result "$case" FAIL "no pinned crbpf link (the XDP attachment is always one)"
-	elif [ "$n" -ne "$want" ]; then
-		t_result "$case" FAIL "$n crbpf links in bpftool, $want pinned"
-	else
-		return 0
+		return 1
 	fi
-	return 1
+	pins=$(cd /sys/fs/bpf && find crbpf-test-vps crbpf-test-home -type f -path '*/links/*' | sort | paste -sd' ' -)
+	if [ "$pins" != "$(tr '\n' ' ' <<<"$PINS_WANT" | sed 's/ $//')" ]; then
+		t_result "$case" FAIL "pinned attachments '$pins', want '$(tr '\n' ' ' <<<"$PINS_WANT")'"
+		return 1
+	fi
+	if ! grep -q 'xdp_eth0 ' "$pinned"; then
+		t_result "$case" FAIL "the XDP attachment is no pinned link"
+		return 1
+	fi
+	while read -r _ id; do
+		grep -q "^link $id " "$objs" || missing+=" $id"
+	done <"$pinned"
+	if [ -n "$missing" ]; then
+		t_result "$case" FAIL "pinned links not among bpftool's crbpf links:$missing"
+		return 1
+	fi
 }
 leftovers >"$TOPO_DIR/left.attached"
 if cmp -s "$TOPO_DIR/left.before" "$TOPO_DIR/left.attached"; then
 	t_result attach-visible FAIL "no XDP, tc filter or pin visible while attached"
-elif links_case attach-visible "$TOPO_DIR/bpf.attached"; then
+elif links_case attach-visible "$TOPO_DIR/bpf.attached" "$TOPO_DIR/pinned.attached"; then
 	t_result attach-visible PASS
 fi
 
-# attach on an attached device: an in-place upgrade, not a second copy.
+# attach on an attached device: an in-place upgrade, not a second copy: the
+# same links (ids), their programs replaced.
 must "crbpf attach eth0 (again)" vps_crbpf attach eth0 >/dev/null
-if links_case reattach-in-place "$TOPO_DIR/bpf.reattached"; then
-	n0=$(grep -c '^link' "$TOPO_DIR/bpf.attached")
-	n1=$(grep -c '^link' "$TOPO_DIR/bpf.reattached")
-	if [ "$n1" -ne "$n0" ]; then
-		t_result reattach-in-place FAIL "$n0 crbpf links before the second attach, $n1 after"
+if links_case reattach-in-place "$TOPO_DIR/bpf.reattached" "$TOPO_DIR/pinned.reattached"; then
+	if ! cmp -s "$TOPO_DIR/pinned.attached" "$TOPO_DIR/pinned.reattached"; then
+		t_result reattach-in-place FAIL "pinned links before/after the second attach: $(paste -sd' ' "$TOPO_DIR/pinned.attached") / $(paste -sd' ' "$TOPO_DIR/pinned.reattached")"
 	else
 		hello_case reattach-in-place "$CLI4:" peer cr-cli hello $VPS4 8000
 	fi

@@ -278,19 +278,21 @@ leftovers_before() {
 	leftovers >"$TOPO_DIR/left.before"
 }
 
-# pinned_links: how many of crbpf's pinned attachments (links/ of the VPS and
-# home) are bpf links (the clsact fallback pins programs); empty on error.
+# pinned_links: "PIN ID" for each of crbpf's pinned attachments (links/ of
+# the VPS and home) that is a bpf link (the clsact fallback pins programs).
+# Fails (1) when bpftool cannot tell what a pin is.
 pinned_links() {
-	local f n=0 out
-	for f in $(find "$VPS_PIN" "$HOME_PIN" -type f -path '*/links/*' 2>/dev/null); do
+	local f out id
+	for f in $(find "$VPS_PIN" "$HOME_PIN" -type f -path '*/links/*' 2>/dev/null | sort); do
 		if out=$(bpftool -j link show pinned "$f" 2>&1); then
-			n=$((n + 1))
+			id=$("$PY" -c 'import json, sys; print(json.load(sys.stdin)["id"])' <<<"$out") ||
+				return 1
+			echo "${f#/sys/fs/bpf/} $id"
 		elif ! bpftool -j prog show pinned "$f" >/dev/null 2>&1; then
 			echo "bpftool: $f is neither a link nor a program: $(head -n1 <<<"$out")" >&2
 			return 1
 		fi
 	done
-	echo "$n"
 }
 
 # detach_case CASE: `crbpf detach eth0` on the VPS and `crbpf home detach
