@@ -6,6 +6,10 @@
  *   sink run --dev DEV [--duration SEC]     attach, print rate each second,
  *                                           detach on exit or Ctrl-C
  *   sink attach --dev DEV --pin DIR         attach and pin (DIR/link, DIR/count)
+ *   sink redirect --dev DEV --to DEV2 --pin DIR
+ *                                           attach crb_redirect (every frame
+ *                                           XDP-redirected to DEV2, untouched)
+ *                                           and pin its link as DIR/link
  *   sink read --pin DIR                     print "packets=N bytes=N"
  *   sink measure --pin DIR --duration SEC   count over SEC seconds: "received=N
  *                                           seconds=T pps=R gbps=G start=UNIXTIME"
@@ -117,6 +121,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: sink run --dev DEV [--duration SEC]\n"
 		"       sink attach --dev DEV --pin DIR\n"
+		"       sink redirect --dev DEV --to DEV2 --pin DIR\n"
 		"       sink read --pin DIR\n"
 		"       sink measure --pin DIR --duration SEC\n"
 		"       sink detach --pin DIR\n");
@@ -127,11 +132,12 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dev", required_argument, NULL, 'd' },
 		{ "pin", required_argument, NULL, 'p' },
+		{ "to", required_argument, NULL, 'T' },
 		{ "duration", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const char *cmd, *dev = NULL, *pin = NULL;
+	const char *cmd, *dev = NULL, *pin = NULL, *to = NULL;
 	char path[512];
 	double duration = 0;
 	struct sink_bpf *skel = NULL;
@@ -149,6 +155,7 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'd': dev = optarg; break;
 		case 'p': pin = optarg; break;
+		case 'T': to = optarg; break;
 		case 't': duration = strtod(optarg, NULL); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -158,10 +165,12 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	if (!strcmp(cmd, "run") || !strcmp(cmd, "attach")) {
-		int pinned = !strcmp(cmd, "attach");
+	if (!strcmp(cmd, "run") || !strcmp(cmd, "attach") || !strcmp(cmd, "redirect")) {
+		int redirect = !strcmp(cmd, "redirect");
+		int pinned = strcmp(cmd, "run") != 0;
+		__u32 to_ifindex = 0, zero = 0;
 
-		if (!dev || (pinned && !pin)) {
+		if (!dev || (pinned && !pin) || (redirect && !to)) {
 			usage(stderr);
 			return 2;
 		}
@@ -170,12 +179,22 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sink: no device %s: %s\n", dev, strerror(errno));
 			return 1;
 		}
+		if (redirect && !(to_ifindex = if_nametoindex(to))) {
+			fprintf(stderr, "sink: no device %s: %s\n", to, strerror(errno));
+			return 1;
+		}
 		skel = sink_bpf__open_and_load();
 		if (!skel) {
 			fprintf(stderr, "sink: load BPF object: %s\n", strerror(errno));
 			return 1;
 		}
-		link = bpf_program__attach_xdp(skel->progs.crb_sink, ifindex);
+		if (redirect && bpf_map_update_elem(bpf_map__fd(skel->maps.sink_tx),
+						    &zero, &to_ifindex, BPF_ANY)) {
+			fprintf(stderr, "sink: devmap slot for %s: %s\n", to, strerror(errno));
+			goto out;
+		}
+		link = bpf_program__attach_xdp(redirect ? skel->progs.crb_redirect :
+						     skel->progs.crb_sink, ifindex);
 		if (!link) {
 			fprintf(stderr, "sink: attach XDP to %s: %s\n", dev, strerror(errno));
 			goto out;

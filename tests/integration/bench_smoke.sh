@@ -1,30 +1,38 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Smoke test of the benchmark: `bench.sh --quick` must produce a number for
-# every row (receive limit, iptables, nftables, crbpf XDP, crbpf tc, reply),
-# the micro-benchmark and the live-update count. Speeds are not asserted.
+# every row (receive limit, bare redirect, iptables, nftables, crbpf XDP and
+# tc, iptables and crbpf into a TUN, replies with and without flows), the
+# micro-benchmark and the live-update count, with the generator this kernel
+# allows (bench.sh names it). A generator that cannot run is a FAIL naming
+# why. Speeds are not asserted.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 name=integration/bench_smoke
 out=$(mktemp /tmp/crb-bench-smoke.XXXXXX)
 trap 'rm -f "$out"' EXIT
 
+rm -f build/bench/latest.json
 bash tests/bench/bench.sh --quick >"$out" 2>&1
 rc=$?
+gen=$(sed -n 's/^generator: //p' "$out")
+echo "  generator: ${gen:-none}"
 if [ "$rc" -ne 0 ]; then
 	sed 's/^/  /' "$out" | tail -n 40
-	echo "[$name] FAIL (bench.sh --quick exited $rc)"
+	why=$(grep -E '^bench: ' "$out" | tail -n1)
+	echo "[$name] FAIL (bench.sh --quick exited $rc${why:+: $why})"
 	exit 1
 fi
 if ! python3 - build/bench/latest.json <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-rows = ["rxlimit", "iptables", "nftables", "xdp", "tc", "reply"]
+rows = ["rxlimit", "redirect", "iptables", "nftables", "xdp", "tc",
+        "tun-iptables", "tun-crbpf", "reply-flows", "reply-static"]
 bad = [r for r in rows
        if not all((f.get("pps") or {}).get("median", 0) > 0
                   for s in d["results"].get(r, {}).values() for f in s.values())
        or not d["results"].get(r)]
-for k in ("hit_ns", "miss_ns", "rev_ns"):
+for k in ("hit_ns", "hit_many_ns", "miss_ns", "rev_ns"):
     if k not in d["micro"]:
         bad.append("micro/" + k)
 if not d["live"].get("sent"):
