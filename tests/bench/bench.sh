@@ -17,11 +17,11 @@
 #   --check     exit 1 unless every row produced a number (no speed asserted)
 #   --rows L    comma list (default all): rxlimit,redirect,iptables,nftables,
 #               xdp,tc,tun-iptables,tun-crbpf,reply-flows,reply-static
-#   --trials N  interleaved trials per figure (default 7); --seconds S
-#               measured per trial (default 2)
+#   --trials N  interleaved trials per figure (default 5); --seconds S
+#               measured per trial (default 1)
 #   --sizes L, --flows L   space or comma lists (default "64 1500",
 #               "1 65536 1000000")
-#   --ops N     live-update port add/del operations (default 10000)
+#   --ops N     live-update port add/del operations (default 2000)
 #   --gen G     trafgen (default: netsniff-ng's PACKET_TX_RING sender) or
 #               live (gen: BPF_PROG_TEST_RUN live frames; where the kernel
 #               refuses them, the bench says so and uses trafgen)
@@ -57,11 +57,11 @@ ARGS="$*"
 quick=0
 check=0
 rows=$(IFS=,; echo "${ALL_ROWS[*]}")
-trials=7
-seconds=2
+trials=5
+seconds=1
 sizes="64 1500"
 flowsets="1 65536 1000000"
-ops=10000
+ops=2000
 micro_repeat=5000000
 gen_kind=trafgen
 # Warm-up: two passes over all flows, and never fewer packets than this.
@@ -88,7 +88,7 @@ if [ "$quick" = 1 ]; then
 	flowsets="1 65536"
 	trials=5
 	seconds=0.3
-	ops=${ops/10000/100}
+	ops=${ops/2000/100}
 	micro_repeat=200000
 	WARM_MIN=20000
 fi
