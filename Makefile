@@ -32,11 +32,13 @@ TOOL_SRCS := $(wildcard user/*.c)
 TOOL_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(TOOL_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(OUT)/unit/%.o,$(UNIT_SRCS))
+# The unit tests load the programs built with -DCRBPF_UNIT (bpf/unit_hook.h).
+UNIT_SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/unit/%.skel.h,$(BPF_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BPF := $(wildcard tests/bench/*.bpf.c)
 
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY: $(BPF_OBJS) $(patsubst %.skel.h,%.bpf.o,$(UNIT_SKELS)) $(UNIT_SKELS)
 .PHONY: all deps test unit integration demo bench bench-quick clean
 
 all: $(OUT)/crbpf $(OUT)/unit_tests
@@ -60,9 +62,17 @@ $(OUT)/crbpf: $(TOOL_OBJS) | $(OUT)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(OUT)/unit/%.o: tests/unit/%.c $(SKELS) | $(OUT)/unit
+$(OUT)/unit/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/crbpf.h | $(OUT)/unit
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DCRBPF_UNIT -c $< -o $@
+
+$(OUT)/unit/%.skel.h: $(OUT)/unit/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUT)/unit/%.o: tests/unit/%.c $(UNIT_SKELS) | $(OUT)/unit
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@
+	$(Q)$(CC) -I$(OUT)/unit $(CFLAGS) -Itests/unit -c $< -o $@
 
 $(OUT)/unit_tests: $(UNIT_OBJS) | $(OUT)
 	$(call msg,LINK,$@)

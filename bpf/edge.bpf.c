@@ -18,6 +18,7 @@
 #include "frag.h"
 #include "match.h"
 #include "mtu.h"
+#include "unit_hook.h" /* last: unit builds wrap the redirect helpers */
 
 #ifndef EEXIST
 #define EEXIST 17

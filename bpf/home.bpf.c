@@ -13,6 +13,7 @@
 #include "home_maps.h"
 #include "parsing.h"
 #include "nat.h"
+#include "unit_hook.h" /* last: unit builds wrap the redirect helpers */
 
 /* Set by the tool between open and load. */
 const volatile __u32 home_mark = CRBPF_HOME_MARK_DEFAULT;

@@ -327,4 +327,20 @@ enum crbpf_stat {
 	CRBPF_ST__MAX,
 };
 
+/* Unit-test builds only (-DCRBPF_UNIT, bpf/unit_hook.h): the target of the
+ * last redirect a program asked for, which BPF_PROG_TEST_RUN does not
+ * report. Production objects have no such variable. */
+enum crbpf_unit_redir {
+	CRBPF_REDIR_NONE,
+	CRBPF_REDIR_TC, /* bpf_redirect(ifindex) */
+	CRBPF_REDIR_NEIGH, /* bpf_redirect_neigh(ifindex) */
+	CRBPF_REDIR_MAP, /* bpf_redirect_map(devmap, ifindex) */
+};
+
+struct crbpf_unit_redirect {
+	__u32 calls;
+	__u32 kind;
+	__u64 target;
+};
+
 #endif /* CRBPF_H */

@@ -316,9 +316,11 @@ const struct tcase edge_cases[] = {
 	  .check_flow = true },
 	{ "tc_v4_l2_no_neigh", P_EDGE_TC, { PUB, TCP4(CLI4, 40062, VPS4, 3333) },
 	  TC_ACT_REDIRECT, DNAT(BENN_4, 33), M_SKIP, { ST(CRBPF_ST_FWD_TC, 1) },
+	  .redirect_dev = DEV_NH,
 	  .note = "unresolved neighbour: bpf_redirect_neigh, MACs not compared" },
 	{ "tc_v6_l2_no_neigh", P_EDGE_TC, { PUB, TCP6(CLI6, 40063, VPS6, 3333) },
-	  TC_ACT_REDIRECT, DNAT(BENN_6, 33), M_SKIP, { ST(CRBPF_ST_FWD_TC, 1) } },
+	  TC_ACT_REDIRECT, DNAT(BENN_6, 33), M_SKIP, { ST(CRBPF_ST_FWD_TC, 1) },
+	  .redirect_dev = DEV_NH },
 
 	/* ---- checksum corner: rewritten UDP sums to 0, must be 0xffff ---- */
 	{ "tc_v4_udp_csum_ffff", P_EDGE_TC, { PUB, UDP4(CLI4, 40300, VPS4, 53) },

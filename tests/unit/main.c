@@ -3,7 +3,10 @@
  * crbpf unit tests: every case of edge_cases.c and home_cases.c runs the real
  * BPF object through BPF_PROG_TEST_RUN inside a private network namespace and
  * prints one line "[unit/<name>] PASS|FAIL [(reason)]" (details indented
- * below). Exit status 1 when any case failed.
+ * below). Exit status 1 when any case failed. The objects are the unit
+ * builds (build/unit, -DCRBPF_UNIT): the programs as shipped plus
+ * a record of each redirect's target (bpf/unit_hook.h), so a REDIRECT
+ * verdict is checked against the device it names.
  *
  *   build/unit_tests [-v] [-w PCAP] [SUBSTRING...]
  *     -v       libbpf debug output
@@ -679,6 +682,85 @@ static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
 	want_l4_off = s.l4_off;
 }
 
+/* ---- redirect targets (bpf/unit_hook.h) ---- */
+
+/* The unit build's record of the last redirect, in the object of prog. */
+static struct crbpf_unit_redirect *redirect_seen(enum prog p)
+{
+	switch (p) {
+	case P_HOME_TUN:
+	case P_HOME_SRV:
+		return &home->bss->crbpf_unit_redirect;
+	case P_HOME_SRV_MARK:
+		return &home2->bss->crbpf_unit_redirect;
+	case P_HOME_OUT:
+		return &home3->bss->crbpf_unit_redirect;
+	case P_HOME_OUT_NO6:
+		return &home4->bss->crbpf_unit_redirect;
+	default:
+		return &edge->bss->crbpf_unit_redirect;
+	}
+}
+
+static enum dev dev_of(int ifindex)
+{
+	int d;
+
+	for (d = DEV_NONE + 1; d < DEV__MAX; d++)
+		if (topo.ifindex[d] == ifindex)
+			return d;
+	return DEV_NONE;
+}
+
+/* The device a redirecting case must leave by: the next hop whose MAC
+ * header the expected frame carries, else the tunnel of its layer-3 path. */
+static enum dev redirect_dev(const struct tcase *c)
+{
+	if (c->redirect_dev)
+		return c->redirect_dev;
+	switch (c->macs) {
+	case M_FWD_L2:
+		return DEV_NH;
+	case M_FWD_NH2:
+		return DEV_NH2;
+	case M_REV:
+		return DEV_PUB;
+	default:
+		break;
+	}
+	switch (c->prog) {
+	case P_EDGE_XDP:
+	case P_EDGE_TC:
+		return DEV_TUN;
+	case P_REV_TC:
+	case P_TUN_TC:
+	case P_REV_XDP:
+		return DEV_PUB;
+	default:
+		return DEV_HTUN;
+	}
+}
+
+static bool check_redirect(const struct tcase *c)
+{
+	const struct crbpf_unit_redirect *r = redirect_seen(c->prog);
+	static const char *const kinds[] = { "none", "bpf_redirect", "bpf_redirect_neigh",
+					     "bpf_redirect_map" };
+	enum dev want = redirect_dev(c), got = dev_of(r->target);
+
+	if (!ASSERT_TRUE(r->calls > 0, "a redirect helper was called"))
+		return false;
+	if (is_xdp(c->prog) && !ASSERT_EQ(r->kind, CRBPF_REDIR_MAP, "XDP redirects through crbpf_txports"))
+		return false;
+	if (got != want) {
+		unit_fail("redirected to %s by %s(%llu), expected %s", dev_name(got),
+			  kinds[r->kind < 4 ? r->kind : 0], (unsigned long long)r->target,
+			  dev_name(want));
+		return false;
+	}
+	return true;
+}
+
 static bool run_case(const struct tcase *tc)
 {
 	static __u8 in[PKT_MAX], want[PKT_MAX], got[PKT_MAX * 2];
@@ -751,9 +833,15 @@ static bool run_case(const struct tcase *tc)
 		if (c.csum_complete || getenv("UNIT_CSUM_COMPLETE"))
 			opts.flags |= BPF_F_TEST_SKB_CHECKSUM_COMPLETE;
 	}
+	memset(redirect_seen(c.prog), 0, sizeof(struct crbpf_unit_redirect));
 	err = bpf_prog_test_run_opts(prog_fd(c.prog), &opts);
 	if (!ASSERT_OK(err ? -errno : 0, "BPF_PROG_TEST_RUN"))
 		return false;
+	/* The target of every redirect; a redirect helper whose verdict the
+	 * program then overrode (XDP_PASS default) needs no target. */
+	if ((int)opts.retval == c.verdict &&
+	    c.verdict == (is_xdp(c.prog) ? XDP_REDIRECT : TC_ACT_REDIRECT))
+		ok &= check_redirect(&c);
 	pcap_write(in, in_len, c.in.l3only);
 	pcap_write(got, opts.data_size_out,
 		   c.in.l3only && opts.data_size_out == (__u32)in_len);

@@ -39,6 +39,11 @@ static const char *const dev_names[DEV__MAX] = {
 	[DEV_LINE] = "line0",
 };
 
+const char *dev_name(enum dev d)
+{
+	return d > DEV_NONE && d < DEV__MAX ? dev_names[d] : "(none)";
+}
+
 static const __u8 mac_pub0[6] = { 0x02, 0, 0, 0, 0x00, 0x10 };
 static const __u8 mac_rtr[6] = { 0x02, 0, 0, 0, 0x00, 0x01 };
 static const __u8 mac_nh0[6] = { 0x02, 0, 0, 0, 0x01, 0x01 };

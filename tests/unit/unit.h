@@ -75,6 +75,9 @@ extern struct topo topo;
  * and permanent neighbours the FIB lookups in the programs need. */
 int topo_setup(void);
 
+/* The test namespace's name of a device ("(none)" for DEV_NONE). */
+const char *dev_name(enum dev d);
+
 /* Addresses used by the fixtures. */
 #define VPS4 "203.0.113.10"
 #define VPS6 "2001:db8:203::10"
@@ -310,6 +313,10 @@ struct tcase {
 	__u32 mark_in;
 	bool check_mark;
 	__u32 mark_out;
+	/* REDIRECT verdicts: the device the packet must be sent to, when it is
+	 * not the one main.c derives (redirect_dev(): the next hop of macs,
+	 * else the tunnel of the program's direction) */
+	enum dev redirect_dev;
 	const char *note; /* printed with a failure: what the case pins down */
 	/* extra checks after the run */
 	bool (*check_case)(const struct tcase *c);
