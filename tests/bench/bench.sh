@@ -353,25 +353,32 @@ gen_start() {
 	GEN_PID=$!
 }
 
-# gen_stop: stop every generator (trafgen forks its sender) and wait.
-gen_stop() {
-	local n p left
+# gen_pids: generators running in the generator namespaces (only those: a
+# trafgen of someone else's is none of the bench's business).
+gen_pids() {
+	local n p
 	for n in crb-gen crb-sink; do
 		for p in $(ip netns pids "$n" 2>/dev/null); do
 			case "$(cat /proc/"$p"/comm 2>/dev/null)" in
-			trafgen|gen) kill -INT "$p" 2>/dev/null ;;
+			trafgen|gen) echo "$p" ;;
 			esac
 		done
 	done
+}
+
+# gen_stop: stop every generator (trafgen forks its sender) and wait.
+gen_stop() {
+	local left
+	kill -INT $(gen_pids) 2>/dev/null
 	[ -n "${GEN_PID:-}" ] && wait "$GEN_PID" 2>/dev/null
 	GEN_PID=
 	for _ in $(seq 50); do
-		left=$(pgrep -x trafgen; pgrep -x gen)
+		left=$(gen_pids)
 		[ -z "$left" ] && return 0
 		sleep 0.1
 	done
 	log "gen_stop: generators still running: $left"
-	pkill -KILL -x trafgen
+	kill -KILL $left 2>/dev/null
 }
 
 # warm ROW FLOWS [forward]: wait until the generator has sent two passes
