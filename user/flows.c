@@ -284,7 +284,8 @@ int cmd_flows(int argc, char **argv)
 	bool json;
 	int ret, only;
 
-	ret = read_cmd_prepare(argc, argv, "flows", "crbpf_flows", &json, &only);
+	ret = read_cmd_prepare(argc, argv, "crbpf flows [--dev IFACE] [--json]",
+			       "crbpf_flows", &json, &only);
 	if (ret)
 		return ret;
 	ret = flows_print(only, json);

@@ -23,7 +23,7 @@ static const char usage_text[] =
 	"  crbpf port add PROTO all ADDR [--except PORT[,PORT|,FIRST-LAST]...]... [--addr PUBLIC] [--dev IFACE]\n"
 	"  crbpf port del PROTO { PORT[-LAST] | all } [--addr PUBLIC] [--dev IFACE]\n"
 	"  crbpf port list [--dev IFACE] [--json]\n"
-	"  crbpf stats [--dev IFACE] [--json]\n"
+	"  crbpf stats [--dev IFACE] [--json | --prometheus [--output FILE]]\n"
 	"  crbpf flows [--dev IFACE] [--json]\n"
 	"  crbpf status [--json]\n"
 	"  crbpf home attach TUNNEL [--serve IFACE]... [--table N] [--mark N]\n"

@@ -145,7 +145,7 @@ int edge_cleanup_idle(void);
 int cmd_port(int argc, char **argv);
 int txport_ensure(int fd, __u32 ifindex, struct undo *u);
 int port_pick_dev(const char *dev, char *name, int *ifindex);
-int read_cmd_prepare(int argc, char **argv, const char *cmd, const char *map,
+int read_cmd_prepare(int argc, char **argv, const char *use, const char *map,
 		     bool *json, int *only);
 int mappings_purge(int pub_ifindex);
 int ports_restore(const struct crbpf_port_key *keys,
