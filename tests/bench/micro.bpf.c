@@ -32,20 +32,25 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } micro_jmp SEC(".maps");
 
-SEC("xdp")
-int crb_micro(struct xdp_md *ctx)
+/* Restore the headers from t, then run the program under test. */
+static __always_inline int run_from(struct xdp_md *ctx, const struct micro_tmpl *t)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct micro_tmpl *t;
-	__u32 zero = 0;
 
-	t = bpf_map_lookup_elem(&micro_tmpl, &zero);
 	if (!t || data + MICRO_HDR > data_end)
 		return XDP_ABORTED;
 	__builtin_memcpy(data, t->bytes, MICRO_HDR);
 	bpf_tail_call(ctx, &micro_jmp, 0);
 	return XDP_ABORTED;
+}
+
+SEC("xdp")
+int crb_micro(struct xdp_md *ctx)
+{
+	__u32 zero = 0;
+
+	return run_from(ctx, bpf_map_lookup_elem(&micro_tmpl, &zero));
 }
 
 /* Sized by user space before load: one frame per flow. */
@@ -62,20 +67,12 @@ __u32 cycle_next;
 SEC("xdp")
 int crb_micro_cycle(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct micro_tmpl *t;
 	__u32 i = cycle_next;
 
 	if (i >= cycle_n)
 		i = 0;
 	cycle_next = i + 1;
-	t = bpf_map_lookup_elem(&micro_cycle, &i);
-	if (!t || data + MICRO_HDR > data_end)
-		return XDP_ABORTED;
-	__builtin_memcpy(data, t->bytes, MICRO_HDR);
-	bpf_tail_call(ctx, &micro_jmp, 0);
-	return XDP_ABORTED;
+	return run_from(ctx, bpf_map_lookup_elem(&micro_cycle, &i));
 }
 
 SEC("xdp")
