@@ -335,7 +335,7 @@ int cmd_stats(int argc, char **argv)
 	__u64 sum[CRBPF_ST__MAX];
 	const char *output = NULL;
 	char *rest[8];
-	bool json, prom = false;
+	bool json = false, prom = false;
 	int i, n = 0, ret, only;
 
 	/* --prometheus and --output here; the rest is read_cmd_prepare()'s. */
@@ -347,18 +347,19 @@ int cmd_stats(int argc, char **argv)
 				return usage_err("--output needs a file name; usage: %s", STATS_USAGE);
 			output = argv[++i];
 		} else if (n < (int)(sizeof(rest) / sizeof(rest[0]))) {
+			json |= i && !strcmp(argv[i], "--json");
 			rest[n++] = argv[i];
 		} else {
 			return usage_err("usage: %s", STATS_USAGE);
 		}
 	}
-	ret = read_cmd_prepare(n, rest, STATS_USAGE, "crbpf_stats", &json, &only);
-	if (ret)
-		return ret;
 	if (output && !prom)
 		return usage_err("--output goes with --prometheus; usage: %s", STATS_USAGE);
 	if (json && prom)
 		return usage_err("--json or --prometheus, not both; usage: %s", STATS_USAGE);
+	ret = read_cmd_prepare(n, rest, STATS_USAGE, "crbpf_stats", &json, &only);
+	if (ret)
+		return ret;
 	ret = read_counters(sum);
 	if (ret)
 		return ret;
