@@ -314,12 +314,19 @@ count() {
 	read -r kind a b <<<"${COUNT[$1]}"
 	case "$kind" in
 	sink) "$B/sink" read --pin "$a" 2>/dev/null | sed -n 's/^packets=\([0-9]*\).*/\1/p' ;;
-	tun) ip -n "$a" -s link show "$b" | awk 'f { print $2 + $4; exit } /TX:/ { f = 1 }' ;;
+	tun) echo $(($(link_stat "$a" "$b" TX packets) + $(link_stat "$a" "$b" TX dropped))) ;;
 	esac
 }
 
 # sent NS DEV: frames the generator's veth has transmitted.
-sent() { ip -n "$1" -s link show "$2" | awk 'f { print $2; exit } /TX:/ { f = 1 }'; }
+# link_stat NS DEV RX|TX packets|dropped: one of DEV's counters.
+link_stat() {
+	ip -n "$1" -s link show "$2" |
+		awk -v dir="$3:" -v col="$([ "$4" = packets ] && echo 2 || echo 4)" \
+			'f { print $col; exit } $1 == dir { f = 1 }'
+}
+
+sent() { link_stat "$1" "$2" TX packets; }
 
 # gen_start ROW SIZE FLOWS [RATE] [forward]: start the generator for ROW in
 # the background (forward: the client-to-VPS flows even for a reply row).
@@ -479,7 +486,7 @@ live_update() {
 	fi
 	rate=$((cap / 2))
 	before=$(count xdp) sent0=$(sent crb-gen "crbg$p")
-	drops0=$(ip -n crb-xdp -s link show "crbp$p" | awk 'f { print $4; exit } /RX:/ { f = 1 }')
+	drops0=$(link_stat crb-xdp "crbp$p" RX dropped)
 	gen_start xdp 64 1 "$rate" || return 1
 	warm xdp 1
 	t0=$(date +%s.%N)
@@ -493,7 +500,7 @@ live_update() {
 	gen_stop
 	sleep 0.3
 	after=$(count xdp) sent1=$(sent crb-gen "crbg$p")
-	drops1=$(ip -n crb-xdp -s link show "crbp$p" | awk 'f { print $4; exit } /RX:/ { f = 1 }')
+	drops1=$(link_stat crb-xdp "crbp$p" RX dropped)
 	log "live update: ops=$ops failed=$fails sent=$((sent1 - sent0)) received=$((after - before))"
 	result live 64 1 rate "$rate"
 	result live 64 1 ops "$ops"
