@@ -13,8 +13,7 @@
 #include <linux/if_link.h>
 #include "edge.skel.h"
 
-enum xdp_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC, MODE_TC };
-static const char *const mode_names[] = { "auto", "native", "generic", "tc" };
+const char *const mode_names[] = { "auto", "native", "generic", "tc" };
 
 /* Map pins an edge load may create, so a failed first attach removes them. */
 static int edge_map_names(char names[][BPF_OBJ_NAME_LEN], int max)
@@ -222,13 +221,7 @@ static void flows_drop_old_layout(void)
 	close(fd);
 }
 
-/* --mss: unset keeps what the device has (auto on a first attach). */
-struct mss_opt {
-	bool set;
-	struct crbpf_mss_cfg cfg;
-};
-
-static int parse_mss(const char *s, struct mss_opt *m)
+int parse_mss(const char *s, struct mss_opt *m)
 {
 	__u32 v;
 
@@ -262,7 +255,7 @@ static int edge_mss_set(int map_fd, int ifindex, const struct mss_opt *m,
 	return ret;
 }
 
-static int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
+int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		       __u32 flows, const struct crbpf_timeouts *to,
 		       __u32 to_set, const struct mss_opt *mss)
 {
@@ -546,7 +539,7 @@ static int local_purge(int ifindex)
 	return ret;
 }
 
-static int edge_detach(const char *dev)
+int edge_detach(const char *dev)
 {
 	char path[PATH_MAX];
 	int ifindex = 0, fd, ret = 0, r;
@@ -711,4 +704,18 @@ int cmd_status(int argc, char **argv)
 	printf("home:\n");
 	home_status_text(stdout);
 	return 0;
+}
+
+/* The XDP mode in use on dev: MODE_NATIVE or MODE_GENERIC, MODE_TC when no
+ * XDP link is pinned, MODE_AUTO when one is but the kernel does not say. */
+int edge_mode(const char *dev, int ifindex)
+{
+	char path[PATH_MAX];
+	int cur;
+
+	pin_path(path, sizeof(path), "links", "xdp", dev);
+	if (!pin_exists(path))
+		return MODE_TC;
+	cur = xdp_current_mode(ifindex);
+	return cur < 0 ? MODE_AUTO : cur;
 }

@@ -19,23 +19,6 @@
 #include <linux/rtnetlink.h>
 #include "home.skel.h"
 
-#define HOME_MAX_SERVE 16
-#define HOME_MAX_ADDRS 32
-#define HOME_MAX_OUT 8
-
-struct home_cfg {
-	__u32 tunnel_ifindex;
-	__u32 table;
-	__u32 mark;
-	__u32 nserve;
-	__u32 naddr;
-	char serve[HOME_MAX_SERVE][IF_NAMESIZE];
-	struct addr addrs[HOME_MAX_ADDRS];
-	/* Home line devices carrying crbpf_home_out (egress). */
-	__u32 nout;
-	char out[HOME_MAX_OUT][IF_NAMESIZE];
-};
-
 static int cfg_load(const char *tunnel, struct home_cfg *cfg)
 {
 	char path[PATH_MAX];
@@ -236,15 +219,7 @@ static int served_by_cb(const char *tunnel, const char *path, void *data)
 	return 1;
 }
 
-struct home_args {
-	const char *tunnel;
-	const char *serve[HOME_MAX_SERVE];
-	int nserve;
-	__u32 table;
-	__u32 mark;
-};
-
-static int home_attach(const struct home_args *a)
+int home_attach(const struct home_args *a)
 {
 	char maps[PATH_MAX], path[PATH_MAX];
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps);
@@ -448,7 +423,7 @@ static void hflows_purge(int tunnel_ifindex)
 	close(fd);
 }
 
-static int home_detach(const char *tunnel)
+int home_detach(const char *tunnel)
 {
 	char path[PATH_MAX];
 	struct home_cfg cfg;
@@ -496,7 +471,7 @@ static int home_detach(const char *tunnel)
 	return ret;
 }
 
-static int parse_home_attach(int argc, char **argv, struct home_args *a)
+int parse_home_attach(int argc, char **argv, struct home_args *a)
 {
 	int i;
 
@@ -645,4 +620,9 @@ int home_status_text(FILE *f)
 	if (!s.n)
 		fprintf(f, "  (none)\n");
 	return 0;
+}
+
+int home_cfg_load(const char *tunnel, struct home_cfg *cfg)
+{
+	return cfg_load(tunnel, cfg);
 }

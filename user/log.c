@@ -7,10 +7,21 @@
 #include <bpf/libbpf.h>
 
 int verbose;
+static char where[1100];
+
+/* Messages name FILE:LINE instead of "crbpf:" while a config file is read
+ * (NULL: back to normal), so the shared parsers' errors point at the line. */
+void log_where(const char *file, int line)
+{
+	if (file)
+		snprintf(where, sizeof(where), "%s:%d: ", file, line);
+	else
+		where[0] = 0;
+}
 
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "crbpf: %s", prefix);
+	fprintf(stderr, "%s%s", where[0] ? where : "crbpf: ", prefix);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }

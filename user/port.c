@@ -17,20 +17,9 @@
 #include <linux/rtnetlink.h>
 #include "edge.skel.h"
 
-struct port_args {
-	const char *dev;
-	const char *pos[4];
-	int npos;
-	const char *addr;
-	struct except_list except;
-	bool force;
-	bool xdp_veth;
-	bool json;
-};
-
 /* Options anywhere; "-1" stays positional so it is reported as a bad port. */
-static int port_args_parse(int argc, char **argv, struct port_args *a,
-			   bool allow_force, bool allow_json)
+int port_args_parse(int argc, char **argv, struct port_args *a,
+		    bool allow_force, bool allow_json)
 {
 	int i;
 
@@ -544,7 +533,39 @@ out:
 	return ret;
 }
 
-static int port_add(struct port_args *a)
+/* What `port add` would map, from its words alone (no kernel, no devices):
+ * shared with the config file parser. */
+int port_add_spec(const struct port_args *a, struct port_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (a->npos != 3)
+		return usage_err("usage: crbpf port add PROTO { PORT[-LAST] | all } BACKEND [--addr PUBLIC] [--except PORTS] [--dev IFACE] [--force] [--xdp-veth]");
+	if (parse_proto(a->pos[0], &s->proto))
+		return USAGE;
+	s->all = !strcmp(a->pos[1], "all");
+	if (s->all)
+		s->first = s->last = CRBPF_PORT_ALL;
+	else if (parse_port_range(a->pos[1], &s->first, &s->last))
+		return USAGE;
+	if (parse_backend(a->pos[2], &s->be, &s->bport))
+		return USAGE;
+	if (a->except.n && !s->all)
+		return usage_err("--except applies to '%s all' only", a->pos[0]);
+	if (s->all && s->bport)
+		return usage_err("invalid backend '%s' for %s all: each port is kept, so give the address without a port",
+				 a->pos[2], a->pos[0]);
+	if (s->bport && (unsigned int)s->bport + (s->last - s->first) > 65535)
+		return usage_err("backend ports %u-%u do not fit below 65536", s->bport,
+				 s->bport + (s->last - s->first));
+	if (a->addr && parse_public_addr(a->addr, &s->paddr))
+		return USAGE;
+	if (a->addr && s->paddr.family != s->be.family)
+		return usage_err("--addr %s and backend %s are of different address families",
+				 a->addr, a->pos[2]);
+	return 0;
+}
+
+int port_add(struct port_args *a)
 {
 	char dev[IF_NAMESIZE], oifname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
 	struct edge_maps m = { -1, -1, -1, -1, -1 };
@@ -557,33 +578,20 @@ static int port_add(struct port_args *a)
 	struct addr be, pub;
 	struct undo *u = NULL;
 	struct addr paddr = {};
+	struct port_spec spec;
 	__u8 proto;
 	bool all;
 
-	if (a->npos != 3)
-		return usage_err("usage: crbpf port add PROTO { PORT[-LAST] | all } BACKEND [--addr PUBLIC] [--except PORTS] [--dev IFACE] [--force] [--xdp-veth]");
-	if (parse_proto(a->pos[0], &proto))
-		return USAGE;
-	all = !strcmp(a->pos[1], "all");
-	if (all)
-		first = last = CRBPF_PORT_ALL;
-	else if (parse_port_range(a->pos[1], &first, &last))
-		return USAGE;
-	if (parse_backend(a->pos[2], &be, &bport))
-		return USAGE;
-	if (a->except.n && !all)
-		return usage_err("--except applies to '%s all' only", a->pos[0]);
-	if (all && bport)
-		return usage_err("invalid backend '%s' for %s all: each port is kept, so give the address without a port",
-				 a->pos[2], a->pos[0]);
-	if (bport && (unsigned int)bport + (last - first) > 65535)
-		return usage_err("backend ports %u-%u do not fit below 65536", bport,
-				 bport + (last - first));
-	if (a->addr && parse_public_addr(a->addr, &paddr))
-		return USAGE;
-	if (a->addr && paddr.family != be.family)
-		return usage_err("--addr %s and backend %s are of different address families",
-				 a->addr, a->pos[2]);
+	ret = port_add_spec(a, &spec);
+	if (ret)
+		return ret;
+	proto = spec.proto;
+	all = spec.all;
+	first = spec.first;
+	last = spec.last;
+	bport = spec.bport;
+	be = spec.be;
+	paddr = spec.paddr;
 	ret = tool_prepare();
 	if (ret)
 		return ret;
@@ -721,7 +729,7 @@ out:
 	return ret;
 }
 
-static int port_del(struct port_args *a)
+int port_del(struct port_args *a)
 {
 	static const __u8 fams[] = { CRBPF_V4, CRBPF_V6 };
 	struct edge_maps m = { -1, -1, -1, -1, -1 };
@@ -751,6 +759,9 @@ static int port_del(struct port_args *a)
 		fam = &paddr.family;
 		nfams = 1;
 		match |= CRBPF_MATCH_ADDR;
+	} else if (a->family) {
+		fam = &a->family;
+		nfams = 1;
 	}
 	if (all)
 		match |= CRBPF_MATCH_ALL;

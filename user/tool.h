@@ -36,6 +36,7 @@ void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_setup_libbpf(void);
+void log_where(const char *file, int line);
 
 /* main.c */
 void usage(FILE *f);
@@ -135,6 +136,19 @@ int nl_listeners(__u8 proto, __u16 first, __u16 last, struct listener *out,
 		 int max);
 
 /* edge.c */
+enum xdp_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC, MODE_TC };
+extern const char *const mode_names[]; /* indexed by enum xdp_mode */
+/* --mss: unset keeps what the device has (auto on a first attach). */
+struct mss_opt {
+	bool set;
+	struct crbpf_mss_cfg cfg;
+};
+int parse_mss(const char *s, struct mss_opt *m);
+int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
+		__u32 flows, const struct crbpf_timeouts *to, __u32 to_set,
+		const struct mss_opt *mss);
+int edge_detach(const char *dev);
+int edge_mode(const char *dev, int ifindex);
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_status(int argc, char **argv);
@@ -142,6 +156,36 @@ int edge_attached_count(char *only, size_t len);
 int edge_is_attached(const char *dev);
 int edge_cleanup_idle(void);
 /* port.c */
+struct except_list {
+	__u16 first[64], last[64];
+	int n;
+};
+/* The words of `port add/del/list`; family (not a word) narrows a del
+ * without --addr to one family. */
+struct port_args {
+	const char *dev;
+	const char *pos[4];
+	int npos;
+	const char *addr;
+	struct except_list except;
+	bool force;
+	bool xdp_veth;
+	bool json;
+	__u8 family;
+};
+/* A `port add`, checked: all = `PROTO all` (first = last = CRBPF_PORT_ALL),
+ * bport 0 = same port as the public one, paddr.family 0 = no --addr. */
+struct port_spec {
+	__u8 proto;
+	bool all;
+	__u16 first, last, bport;
+	struct addr be, paddr;
+};
+int port_args_parse(int argc, char **argv, struct port_args *a,
+		    bool allow_force, bool allow_json);
+int port_add_spec(const struct port_args *a, struct port_spec *s);
+int port_add(struct port_args *a);
+int port_del(struct port_args *a);
 int cmd_port(int argc, char **argv);
 int txport_ensure(int fd, __u32 ifindex, struct undo *u);
 int port_pick_dev(const char *dev, char *name, int *ifindex);
@@ -153,10 +197,6 @@ int ports_restore(const struct crbpf_port_key *keys,
 int port_key_cmp(const void *a, const void *b);
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals);
 /* match.c: --addr and `all` */
-struct except_list {
-	__u16 first[64], last[64];
-	int n;
-};
 int parse_except(const char *s, struct except_list *x);
 int parse_public_addr(const char *s, struct addr *a);
 int addr_on_dev(int ifindex, const struct addr *a);
@@ -188,6 +228,33 @@ int timeouts_parse(const char *arg, struct crbpf_timeouts *t, __u32 *set);
 int timeouts_apply(int fd, const struct crbpf_timeouts *t, __u32 set,
 		   struct undo *u);
 /* home.c */
+#define HOME_MAX_SERVE 16
+#define HOME_MAX_ADDRS 32
+#define HOME_MAX_OUT 8
+/* What home attach installed, pinned at $ROOT/home/<tunnel>. */
+struct home_cfg {
+	__u32 tunnel_ifindex;
+	__u32 table;
+	__u32 mark;
+	__u32 nserve;
+	__u32 naddr;
+	char serve[HOME_MAX_SERVE][IF_NAMESIZE];
+	struct addr addrs[HOME_MAX_ADDRS];
+	/* Home line devices carrying crbpf_home_out (egress). */
+	__u32 nout;
+	char out[HOME_MAX_OUT][IF_NAMESIZE];
+};
+struct home_args {
+	const char *tunnel;
+	const char *serve[HOME_MAX_SERVE];
+	int nserve;
+	__u32 table;
+	__u32 mark;
+};
+int parse_home_attach(int argc, char **argv, struct home_args *a);
+int home_attach(const struct home_args *a);
+int home_detach(const char *tunnel);
+int home_cfg_load(const char *tunnel, struct home_cfg *cfg);
 int cmd_home(int argc, char **argv);
 int home_attached_count(void);
 int home_status_json(FILE *f);
