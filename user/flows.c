@@ -77,6 +77,18 @@ int timeouts_parse(const char *arg, struct crbpf_timeouts *t, __u32 *set)
 	return 0;
 }
 
+/* The NAME of --timeout for field i of struct crbpf_timeouts (NULL past
+ * the last), and that field's value in t. */
+const char *timeout_name(unsigned int i)
+{
+	return i < ARRAY_SIZE(timeout_names) ? timeout_names[i].name : NULL;
+}
+
+__u32 timeout_value(const struct crbpf_timeouts *t, unsigned int i)
+{
+	return *timeout_field((struct crbpf_timeouts *)t, i);
+}
+
 /* Writes the timeouts named in set into crbpf_timeouts, keeping the rest. */
 int timeouts_apply(int fd, const struct crbpf_timeouts *t, __u32 set,
 		   struct undo *u)

@@ -38,13 +38,18 @@ static bool on_bpffs(const char *path)
 
 /* One crbpf at a time: port add reads crbpf_ports to recompute crbpf_rev,
  * so two concurrent edits could undo each other. The lock is on the pin
- * root's parent (it exists once the root is on bpffs) and lasts until exit. */
+ * root's parent (it exists once the root is on bpffs) and lasts until exit.
+ * Taken once: apply calls commands that each call tool_prepare(), and a
+ * second flock() on a new descriptor would wait for the first forever. */
 static int pin_lock(void)
 {
+	static bool locked;
 	char buf[PIN_ROOT_MAX];
 	char *slash;
 	int fd;
 
+	if (locked)
+		return 0;
 	snprintf(buf, sizeof(buf), "%s", pin_root);
 	do {
 		slash = strrchr(buf, '/');
@@ -60,6 +65,7 @@ static int pin_lock(void)
 			close(fd);
 		return -errno;
 	}
+	locked = true;
 	return 0;
 }
 

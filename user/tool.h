@@ -227,6 +227,8 @@ int cmd_flows(int argc, char **argv);
 int timeouts_parse(const char *arg, struct crbpf_timeouts *t, __u32 *set);
 int timeouts_apply(int fd, const struct crbpf_timeouts *t, __u32 set,
 		   struct undo *u);
+const char *timeout_name(unsigned int i);
+__u32 timeout_value(const struct crbpf_timeouts *t, unsigned int i);
 /* home.c */
 #define HOME_MAX_SERVE 16
 #define HOME_MAX_ADDRS 32
