@@ -212,9 +212,10 @@ static int conf_check(const char *path, struct conf *c)
 				if (a->all)
 					return usage_err("a second '%s all' for the same family and address (first on line %d)",
 							 proto_str(a->proto), e->fwd[k].line);
-				return usage_err("%s ports %u-%u overlap the Forward on line %d",
-						 proto_str(a->proto), e->fwd[j].spec.first,
-						 e->fwd[j].spec.last, e->fwd[k].line);
+				return usage_err("%s %s overlaps the Forward on line %d (%s %s)",
+						 proto_str(a->proto), e->fwd[j].args.pos[1],
+						 e->fwd[k].line, proto_str(a->proto),
+						 e->fwd[k].args.pos[1]);
 			}
 	}
 	for (i = 0; i < c->nhome; i++) {

@@ -28,12 +28,16 @@ static const char usage_text[] =
 	"  crbpf status [--json]\n"
 	"  crbpf home attach TUNNEL [--serve IFACE]... [--table N] [--mark N]\n"
 	"  crbpf home detach TUNNEL\n"
+	"  crbpf apply [--check] [FILE]\n"
+	"  crbpf config\n"
 	"  crbpf help | --help | --version\n"
 	"\n"
 	"PROTO is tcp or udp. BACKEND is ADDR, ADDR:PORT, [ADDR6] or [ADDR6]:PORT.\n"
 	"PROTO all forwards every port (kept) except --except ports and what a local\n"
 	"socket serves. --addr PUBLIC: only packets to that address of the device.\n"
 	"Timeout NAMEs: tcp, tcp-syn, tcp-fin, tcp-close, udp, udp-stream.\n"
+	"apply makes the live state equal to FILE (default /etc/crbpf/crbpf.conf,\n"
+	"see crbpf.conf(5)); config prints the live state in that format.\n"
 	"Pins live under $CRBPF_PIN_ROOT (default " CRBPF_PIN_ROOT_DEFAULT ").\n";
 
 void usage(FILE *f)
@@ -78,6 +82,8 @@ static const struct {
 	{ "flows", cmd_flows },
 	{ "status", cmd_status },
 	{ "home", cmd_home },
+	{ "apply", cmd_apply },
+	{ "config", cmd_config },
 };
 
 int main(int argc, char **argv)

@@ -229,6 +229,12 @@ int timeouts_apply(int fd, const struct crbpf_timeouts *t, __u32 set,
 		   struct undo *u);
 const char *timeout_name(unsigned int i);
 __u32 timeout_value(const struct crbpf_timeouts *t, unsigned int i);
+/* apply.c: crbpf apply / config. apply_file() returns 0, -errno (-ENODEV:
+ * a device the file names does not exist yet, nothing was changed) or
+ * USAGE (the file is wrong, nothing was changed). */
+int apply_file(const char *path, bool check_only);
+int cmd_apply(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 /* home.c */
 #define HOME_MAX_SERVE 16
 #define HOME_MAX_ADDRS 32
