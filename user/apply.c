@@ -660,6 +660,8 @@ static int apply_conf(const char *path, const struct conf *c)
 		first = first ?: ret;
 	}
 	free(attached);
+	if (first)
+		err("%s was applied only in part: %s", path, strerror(-first));
 	return first;
 }
 
@@ -675,8 +677,6 @@ int apply_file(const char *path, bool check_only)
 		ret = tool_prepare();
 		if (!ret)
 			ret = apply_conf(path, &c);
-		if (ret && ret != USAGE)
-			err("%s was applied only in part: %s", path, strerror(-ret));
 	}
 	conf_free(&c);
 	return ret;
