@@ -332,26 +332,32 @@ Interface = eth0
 Mode = tc
 Timeout = tcp=3600, udp=60
 MSS = off
-Forward = tcp 9000-9010 $TUN_HOME4:7000
+Forward = tcp 9000-9005 $TUN_HOME4:7000
+Forward = tcp 9006-9010 $TUN_HOME4:7006
 Forward = udp all $TUN_HOME4 --except 22,60000-60100,51820
 Forward = tcp 8000 [$TUN_HOME6]
 Forward = tcp 8000 $TUN_HOME4
+Forward = tcp 8001 $TUN_HOME4:8001
+Forward = tcp 8002 $TUN_HOME4
 Forward = tcp 8443 $TUN_HOME4:8000 --addr $VPS4
 Forward = tcp 8444 [$TUN_HOME6]:8000 --addr $VPS6
-Forward = tcp 8001 $TUN_HOME4:8000
-Forward = tcp 8002 $TUN_HOME4:8000
+Forward = tcp 8500 $TUN_HOME4:8000
+Forward = tcp 8501 $TUN_HOME4:8000
 EOF
+# Canonical: sorted, consecutive ports with one backend offset merged
+# (8500 and 8501 both go to 8000: two lines), defaults left out.
 cat >"$d/c.want" <<EOF
 [Edge]
 Interface = eth0
 Mode = tc
 Timeout = tcp=3600, udp=60
 MSS = off
-Forward = tcp 8000 $TUN_HOME4
+Forward = tcp 8000-8002 $TUN_HOME4
 Forward = tcp 8000 [$TUN_HOME6]
-Forward = tcp 8001-8002 $TUN_HOME4:8000
 Forward = tcp 8443 $TUN_HOME4:8000 --addr $VPS4
 Forward = tcp 8444 [$TUN_HOME6]:8000 --addr $VPS6
+Forward = tcp 8500 $TUN_HOME4:8000
+Forward = tcp 8501 $TUN_HOME4:8000
 Forward = tcp 9000-9010 $TUN_HOME4:7000
 Forward = udp all $TUN_HOME4 --except 22,51820,60000-60100
 EOF
