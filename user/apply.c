@@ -410,8 +410,12 @@ out:
 	return ret;
 }
 
+/* live MODE_AUTO: an XDP link is pinned but the device has no XDP program
+ * (it was re-created): attaching again is the repair. */
 static bool mode_ok(enum xdp_mode want, int live)
 {
+	if (live == MODE_AUTO)
+		return false;
 	if (want == MODE_AUTO)
 		return live != MODE_TC;
 	return live == (int)want;
