@@ -139,9 +139,10 @@ static int rev_src_cmp(const void *a, const void *b)
 }
 
 /* Every crbpf_rev entry of the backend address of rk (an `all` entry's rev
- * key has port 0): appended to *touched, grown as needed. */
+ * key has port 0): appended to *touched, grown as needed, with room for
+ * `more` entries the caller appends afterwards. */
 static int rev_expand(int rev_fd, const struct crbpf_rev_key *rk,
-		      struct crbpf_rev_key **touched, int *nt)
+		      struct crbpf_rev_key **touched, int *nt, int more)
 {
 	struct crbpf_rev_key *keys, *t;
 	struct crbpf_rev *vals;
@@ -151,7 +152,7 @@ static int rev_expand(int rev_fd, const struct crbpf_rev_key *rk,
 		     (void **)&vals);
 	if (n < 0)
 		return n;
-	t = realloc(*touched, (*nt + n + 1) * sizeof(*t));
+	t = realloc(*touched, (*nt + n + more + 1) * sizeof(*t));
 	if (!t) {
 		ret = -ENOMEM;
 	} else {
@@ -204,7 +205,8 @@ static int rev_recompute(int ports_fd, int rev_fd, struct crbpf_rev_key *touched
 		if (touched_in[i].port)
 			touched[nt++] = touched_in[i];
 		else
-			ret = rev_expand(rev_fd, &touched_in[i], &touched, &nt);
+			ret = rev_expand(rev_fd, &touched_in[i], &touched, &nt,
+					 ntouched_in - i - 1);
 	}
 	for (i = 0; i < n; i++) {
 		if (vals[i].flags & CRBPF_BE_ALL) {

@@ -19,6 +19,7 @@ serve cr-home t7000 tcp "" 7000 || t_fail "home server did not start"
 serve cr-home t7001 tcp "" 7001 || t_fail "home server did not start"
 serve cr-home u5300 udp "" 5300 || t_fail "home server did not start"
 serve cr-home u5400 udp "" 5400 || t_fail "home server did not start"
+serve cr-ctr ctr80 tcp "" 80 || t_fail "container server did not start"
 
 # Forwards as a set of lines "proto port family addr backend:port".
 mappings() {
@@ -99,7 +100,7 @@ if home_crbpf status --json | "$PY" -c '
 import json, sys
 h = json.load(sys.stdin)["home"]
 sys.exit(not any(t["tunnel"] == "wgh" and [s["dev"] for s in t["serve"]] == ["docker0"] for t in h))'; then
-	hello_case config-apply-home "$CLI4:" peer cr-cli hello $VPS4 8080
+	HELLO_TAG=ctr80 hello_case config-apply-home "$CLI4:" peer cr-cli hello $VPS4 8080
 else
 	t_result config-apply-home FAIL "home status does not show wgh serving docker0: $(home_crbpf status 2>&1 | tail -n2 | tr '\n' ';')"
 fi
@@ -160,9 +161,10 @@ Tunnel = nosuchtun0
 EOF
 nobody=$(mktemp -d /tmp/crbpf-nobody.XXXXXX)
 trap 'rm -rf "$nobody"; _t_exit' EXIT
-chmod 755 "$nobody" && cp "$CRBPF" "$nobody/crbpf" && chmod 755 "$nobody/crbpf"
-out=$(cat "$d/check.conf" | nsx cr-vps env CRBPF_PIN_ROOT=$VPS_PIN setpriv --reuid=65534 \
-	--regid=65534 --clear-groups --inh-caps=-all "$nobody/crbpf" apply --check /dev/stdin 2>&1)
+chmod 755 "$nobody" && cp "$CRBPF" "$d/check.conf" "$nobody/" && chmod 755 "$nobody/crbpf" &&
+	chmod 644 "$nobody/check.conf"
+out=$(nsx cr-vps env CRBPF_PIN_ROOT=$VPS_PIN setpriv --reuid=65534 --regid=65534 --clear-groups \
+	--inh-caps=-all "$nobody/crbpf" apply --check "$nobody/check.conf" 2>&1)
 rc=$?
 out2=$(vps_crbpf apply --check "$d/check.conf" 2>&1)
 rc2=$?
