@@ -38,7 +38,7 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BPF := $(wildcard tests/bench/*.bpf.c)
 
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS) $(patsubst %.skel.h,%.bpf.o,$(UNIT_SKELS)) $(UNIT_SKELS)
+.SECONDARY: $(BPF_OBJS) $(SKELS) $(patsubst %.skel.h,%.bpf.o,$(UNIT_SKELS)) $(UNIT_SKELS)
 .PHONY: all deps test unit integration demo bench bench-quick clean
 
 all: $(OUT)/crbpf $(OUT)/unit_tests
