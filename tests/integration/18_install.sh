@@ -188,7 +188,7 @@ comp_case() {
 	if [ "$got" = "$want" ]; then
 		t_result "$case" PASS
 	else
-		t_result "$case" FAIL "crbpf ${*:1:$#-1} '${*: -1}'<TAB>: got '$got', want '$want'"
+		t_result "$case" FAIL "${*:1:$#-1} '${*: -1}'<TAB>: got '$got', want '$want'"
 	fi
 }
 comp_case completion-command "port" crbpf po
