@@ -38,41 +38,12 @@ struct home_cfg {
 
 static int cfg_load(const char *tunnel, struct home_cfg *cfg)
 {
-	char path[PATH_MAX];
-	__u32 key = 0;
-	int fd, ret = 0;
-
-	pin_path(path, sizeof(path), "home", NULL, tunnel);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_lookup_elem(fd, &key, cfg))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return pin_record_load("home", tunnel, cfg, sizeof(*cfg));
 }
 
 static int cfg_store(const char *tunnel, const struct home_cfg *cfg)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts);
-	char path[PATH_MAX];
-	__u32 key = 0;
-	int fd, ret = 0;
-
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "crbpf_hcfg", sizeof(key),
-			    sizeof(*cfg), 1, &opts);
-	if (fd < 0)
-		return -errno;
-	pin_path(path, sizeof(path), "home", NULL, tunnel);
-	if (bpf_map_update_elem(fd, &key, cfg, BPF_ANY))
-		ret = -errno;
-	if (!ret) {
-		unlink(path);
-		if (bpf_obj_pin(fd, path))
-			ret = -errno;
-	}
-	close(fd);
-	return ret;
+	return pin_record_store("home", tunnel, "crbpf_hcfg", cfg, sizeof(*cfg));
 }
 
 int home_attached_count(void)
@@ -242,6 +213,9 @@ struct home_args {
 	int nserve;
 	__u32 table;
 	__u32 mark;
+	/* crbpf watch: a served device that is not there (Docker re-creates
+	 * its bridges) stays in the record, to be attached when it is back. */
+	bool keep_missing;
 };
 
 static int home_attach(const struct home_args *a)
@@ -271,7 +245,7 @@ static int home_attach(const struct home_args *a)
 		int idx;
 
 		ret = resolve_iface(a->serve[i], &idx);
-		if (ret) {
+		if (ret && !a->keep_missing) {
 			err("failed to serve %s: %s", a->serve[i], strerror(-ret));
 			goto out;
 		}
@@ -336,7 +310,8 @@ static int home_attach(const struct home_args *a)
 	for (i = 0; i < (int)cfg.nserve; i++) {
 		int idx;
 
-		resolve_iface(cfg.serve[i], &idx);
+		if (resolve_iface(cfg.serve[i], &idx))
+			continue; /* keep_missing */
 		pin_path(path, sizeof(path), "links", "homesrv", cfg.serve[i]);
 		if (pin_exists(path))
 			ret = tc_replace(bpf_program__fd(skel->progs.crbpf_home_srv),
@@ -492,6 +467,148 @@ static int home_detach(const char *tunnel)
 		pin_path(path, sizeof(path), "maps", NULL, "crbpf_hflows");
 		pin_unlink(path);
 		edge_cleanup_idle();
+	}
+	return ret;
+}
+
+static bool addrs_same(const struct home_cfg *cfg, const struct nl_addr *v, int n)
+{
+	__u32 i, want = 0;
+	int j;
+
+	for (j = 0; j < n; j++) {
+		if (v[j].scope != RT_SCOPE_UNIVERSE)
+			continue;
+		if (want++ >= HOME_MAX_ADDRS || !addr_in(cfg, &v[j].addr))
+			return false;
+	}
+	for (i = 0; i < cfg->naddr; i++) {
+		for (j = 0; j < n; j++)
+			if (v[j].scope == RT_SCOPE_UNIVERSE &&
+			    v[j].addr.family == cfg->addrs[i].family &&
+			    !memcmp(v[j].addr.a, cfg->addrs[i].a, sizeof(v[j].addr.a)))
+				break;
+		if (j == n)
+			return false;
+	}
+	return true;
+}
+
+/* A pin of kind for dev whose device is gone or re-created: unpinned, so
+ * that attach makes a new attachment instead of updating a dead one. */
+static bool pin_dead(const char *kind, const char *dev, bool *dead)
+{
+	char path[PATH_MAX];
+	int idx = 0;
+
+	pin_path(path, sizeof(path), "links", kind, dev);
+	if (!pin_exists(path))
+		return false;
+	resolve_iface(dev, &idx);
+	if (pin_alive(path, idx) > 0)
+		return false;
+	pin_unlink(path);
+	*dead = true;
+	return true;
+}
+
+static void hflows_move(__u32 from, __u32 to)
+{
+	struct crbpf_hflow_key *keys;
+	struct crbpf_hflow *vals;
+	int fd, i, n;
+
+	fd = pin_map_open("crbpf_hflows");
+	if (fd < 0)
+		return;
+	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		     (void **)&vals);
+	for (i = 0; i < n; i++)
+		if (vals[i].tunnel_ifindex == from) {
+			vals[i].tunnel_ifindex = to;
+			bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_EXIST);
+		}
+	if (n >= 0) {
+		free(keys);
+		free(vals);
+	}
+	close(fd);
+}
+
+/*
+ * crbpf watch, home side: the tunnel or a served device deleted and
+ * re-created, the tunnel's addresses or the host's default-route devices
+ * changed: attach again from the record (an in-place upgrade for what is
+ * still attached). Routes of the table go with a tunnel that goes down;
+ * they are put back on every pass (adding what exists changes nothing).
+ */
+static int home_repair_cb(const char *tunnel, const char *path, void *data)
+{
+	struct home_cfg cfg, now = {};
+	struct home_args a = {};
+	struct nl_addr *v = NULL;
+	int *missing = data, ifindex, idx, n = 0, ret;
+	bool need = false;
+	__u32 i;
+
+	(void)path;
+	if (cfg_load(tunnel, &cfg))
+		return 0;
+	if (resolve_iface(tunnel, &ifindex) || !if_is_up(tunnel)) {
+		(*missing)++;
+		return 0;
+	}
+	need = (int)cfg.tunnel_ifindex != ifindex;
+	pin_dead("hometun", tunnel, &need);
+	for (i = 0; i < cfg.nserve; i++) {
+		if (resolve_iface(cfg.serve[i], &idx))
+			(*missing)++;
+		else
+			pin_dead("homesrv", cfg.serve[i], &need);
+	}
+	for (i = 0; i < cfg.nout; i++)
+		pin_dead("homeout", cfg.out[i], &need);
+	now.tunnel_ifindex = ifindex;
+	memcpy(now.serve, cfg.serve, sizeof(now.serve));
+	now.nserve = cfg.nserve;
+	home_out_devs(&now);
+	for (i = 0; i < now.nout && now.nout == cfg.nout; i++)
+		if (!out_in(&cfg, now.out[i]))
+			break;
+	if (i < now.nout || now.nout != cfg.nout)
+		need = true;
+	if (!nl_addrs(ifindex, AF_UNSPEC, &v, &n) && !addrs_same(&cfg, v, n))
+		need = true;
+	free(v);
+	if (!need)
+		return home_rules(&cfg, true);
+	notice("%s (home) changed: attaching again", tunnel);
+	if ((int)cfg.tunnel_ifindex != ifindex)
+		hflows_move(cfg.tunnel_ifindex, ifindex);
+	a.tunnel = tunnel;
+	a.table = cfg.table;
+	a.mark = cfg.mark;
+	a.keep_missing = true;
+	for (i = 0; i < cfg.nserve; i++)
+		a.serve[a.nserve++] = cfg.serve[i];
+	ret = home_attach(&a);
+	return ret;
+}
+
+int home_repair(int *missing)
+{
+	return pin_iter(NULL, home_repair_cb, missing);
+}
+
+int home_detach_all(void)
+{
+	char names[64][IF_NAMESIZE * 2];
+	int i, n = 0, ret = 0, r;
+
+	n = pin_names(NULL, names, 64);
+	for (i = 0; i < n; i++) {
+		r = home_detach(names[i]);
+		ret = ret ?: r;
 	}
 	return ret;
 }

@@ -28,6 +28,8 @@ static const char usage_text[] =
 	"  crbpf status [--json]\n"
 	"  crbpf home attach TUNNEL [--serve IFACE]... [--table N] [--mark N]\n"
 	"  crbpf home detach TUNNEL\n"
+	"  crbpf watch [FILE]\n"
+	"  crbpf down\n"
 	"  crbpf help | --help | --version\n"
 	"\n"
 	"PROTO is tcp or udp. BACKEND is ADDR, ADDR:PORT, [ADDR6] or [ADDR6]:PORT.\n"
@@ -78,6 +80,8 @@ static const struct {
 	{ "flows", cmd_flows },
 	{ "status", cmd_status },
 	{ "home", cmd_home },
+	{ "watch", cmd_watch },
+	{ "down", cmd_down },
 };
 
 int main(int argc, char **argv)

@@ -34,6 +34,7 @@ extern int verbose;
 void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_setup_libbpf(void);
 
@@ -58,6 +59,7 @@ const char *addr_str(const struct addr *a, char *buf, size_t len);
 const char *proto_str(__u8 proto);
 const char *family_str(__u8 family);
 int resolve_iface(const char *name, int *ifindex);
+bool if_is_up(const char *name);
 const char *ifname(int ifindex, char *buf);
 void json_str(FILE *f, const char *s);
 
@@ -73,10 +75,15 @@ int pin_path(char *buf, size_t len, const char *dir, const char *kind,
 bool pin_exists(const char *path);
 int pin_dirs_create(struct undo *u);
 void pin_dirs_remove_if_empty(void);
+void pin_unlock(void);
+int pin_record_store(const char *dir, const char *name, const char *map_name,
+		     const void *val, __u32 len);
+int pin_record_load(const char *dir, const char *name, void *val, __u32 len);
 int pin_map_open(const char *name);
 typedef int (*pin_iter_cb)(const char *dev, const char *path, void *data);
 int pin_iter(const char *kind, pin_iter_cb cb, void *data);
 int pin_count(const char *kind);
+int pin_names(const char *kind, char names[][IF_NAMESIZE * 2], int max);
 void pin_name_decode(const char *enc, char *dev, size_t len);
 int pin_unlink(const char *path);
 
@@ -101,6 +108,9 @@ int tc_replace(int prog_fd, int ifindex, const char *pinpath, struct undo *u);
 int tc_detach_pin(const char *pinpath, int ifindex);
 void link_release(const char *pinpath);
 int link_prog_id(const char *pinpath, __u32 *prog_id, bool *is_link);
+int pin_alive(const char *pinpath, int ifindex);
+int pin_prog_fd(const char *pinpath);
+bool prog_is(int prog_fd, const char *name);
 
 /* probe.c */
 int probe_tcx(void);
@@ -141,6 +151,8 @@ int cmd_status(int argc, char **argv);
 int edge_attached_count(char *only, size_t len);
 int edge_is_attached(const char *dev);
 int edge_cleanup_idle(void);
+int edge_repair(int *missing);
+int edge_detach_all(void);
 /* port.c */
 int cmd_port(int argc, char **argv);
 int txport_ensure(int fd, __u32 ifindex, struct undo *u);
@@ -148,6 +160,9 @@ int port_pick_dev(const char *dev, char *name, int *ifindex);
 int read_cmd_prepare(int argc, char **argv, const char *use, const char *map,
 		     bool *json, int *only);
 int mappings_purge(int pub_ifindex);
+int ports_move_public(__u32 from, __u32 to);
+int rev_refresh_all(void);
+int backends_refresh(int *waiting);
 int ports_restore(const struct crbpf_port_key *keys,
 		  const struct crbpf_backend *vals, int n, struct undo *u);
 int port_key_cmp(const void *a, const void *b);
@@ -187,10 +202,17 @@ int cmd_flows(int argc, char **argv);
 int timeouts_parse(const char *arg, struct crbpf_timeouts *t, __u32 *set);
 int timeouts_apply(int fd, const struct crbpf_timeouts *t, __u32 set,
 		   struct undo *u);
+/* watch.c */
+#define CRBPF_CONF_DEFAULT "/etc/crbpf/crbpf.conf"
+int cmd_watch(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int apply_file(const char *path, bool check_only);
 /* home.c */
 int cmd_home(int argc, char **argv);
 int home_attached_count(void);
 int home_status_json(FILE *f);
 int home_status_text(FILE *f);
+int home_repair(int *missing);
+int home_detach_all(void);
 
 #endif /* CRBPF_TOOL_H */
