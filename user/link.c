@@ -310,3 +310,30 @@ int map_sync_pins(struct bpf_object *obj)
 	}
 	return 0;
 }
+
+/* Whether the attachment pinned at pinpath still runs on ifindex: 1 yes,
+ * 0 no (its device was deleted, maybe re-created under the same name),
+ * -errno when the pin cannot be read. */
+int link_live_on(const char *pinpath, int ifindex)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(pinpath), ret;
+
+	if (fd < 0)
+		return -errno;
+	if (!fd_is_link(fd)) {
+		ret = ifindex > 0 && clsact_dir_of(ifindex, prog_fd_id(fd)) != 0;
+	} else if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		ret = -errno;
+	} else {
+		/* XDP and tcx (type 11, not in the 6.1 headers) links both
+		 * start their union member with the ifindex; the kernel sets
+		 * it to 0 when the device goes away. Other link types carry
+		 * no device. */
+		ret = info.type == BPF_LINK_TYPE_XDP || info.type == 11 ?
+			      (int)info.xdp.ifindex == ifindex : 1;
+	}
+	close(fd);
+	return ret;
+}

@@ -28,6 +28,7 @@ static const char usage_text[] =
 	"  crbpf status [--json]\n"
 	"  crbpf home attach TUNNEL [--serve IFACE]... [--table N] [--mark N]\n"
 	"  crbpf home detach TUNNEL\n"
+	"  crbpf doctor [--json]\n"
 	"  crbpf help | --help | --version\n"
 	"\n"
 	"PROTO is tcp or udp. BACKEND is ADDR, ADDR:PORT, [ADDR6] or [ADDR6]:PORT.\n"
@@ -78,6 +79,7 @@ static const struct {
 	{ "flows", cmd_flows },
 	{ "status", cmd_status },
 	{ "home", cmd_home },
+	{ "doctor", cmd_doctor },
 };
 
 int main(int argc, char **argv)
