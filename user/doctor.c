@@ -495,6 +495,7 @@ static void check_listeners_mapped(struct doctor *d)
 		for (i = 0; i < d->nports; i++) {
 			const struct crbpf_port_key *k = &d->keys[i];
 			char desc[128], owner[512], be[INET6_ADDRSTRLEN];
+			char dev[IF_NAMESIZE];
 			struct addr ba = { .family = k->family };
 			bool dup = false;
 
@@ -519,9 +520,10 @@ static void check_listeners_mapped(struct doctor *d)
 			addr_str(&ba, be, sizeof(be));
 			problem(d, "listener", NULL,
 				fmt("crbpf port del %s, or move the local service to another port", desc),
-				"%s port %u is mapped to %s port %u and also served on this host by %s: the mapping takes its packets, the local service gets none",
-				proto_str(k->proto), ntohs(k->port), be,
-				ntohs(d->vals[i].port), owner);
+				"%s port %u of %s is mapped (to %s port %u) and also served on this host by %s: the mapping takes its packets, the local service gets none",
+				proto_str(k->proto), ntohs(k->port),
+				ifname(k->ifindex, dev), be, ntohs(d->vals[i].port),
+				owner);
 		}
 	}
 	free(l);
