@@ -195,9 +195,9 @@ static void check_pins(struct doctor *d)
 	checked(d, "pin root %s", pin_root);
 }
 
-/* The home tunnel whose attach serves (or uses as line) dev, and the attach
- * command that re-creates its setup. */
-static char *home_attach_cmd(const char *tunnel)
+/* The `home attach` that re-creates tunnel's setup, without served device
+ * skip (NULL: all of them). */
+static char *home_attach_cmd(const char *tunnel, const char *skip)
 {
 	struct home_info hi;
 	char buf[1024];
@@ -207,7 +207,9 @@ static char *home_attach_cmd(const char *tunnel)
 		return fmt("crbpf home attach %s", tunnel);
 	o = snprintf(buf, sizeof(buf), "crbpf home attach %s", tunnel);
 	for (i = 0; i < hi.nserve && o < (int)sizeof(buf); i++)
-		o += snprintf(buf + o, sizeof(buf) - o, " --serve %s", hi.serve[i]);
+		if (!skip || strcmp(skip, hi.serve[i]))
+			o += snprintf(buf + o, sizeof(buf) - o, " --serve %s",
+				      hi.serve[i]);
 	if (o < (int)sizeof(buf) && hi.table != CRBPF_HOME_TABLE_DEFAULT)
 		o += snprintf(buf + o, sizeof(buf) - o, " --table %u", hi.table);
 	if (o < (int)sizeof(buf) && hi.mark != CRBPF_HOME_MARK_DEFAULT)
@@ -215,6 +217,7 @@ static char *home_attach_cmd(const char *tunnel)
 	return strdup(buf);
 }
 
+/* The home tunnel that serves dev (or, for a line device, the first). */
 static void tunnel_serving(struct doctor *d, const char *dev, char *out)
 {
 	struct home_info hi;
@@ -235,7 +238,10 @@ static void tunnel_serving(struct doctor *d, const char *dev, char *out)
 		snprintf(out, IF_NAMESIZE, "%s", d->tunnels[0]);
 }
 
-static char *stale_fix(struct doctor *d, const char *kind, const char *dev)
+/* gone: the device no longer exists; otherwise it was re-created and the
+ * pinned attachment points at the old one. */
+static char *stale_fix(struct doctor *d, const char *kind, const char *dev,
+		       bool gone)
 {
 	char tunnel[IF_NAMESIZE];
 
@@ -251,10 +257,16 @@ static char *stale_fix(struct doctor *d, const char *kind, const char *dev)
 		tunnel_serving(d, dev, tunnel);
 		if (!tunnel[0])
 			return fmt("`crbpf watch` repairs it when %s is re-created", dev);
-		cmd = home_attach_cmd(tunnel);
-		ret = fmt("`crbpf watch` repairs it when %s is re-created; by hand: crbpf home detach %s && %s%s",
-			  dev, tunnel, cmd,
-			  !strcmp(kind, "homesrv") ? " (without the gone device)" : "");
+		/* Attaching again drops a served device it no longer names. */
+		if (gone && !strcmp(kind, "homesrv")) {
+			cmd = home_attach_cmd(tunnel, dev);
+			ret = fmt("`crbpf watch` repairs it when %s is re-created; to stop serving it: %s",
+				  dev, cmd);
+		} else {
+			cmd = home_attach_cmd(tunnel, NULL);
+			ret = fmt("`crbpf watch` repairs it when %s is re-created; by hand: crbpf home detach %s && %s",
+				  dev, tunnel, cmd);
+		}
 		free(cmd);
 		return ret;
 	}
@@ -303,14 +315,14 @@ static void check_stale_links(struct doctor *d)
 		n++;
 		ifindex = if_nametoindex(dev);
 		if (!ifindex) {
-			problem(d, "stale-pin", dev, stale_fix(d, kind, dev),
+			problem(d, "stale-pin", dev, stale_fix(d, kind, dev, true),
 				"%s of %s is pinned at %s but %s no longer exists",
 				kind_desc(kind), dev, path, dev);
 			continue;
 		}
 		live = link_live_on(path, ifindex);
 		if (!live)
-			problem(d, "stale-pin", dev, stale_fix(d, kind, dev),
+			problem(d, "stale-pin", dev, stale_fix(d, kind, dev, false),
 				"%s of %s is pinned at %s but no longer attached to %s (the device was deleted and re-created): it sees no packets",
 				kind_desc(kind), dev, path, dev);
 	}
@@ -395,8 +407,8 @@ static void check_handshake(struct doctor *d, const struct wg_dev *w,
  * the device that carries them to the peer, or each one is fragmented. */
 static void check_mtu(struct doctor *d, const struct wg_dev *w, int ifindex)
 {
-	__u32 tun_mtu, pub_mtu, best = 0, overhead = 0;
-	char pub[IF_NAMESIZE] = "", bestdev[IF_NAMESIZE] = "";
+	__u32 tun_mtu, pub_mtu, want = 0, overhead = 0, worst_pub = 0;
+	char pub[IF_NAMESIZE] = "";
 	unsigned char rtype;
 	int i, oif;
 
@@ -407,23 +419,24 @@ static void check_mtu(struct doctor *d, const struct wg_dev *w, int ifindex)
 		__u32 o = p->endpoint.family == CRBPF_V6 ? WG_OVERHEAD6 : WG_OVERHEAD4;
 
 		if (!p->has_endpoint || nl_route_get(&p->endpoint, &oif, &rtype) ||
-		    nl_link_mtu(oif, &pub_mtu))
+		    nl_link_mtu(oif, &pub_mtu) || tun_mtu + o <= pub_mtu)
 			continue;
-		if (tun_mtu + o > pub_mtu && (!best || pub_mtu - o < best - overhead)) {
-			best = pub_mtu;
+		/* The peer with the smallest room decides. */
+		if (!want || pub_mtu - o < want) {
+			want = pub_mtu - o;
 			overhead = o;
+			worst_pub = pub_mtu;
 			ifname(oif, pub);
-			snprintf(bestdev, sizeof(bestdev), "%s", pub);
 		}
 	}
-	if (!best)
+	if (!want)
 		return;
 	problem(d, "mtu", w->name,
 		fmt("ip link set dev %s mtu %u (wg-quick [Interface]: MTU = %u)",
-		    w->name, best - overhead, best - overhead),
+		    w->name, want, want),
 		"%s has MTU %u: with %u bytes of WireGuard over IPv%d that is above %s's MTU %u, so full-size packets are fragmented",
-		w->name, tun_mtu, overhead, overhead == WG_OVERHEAD6 ? 6 : 4,
-		bestdev, best);
+		w->name, tun_mtu, overhead, overhead == WG_OVERHEAD6 ? 6 : 4, pub,
+		worst_pub);
 }
 
 /* --- VPS --- */
@@ -533,32 +546,34 @@ struct tun_dev {
 	int ifindex;
 	char name[IF_NAMESIZE];
 	bool v6; /* an IPv6 mapping goes through it */
-	bool l2;
 };
 
-static int tun_add(struct tun_dev *t, int n, int max, int ifindex)
+struct tun_list {
+	struct tun_dev v[32];
+	int n;
+};
+
+static struct tun_dev *tun_add(struct tun_list *t, int ifindex)
 {
 	int i;
 
-	for (i = 0; i < n; i++)
-		if (t[i].ifindex == ifindex)
-			return n;
-	if (n == max || !if_indextoname(ifindex, t[n].name))
-		return n;
-	t[n].ifindex = ifindex;
-	t[n].v6 = t[n].l2 = false;
-	return n + 1;
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].ifindex == ifindex)
+			return &t->v[i];
+	if (t->n == (int)ARRAY_SIZE(t->v) || !if_indextoname(ifindex, t->v[t->n].name))
+		return NULL;
+	t->v[t->n].ifindex = ifindex;
+	t->v[t->n].v6 = false;
+	return &t->v[t->n++];
 }
 
 static int tun_pin_cb(const char *dev, const char *path, void *data)
 {
-	struct tun_dev *t = data;
-	int ifindex = if_nametoindex(dev), n = t[0].ifindex;
+	int ifindex = if_nametoindex(dev);
 
 	(void)path;
-	/* t[0].ifindex counts the entries that follow it */
 	if (ifindex)
-		t[0].ifindex = tun_add(t + 1, n, 31, ifindex);
+		tun_add(data, ifindex);
 	return 0;
 }
 
@@ -644,26 +659,20 @@ static void check_vps_wg(struct doctor *d, const struct tun_dev *t)
 
 static void check_vps(struct doctor *d)
 {
-	struct tun_dev t[32] = {};
-	int i, n, v;
+	struct tun_list t = {};
+	struct tun_dev *td;
+	int i, v;
 
 	/* Devices that reach backends: the reverse-path pins and the
 	 * devices the mappings name. */
-	pin_iter("tun", tun_pin_cb, t);
-	n = t[0].ifindex;
+	pin_iter("tun", tun_pin_cb, &t);
 	for (i = 0; i < d->nports; i++) {
-		int k, before = n;
-
-		n = tun_add(t + 1, n, 31, d->vals[i].ifindex);
-		for (k = 1; k <= n; k++)
-			if (t[k].ifindex == (int)d->vals[i].ifindex) {
-				t[k].v6 |= d->keys[i].family == CRBPF_V6;
-				t[k].l2 |= !!(d->vals[i].flags & CRBPF_BE_L2);
-			}
-		(void)before;
+		td = tun_add(&t, d->vals[i].ifindex);
+		if (td && d->keys[i].family == CRBPF_V6)
+			td->v6 = true;
 	}
-	for (i = 1; i <= n; i++) {
-		const char *dev = t[i].name;
+	for (i = 0; i < t.n; i++) {
+		const char *dev = t.v[i].name;
 
 		if (is_edge(d, dev))
 			continue;
@@ -674,12 +683,12 @@ static void check_vps(struct doctor *d)
 				"IPv4 forwarding is off on %s: replies from the backends arriving there are not routed back to clients",
 				dev);
 		v = sysctl_int("/proc/sys/net/ipv6/conf/%s/forwarding", dev);
-		if (v == 0 && t[i].v6)
+		if (v == 0 && t.v[i].v6)
 			problem(d, "forwarding", dev,
 				fmt("sysctl -w net.ipv6.conf.%s.forwarding=1", dev),
 				"IPv6 forwarding is off on %s: replies from the IPv6 backends arriving there are not routed back to clients",
 				dev);
-		check_vps_wg(d, &t[i]);
+		check_vps_wg(d, &t.v[i]);
 	}
 	/* IPv4 without DF, larger than an Ethernet next hop's MTU, is left to
 	 * the kernel's forwarding, which fragments it. */

@@ -171,5 +171,13 @@ doc doctor-stale-recreated vps 1 "[stale-pin]" "no longer attached to vx0" "crbp
 must "crbpf detach vx0" vps_crbpf detach vx0 >/dev/null
 nsx cr-vps ip link del vx0
 clean doctor-stale-fixed vps
+# home: a served bridge deleted; attaching again without it is the fix
+nsx cr-home ip link add br1 type bridge && nsx cr-home ip link set br1 up || t_fail "bridge br1"
+must "crbpf home attach wgh --serve docker0 --serve br1" \
+	home_crbpf home attach wgh --serve docker0 --serve br1 >/dev/null
+nsx cr-home ip link del br1
+doc doctor-stale-served home 1 "[stale-pin]" "served bridge of br1" \
+	"to stop serving it: crbpf home attach wgh --serve docker0"
+must "crbpf home attach wgh --serve docker0" home_crbpf home attach wgh --serve docker0 >/dev/null
 clean doctor-final-home home
 t_done
