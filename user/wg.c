@@ -133,7 +133,7 @@ static int attr_tb_cb(const struct nlattr *attr, void *data)
 
 static int family_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct nlattr *tb[CTRL_ATTR_MAX + 1] = {};
+	struct nlattr *tb[16] = {};
 
 	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), attr_tb_cb, tb);
 	if (tb[CTRL_ATTR_FAMILY_ID])
