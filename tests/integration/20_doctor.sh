@@ -11,9 +11,9 @@ need_crbpf
 t_up
 
 must "crbpf attach eth0" vps_crbpf attach eth0 >/dev/null
-must "crbpf port add tcp 8000 10.0.0.2" vps_crbpf port add tcp 8000 $TUN_HOME4 >/dev/null
+must "crbpf port add tcp 8000 10.0.0.2" vps_crbpf port add tcp 8000 "$TUN_HOME4" >/dev/null
 must "crbpf port add tcp 8000 [fd00::2]" vps_crbpf port add tcp 8000 "[$TUN_HOME6]" >/dev/null
-must "crbpf port add udp 5300 10.0.0.2" vps_crbpf port add udp 5300 $TUN_HOME4 >/dev/null
+must "crbpf port add udp 5300 10.0.0.2" vps_crbpf port add udp 5300 "$TUN_HOME4" >/dev/null
 must "crbpf home attach wgh --serve docker0" home_crbpf home attach wgh --serve docker0 >/dev/null
 VPS_KEY=$(cat "$TOPO_DIR/keys/vps.pub")
 HOME_KEY=$(cat "$TOPO_DIR/keys/home.pub")
@@ -49,8 +49,8 @@ doc() {
 
 # clean CASE SIDE: doctor is clean again (WireGuard may need a moment).
 clean() {
-	local i
-	for i in 1 2 3 4 5 6 7 8 9 10; do
+	local _
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		"${2}_crbpf" doctor >/dev/null 2>&1 && break
 		sleep 1
 	done
@@ -156,7 +156,7 @@ nsx cr-home wg set wgh peer "$VPS_KEY" remove
 nsx cr-home wg set wgh peer "$VPS_KEY" allowed-ips 0.0.0.0/0,::/0
 doc doctor-home-handshake home 1 "[handshake]" "wgh peer $VPS_KEY: no handshake ever" \
 	"Endpoint = <this host>"
-nsx cr-home wg set wgh peer "$VPS_KEY" endpoint $VPS4:51820 persistent-keepalive 1
+nsx cr-home wg set wgh peer "$VPS_KEY" endpoint "$VPS4:51820" persistent-keepalive 1
 clean doctor-home-handshake-fixed home
 
 # a device deleted with its pins left; then re-created (the old links see
