@@ -763,3 +763,21 @@ int home_status_text(FILE *f)
 		fprintf(f, "  (none)\n");
 	return 0;
 }
+
+/* What `home attach` recorded for tunnel, for doctor. */
+int home_info_load(const char *tunnel, struct home_info *hi)
+{
+	struct home_cfg cfg;
+	__u32 i;
+	int ret;
+
+	ret = cfg_load(tunnel, &cfg);
+	if (ret)
+		return ret;
+	memset(hi, 0, sizeof(*hi));
+	hi->table = cfg.table;
+	hi->mark = cfg.mark;
+	for (i = 0; i < cfg.nserve && i < ARRAY_SIZE(hi->serve); i++)
+		snprintf(hi->serve[hi->nserve++], IF_NAMESIZE, "%s", cfg.serve[i]);
+	return 0;
+}

@@ -30,6 +30,7 @@ static const char usage_text[] =
 	"  crbpf home detach TUNNEL\n"
 	"  crbpf watch [FILE]\n"
 	"  crbpf down\n"
+	"  crbpf doctor [--json]\n"
 	"  crbpf help | --help | --version\n"
 	"\n"
 	"PROTO is tcp or udp. BACKEND is ADDR, ADDR:PORT, [ADDR6] or [ADDR6]:PORT.\n"
@@ -82,6 +83,7 @@ static const struct {
 	{ "home", cmd_home },
 	{ "watch", cmd_watch },
 	{ "down", cmd_down },
+	{ "doctor", cmd_doctor },
 };
 
 int main(int argc, char **argv)

@@ -21,7 +21,7 @@
 
 char pin_root[PIN_ROOT_MAX];
 
-static bool on_bpffs(const char *path)
+bool on_bpffs(const char *path)
 {
 	char buf[PATH_MAX];
 	struct statfs st;
@@ -79,7 +79,9 @@ void pin_unlock(void)
 	lock_fd = -1;
 }
 
-int pin_init(void)
+/* pin_root from $CRBPF_PIN_ROOT or the default; no checks of the file
+ * system and no lock (doctor reads a root that may be broken or in use). */
+int pin_root_resolve(void)
 {
 	const char *env = getenv("CRBPF_PIN_ROOT");
 	size_t len;
@@ -98,6 +100,15 @@ int pin_init(void)
 		err("pin root %s is not an absolute path (CRBPF_PIN_ROOT)", pin_root);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int pin_init(void)
+{
+	int ret = pin_root_resolve();
+
+	if (ret)
+		return ret;
 	if (on_bpffs(pin_root))
 		return pin_lock();
 	if (!strncmp(pin_root, "/sys/fs/bpf/", 12)) {

@@ -428,7 +428,7 @@ static int mstats_zero(int fd, const struct crbpf_port_key *key, struct undo *u)
 	return ret;
 }
 
-static void owner_of_inode(__u32 inode, char *buf, size_t len)
+void owner_of_inode(__u32 inode, char *buf, size_t len)
 {
 	char path[600], link[64], want[32], comm[64];
 	struct dirent *p, *fd;

@@ -69,7 +69,9 @@ struct bpf_object;
 /* pin.c */
 #define PIN_ROOT_MAX 1024
 extern char pin_root[PIN_ROOT_MAX];
+int pin_root_resolve(void);
 int pin_init(void);
+bool on_bpffs(const char *path);
 int pin_path(char *buf, size_t len, const char *dir, const char *kind,
 	     const char *dev);
 bool pin_exists(const char *path);
@@ -143,6 +145,32 @@ struct listener {
 };
 int nl_listeners(__u8 proto, __u16 first, __u16 last, struct listener *out,
 		 int max);
+struct nlmsghdr;
+int nl_talk(int bus, struct nlmsghdr *nlh,
+	    int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
+int nl_link_mtu(int ifindex, __u32 *mtu);
+struct nl_route {
+	struct addr dst;
+	__u8 dst_len;
+	__u8 protocol;
+	__u8 type; /* RTN_* */
+	__u32 table;
+	int oif; /* 0: none or multipath */
+};
+int nl_routes(int af, struct nl_route **out, int *n);
+struct nl_rule {
+	__u8 family;
+	__u8 action; /* FR_ACT_* */
+	__u8 src_len;
+	__u8 protocol;
+	bool has_fwmark;
+	__u32 flags; /* FIB_RULE_INVERT: "not" */
+	__u32 table;
+	__u32 priority;
+	__u32 fwmark;
+	int suppress_prefixlen; /* -1: none */
+};
+int nl_rules(int af, struct nl_rule **out, int *n);
 
 /* edge.c */
 int cmd_attach(int argc, char **argv);
@@ -167,6 +195,7 @@ int ports_restore(const struct crbpf_port_key *keys,
 		  const struct crbpf_backend *vals, int n, struct undo *u);
 int port_key_cmp(const void *a, const void *b);
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals);
+void owner_of_inode(__u32 inode, char *buf, size_t len);
 /* match.c: --addr and `all` */
 struct except_list {
 	__u16 first[64], last[64];
@@ -214,5 +243,40 @@ int home_status_json(FILE *f);
 int home_status_text(FILE *f);
 int home_repair(int *missing);
 int home_detach_all(void);
+struct home_info {
+	__u32 table, mark;
+	int nserve;
+	char serve[16][IF_NAMESIZE];
+};
+int home_info_load(const char *tunnel, struct home_info *hi);
+/* wg.c: WireGuard devices read through genetlink (kernel module) or the
+ * userspace implementation's UAPI socket; never by running wg. */
+struct wg_allowed {
+	struct addr addr;
+	__u8 cidr;
+};
+struct wg_peer {
+	__u8 key[32];
+	bool has_endpoint;
+	struct addr endpoint;
+	__u16 endpoint_port;
+	long long last_handshake; /* seconds since the epoch, 0: never */
+	__u16 keepalive;
+	int nallowed, cap;
+	struct wg_allowed *allowed;
+};
+struct wg_dev {
+	char name[IF_NAMESIZE];
+	const char *via; /* "genetlink" or "uapi" */
+	__u16 listen_port;
+	int npeers, cap;
+	struct wg_peer *peers;
+};
+int wg_dev_get(const char *name, struct wg_dev *d);
+void wg_dev_free(struct wg_dev *d);
+void wg_key_str(const __u8 key[32], char out[45]);
+bool wg_allowed_covers(const struct wg_peer *p, const struct addr *a, __u8 len);
+/* doctor.c */
+int cmd_doctor(int argc, char **argv);
 
 #endif /* CRBPF_TOOL_H */
