@@ -38,8 +38,8 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BPF := $(wildcard tests/bench/*.bpf.c)
 
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS) $(patsubst %.skel.h,%.bpf.o,$(UNIT_SKELS)) $(UNIT_SKELS)
-.PHONY: all deps test unit integration demo bench bench-quick clean
+.SECONDARY: $(BPF_OBJS) $(SKELS) $(patsubst %.skel.h,%.bpf.o,$(UNIT_SKELS)) $(UNIT_SKELS)
+.PHONY: all deps test unit integration demo bench bench-quick clean install uninstall
 
 all: $(OUT)/crbpf $(OUT)/unit_tests
 
@@ -77,6 +77,48 @@ $(OUT)/unit/%.o: tests/unit/%.c $(UNIT_SKELS) | $(OUT)/unit
 $(OUT)/unit_tests: $(UNIT_OBJS) | $(OUT)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the binary built by `make`
+# (nothing is rebuilt when it is up to date, so `sudo make install` after
+# `make` compiles nothing as root), the man pages, bash completion, systemd
+# units naming the installed binary, and an example config. The live config,
+# /etc/crbpf/crbpf.conf, is the user's: never installed or removed here.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/crbpf
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+# crbpf.conf.5 when the tree has it.
+MAN8 := crbpf.8
+MAN5 := $(wildcard crbpf.conf.5)
+UNITS := crbpf.service crbpf-metrics.service crbpf-metrics.timer
+
+install: $(OUT)/crbpf
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR) \
+		$(if $(MAN5),$(DESTDIR)$(MANDIR)/man5)
+	$(Q)$(INSTALL) -m 0755 $(OUT)/crbpf $(DESTDIR)$(SBINDIR)/crbpf
+	$(Q)$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	$(Q)$(if $(MAN5),$(INSTALL) -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+	$(Q)$(INSTALL) -m 0644 scripts/crbpf.bash-completion $(DESTDIR)$(BASHCOMPDIR)/crbpf
+	$(Q)$(INSTALL) -m 0644 scripts/crbpf.conf.example $(DESTDIR)$(DOCDIR)/crbpf.conf.example
+	$(Q)for u in $(UNITS); do \
+		src=scripts/systemd/$$u; [ -e $$src ] || src=$$src.in; \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' $$src >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/crbpf $(DESTDIR)$(MANDIR)/man8/crbpf.8 \
+		$(DESTDIR)$(MANDIR)/man5/crbpf.conf.5 $(DESTDIR)$(BASHCOMPDIR)/crbpf \
+		$(DESTDIR)$(DOCDIR)/crbpf.conf.example \
+		$(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS))
+	$(Q)rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 # Installs missing Debian packages and mounts bpffs; safe to run repeatedly.
 deps:

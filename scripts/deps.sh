@@ -8,7 +8,7 @@ pkgs=(clang llvm make gcc libc6-dev pkg-config libbpf-dev bpftool libelf-dev
       zlib1g-dev libmnl-dev iproute2 iptables nftables ethtool wireguard-go
       wireguard-tools socat python3 kmod util-linux procps coreutils iputils-ping
       dnsmasq-base bind9-dnsutils netsniff-ng tcpdump python3-prometheus-client
-      strace)
+      systemd strace)
 
 # Optional extra sets: `deps.sh arm64` (cross build, multiarch -dev
 # packages), `deps.sh kernels` (make test-kernels: qemu, busybox, cpio).

@@ -476,21 +476,19 @@ static __u32 live_flows_size(void)
 	return info.max_entries;
 }
 
-static bool home_same(const struct conf_home *h, int ifindex)
+static bool home_same(const struct conf_home *h)
 {
-	struct home_cfg cfg;
-	__u32 i;
-	int j;
+	struct home_info hi;
+	int i, j;
 
-	if (home_cfg_load(h->tunnel, &cfg) || (int)cfg.tunnel_ifindex != ifindex ||
-	    cfg.table != h->table || cfg.mark != h->mark ||
-	    (int)cfg.nserve != h->nserve)
+	if (home_info_load(h->tunnel, &hi) || hi.table != h->table ||
+	    hi.mark != h->mark || hi.nserve != h->nserve)
 		return false;
 	for (j = 0; j < h->nserve; j++) {
-		for (i = 0; i < cfg.nserve; i++)
-			if (!strcmp(cfg.serve[i], h->serve[j]))
+		for (i = 0; i < hi.nserve; i++)
+			if (!strcmp(hi.serve[i], h->serve[j]))
 				break;
-		if (i == cfg.nserve)
+		if (i == hi.nserve)
 			return false;
 	}
 	return true;
@@ -648,13 +646,9 @@ static int apply_conf(const char *path, const struct conf *c)
 		const struct conf_home *h = &c->home[i];
 		struct home_args a = { .tunnel = h->tunnel, .nserve = h->nserve,
 				       .table = h->table, .mark = h->mark };
-		int ifindex, j;
+		int j;
 
-		if (resolve_iface(h->tunnel, &ifindex)) {
-			first = first ?: -ENODEV;
-			continue;
-		}
-		if (home_same(h, ifindex))
+		if (home_same(h))
 			continue;
 		for (j = 0; j < h->nserve; j++)
 			a.serve[j] = h->serve[j];
@@ -916,16 +910,16 @@ static int live_conf(struct conf *c)
 	}
 	for (i = 0; !ret && i < nm.n; i++) {
 		struct conf_home *h = &c->home[c->nhome];
-		struct home_cfg cfg;
+		struct home_info hi;
 
-		if (home_cfg_load(nm.v[i], &cfg))
+		if (home_info_load(nm.v[i], &hi))
 			continue;
 		c->nhome++;
 		snprintf(h->tunnel, sizeof(h->tunnel), "%s", nm.v[i]);
-		h->table = cfg.table;
-		h->mark = cfg.mark;
-		for (j = 0; j < (int)cfg.nserve && j < HOME_MAX_SERVE; j++)
-			snprintf(h->serve[h->nserve++], IF_NAMESIZE, "%s", cfg.serve[j]);
+		h->table = hi.table;
+		h->mark = hi.mark;
+		for (j = 0; j < hi.nserve; j++)
+			snprintf(h->serve[h->nserve++], IF_NAMESIZE, "%s", hi.serve[j]);
 		qsort(h->serve, h->nserve, sizeof(h->serve[0]), str_cmp);
 	}
 	free(nm.v);

@@ -15,6 +15,13 @@
 
 const char *const mode_names[] = { "auto", "native", "generic", "tc" };
 
+/* What attach recorded at $ROOT/edge/<dev>: the ifindex tells a device that
+ * was deleted and re-created under the same name from the one attached. */
+struct edge_rec {
+	__u32 ifindex;
+	__u32 mode; /* enum xdp_mode as asked for */
+};
+
 /* Map pins an edge load may create, so a failed first attach removes them. */
 static int edge_map_names(char names[][BPF_OBJ_NAME_LEN], int max)
 {
@@ -59,10 +66,9 @@ static int xdp_current_mode(int ifindex)
 	       q.attach_mode == XDP_ATTACHED_SKB ? MODE_GENERIC : -1;
 }
 
-static int edge_xdp(struct edge_bpf *skel, const char *dev, int ifindex,
+static int edge_xdp(int prog_fd, const char *dev, int ifindex,
 		    enum xdp_mode mode, struct undo *u)
 {
-	int prog_fd = bpf_program__fd(skel->progs.crbpf_edge_xdp);
 	char path[PATH_MAX];
 	int ret, cur;
 
@@ -265,6 +271,7 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	struct edge_bpf *skel = NULL;
 	struct undo *u = undo_new();
 	struct maps_upgrade mu = { .fd = { -1, -1, -1, -1 } };
+	struct edge_rec rec = {};
 	bool upgrade;
 	int i, n, ret;
 
@@ -298,6 +305,13 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		goto fail_load;
 	}
 	skel->rodata->edge_xdp_attached = mode != MODE_TC;
+	/* Only what gets attached is verified (seconds each on a small VPS):
+	 * the reverse programs only for an upgrade of the tunnels' ones,
+	 * crbpf_rev_xdp never. */
+	bpf_program__set_autoload(skel->progs.crbpf_rev_xdp, false);
+	bpf_program__set_autoload(skel->progs.crbpf_tun_tc, upgrade);
+	bpf_program__set_autoload(skel->progs.crbpf_rev_tc, upgrade);
+	bpf_program__set_autoload(skel->progs.crbpf_edge_xdp, mode != MODE_TC);
 	map_sync_pins(skel->obj);
 	flows_drop_old_layout();
 	pin_path(path, sizeof(path), "maps", NULL, "crbpf_flows");
@@ -354,10 +368,19 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 			goto fail;
 	}
 	/* XDP last: a native/generic switch cannot be rolled back cleanly. */
-	ret = edge_xdp(skel, dev, ifindex, mode, u);
+	ret = edge_xdp(bpf_program__fd(skel->progs.crbpf_edge_xdp), dev, ifindex,
+		       mode, u);
 	if (ret)
 		goto fail;
+	/* After everything else: nothing can fail once it is written. */
 
+	rec.ifindex = ifindex;
+	rec.mode = mode;
+	ret = pin_record_store("edge", dev, "crbpf_ecfg", &rec, sizeof(rec));
+	if (ret) {
+		err("failed to record the attachment of %s: %s", dev, strerror(-ret));
+		goto fail;
+	}
 	info("%s %s", upgrade ? "upgraded" : "attached to", dev);
 	edge_bpf__destroy(skel);
 	undo_free(u);
@@ -542,6 +565,7 @@ static int local_purge(int ifindex)
 int edge_detach(const char *dev)
 {
 	char path[PATH_MAX];
+	struct edge_rec rec;
 	int ifindex = 0, fd, ret = 0, r;
 	__u32 key;
 
@@ -559,6 +583,13 @@ int edge_detach(const char *dev)
 	r = tc_detach_pin(path, ifindex);
 	ret = ret ?: r;
 
+	/* A re-created device's mappings still carry the ifindex it had. */
+	if (!pin_record_load("edge", dev, &rec, sizeof(rec)) &&
+	    (int)rec.ifindex != ifindex)
+		mappings_purge(rec.ifindex);
+	pin_path(path, sizeof(path), "edge", NULL, dev);
+	r = pin_unlink(path);
+	ret = ret ?: r;
 	r = mappings_purge(ifindex);
 	ret = ret ?: r;
 	r = local_purge(ifindex);
@@ -580,6 +611,162 @@ int edge_detach(const char *dev)
 	edge_cleanup_idle();
 	if (ret)
 		err("detach from %s was incomplete: %s", dev, strerror(-ret));
+	return ret;
+}
+
+/* Whether crbpf_local holds exactly the addresses ifindex has now. */
+static bool local_current(int map_fd, int ifindex)
+{
+	struct crbpf_addr_key key, *prev = NULL;
+	struct crbpf_local val;
+	struct nl_addr *v;
+	int i, n, have = 0;
+	bool ok = true;
+
+	if (nl_addrs(ifindex, AF_UNSPEC, &v, &n))
+		return true;
+	while (ok && !bpf_map_get_next_key(map_fd, prev, &key)) {
+		prev = &key;
+		if (bpf_map_lookup_elem(map_fd, &key, &val) ||
+		    (int)val.ifindex != ifindex)
+			continue;
+		have++;
+		ok = addr_listed(v, n, &key);
+	}
+	for (i = 0; ok && i < n; i++) {
+		struct crbpf_addr_key k = { .family = v[i].addr.family };
+
+		memcpy(k.addr, v[i].addr.a, sizeof(k.addr));
+		ok = !bpf_map_lookup_elem(map_fd, &k, &val) &&
+		     (int)val.ifindex == ifindex;
+	}
+	free(v);
+	return ok && have == n;
+}
+
+/* The programs the dead pins of dev hold, attached to its new ifindex: in
+ * milliseconds, where loading them again takes a second or more, during
+ * which the VPS's own stack would answer (reset) the mapped ports. */
+static int edge_reattach(const char *dev, int ifindex, struct edge_rec *rec)
+{
+	char path[PATH_MAX], xpath[PATH_MAX];
+	int tc_fd, xdp_fd = -1, fd, ret;
+
+	pin_path(path, sizeof(path), "links", "edge", dev);
+	pin_path(xpath, sizeof(xpath), "links", "xdp", dev);
+	tc_fd = pin_prog_fd(path);
+	if (tc_fd < 0)
+		return tc_fd;
+	if (pin_exists(xpath)) {
+		xdp_fd = pin_prog_fd(xpath);
+		if (xdp_fd < 0) {
+			close(tc_fd);
+			return xdp_fd;
+		}
+	}
+	fd = pin_map_open("crbpf_local");
+	ret = fd < 0 ? fd : edge_local_fill(fd, ifindex, NULL);
+	if (fd >= 0)
+		close(fd);
+	if (!ret)
+		ret = local_flags_sync(NULL);
+	if (!ret) {
+		pin_unlink(path);
+		ret = tc_attach(tc_fd, ifindex, path, NULL);
+	}
+	if (!ret && xdp_fd >= 0) {
+		pin_unlink(xpath);
+		ret = edge_xdp(xdp_fd, dev, ifindex, rec->mode, NULL);
+	}
+	if (!ret) {
+		rec->ifindex = ifindex;
+		ret = pin_record_store("edge", dev, "crbpf_ecfg", rec, sizeof(*rec));
+	}
+	close(tc_fd);
+	if (xdp_fd >= 0)
+		close(xdp_fd);
+	return ret;
+}
+
+/*
+ * crbpf watch, public devices: one whose addresses changed gets crbpf_local
+ * and the static reverse rules refreshed; one that was deleted and
+ * re-created under its name gets its mappings, flows and counters moved to
+ * the new ifindex and is attached again as it was. *missing counts devices
+ * that are not there (yet).
+ */
+static int edge_repair_cb(const char *dev, const char *path, void *data)
+{
+	struct mss_opt mss = {};
+	struct crbpf_timeouts to = {};
+	char xpath[PATH_MAX];
+	struct edge_rec rec;
+	int *missing = data, ifindex, fd, ret;
+	bool alive;
+
+	if (resolve_iface(dev, &ifindex)) {
+		(*missing)++;
+		return 0;
+	}
+	pin_path(xpath, sizeof(xpath), "links", "xdp", dev);
+	alive = pin_alive(path, ifindex) > 0 &&
+		(!pin_exists(xpath) || pin_alive(xpath, ifindex) > 0);
+	if (pin_record_load("edge", dev, &rec, sizeof(rec))) {
+		/* Attached by a crbpf that kept no record: adopt it as is. */
+		if (!alive)
+			return 0;
+		rec.ifindex = ifindex;
+		rec.mode = pin_exists(xpath) ? MODE_AUTO : MODE_TC;
+		pin_record_store("edge", dev, "crbpf_ecfg", &rec, sizeof(rec));
+	}
+	if (alive && (int)rec.ifindex == ifindex) {
+		fd = pin_map_open("crbpf_local");
+		if (fd < 0)
+			return 0;
+		ret = 0;
+		if (!local_current(fd, ifindex)) {
+			notice("the addresses of %s changed", dev);
+			ret = edge_local_fill(fd, ifindex, NULL) ?:
+			      local_flags_sync(NULL) ?: rev_refresh_all();
+		}
+		close(fd);
+		return ret;
+	}
+	notice("%s was re-created (ifindex %u, now %d): attaching again", dev,
+	     rec.ifindex, ifindex);
+	if ((int)rec.ifindex != ifindex) {
+		ret = ports_move_public(rec.ifindex, ifindex);
+		if (ret) {
+			err("failed to move the mappings of %s: %s", dev, strerror(-ret));
+			return ret;
+		}
+		local_purge(rec.ifindex);
+	}
+	ret = edge_reattach(dev, ifindex, &rec);
+	if (ret) {
+		/* The pins of the old device hold nothing that is attached. */
+		pin_unlink(path);
+		pin_unlink(xpath);
+		ret = edge_attach(dev, ifindex, rec.mode, 0, &to, 0, &mss);
+	}
+	return ret ?: rev_refresh_all();
+}
+
+int edge_repair(int *missing)
+{
+	return pin_iter("edge", edge_repair_cb, missing);
+}
+
+int edge_detach_all(void)
+{
+	char names[64][IF_NAMESIZE * 2];
+	int i, n, ret = 0, r;
+
+	n = pin_names("edge", names, 64);
+	for (i = 0; i < n; i++) {
+		r = edge_detach(names[i]);
+		ret = ret ?: r;
+	}
 	return ret;
 }
 

@@ -19,43 +19,30 @@
 #include <linux/rtnetlink.h>
 #include "home.skel.h"
 
+#define HOME_MAX_ADDRS 32
+#define HOME_MAX_OUT 8
+
+struct home_cfg {
+	__u32 tunnel_ifindex;
+	__u32 table;
+	__u32 mark;
+	__u32 nserve;
+	__u32 naddr;
+	char serve[HOME_MAX_SERVE][IF_NAMESIZE];
+	struct addr addrs[HOME_MAX_ADDRS];
+	/* Home line devices carrying crbpf_home_out (egress). */
+	__u32 nout;
+	char out[HOME_MAX_OUT][IF_NAMESIZE];
+};
+
 static int cfg_load(const char *tunnel, struct home_cfg *cfg)
 {
-	char path[PATH_MAX];
-	__u32 key = 0;
-	int fd, ret = 0;
-
-	pin_path(path, sizeof(path), "home", NULL, tunnel);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_lookup_elem(fd, &key, cfg))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return pin_record_load("home", tunnel, cfg, sizeof(*cfg));
 }
 
 static int cfg_store(const char *tunnel, const struct home_cfg *cfg)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts);
-	char path[PATH_MAX];
-	__u32 key = 0;
-	int fd, ret = 0;
-
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "crbpf_hcfg", sizeof(key),
-			    sizeof(*cfg), 1, &opts);
-	if (fd < 0)
-		return -errno;
-	pin_path(path, sizeof(path), "home", NULL, tunnel);
-	if (bpf_map_update_elem(fd, &key, cfg, BPF_ANY))
-		ret = -errno;
-	if (!ret) {
-		unlink(path);
-		if (bpf_obj_pin(fd, path))
-			ret = -errno;
-	}
-	close(fd);
-	return ret;
+	return pin_record_store("home", tunnel, "crbpf_hcfg", cfg, sizeof(*cfg));
 }
 
 int home_attached_count(void)
@@ -246,7 +233,7 @@ int home_attach(const struct home_args *a)
 		int idx;
 
 		ret = resolve_iface(a->serve[i], &idx);
-		if (ret) {
+		if (ret && !a->keep_missing) {
 			err("failed to serve %s: %s", a->serve[i], strerror(-ret));
 			goto out;
 		}
@@ -311,7 +298,8 @@ int home_attach(const struct home_args *a)
 	for (i = 0; i < (int)cfg.nserve; i++) {
 		int idx;
 
-		resolve_iface(cfg.serve[i], &idx);
+		if (resolve_iface(cfg.serve[i], &idx))
+			continue; /* keep_missing */
 		pin_path(path, sizeof(path), "links", "homesrv", cfg.serve[i]);
 		if (pin_exists(path))
 			ret = tc_replace(bpf_program__fd(skel->progs.crbpf_home_srv),
@@ -471,6 +459,148 @@ int home_detach(const char *tunnel)
 	return ret;
 }
 
+static bool addrs_same(const struct home_cfg *cfg, const struct nl_addr *v, int n)
+{
+	__u32 i, want = 0;
+	int j;
+
+	for (j = 0; j < n; j++) {
+		if (v[j].scope != RT_SCOPE_UNIVERSE)
+			continue;
+		if (want++ >= HOME_MAX_ADDRS || !addr_in(cfg, &v[j].addr))
+			return false;
+	}
+	for (i = 0; i < cfg->naddr; i++) {
+		for (j = 0; j < n; j++)
+			if (v[j].scope == RT_SCOPE_UNIVERSE &&
+			    v[j].addr.family == cfg->addrs[i].family &&
+			    !memcmp(v[j].addr.a, cfg->addrs[i].a, sizeof(v[j].addr.a)))
+				break;
+		if (j == n)
+			return false;
+	}
+	return true;
+}
+
+/* A pin of kind for dev whose device is gone or re-created: unpinned, so
+ * that attach makes a new attachment instead of updating a dead one. */
+static bool pin_dead(const char *kind, const char *dev, bool *dead)
+{
+	char path[PATH_MAX];
+	int idx = 0;
+
+	pin_path(path, sizeof(path), "links", kind, dev);
+	if (!pin_exists(path))
+		return false;
+	resolve_iface(dev, &idx);
+	if (pin_alive(path, idx) > 0)
+		return false;
+	pin_unlink(path);
+	*dead = true;
+	return true;
+}
+
+static void hflows_move(__u32 from, __u32 to)
+{
+	struct crbpf_hflow_key *keys;
+	struct crbpf_hflow *vals;
+	int fd, i, n;
+
+	fd = pin_map_open("crbpf_hflows");
+	if (fd < 0)
+		return;
+	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		     (void **)&vals);
+	for (i = 0; i < n; i++)
+		if (vals[i].tunnel_ifindex == from) {
+			vals[i].tunnel_ifindex = to;
+			bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_EXIST);
+		}
+	if (n >= 0) {
+		free(keys);
+		free(vals);
+	}
+	close(fd);
+}
+
+/*
+ * crbpf watch, home side: the tunnel or a served device deleted and
+ * re-created, the tunnel's addresses or the host's default-route devices
+ * changed: attach again from the record (an in-place upgrade for what is
+ * still attached). Routes of the table go with a tunnel that goes down;
+ * they are put back on every pass (adding what exists changes nothing).
+ */
+static int home_repair_cb(const char *tunnel, const char *path, void *data)
+{
+	struct home_cfg cfg, now = {};
+	struct home_args a = {};
+	struct nl_addr *v = NULL;
+	int *missing = data, ifindex, idx, n = 0, ret;
+	bool need = false;
+	__u32 i;
+
+	(void)path;
+	if (cfg_load(tunnel, &cfg))
+		return 0;
+	if (resolve_iface(tunnel, &ifindex) || !if_is_up(tunnel)) {
+		(*missing)++;
+		return 0;
+	}
+	need = (int)cfg.tunnel_ifindex != ifindex;
+	pin_dead("hometun", tunnel, &need);
+	for (i = 0; i < cfg.nserve; i++) {
+		if (resolve_iface(cfg.serve[i], &idx))
+			(*missing)++;
+		else
+			pin_dead("homesrv", cfg.serve[i], &need);
+	}
+	for (i = 0; i < cfg.nout; i++)
+		pin_dead("homeout", cfg.out[i], &need);
+	now.tunnel_ifindex = ifindex;
+	memcpy(now.serve, cfg.serve, sizeof(now.serve));
+	now.nserve = cfg.nserve;
+	home_out_devs(&now);
+	for (i = 0; i < now.nout && now.nout == cfg.nout; i++)
+		if (!out_in(&cfg, now.out[i]))
+			break;
+	if (i < now.nout || now.nout != cfg.nout)
+		need = true;
+	if (!nl_addrs(ifindex, AF_UNSPEC, &v, &n) && !addrs_same(&cfg, v, n))
+		need = true;
+	free(v);
+	if (!need)
+		return home_rules(&cfg, true);
+	notice("%s (home) changed: attaching again", tunnel);
+	if ((int)cfg.tunnel_ifindex != ifindex)
+		hflows_move(cfg.tunnel_ifindex, ifindex);
+	a.tunnel = tunnel;
+	a.table = cfg.table;
+	a.mark = cfg.mark;
+	a.keep_missing = true;
+	for (i = 0; i < cfg.nserve; i++)
+		a.serve[a.nserve++] = cfg.serve[i];
+	ret = home_attach(&a);
+	return ret;
+}
+
+int home_repair(int *missing)
+{
+	return pin_iter(NULL, home_repair_cb, missing);
+}
+
+int home_detach_all(void)
+{
+	char names[64][IF_NAMESIZE * 2];
+	int i, n = 0, ret = 0, r;
+
+	n = pin_names(NULL, names, 64);
+	for (i = 0; i < n; i++) {
+		r = home_detach(names[i]);
+		ret = ret ?: r;
+	}
+	return ret;
+}
+
 int parse_home_attach(int argc, char **argv, struct home_args *a)
 {
 	int i;
@@ -622,7 +752,20 @@ int home_status_text(FILE *f)
 	return 0;
 }
 
-int home_cfg_load(const char *tunnel, struct home_cfg *cfg)
+/* What `home attach` recorded for tunnel, for doctor. */
+int home_info_load(const char *tunnel, struct home_info *hi)
 {
-	return cfg_load(tunnel, cfg);
+	struct home_cfg cfg;
+	__u32 i;
+	int ret;
+
+	ret = cfg_load(tunnel, &cfg);
+	if (ret)
+		return ret;
+	memset(hi, 0, sizeof(*hi));
+	hi->table = cfg.table;
+	hi->mark = cfg.mark;
+	for (i = 0; i < cfg.nserve && i < ARRAY_SIZE(hi->serve); i++)
+		snprintf(hi->serve[hi->nserve++], IF_NAMESIZE, "%s", cfg.serve[i]);
+	return 0;
 }

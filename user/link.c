@@ -310,3 +310,59 @@ int map_sync_pins(struct bpf_object *obj)
 	}
 	return 0;
 }
+
+/* Whether the attachment pinned at pinpath still hooks the device that now
+ * has ifindex: 1 yes, 0 no (the device was deleted, and maybe re-created
+ * under the same name), -errno when the pin cannot be read. In the clsact
+ * fallback the pinned program must be the one in the device's 0xcb filter. */
+int pin_alive(const char *pinpath, int ifindex)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(pinpath), ret;
+
+	if (fd < 0)
+		return -errno;
+	if (!fd_is_link(fd)) {
+		ret = ifindex > 0 && clsact_dir_of(ifindex, prog_fd_id(fd)) != 0;
+	} else if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		ret = -errno;
+	} else {
+		/* XDP and tcx (type 11, not in the 6.1 headers) links both
+		 * start their union member with the ifindex; the kernel sets
+		 * it to 0 when the device goes away. Other link types carry
+		 * no device. */
+		ret = info.type == BPF_LINK_TYPE_XDP || info.type == 11 ?
+			      ifindex > 0 && (int)info.xdp.ifindex == ifindex : 1;
+	}
+	close(fd);
+	return ret;
+}
+
+/* The program of the attachment pinned at pinpath (a new fd), or -errno.
+ * A pin left by a deleted device still holds its program: attaching that
+ * to the re-created device skips loading and verifying it again. */
+int pin_prog_fd(const char *pinpath)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(pinpath), ret;
+
+	if (fd < 0 || !fd_is_link(fd))
+		return fd < 0 ? -errno : fd;
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno :
+	      bpf_prog_get_fd_by_id(info.prog_id);
+	if (ret == -1)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+bool prog_is(int prog_fd, const char *name)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return !bpf_obj_get_info_by_fd(prog_fd, &info, &len) &&
+	       !strncmp(info.name, name, sizeof(info.name) - 1);
+}

@@ -55,6 +55,16 @@ void info(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* What crbpf watch did: always shown, it runs unattended. */
+void notice(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+}
+
 int usage_err(const char *fmt, ...)
 {
 	va_list ap;

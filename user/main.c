@@ -28,6 +28,9 @@ static const char usage_text[] =
 	"  crbpf status [--json]\n"
 	"  crbpf home attach TUNNEL [--serve IFACE]... [--table N] [--mark N]\n"
 	"  crbpf home detach TUNNEL\n"
+	"  crbpf watch [FILE]\n"
+	"  crbpf down\n"
+	"  crbpf doctor [--json]\n"
 	"  crbpf apply [--check] [FILE]\n"
 	"  crbpf config\n"
 	"  crbpf help | --help | --version\n"
@@ -82,6 +85,9 @@ static const struct {
 	{ "flows", cmd_flows },
 	{ "status", cmd_status },
 	{ "home", cmd_home },
+	{ "watch", cmd_watch },
+	{ "down", cmd_down },
+	{ "doctor", cmd_doctor },
 	{ "apply", cmd_apply },
 	{ "config", cmd_config },
 };

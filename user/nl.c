@@ -31,7 +31,7 @@ static unsigned int next_seq(void)
 
 /* Sends nlh on a fresh socket of the given netlink protocol and runs cb on
  * each reply until the ACK or NLMSG_DONE. */
-static int nl_talk(int bus, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+int nl_talk(int bus, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	struct timeval tmo = { .tv_sec = 10 };
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -83,6 +83,7 @@ out:
 
 struct link_reply {
 	unsigned short type;
+	__u32 mtu;
 	char *kind;
 	size_t kind_len;
 };
@@ -98,8 +99,12 @@ static int linkinfo_attr_cb(const struct nlattr *attr, void *data)
 
 static int link_attr_cb(const struct nlattr *attr, void *data)
 {
+	struct link_reply *r = data;
+
 	if (mnl_attr_get_type(attr) == IFLA_LINKINFO)
 		mnl_attr_parse_nested(attr, linkinfo_attr_cb, data);
+	else if (mnl_attr_get_type(attr) == IFLA_MTU)
+		r->mtu = mnl_attr_get_u32(attr);
 	return MNL_CB_OK;
 }
 
@@ -140,6 +145,26 @@ int nl_link_info(int ifindex, unsigned short *type, char *kind, size_t kind_len)
 int nl_link_type(int ifindex, unsigned short *type)
 {
 	return nl_link_info(ifindex, type, NULL, 0);
+}
+
+int nl_link_mtu(int ifindex, __u32 *mtu)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct link_reply r = {};
+	struct ifinfomsg *ifi;
+	int ret;
+
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ret = nl_talk(NETLINK_ROUTE, nlh, link_cb, &r);
+	if (!ret && !r.mtu)
+		ret = -ENODEV;
+	*mtu = r.mtu;
+	return ret;
 }
 
 struct addr_dump {
@@ -490,4 +515,154 @@ int nl_listeners(__u8 proto, __u16 first, __u16 last, struct listener *out,
 			     proto_str(proto), proto_str(proto));
 	}
 	return d.n;
+}
+
+/* Growable arrays filled by the dumps below. */
+static void *grow(void *v, int n, int *cap, size_t sz)
+{
+	int ncap;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	ncap = *cap ? *cap * 2 : 16;
+	nv = realloc(v, ncap * sz);
+	if (nv)
+		*cap = ncap;
+	return nv;
+}
+
+struct route_dump {
+	struct nl_route *v;
+	int n, cap, err;
+};
+
+static int route_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[RTA_MAX + 1] = {};
+	struct route_dump *d = data;
+	struct nl_route *r, *v;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE ||
+	    (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6))
+		return MNL_CB_OK;
+	v = grow(d->v, d->n, &d->cap, sizeof(*v));
+	if (!v) {
+		d->err = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	d->v = v;
+	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	r = &d->v[d->n++];
+	memset(r, 0, sizeof(*r));
+	r->table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	r->dst.family = family_of_af(rtm->rtm_family);
+	r->dst_len = rtm->rtm_dst_len;
+	r->protocol = rtm->rtm_protocol;
+	r->type = rtm->rtm_type;
+	r->oif = tb[RTA_OIF] ? (int)mnl_attr_get_u32(tb[RTA_OIF]) : 0;
+	if (tb[RTA_DST])
+		memcpy(r->dst.a, mnl_attr_get_payload(tb[RTA_DST]),
+		       rtm->rtm_family == AF_INET ? 4 : 16);
+	return MNL_CB_OK;
+}
+
+/* Every route of every table, one family. A kernel without IPv6 has none. */
+int nl_routes(int af, struct nl_route **out, int *n)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct route_dump d = {};
+	struct rtmsg *rtm;
+	int ret;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = af;
+	ret = nl_talk(NETLINK_ROUTE, nlh, route_dump_cb, &d);
+	if (ret == -EAFNOSUPPORT)
+		ret = 0;
+	ret = ret ?: d.err;
+	if (ret) {
+		free(d.v);
+		return ret;
+	}
+	*out = d.v;
+	*n = d.n;
+	return 0;
+}
+
+struct rule_dump {
+	struct nl_rule *v;
+	int n, cap, err;
+};
+
+static int rule_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (type <= FRA_MAX)
+		tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int rule_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *tb[FRA_MAX + 1] = {};
+	struct rule_dump *d = data;
+	struct nl_rule *r, *v;
+
+	if (nlh->nlmsg_type != RTM_NEWRULE)
+		return MNL_CB_OK;
+	v = grow(d->v, d->n, &d->cap, sizeof(*v));
+	if (!v) {
+		d->err = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	d->v = v;
+	mnl_attr_parse(nlh, sizeof(*frh), rule_attr_cb, tb);
+	r = &d->v[d->n++];
+	memset(r, 0, sizeof(*r));
+	r->family = family_of_af(frh->family);
+	r->action = frh->action;
+	r->flags = frh->flags;
+	r->src_len = frh->src_len;
+	r->table = tb[FRA_TABLE] ? mnl_attr_get_u32(tb[FRA_TABLE]) : frh->table;
+	r->priority = tb[FRA_PRIORITY] ? mnl_attr_get_u32(tb[FRA_PRIORITY]) : 0;
+	r->fwmark = tb[FRA_FWMARK] ? mnl_attr_get_u32(tb[FRA_FWMARK]) : 0;
+	r->has_fwmark = !!tb[FRA_FWMARK];
+	r->protocol = tb[FRA_PROTOCOL] ? mnl_attr_get_u8(tb[FRA_PROTOCOL]) : 0;
+	r->suppress_prefixlen = tb[FRA_SUPPRESS_PREFIXLEN] ?
+		(int)mnl_attr_get_u32(tb[FRA_SUPPRESS_PREFIXLEN]) : -1;
+	return MNL_CB_OK;
+}
+
+/* The policy routing rules of one family (`ip rule show`). */
+int nl_rules(int af, struct nl_rule **out, int *n)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rule_dump d = {};
+	struct fib_rule_hdr *frh;
+	int ret;
+
+	nlh->nlmsg_type = RTM_GETRULE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = af;
+	ret = nl_talk(NETLINK_ROUTE, nlh, rule_dump_cb, &d);
+	if (ret == -EAFNOSUPPORT)
+		ret = 0;
+	ret = ret ?: d.err;
+	if (ret) {
+		free(d.v);
+		return ret;
+	}
+	*out = d.v;
+	*n = d.n;
+	return 0;
 }

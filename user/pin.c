@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Pin layout: $ROOT/maps/<map>, $ROOT/links/<kind>_<dev>, $ROOT/home/<tunnel>.
+/* Pin layout: $ROOT/maps/<map>, $ROOT/links/<kind>_<dev>, $ROOT/home/<tunnel>,
+ * $ROOT/edge/<dev> (what attach recorded about a public device).
  * bpffs refuses '.' in names, and VLAN devices have one (eth0.100): it is
  * stored as '%', which no real interface name keeps ("%d" is a template). */
 #include "tool.h"
@@ -16,10 +17,11 @@
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 char pin_root[PIN_ROOT_MAX];
 
-static bool on_bpffs(const char *path)
+bool on_bpffs(const char *path)
 {
 	char buf[PATH_MAX];
 	struct statfs st;
@@ -36,20 +38,21 @@ static bool on_bpffs(const char *path)
 	return st.f_type == BPF_FS_MAGIC;
 }
 
+static int lock_fd = -1;
+
 /* One crbpf at a time: port add reads crbpf_ports to recompute crbpf_rev,
  * so two concurrent edits could undo each other. The lock is on the pin
- * root's parent (it exists once the root is on bpffs) and lasts until exit.
- * Taken once: apply calls commands that each call tool_prepare(), and a
- * second flock() on a new descriptor would wait for the first forever. */
+ * root's parent (it exists once the root is on bpffs) and lasts until exit,
+ * or until pin_unlock() (crbpf watch holds it only while it repairs). */
 static int pin_lock(void)
 {
-	static bool locked;
 	char buf[PIN_ROOT_MAX];
 	char *slash;
 	int fd;
 
-	if (locked)
+	if (lock_fd >= 0)
 		return 0;
+
 	snprintf(buf, sizeof(buf), "%s", pin_root);
 	do {
 		slash = strrchr(buf, '/');
@@ -65,11 +68,20 @@ static int pin_lock(void)
 			close(fd);
 		return -errno;
 	}
-	locked = true;
+	lock_fd = fd;
 	return 0;
 }
 
-int pin_init(void)
+void pin_unlock(void)
+{
+	if (lock_fd >= 0)
+		close(lock_fd);
+	lock_fd = -1;
+}
+
+/* pin_root from $CRBPF_PIN_ROOT or the default; no checks of the file
+ * system and no lock (doctor reads a root that may be broken or in use). */
+int pin_root_resolve(void)
 {
 	const char *env = getenv("CRBPF_PIN_ROOT");
 	size_t len;
@@ -88,6 +100,15 @@ int pin_init(void)
 		err("pin root %s is not an absolute path (CRBPF_PIN_ROOT)", pin_root);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int pin_init(void)
+{
+	int ret = pin_root_resolve();
+
+	if (ret)
+		return ret;
 	if (on_bpffs(pin_root))
 		return pin_lock();
 	if (!strncmp(pin_root, "/sys/fs/bpf/", 12)) {
@@ -158,7 +179,7 @@ static int mkdir_one(const char *path, struct undo *u)
 
 int pin_dirs_create(struct undo *u)
 {
-	static const char *const subdirs[] = { "maps", "links", "home" };
+	static const char *const subdirs[] = { "maps", "links", "home", "edge" };
 	char path[PATH_MAX];
 	char *slash;
 	size_t i;
@@ -189,7 +210,7 @@ int pin_dirs_create(struct undo *u)
 
 void pin_dirs_remove_if_empty(void)
 {
-	static const char *const subdirs[] = { "maps", "links", "home" };
+	static const char *const subdirs[] = { "maps", "links", "home", "edge" };
 	char path[PATH_MAX];
 	size_t i;
 
@@ -260,4 +281,78 @@ int pin_count(const char *kind)
 
 	pin_iter(kind, count_cb, &n);
 	return n;
+}
+
+/* A small record the tool keeps about a device (what attach was given, the
+ * ifindex it saw): a one-entry ARRAY map pinned at $ROOT/DIR/<name>,
+ * replaced whole. The programs never read it. */
+int pin_record_store(const char *dir, const char *name, const char *map_name,
+		     const void *val, __u32 len)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	char path[PATH_MAX];
+	__u32 key = 0;
+	int fd, ret = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, map_name, sizeof(key), len, 1,
+			    &opts);
+	if (fd < 0)
+		return -errno;
+	pin_path(path, sizeof(path), dir, NULL, name);
+	if (bpf_map_update_elem(fd, &key, val, BPF_ANY))
+		ret = -errno;
+	if (!ret) {
+		unlink(path);
+		if (bpf_obj_pin(fd, path))
+			ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
+/* -ENOENT: no record; -EINVAL: a record of another size (older crbpf). */
+int pin_record_load(const char *dir, const char *name, void *val, __u32 len)
+{
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info), key = 0;
+	char path[PATH_MAX];
+	int fd, ret = 0;
+
+	pin_path(path, sizeof(path), dir, NULL, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		ret = -errno;
+	else if (info.value_size != len)
+		ret = -EINVAL;
+	else if (bpf_map_lookup_elem(fd, &key, val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+struct names_ctx {
+	char (*names)[IF_NAMESIZE * 2];
+	int n, max;
+};
+
+static int names_cb(const char *dev, const char *path, void *data)
+{
+	struct names_ctx *c = data;
+
+	(void)path;
+	if (c->n < c->max)
+		snprintf(c->names[c->n++], sizeof(c->names[0]), "%s", dev);
+	return 0;
+}
+
+/* Devices with a pin of kind (NULL: home tunnels), listed before a caller
+ * changes the directory it walks. */
+int pin_names(const char *kind, char names[][IF_NAMESIZE * 2], int max)
+{
+	struct names_ctx c = { names, 0, max };
+	int ret = pin_iter(kind, names_cb, &c);
+
+	return ret < 0 ? ret : c.n;
 }

@@ -419,7 +419,7 @@ static int mstats_zero(int fd, const struct crbpf_port_key *key, struct undo *u)
 	return ret;
 }
 
-static void owner_of_inode(__u32 inode, char *buf, size_t len)
+void owner_of_inode(__u32 inode, char *buf, size_t len)
 {
 	char path[600], link[64], want[32], comm[64];
 	struct dirent *p, *fd;
@@ -499,29 +499,52 @@ static int tun_ensure(int oif, const char *oifname, bool l2, struct undo *u)
 {
 	char maps[PATH_MAX], path[PATH_MAX];
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps);
-	struct edge_bpf *skel;
-	int ret;
+	struct bpf_program *prog, *p;
+	struct edge_bpf *skel = NULL;
+	int fd, ret;
 
 	pin_path(path, sizeof(path), "links", "tun", oifname);
-	if (pin_exists(path))
-		return 0;
+	if (pin_exists(path)) {
+		if (pin_alive(path, oif) > 0)
+			return 0;
+		/* Its device was deleted (and re-created): the attachment
+		 * went with it; the pin still holds the program. */
+		info("%s was re-created; attaching its reverse program again", oifname);
+		fd = pin_prog_fd(path);
+		ret = pin_unlink(path);
+		if (!ret && fd >= 0 && prog_is(fd, l2 ? "crbpf_rev_tc" : "crbpf_tun_tc")) {
+			ret = tc_attach(fd, oif, path, u);
+			close(fd);
+			goto sysctls;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (ret)
+			return ret;
+	}
 	pin_path(maps, sizeof(maps), "maps", NULL, NULL);
 	skel = edge_bpf__open_opts(&oo);
 	if (!skel)
 		return -errno;
+	prog = l2 ? skel->progs.crbpf_rev_tc : skel->progs.crbpf_tun_tc;
+	/* Verifying the other programs of the object would take seconds on a
+	 * small VPS (crbpf watch attaches this while traffic waits). */
+	bpf_object__for_each_program(p, skel->obj)
+		bpf_program__set_autoload(p, p == prog);
 	map_sync_pins(skel->obj);
 	ret = edge_bpf__load(skel);
 	if (ret) {
 		err("failed to load the edge programs: %s", strerror(-ret));
 		goto out;
 	}
-	ret = tc_attach(bpf_program__fd(l2 ? skel->progs.crbpf_rev_tc :
-					skel->progs.crbpf_tun_tc),
-			oif, path, u);
+	ret = tc_attach(bpf_program__fd(prog), oif, path, u);
+	edge_bpf__destroy(skel);
+	skel = NULL;
+sysctls:
 	if (ret) {
 		err("failed to attach the reverse program to %s: %s", oifname,
 		    strerror(-ret));
-		goto out;
+		return ret;
 	}
 	/* Never the public NIC's sysctls: IPv6 forwarding there would turn
 	 * off SLAAC on a real VPS. */
@@ -533,6 +556,263 @@ static int tun_ensure(int oif, const char *oifname, bool l2, struct undo *u)
 out:
 	edge_bpf__destroy(skel);
 	return ret;
+}
+
+/*
+ * Device re-creation (crbpf watch). A public device deleted and re-created
+ * under its name has a new ifindex: every entry keyed by, or pointing at,
+ * the old one moves to the new one, counters and flows included, so
+ * established flows keep their public side.
+ */
+static int map_move_key(int fd, const void *key, const void *nkey, size_t vsz)
+{
+	void *val = malloc(vsz);
+	int ret = 0;
+
+	if (!val)
+		return -ENOMEM;
+	if (!bpf_map_lookup_elem(fd, key, val) &&
+	    (bpf_map_update_elem(fd, nkey, val, BPF_ANY) ||
+	     bpf_map_delete_elem(fd, key)))
+		ret = -errno;
+	free(val);
+	return ret;
+}
+
+/* Every crbpf_port_key-keyed entry of fd on device from, to device to. */
+static int port_keys_move(int fd, size_t vsz, __u32 from, __u32 to)
+{
+	struct crbpf_port_key *keys;
+	void *vals;
+	int i, n, ret = 0;
+
+	n = map_dump(fd, sizeof(*keys), vsz, (void **)&keys, &vals);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n && !ret; i++) {
+		struct crbpf_port_key nk = keys[i];
+
+		if (keys[i].ifindex != from)
+			continue;
+		nk.ifindex = to;
+		ret = map_move_key(fd, &keys[i], &nk, vsz);
+	}
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+static int ifindex_move(const char *map, __u32 from, __u32 to, size_t vsz)
+{
+	int fd = pin_map_open(map), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = map_move_key(fd, &from, &to, vsz);
+	close(fd);
+	return ret;
+}
+
+int ports_move_public(__u32 from, __u32 to)
+{
+	size_t pcpu = sizeof(struct crbpf_mstats) * libbpf_num_possible_cpus();
+	struct edge_maps m = { -1, -1, -1, -1, -1 };
+	struct crbpf_flow_key *fk = NULL;
+	struct crbpf_flow *fv = NULL;
+	struct crbpf_rev_key *rk = NULL;
+	struct crbpf_rev *rv = NULL;
+	int i, n, fd, ret;
+
+	ret = edge_maps_open(&m);
+	if (ret)
+		return ret;
+	/* Counters and exceptions first: a mapping is whole once it is in. */
+	ret = port_keys_move(m.mstats, pcpu, from, to);
+	if (!ret)
+		ret = port_keys_move(m.except, sizeof(__u32), from, to);
+	if (!ret)
+		ret = port_keys_move(m.ports, sizeof(struct crbpf_backend), from, to);
+	if (ret)
+		goto out;
+	n = map_dump(m.rev, sizeof(*rk), sizeof(*rv), (void **)&rk, (void **)&rv);
+	for (i = 0; i < n; i++)
+		if (rv[i].public_ifindex == from) {
+			rv[i].public_ifindex = to;
+			bpf_map_update_elem(m.rev, &rk[i], &rv[i], BPF_EXIST);
+		}
+	fd = pin_map_open("crbpf_flows");
+	n = fd < 0 ? fd : map_dump(fd, sizeof(*fk), sizeof(*fv), (void **)&fk,
+				   (void **)&fv);
+	/* BPF_EXIST: a flow that expired meanwhile stays gone. */
+	for (i = 0; i < n; i++)
+		if (fv[i].public_ifindex == from) {
+			fv[i].public_ifindex = to;
+			bpf_map_update_elem(fd, &fk[i], &fv[i], BPF_EXIST);
+		}
+	if (fd >= 0)
+		close(fd);
+	txport_ensure(m.txports, to, NULL);
+	bpf_map_delete_elem(m.txports, &from);
+	ifindex_move("crbpf_mss", from, to, sizeof(struct crbpf_mss_cfg));
+out:
+	free(rk);
+	free(rv);
+	free(fk);
+	free(fv);
+	edge_maps_close(&m);
+	return ret;
+}
+
+/* Static reverse rules answer from the public device's primary address:
+ * after an address change every one of them is recomputed. */
+int rev_refresh_all(void)
+{
+	struct edge_maps m = { -1, -1, -1, -1, -1 };
+	struct crbpf_rev_key *touched = NULL;
+	struct crbpf_port_key *keys = NULL;
+	struct crbpf_backend *vals = NULL;
+	int i, n, ret;
+
+	ret = edge_maps_open(&m);
+	if (ret)
+		return ret;
+	n = map_dump(m.ports, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		     (void **)&vals);
+	if (n < 0) {
+		ret = n;
+		goto out;
+	}
+	touched = calloc(n + 1, sizeof(*touched));
+	if (!touched) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		rev_key_of(&touched[i], &keys[i], &vals[i]);
+	ret = rev_recompute(m.ports, m.rev, touched, n, NULL);
+out:
+	free(touched);
+	free(keys);
+	free(vals);
+	edge_maps_close(&m);
+	return ret;
+}
+
+/*
+ * Backends follow their routes: a tunnel deleted and re-created (wg-quick
+ * down/up) reaches the same backend through a new ifindex. Each backend is
+ * looked up again; where the device changed, the entry is rewritten in one
+ * update and the reverse program attached to the new device. A route that
+ * now leaves through a public device (the tunnel is down and the default
+ * route answers) is not followed: the backend waits for its tunnel.
+ * *waiting counts backends with no usable route.
+ */
+struct be_route {
+	__u8 family;
+	__be32 addr[4];
+	int oif; /* 0: no usable route now */
+	bool l2;
+};
+
+/* Where the backend address of v is reached now; looked up once per pass
+ * and address (a range maps thousands of ports onto one address). */
+static struct be_route *be_route_of(struct be_route **cache, int *nc, int *cap,
+				    __u8 family, const struct crbpf_backend *v,
+				    int txports_fd, int *waiting)
+{
+	char oifname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN], kind[32];
+	struct addr be = { .family = family };
+	struct be_route *r;
+	unsigned char rtype;
+	unsigned short type;
+	__u32 cur;
+	int i, oif;
+
+	for (i = 0; i < *nc; i++)
+		if ((*cache)[i].family == family &&
+		    !memcmp((*cache)[i].addr, v->addr, sizeof(v->addr)))
+			return &(*cache)[i];
+	if (*nc == *cap) {
+		r = realloc(*cache, (*cap * 2 + 8) * sizeof(*r));
+		if (!r)
+			return NULL;
+		*cache = r;
+		*cap = *cap * 2 + 8;
+	}
+	r = &(*cache)[(*nc)++];
+	memset(r, 0, sizeof(*r));
+	r->family = family;
+	memcpy(r->addr, v->addr, sizeof(r->addr));
+	memcpy(be.a, v->addr, sizeof(be.a));
+	addr_str(&be, abuf, sizeof(abuf));
+	if (nl_route_get(&be, &oif, &rtype) || rtype != RTN_UNICAST ||
+	    nl_link_info(oif, &type, kind, sizeof(kind)) ||
+	    (edge_is_attached(ifname(oif, oifname)) && (int)v->ifindex != oif)) {
+		if (!if_indextoname(v->ifindex, oifname))
+			(*waiting)++;
+		return r;
+	}
+	r->oif = oif;
+	r->l2 = type == ARPHRD_ETHER;
+	if (tun_ensure(oif, oifname, r->l2, NULL)) {
+		r->oif = 0;
+		return r;
+	}
+	if ((int)v->ifindex == oif)
+		return r;
+	notice("backend %s is now reached through %s", abuf, oifname);
+	/* An XDP-capable next hop stays one; a veth only if it was. */
+	if (r->l2 && (strcmp(kind, "veth") ||
+		      !bpf_map_lookup_elem(txports_fd, &v->ifindex, &cur)))
+		txport_ensure(txports_fd, oif, NULL);
+	return r;
+}
+
+int backends_refresh(int *waiting)
+{
+	struct edge_maps m = { -1, -1, -1, -1, -1 };
+	struct crbpf_port_key *keys = NULL;
+	struct crbpf_backend *vals = NULL;
+	struct be_route *cache = NULL, *r;
+	int i, n, nc = 0, cap = 0, ret, changed = 0;
+
+	ret = edge_maps_open(&m);
+	if (ret)
+		return ret;
+	n = map_dump(m.ports, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		     (void **)&vals);
+	if (n < 0) {
+		ret = n;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct crbpf_backend nb = vals[i];
+
+		r = be_route_of(&cache, &nc, &cap, keys[i].family, &vals[i],
+				m.txports, waiting);
+		if (!r) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if (!r->oif || (nb.ifindex == (__u32)r->oif &&
+				!(nb.flags & CRBPF_BE_L2) == !r->l2))
+			continue;
+		nb.ifindex = r->oif;
+		nb.flags = (nb.flags & ~CRBPF_BE_L2) | (r->l2 ? CRBPF_BE_L2 : 0);
+		if (bpf_map_update_elem(m.ports, &keys[i], &nb, BPF_EXIST)) {
+			ret = -errno;
+			goto out;
+		}
+		changed++;
+	}
+	if (changed)
+		tun_release_unused(m.ports, m.txports);
+out:
+	free(cache);
+	free(keys);
+	free(vals);
+	edge_maps_close(&m);
+	return ret < 0 ? ret : changed;
 }
 
 /* What `port add` would map, from its words alone (no kernel, no devices):

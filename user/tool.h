@@ -34,6 +34,7 @@ extern int verbose;
 void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_setup_libbpf(void);
 void log_where(const char *file, int line);
@@ -59,6 +60,7 @@ const char *addr_str(const struct addr *a, char *buf, size_t len);
 const char *proto_str(__u8 proto);
 const char *family_str(__u8 family);
 int resolve_iface(const char *name, int *ifindex);
+bool if_is_up(const char *name);
 const char *ifname(int ifindex, char *buf);
 void json_str(FILE *f, const char *s);
 
@@ -68,16 +70,23 @@ struct bpf_object;
 /* pin.c */
 #define PIN_ROOT_MAX 1024
 extern char pin_root[PIN_ROOT_MAX];
+int pin_root_resolve(void);
 int pin_init(void);
+bool on_bpffs(const char *path);
 int pin_path(char *buf, size_t len, const char *dir, const char *kind,
 	     const char *dev);
 bool pin_exists(const char *path);
 int pin_dirs_create(struct undo *u);
 void pin_dirs_remove_if_empty(void);
+void pin_unlock(void);
+int pin_record_store(const char *dir, const char *name, const char *map_name,
+		     const void *val, __u32 len);
+int pin_record_load(const char *dir, const char *name, void *val, __u32 len);
 int pin_map_open(const char *name);
 typedef int (*pin_iter_cb)(const char *dev, const char *path, void *data);
 int pin_iter(const char *kind, pin_iter_cb cb, void *data);
 int pin_count(const char *kind);
+int pin_names(const char *kind, char names[][IF_NAMESIZE * 2], int max);
 void pin_name_decode(const char *enc, char *dev, size_t len);
 int pin_unlink(const char *path);
 
@@ -102,6 +111,9 @@ int tc_replace(int prog_fd, int ifindex, const char *pinpath, struct undo *u);
 int tc_detach_pin(const char *pinpath, int ifindex);
 void link_release(const char *pinpath);
 int link_prog_id(const char *pinpath, __u32 *prog_id, bool *is_link);
+int pin_alive(const char *pinpath, int ifindex);
+int pin_prog_fd(const char *pinpath);
+bool prog_is(int prog_fd, const char *name);
 
 /* probe.c */
 int probe_tcx(void);
@@ -134,6 +146,32 @@ struct listener {
 };
 int nl_listeners(__u8 proto, __u16 first, __u16 last, struct listener *out,
 		 int max);
+struct nlmsghdr;
+int nl_talk(int bus, struct nlmsghdr *nlh,
+	    int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
+int nl_link_mtu(int ifindex, __u32 *mtu);
+struct nl_route {
+	struct addr dst;
+	__u8 dst_len;
+	__u8 protocol;
+	__u8 type; /* RTN_* */
+	__u32 table;
+	int oif; /* 0: none or multipath */
+};
+int nl_routes(int af, struct nl_route **out, int *n);
+struct nl_rule {
+	__u8 family;
+	__u8 action; /* FR_ACT_* */
+	__u8 src_len;
+	__u8 protocol;
+	bool has_fwmark;
+	__u32 flags; /* FIB_RULE_INVERT: "not" */
+	__u32 table;
+	__u32 priority;
+	__u32 fwmark;
+	int suppress_prefixlen; /* -1: none */
+};
+int nl_rules(int af, struct nl_rule **out, int *n);
 
 /* edge.c */
 enum xdp_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC, MODE_TC };
@@ -155,6 +193,8 @@ int cmd_status(int argc, char **argv);
 int edge_attached_count(char *only, size_t len);
 int edge_is_attached(const char *dev);
 int edge_cleanup_idle(void);
+int edge_repair(int *missing);
+int edge_detach_all(void);
 /* port.c */
 struct except_list {
 	__u16 first[64], last[64];
@@ -192,10 +232,14 @@ int port_pick_dev(const char *dev, char *name, int *ifindex);
 int read_cmd_prepare(int argc, char **argv, const char *use, const char *map,
 		     bool *json, int *only);
 int mappings_purge(int pub_ifindex);
+int ports_move_public(__u32 from, __u32 to);
+int rev_refresh_all(void);
+int backends_refresh(int *waiting);
 int ports_restore(const struct crbpf_port_key *keys,
 		  const struct crbpf_backend *vals, int n, struct undo *u);
 int port_key_cmp(const void *a, const void *b);
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals);
+void owner_of_inode(__u32 inode, char *buf, size_t len);
 /* match.c: --addr and `all` */
 int parse_except(const char *s, struct except_list *x);
 int parse_public_addr(const char *s, struct addr *a);
@@ -229,43 +273,72 @@ int timeouts_apply(int fd, const struct crbpf_timeouts *t, __u32 set,
 		   struct undo *u);
 const char *timeout_name(unsigned int i);
 __u32 timeout_value(const struct crbpf_timeouts *t, unsigned int i);
+/* watch.c */
+int cmd_watch(int argc, char **argv);
+int cmd_down(int argc, char **argv);
 /* apply.c: crbpf apply / config. apply_file() returns 0, -errno (-ENODEV:
  * a device the file names does not exist yet, nothing was changed) or
  * USAGE (the file is wrong, nothing was changed). */
+#define CRBPF_CONF_DEFAULT "/etc/crbpf/crbpf.conf"
 int apply_file(const char *path, bool check_only);
 int cmd_apply(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 /* home.c */
 #define HOME_MAX_SERVE 16
-#define HOME_MAX_ADDRS 32
-#define HOME_MAX_OUT 8
-/* What home attach installed, pinned at $ROOT/home/<tunnel>. */
-struct home_cfg {
-	__u32 tunnel_ifindex;
-	__u32 table;
-	__u32 mark;
-	__u32 nserve;
-	__u32 naddr;
-	char serve[HOME_MAX_SERVE][IF_NAMESIZE];
-	struct addr addrs[HOME_MAX_ADDRS];
-	/* Home line devices carrying crbpf_home_out (egress). */
-	__u32 nout;
-	char out[HOME_MAX_OUT][IF_NAMESIZE];
-};
+/* The arguments of home attach. */
 struct home_args {
 	const char *tunnel;
 	const char *serve[HOME_MAX_SERVE];
 	int nserve;
 	__u32 table;
 	__u32 mark;
+	/* crbpf watch: a served device that is not there (Docker re-creates
+	 * its bridges) stays in the record, to be attached when it is back. */
+	bool keep_missing;
 };
 int parse_home_attach(int argc, char **argv, struct home_args *a);
 int home_attach(const struct home_args *a);
 int home_detach(const char *tunnel);
-int home_cfg_load(const char *tunnel, struct home_cfg *cfg);
 int cmd_home(int argc, char **argv);
 int home_attached_count(void);
 int home_status_json(FILE *f);
 int home_status_text(FILE *f);
+int home_repair(int *missing);
+int home_detach_all(void);
+struct home_info {
+	__u32 table, mark;
+	int nserve;
+	char serve[HOME_MAX_SERVE][IF_NAMESIZE];
+};
+int home_info_load(const char *tunnel, struct home_info *hi);
+/* wg.c: WireGuard devices read through genetlink (kernel module) or the
+ * userspace implementation's UAPI socket; never by running wg. */
+struct wg_allowed {
+	struct addr addr;
+	__u8 cidr;
+};
+struct wg_peer {
+	__u8 key[32];
+	bool has_endpoint;
+	struct addr endpoint;
+	__u16 endpoint_port;
+	long long last_handshake; /* seconds since the epoch, 0: never */
+	__u16 keepalive;
+	int nallowed, cap;
+	struct wg_allowed *allowed;
+};
+struct wg_dev {
+	char name[IF_NAMESIZE];
+	const char *via; /* "genetlink" or "uapi" */
+	__u16 listen_port;
+	int npeers, cap;
+	struct wg_peer *peers;
+};
+int wg_dev_get(const char *name, struct wg_dev *d);
+void wg_dev_free(struct wg_dev *d);
+void wg_key_str(const __u8 key[32], char out[45]);
+bool wg_allowed_covers(const struct wg_peer *p, const struct addr *a, __u8 len);
+/* doctor.c */
+int cmd_doctor(int argc, char **argv);
 
 #endif /* CRBPF_TOOL_H */

@@ -44,8 +44,10 @@ import argparse
 import errno
 import hashlib
 import ipaddress
+import json
 import os
 import random
+import select
 import signal
 import socket
 import struct
@@ -138,11 +140,51 @@ def serve(a):
             data, addr = s.recvfrom(65535)
             peer = fmt_peer(addr)
             log("peer " + peer)
-            s.sendto(("hello %s %s\n" % (peer, a.tag)).encode(), addr)
+            # A probe (below) gets its own datagram back, to match replies.
+            reply = data if data.startswith(b"P ") else \
+                ("hello %s %s\n" % (peer, a.tag)).encode()
+            s.sendto(reply, addr)
     while True:
         conn, addr = s.accept()
         threading.Thread(target=handle_tcp, args=(conn, addr, a.tag),
                          daemon=True).start()
+
+
+def probe(a):
+    """UDP datagrams "P <seq>" every --interval s until --until exists (or
+    --duration s); prints JSON: the send time of every probe and which seqs
+    came back (from the address and port they were sent to)."""
+    s = socket.socket(family_of(a.host), socket.SOCK_DGRAM)
+    s.setblocking(False)
+    sent, answered = [], set()
+    end = time.time() + a.duration
+    nxt = time.time()
+
+    def receive(wait):
+        r, _, _ = select.select([s], [], [], max(0.0, wait))
+        while r:
+            try:
+                data, src = s.recvfrom(2048)
+            except BlockingIOError:
+                return
+            if (data.startswith(b"P ") and src[1] == a.port and
+                    ipaddress.ip_address(src[0]) == ipaddress.ip_address(a.host)):
+                answered.add(int(data.split()[1]))
+
+    while time.time() < end and not (a.until and os.path.exists(a.until)):
+        now = time.time()
+        if now >= nxt:
+            try:
+                s.sendto(b"P %d\n" % len(sent), (a.host, a.port))
+            except OSError:
+                pass  # no route for a moment: counts as lost
+            sent.append(now)
+            nxt += a.interval
+        receive(nxt - time.time())
+    receive(0.5)  # replies still in flight
+    json.dump({"interval": a.interval, "sent": sent,
+               "answered": sorted(answered)}, sys.stdout)
+    print()
 
 
 def die(msg):
@@ -590,6 +632,12 @@ def main():
         c.add_argument("--seed", type=int, default=1)
         c.add_argument("--until", default="")
         c.add_argument("--rate", type=float, default=0)
+    pr = sub.add_parser("probe")
+    pr.add_argument("host")
+    pr.add_argument("port", type=int)
+    pr.add_argument("--interval", type=float, default=0.01)
+    pr.add_argument("--duration", type=float, default=60)
+    pr.add_argument("--until", default="")
     rf = sub.add_parser("refused")
     rf.add_argument("host")
     rf.add_argument("port", type=int)
@@ -628,7 +676,7 @@ def main():
     fc.add_argument("--timeout", type=float, default=5)
     a = p.parse_args()
     {"serve": serve, "hello": hello, "put": put, "get": get, "csum": csum,
-     "refused": refused, "backrefuse": backrefuse, "pmtu": pmtu,
+     "refused": refused, "probe": probe, "backrefuse": backrefuse, "pmtu": pmtu,
      "frag-serve": frag_serve, "frag-send": frag_send,
      "udpsink": udpsink, "udpsend": udpsend}[a.cmd](a)
 

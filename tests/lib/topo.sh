@@ -165,6 +165,46 @@ _wg_start() {
 		wait_for 5 nsx "$ns" ip link show "$dev"
 }
 
+# topo_wg_vps_up / topo_wg_home_up: start and configure one end of the
+# tunnel (what wg-quick up does); topo_up runs both, tests that re-create a
+# tunnel run one after topo_wg_del.
+topo_wg_vps_up() {
+	local keys=$TOPO_DIR/keys
+	_wg_start cr-vps wg0 || { echo "topo: WireGuard ($(topo_wg_kind)) did not start wg0" >&2; return 1; }
+	nsx cr-vps wg set wg0 listen-port 51820 private-key "$keys/vps" \
+		peer "$(cat "$keys/home.pub")" allowed-ips 10.0.0.2/32,fd00::2/128 &&
+		nsx cr-vps ip addr add $TUN_VPS4/24 dev wg0 &&
+		nsx cr-vps ip addr add $TUN_VPS6/64 dev wg0 nodad &&
+		nsx cr-vps ip link set wg0 mtu 1420 up || { echo "topo: wg0 setup failed" >&2; return 1; }
+}
+
+topo_wg_home_up() {
+	local keys=$TOPO_DIR/keys
+	_wg_start cr-home wgh || { echo "topo: WireGuard ($(topo_wg_kind)) did not start wgh" >&2; return 1; }
+	nsx cr-home wg set wgh private-key "$keys/home" \
+		peer "$(cat "$keys/vps.pub")" endpoint $VPS4:51820 \
+		allowed-ips 0.0.0.0/0,::/0 persistent-keepalive 1 &&
+		nsx cr-home ip addr add $TUN_HOME4/24 dev wgh &&
+		nsx cr-home ip addr add $TUN_HOME6/64 dev wgh nodad &&
+		nsx cr-home ip link set wgh mtu 1420 up || { echo "topo: wgh setup failed" >&2; return 1; }
+}
+
+# topo_wg_del NS DEV: the tunnel device gone (wg-quick down): the link
+# deleted and, for wireguard-go, its daemon stopped.
+topo_wg_del() {
+	local ns=$1 dev=$2 pidf=$TOPO_DIR/wg-$2.pid
+	nsx "$ns" ip link del "$dev" 2>/dev/null
+	if [ -f "$pidf" ]; then
+		kill "$(cat "$pidf")" 2>/dev/null
+		wait_for 5 sh -c "! kill -0 $(cat "$pidf") 2>/dev/null"
+		rm -f "$pidf"
+	fi
+	rm -f "/var/run/wireguard/$dev.sock"
+	wait_for 5 sh -c "! nsenter --net=/run/netns/$ns ip link show $dev" && return 0
+	echo "topo: $dev still there" >&2
+	return 1
+}
+
 # wg_handshake_time: epoch of the VPS's last handshake with home (0 = none).
 wg_handshake_time() {
 	nsx cr-vps wg show wg0 latest-handshakes 2>/dev/null | awk '{print $2; exit}'
@@ -261,19 +301,7 @@ topo_up() {
 	(umask 077 && wg genkey >"$keys/vps" && wg genkey >"$keys/home") || return 1
 	wg pubkey <"$keys/vps" >"$keys/vps.pub" && wg pubkey <"$keys/home" >"$keys/home.pub" || return 1
 	topo_wg_kind >"$TOPO_DIR/wg-kind"
-	_wg_start cr-vps wg0 && _wg_start cr-home wgh ||
-		{ echo "topo: WireGuard ($(topo_wg_kind)) did not start" >&2; return 1; }
-	nsx cr-vps wg set wg0 listen-port 51820 private-key "$keys/vps" \
-		peer "$(cat "$keys/home.pub")" allowed-ips 10.0.0.2/32,fd00::2/128 &&
-		nsx cr-vps ip addr add $TUN_VPS4/24 dev wg0 &&
-		nsx cr-vps ip addr add $TUN_VPS6/64 dev wg0 nodad &&
-		nsx cr-vps ip link set wg0 mtu 1420 up || { echo "topo: wg0 setup failed" >&2; return 1; }
-	nsx cr-home wg set wgh private-key "$keys/home" \
-		peer "$(cat "$keys/vps.pub")" endpoint $VPS4:51820 \
-		allowed-ips 0.0.0.0/0,::/0 persistent-keepalive 1 &&
-		nsx cr-home ip addr add $TUN_HOME4/24 dev wgh &&
-		nsx cr-home ip addr add $TUN_HOME6/64 dev wgh nodad &&
-		nsx cr-home ip link set wgh mtu 1420 up || { echo "topo: wgh setup failed" >&2; return 1; }
+	topo_wg_vps_up && topo_wg_home_up || return 1
 	if ! wait_handshake 15; then
 		echo "topo: no WireGuard handshake within 15 s" >&2
 		return 1

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* crbpf watch: keeps forwarding working while the machine changes under it.
+ * rtnetlink link, address and route events start a repair pass (20 ms
+ * after the first event of a burst, so a wg-quick up that adds a device,
+ * its address and its routes is one pass); a pass also runs every 10 s in
+ * case an event was lost. A pass: the config file, while it has not been
+ * applied yet (its devices may come later than the service); public devices
+ * re-created or re-addressed; backends whose route now leaves through
+ * another device; home tunnels, served devices and default-route devices.
+ * A pass that finds everything in place changes nothing, so its own
+ * changes' events end in one quiet pass.
+ *
+ * crbpf down: removes every edge and home attachment (the unit's stop). */
+#include "tool.h"
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#define WATCH_SETTLE_MS 20
+#define WATCH_PERIOD_MS 10000
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+struct watch {
+	const char *file; /* NULL: repair only */
+	bool pending_apply; /* the file has not been applied since start/HUP */
+	int waiting; /* devices or routes missing at the last pass */
+	int failed; /* the last pass's error, to report changes only */
+};
+
+static void watch_pass(struct watch *w)
+{
+	int missing = 0, waiting = 0, ret;
+
+	long long t0 = now_ms();
+
+	if (pin_init())
+		return;
+	info("repair pass (%lld ms for the lock)", now_ms() - t0);
+	if (w->pending_apply) {
+		ret = apply_file(w->file, false);
+		if (!ret) {
+			notice("applied %s", w->file);
+			w->pending_apply = false;
+		} else if (ret != w->failed) {
+			notice("applying %s failed; retrying when devices or routes change",
+			       w->file);
+		}
+		w->failed = ret;
+	}
+	ret = edge_repair(&missing);
+	if (ret)
+		err("repairing the public devices failed: %s", strerror(-ret));
+	/* Backends exist only where an edge does. */
+	if (pin_count("edge")) {
+		ret = backends_refresh(&waiting);
+		if (ret < 0)
+			err("following the backends' routes failed: %s", strerror(-ret));
+	}
+	ret = home_repair(&missing);
+	if (ret)
+		err("repairing the home side failed: %s", strerror(-ret));
+	if (missing + waiting != w->waiting && missing + waiting)
+		notice("waiting for %d device(s) and %d backend route(s)", missing,
+		       waiting);
+	else if (missing + waiting != w->waiting)
+		notice("everything crbpf uses is in place");
+	w->waiting = missing + waiting;
+	pin_unlock();
+}
+
+/* Reads every queued event; 1 if any (or some were lost: ENOBUFS). */
+static int nl_drain(struct mnl_socket *nl)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int seen = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0) {
+			seen = 1;
+			continue;
+		}
+		if (n < 0 && errno == ENOBUFS) {
+			seen = 1;
+			continue;
+		}
+		return seen;
+	}
+}
+
+int cmd_watch(int argc, char **argv)
+{
+	const unsigned int groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR |
+				    RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
+				    RTMGRP_IPV6_ROUTE;
+	struct watch w = { .file = CRBPF_CONF_DEFAULT };
+	long long due, next_periodic;
+	struct mnl_socket *nl = NULL;
+	struct pollfd pfd[2];
+	int sfd = -1, rcvbuf = 1 << 22, ret;
+	sigset_t mask;
+
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
+		return usage_err("usage: crbpf watch [FILE]");
+	if (argc == 2)
+		w.file = argv[1];
+	else if (access(w.file, F_OK))
+		w.file = NULL; /* no default file: repair only */
+	if (w.file) {
+		/* A broken file is a usage error now, not a retry loop. */
+		ret = apply_file(w.file, true);
+		if (ret)
+			return ret;
+		w.pending_apply = true;
+	}
+	ret = tool_prepare();
+	if (ret)
+		return ret;
+	pin_unlock();
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (sfd < 0 || !nl || mnl_socket_bind(nl, groups, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		err("failed to listen for rtnetlink events: %s", strerror(-ret));
+		goto out;
+	}
+	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+		   sizeof(rcvbuf));
+	notice("watching%s%s", w.file ? " with " : " (no config file)",
+	       w.file ? w.file : "");
+	pfd[0] = (struct pollfd){ .fd = mnl_socket_get_fd(nl), .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	due = now_ms(); /* a first pass right away */
+	next_periodic = due + WATCH_PERIOD_MS;
+	for (;;) {
+		long long t = now_ms(), until = next_periodic;
+		struct signalfd_siginfo si;
+
+		if (due >= 0 && due < until)
+			until = due;
+		if (until <= t) {
+			watch_pass(&w);
+			fflush(stderr);
+			due = -1;
+			next_periodic = now_ms() + WATCH_PERIOD_MS;
+			continue;
+		}
+		if (poll(pfd, 2, until - t) < 0 && errno != EINTR) {
+			ret = -errno;
+			err("poll failed: %s", strerror(-ret));
+			goto out;
+		}
+		if ((pfd[0].revents & POLLIN) && nl_drain(nl) && due < 0) {
+			info("rtnetlink event");
+			due = now_ms() + WATCH_SETTLE_MS;
+		}
+		if (!(pfd[1].revents & POLLIN) ||
+		    read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			notice("SIGHUP: applying %s again", w.file ? w.file : "(nothing)");
+			w.pending_apply = w.file != NULL;
+			w.failed = 0;
+			due = now_ms();
+			continue;
+		}
+		notice("stopping (forwarding stays in place)");
+		ret = 0;
+		goto out;
+	}
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	if (sfd >= 0)
+		close(sfd);
+	return ret;
+}
+
+int cmd_down(int argc, char **argv)
+{
+	int ret, r;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_err("usage: crbpf down");
+	ret = tool_prepare();
+	if (ret)
+		return ret;
+	ret = edge_detach_all();
+	r = home_detach_all();
+	return ret ?: r;
+}
