@@ -336,9 +336,10 @@ static int tun_release_unused(int ports_fd, int txports_fd)
 
 /* Flow entries answering for removed mappings would keep translating replies. */
 /* With proto: only flows of that mapping kind (match, and addr for
- * CRBPF_MATCH_ADDR) in the public port range (any port for `all`). */
+ * CRBPF_MATCH_ADDR) in the public port range (any port for `all`), and of
+ * that family unless family is 0. */
 static void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last,
-			__u8 match, const __be32 *addr)
+			__u8 match, const __be32 *addr, __u8 family)
 {
 	struct crbpf_flow_key *keys;
 	struct crbpf_flow *vals;
@@ -357,6 +358,7 @@ static void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last,
 				  !!if_indextoname(vals[i].public_ifindex, name))
 			continue;
 		if (proto && (keys[i].proto != proto || vals[i].match != match ||
+			      (family && keys[i].family != family) ||
 			      (!(match & CRBPF_MATCH_ALL) &&
 			       (port < first || port > last)) ||
 			      ((match & CRBPF_MATCH_ADDR) &&
@@ -1129,7 +1131,8 @@ int port_del(struct port_args *a)
 		ret = local_flags_sync(u);
 	if (ret)
 		goto fail;
-	flows_purge(pub_ifindex, proto, first, last, match, paddr.a);
+	flows_purge(pub_ifindex, proto, first, last, match, paddr.a,
+		    nfams == 1 ? fam[0] : 0);
 	tun_release_unused(m.ports, m.txports);
 	goto out;
 fail:
@@ -1213,7 +1216,7 @@ int mappings_purge(int pub_ifindex)
 	}
 	ret = rev_recompute(m.ports, m.rev, touched, nt, NULL);
 	local_flags_sync(NULL);
-	flows_purge(pub_ifindex, 0, 0, 0, 0, NULL);
+	flows_purge(pub_ifindex, 0, 0, 0, 0, NULL, 0);
 	tun_release_unused(m.ports, m.txports);
 out:
 	free(touched);

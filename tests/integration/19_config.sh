@@ -206,13 +206,17 @@ else
 	t_result config-roundtrip PASS
 fi
 flows_est >"$d/flows.after"
-# Same client port, older age: the same entry, not a re-learned one.
-if [ -s "$d/flows.before" ] && "$PY" - "$d/flows.before" "$d/flows.after" <<'EOF'; then
+# flows_kept BEFORE AFTER: every established flow of BEFORE is in AFTER with
+# the same client port and an age that went on (not a re-learned entry).
+flows_kept() {
+	[ -s "$1" ] && "$PY" - "$1" "$2" <<'EOF'
 import sys
 before = dict(l.split() for l in open(sys.argv[1]))
 after = dict(l.split() for l in open(sys.argv[2]))
 sys.exit(not all(p in after and int(after[p]) >= int(a) + 1 for p, a in before.items()))
 EOF
+}
+if flows_kept "$d/flows.before" "$d/flows.after"; then
 	t_result config-roundtrip-flows PASS
 else
 	t_result config-roundtrip-flows FAIL "established flows before: $(tr '\n' ' ' <"$d/flows.before"); after: $(tr '\n' ' ' <"$d/flows.after")"
@@ -270,12 +274,14 @@ time.sleep(1.5)
 print("sent", sent, "got", got)
 ' $VPS4 5300 "$d/udpstop" >"$d/udp.out" 2>&1 &
 udppid=$!
-sleep 0.5
+flows_est >"$d/flows.a"
+sleep 1
 ok=1 reason=
 if ! vps_crbpf apply "$d/b.conf" >"$d/apply-b.out" 2>"$d/apply.err"; then
 	ok=0 reason="apply b.conf: $(head -n1 "$d/apply.err")"
 fi
 mappings >"$d/map.b"
+flows_est >"$d/flows.b"
 # Back and forth while the stream runs: each apply changes other mappings.
 for i in 1 2; do
 	vps_crbpf apply "$d/a.conf" >/dev/null 2>"$d/apply.err" &&
@@ -302,6 +308,12 @@ elif [ "$(grep -c . "$d/apply-b.out")" != 5 ] || ! grep -q '^attach eth0' "$d/ap
 	t_result config-change FAIL "apply said: $(tr '\n' ';' <"$d/apply-b.out"), want 2 del, 2 add, 1 attach"
 else
 	t_result config-change PASS
+fi
+# b.conf drops the IPv6 tcp 8000 mapping: the IPv4 one keeps its flows.
+if flows_kept "$d/flows.a" "$d/flows.b"; then
+	t_result config-change-flows-kept PASS
+else
+	t_result config-change-flows-kept FAIL "established tcp 8000 flows before: $(tr '\n' ' ' <"$d/flows.a"); after: $(tr '\n' ' ' <"$d/flows.b")"
 fi
 HELLO_TAG=t7001 hello_case config-change-moved "$CLI4:" peer cr-cli hello $VPS4 7100
 HELLO_TAG=t7000 hello_case config-change-new "$CLI4:" peer cr-cli hello $VPS4 7200
