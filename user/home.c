@@ -390,7 +390,9 @@ out:
 	return ret;
 }
 
-static void hflows_purge(int tunnel_ifindex)
+/* Learned flows of a tunnel: moved to its new ifindex (re-created), or
+ * deleted (to 0: detached). */
+static void hflows_retarget(__u32 from, __u32 to)
 {
 	struct crbpf_hflow_key *keys;
 	struct crbpf_hflow *vals;
@@ -401,9 +403,15 @@ static void hflows_purge(int tunnel_ifindex)
 		return;
 	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
 		     (void **)&vals);
-	for (i = 0; i < n; i++)
-		if ((int)vals[i].tunnel_ifindex == tunnel_ifindex)
+	for (i = 0; i < n; i++) {
+		if (vals[i].tunnel_ifindex != from)
+			continue;
+		vals[i].tunnel_ifindex = to;
+		if (!to)
 			bpf_map_delete_elem(fd, &keys[i]);
+		else
+			bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_EXIST);
+	}
 	if (n >= 0) {
 		free(keys);
 		free(vals);
@@ -447,7 +455,7 @@ int home_detach(const char *tunnel)
 		err("failed to remove some rules or routes of table %u: %s",
 		    cfg.table, strerror(-r));
 	ret = ret ?: r;
-	hflows_purge(cfg.tunnel_ifindex);
+	hflows_retarget(cfg.tunnel_ifindex, 0);
 	pin_path(path, sizeof(path), "home", NULL, tunnel);
 	r = pin_unlink(path);
 	ret = ret ?: r;
@@ -500,29 +508,6 @@ static bool pin_dead(const char *kind, const char *dev, bool *dead)
 	return true;
 }
 
-static void hflows_move(__u32 from, __u32 to)
-{
-	struct crbpf_hflow_key *keys;
-	struct crbpf_hflow *vals;
-	int fd, i, n;
-
-	fd = pin_map_open("crbpf_hflows");
-	if (fd < 0)
-		return;
-	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	for (i = 0; i < n; i++)
-		if (vals[i].tunnel_ifindex == from) {
-			vals[i].tunnel_ifindex = to;
-			bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_EXIST);
-		}
-	if (n >= 0) {
-		free(keys);
-		free(vals);
-	}
-	close(fd);
-}
-
 /*
  * crbpf watch, home side: the tunnel or a served device deleted and
  * re-created, the tunnel's addresses or the host's default-route devices
@@ -572,7 +557,7 @@ static int home_repair_cb(const char *tunnel, const char *path, void *data)
 		return home_rules(&cfg, true);
 	notice("%s (home) changed: attaching again", tunnel);
 	if ((int)cfg.tunnel_ifindex != ifindex)
-		hflows_move(cfg.tunnel_ifindex, ifindex);
+		hflows_retarget(cfg.tunnel_ifindex, ifindex);
 	a.tunnel = tunnel;
 	a.table = cfg.table;
 	a.mark = cfg.mark;

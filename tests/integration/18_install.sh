@@ -38,9 +38,9 @@ installed() {
 }
 
 # --- install ---------------------------------------------------------------
-if ! mk -q build/crbpf; then
-	t_result install-no-rebuild FAIL "build/crbpf is older than its sources (run make first)"
-fi
+# The check needs a built tree; a stale one would make it fail for the
+# wrong reason (and is not what it tests).
+mk -q build/crbpf || t_fail "build/crbpf is older than its sources (run make first)"
 touch "$d/stamp"
 if ! mk install DESTDIR="$dest" PREFIX=/usr >"$d/install.log" 2>&1; then
 	t_fail "make install DESTDIR=... PREFIX=/usr: $(tail -n1 "$d/install.log")"
