@@ -8,8 +8,7 @@
 # live state printed by `config` and applied back changes nothing at all (no
 # map write, no program load, flows kept), for ranges, `all --except`,
 # --addr and IPv6 backends too.
-# kernels: skip, apply and config are the tool's logic over the maps and programs that the
-# other files already exercise on every kernel; the emulated run would add minutes.
+# kernels: skip, apply and config are tool logic over maps and programs the other files test on each kernel
 source "$(dirname "$0")/../lib/common.sh"
 t_begin config
 need_crbpf

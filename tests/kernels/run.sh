@@ -68,6 +68,7 @@ fi
 # nothing of the kernel (a line "# kernels: skip, REASON" in the file: an
 # install into a directory, a parser) -- emulation would only make CI slower.
 run_args=()
+not_run=() # "NAME REASON" of the files marked "# kernels: skip"
 no_bench=1
 for a in "$@"; do
 	run_args+=("$a")
@@ -77,7 +78,10 @@ if [ "$no_bench" = 1 ]; then
 	for t in tests/integration/*.sh; do
 		b=$(basename "$t" .sh)
 		[ "$b" = bench_smoke ] && continue
-		grep -q '^# kernels: skip' "$t" && continue
+		if grep -q '^# kernels: skip' "$t"; then
+			not_run+=("$b $(sed -n 's/^# kernels: skip, *//p' "$t" | head -n1)")
+			continue
+		fi
 		run_args+=("$b")
 	done
 fi
@@ -199,6 +203,10 @@ run_kernel() {
 	if [ "$no_bench" = 1 ]; then
 		result "$kver/integration/bench_smoke" SKIP \
 			"not run under emulation (rates meaningless; make test runs it)"
+		for line in "${not_run[@]}"; do
+			result "$kver/integration/${line%% *}" SKIP \
+				"not run under emulation (make test runs it): ${line#* }"
+		done
 	fi
 	if [ ! -f "$res/rc" ]; then
 		result "$kver/boot" FAIL "the guest did not finish (qemu exit $rc$([ "$rc" = 124 ] && echo ", timeout ${TMO} s")); console: $res/console.log"
