@@ -278,6 +278,7 @@ int nl_primary_addr(int ifindex, __u8 family, struct addr *out)
 struct route_reply {
 	int oif;
 	unsigned char type;
+	bool gateway;
 };
 
 static int route_attr_cb(const struct nlattr *attr, void *data)
@@ -302,14 +303,15 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	r->type = rtm->rtm_type;
 	if (tb[RTA_OIF])
 		r->oif = mnl_attr_get_u32(tb[RTA_OIF]);
+	r->gateway = tb[RTA_GATEWAY] || tb[RTA_VIA];
 	return MNL_CB_OK;
 }
 
-int nl_route_get(const struct addr *dst, int *oif, unsigned char *rtype)
+/* The route the kernel would take to dst (ip route get). */
+static int route_query(const struct addr *dst, struct route_reply *r)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct route_reply r = {};
 	struct rtmsg *rtm;
 	int ret;
 
@@ -319,14 +321,31 @@ int nl_route_get(const struct addr *dst, int *oif, unsigned char *rtype)
 	rtm->rtm_family = af_of(dst->family);
 	rtm->rtm_dst_len = dst->family == CRBPF_V6 ? 128 : 32;
 	mnl_attr_put(nlh, RTA_DST, dst->family == CRBPF_V6 ? 16 : 4, dst->a);
-	ret = nl_talk(NETLINK_ROUTE, nlh, route_cb, &r);
+	ret = nl_talk(NETLINK_ROUTE, nlh, route_cb, r);
 	if (ret)
 		return ret;
-	if (!r.oif)
-		return -ENETUNREACH;
+	return r->oif ? 0 : -ENETUNREACH;
+}
+
+int nl_route_get(const struct addr *dst, int *oif, unsigned char *rtype)
+{
+	struct route_reply r = {};
+	int ret = route_query(dst, &r);
+
+	if (ret)
+		return ret;
 	*oif = r.oif;
 	*rtype = r.type;
 	return 0;
+}
+
+/* 1 when the route to dst leaves through a gateway (not on-link). */
+int nl_route_gateway(const struct addr *dst)
+{
+	struct route_reply r = {};
+	int ret = route_query(dst, &r);
+
+	return ret ? ret : r.gateway;
 }
 
 static int ack_cb(const struct nlmsghdr *nlh, void *data)

@@ -208,3 +208,15 @@ bool if_is_up(const char *name)
 	close(fd);
 	return up;
 }
+
+/* RFC 1918, RFC 6598 (carrier-grade NAT) and IPv6 unique local addresses:
+ * what a tunnel, never the internet, reaches. */
+bool addr_is_private(const struct addr *a)
+{
+	__u32 v = ntohl(a->a[0]);
+
+	if (a->family == CRBPF_V6)
+		return (v >> 25) == (0xfc000000U >> 25);
+	return (v >> 24) == 10 || (v >> 20) == (0xac100000U >> 20) ||
+	       (v >> 16) == 0xc0a8 || (v >> 22) == (0x64400000U >> 22);
+}

@@ -911,6 +911,14 @@ int port_add(struct port_args *a)
 		err("no route to backend %s (route type %u)", abuf, rtype);
 		return -ENETUNREACH;
 	}
+	/* A private backend that only the public side's gateway reaches is a
+	 * tunnel not up yet (boot, wg-quick down): never send it there. */
+	if (addr_is_private(&be) && edge_is_attached(ifname(oif, oifname)) &&
+	    nl_route_gateway(&be) > 0) {
+		err("backend %s is a private address that only the gateway of public device %s reaches: is its tunnel up?",
+		    abuf, oifname);
+		return -ENETUNREACH;
+	}
 	ret = nl_link_info(oif, &type, kind, sizeof(kind));
 	if (ret) {
 		err("failed to query the device of ifindex %d: %s", oif, strerror(-ret));

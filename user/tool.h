@@ -61,6 +61,7 @@ const char *proto_str(__u8 proto);
 const char *family_str(__u8 family);
 int resolve_iface(const char *name, int *ifindex);
 bool if_is_up(const char *name);
+bool addr_is_private(const struct addr *a);
 const char *ifname(int ifindex, char *buf);
 void json_str(FILE *f, const char *s);
 
@@ -135,6 +136,7 @@ int nl_link_info(int ifindex, unsigned short *type, char *kind, size_t kind_len)
 int nl_addrs(int ifindex, int af, struct nl_addr **out, int *n);
 int nl_primary_addr(int ifindex, __u8 family, struct addr *out);
 int nl_route_get(const struct addr *dst, int *oif, unsigned char *rtype);
+int nl_route_gateway(const struct addr *dst);
 int nl_rule(bool add, __u8 family, const struct addr *src, __u32 mark,
 	    __u32 table);
 int nl_route_default(bool add, __u8 family, int oif, __u32 table);

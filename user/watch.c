@@ -4,7 +4,8 @@
  * after the first event of a burst, so a wg-quick up that adds a device,
  * its address and its routes is one pass); a pass also runs every 10 s in
  * case an event was lost. A pass: the config file, while it has not been
- * applied yet (its devices may come later than the service); public devices
+ * applied yet (its devices or its backends' routes may come later than the
+ * service; retried on events and SIGHUP, not every 10 s); public devices
  * re-created or re-addressed; backends whose route now leaves through
  * another device; home tunnels, served devices and default-route devices.
  * A pass that finds everything in place changes nothing, so its own
@@ -42,7 +43,9 @@ struct watch {
 	int failed; /* the last pass's error, to report changes only */
 };
 
-static void watch_pass(struct watch *w)
+/* periodic: the 10 s pass, which repairs but does not retry the file (a
+ * file that cannot apply would repeat its errors every 10 s). */
+static void watch_pass(struct watch *w, bool periodic)
 {
 	int missing = 0, waiting = 0, ret;
 
@@ -51,7 +54,7 @@ static void watch_pass(struct watch *w)
 	if (pin_init())
 		return;
 	info("repair pass (%lld ms for the lock)", now_ms() - t0);
-	if (w->pending_apply) {
+	if (w->pending_apply && !periodic) {
 		ret = apply_file(w->file, false);
 		if (!ret) {
 			notice("applied %s", w->file);
@@ -161,7 +164,7 @@ int cmd_watch(int argc, char **argv)
 		if (due >= 0 && due < until)
 			until = due;
 		if (until <= t) {
-			watch_pass(&w);
+			watch_pass(&w, due < 0 || due > t);
 			fflush(stderr);
 			due = -1;
 			next_periodic = now_ms() + WATCH_PERIOD_MS;

@@ -7,6 +7,7 @@
 # line of scripts/systemd/crbpf.service.in, with the test's binary and
 # config file. Every mapping must forward again: TCP and UDP over IPv4,
 # TCP over IPv6, a container behind the served bridge.
+# kernels: skip, its restarts and the clsact paths are 21_watch's on every kernel; this adds only the tool's boot logic
 source "$(dirname "$0")/../lib/common.sh"
 t_begin reboot
 need_crbpf
@@ -87,6 +88,15 @@ for ns in cr-vps cr-home; do
 	kill -0 "$(cat "$TOPO_DIR/boot-$ns.pid")" 2>/dev/null ||
 		t_fail "the entry point in $ns exited before the tunnel came up: $(tail -n1 "$TOPO_DIR/boot-$ns.log")"
 done
+# Meanwhile the backends' only route is the VPS's default route: crbpf must
+# not send them out of the public NIC to its gateway (nor hook its reverse
+# program there), and says why it waits.
+tuns=$(vps_crbpf status --json | "$PY" -c 'import json, sys; print(" ".join(t["dev"] for t in json.load(sys.stdin)["tunnels"]))')
+if [ -z "$tuns" ] && grep -q 'is its tunnel up' "$TOPO_DIR/boot-cr-vps.log"; then
+	t_result reboot-no-backend-via-public-gateway PASS
+else
+	t_result reboot-no-backend-via-public-gateway FAIL "reverse programs on '$tuns'; log: $(tail -n1 "$TOPO_DIR/boot-cr-vps.log")"
+fi
 # wg-quick up, later in the boot.
 topo_wg_vps_up >/dev/null && topo_wg_home_up >/dev/null || t_fail "tunnels did not come up"
 wait_handshake 15 || t_fail "no handshake after the tunnels came up"
