@@ -56,7 +56,7 @@ static int xdp_link_create(int prog_fd, int ifindex, __u32 flags,
 	return ret;
 }
 
-static int xdp_current_mode(int ifindex)
+int xdp_current_mode(int ifindex)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 
@@ -459,43 +459,6 @@ int cmd_attach(int argc, char **argv)
 	return edge_attach(dev, ifindex, mode, flows, &to, to_set, &mss);
 }
 
-int edge_is_attached(const char *dev)
-{
-	char path[PATH_MAX];
-
-	pin_path(path, sizeof(path), "links", "edge", dev);
-	if (pin_exists(path))
-		return 1;
-	pin_path(path, sizeof(path), "links", "xdp", dev);
-	return pin_exists(path);
-}
-
-struct pick {
-	char name[IF_NAMESIZE * 2];
-	int n;
-};
-
-static int pick_cb(const char *dev, const char *path, void *data)
-{
-	struct pick *p = data;
-
-	(void)path;
-	if (!p->n++)
-		snprintf(p->name, sizeof(p->name), "%s", dev);
-	return 0;
-}
-
-/* Number of attached public devices; the first one's name in only. */
-int edge_attached_count(char *only, size_t len)
-{
-	struct pick p = {};
-
-	pin_iter("edge", pick_cb, &p);
-	if (only && p.n)
-		snprintf(only, len, "%s", p.name);
-	return p.n;
-}
-
 static int unlink_map_pin(const char *name)
 {
 	char path[PATH_MAX];
@@ -782,115 +745,6 @@ int cmd_detach(int argc, char **argv)
 	if (ret)
 		return ret;
 	return edge_detach(argv[1]);
-}
-
-struct status_ctx {
-	FILE *f;
-	bool json;
-	int n;
-};
-
-static void prog_desc(const char *path, __u32 *id, char *name, size_t len)
-{
-	bool is_link;
-
-	*id = 0;
-	snprintf(name, len, "-");
-	if (link_prog_id(path, id, &is_link))
-		return;
-	prog_name_by_id(*id, name, len);
-}
-
-static int status_edge_cb(const char *dev, const char *path, void *data)
-{
-	struct status_ctx *s = data;
-	char xpath[PATH_MAX], name[64];
-	const char *mode = "tc";
-	__u32 tc_id, xdp_id = 0;
-	int ifindex = 0;
-
-	resolve_iface(dev, &ifindex);
-	prog_desc(path, &tc_id, name, sizeof(name));
-	pin_path(xpath, sizeof(xpath), "links", "xdp", dev);
-	if (pin_exists(xpath)) {
-		prog_desc(xpath, &xdp_id, name, sizeof(name));
-		mode = xdp_current_mode(ifindex) == MODE_NATIVE ? "native" :
-		       xdp_current_mode(ifindex) == MODE_GENERIC ? "generic" : "xdp";
-	}
-	if (!ifindex)
-		mode = "gone";
-	if (s->json) {
-		fprintf(s->f, "%s{\"dev\":", s->n ? "," : "");
-		json_str(s->f, dev);
-		fprintf(s->f, ",\"ifindex\":%d,\"mode\":\"%s\",\"xdp_prog_id\":%u,\"tc_prog_id\":%u,\"tc_attach\":\"%s\"}",
-			ifindex, mode, xdp_id, tc_id, tc_pin_kind(path));
-	} else {
-		fprintf(s->f, "  %-12s mode %-8s xdp prog %-6u tc prog %u (%s)\n", dev,
-			mode, xdp_id, tc_id, tc_pin_kind(path));
-	}
-	s->n++;
-	return 0;
-}
-
-static int status_tun_cb(const char *dev, const char *path, void *data)
-{
-	struct status_ctx *s = data;
-	char name[64];
-	__u32 id;
-
-	prog_desc(path, &id, name, sizeof(name));
-	if (s->json) {
-		fprintf(s->f, "%s{\"dev\":", s->n ? "," : "");
-		json_str(s->f, dev);
-		fprintf(s->f, ",\"prog\":\"%s\",\"prog_id\":%u,\"tc_attach\":\"%s\"}",
-			name, id, tc_pin_kind(path));
-	} else {
-		fprintf(s->f, "  %-12s %s prog %u (%s)\n", dev, name, id, tc_pin_kind(path));
-	}
-	s->n++;
-	return 0;
-}
-
-int cmd_status(int argc, char **argv)
-{
-	struct status_ctx s = { .f = stdout };
-	int ret;
-
-	if (argc == 2 && !strcmp(argv[1], "--json"))
-		s.json = true;
-	else if (argc != 1)
-		return usage_err("usage: crbpf status [--json]");
-	ret = tool_prepare();
-	if (ret)
-		return ret;
-	if (s.json) {
-		printf("{\"pin_root\":");
-		json_str(stdout, pin_root);
-		printf(",\"kernel\":");
-		probe_status(stdout, true);
-		printf(",\"edge\":[");
-		pin_iter("edge", status_edge_cb, &s);
-		printf("],\"tunnels\":[");
-		s.n = 0;
-		pin_iter("tun", status_tun_cb, &s);
-		printf("],\"home\":");
-		home_status_json(stdout);
-		printf("}\n");
-		return 0;
-	}
-	probe_status(stdout, false);
-	printf("pin root %s\nedge:\n", pin_root);
-	pin_iter("edge", status_edge_cb, &s);
-	if (!s.n)
-		printf("  (none)\n");
-	printf("tunnels:\n");
-	s.n = 0;
-	pin_iter("tun", status_tun_cb, &s);
-	if (!s.n)
-		printf("  (none)\n");
-	printf("home:\n");
-	home_status_text(stdout);
-	return 0;
 }
 
 /* The XDP mode in use on dev: MODE_NATIVE or MODE_GENERIC, MODE_TC when no

@@ -45,11 +45,6 @@ static int cfg_store(const char *tunnel, const struct home_cfg *cfg)
 	return pin_record_store("home", tunnel, "crbpf_hcfg", cfg, sizeof(*cfg));
 }
 
-int home_attached_count(void)
-{
-	return pin_count(NULL);
-}
-
 static bool v6_absent(int ret)
 {
 	return ret == -EAFNOSUPPORT || ret == -EOPNOTSUPP;

@@ -14,25 +14,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-/* A pin holds either a link or (clsact fallback) a program; fdinfo says which. */
-static bool fd_is_link(int fd)
-{
-	char path[64], line[128];
-	bool link = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return true;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "link_type:", 10))
-			link = true;
-	}
-	fclose(f);
-	return link;
-}
-
 static int tc_clsact_attach(int prog_fd, int ifindex,
 			    enum bpf_tc_attach_point dir, struct undo *u)
 {
@@ -160,21 +141,6 @@ out:
 		close(old);
 	close(fd);
 	return ret;
-}
-
-/* Unpinning alone frees a link only after an RCU grace period, so a new
- * attachment right after would still find the old one (XDP: -EEXIST):
- * detach it explicitly first. */
-void link_release(const char *pinpath)
-{
-	int fd = bpf_obj_get(pinpath);
-
-	if (fd >= 0) {
-		if (fd_is_link(fd))
-			bpf_link_detach(fd);
-		close(fd);
-	}
-	unlink(pinpath);
 }
 
 int tc_detach_pin(const char *pinpath, int ifindex)

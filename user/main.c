@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/syscall.h>
-#include <linux/capability.h>
 
 #ifndef CAP_BPF
 #define CAP_BPF 39
@@ -46,32 +44,6 @@ static const char usage_text[] =
 void usage(FILE *f)
 {
 	fputs(usage_text, f);
-}
-
-static bool has_cap(const struct __user_cap_data_struct *d, int cap)
-{
-	return d[cap / 32].effective & (1U << (cap % 32));
-}
-
-/* Checked after parsing and before touching anything. CAP_SYS_ADMIN stands
- * in for CAP_BPF on kernels before 5.8. */
-int need_root(void)
-{
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
-
-	if (syscall(SYS_capget, &h, d) == 0 && has_cap(d, CAP_NET_ADMIN) &&
-	    (has_cap(d, CAP_BPF) || has_cap(d, CAP_SYS_ADMIN)))
-		return 0;
-	err("needs root (CAP_BPF, CAP_NET_ADMIN)");
-	return -EPERM;
-}
-
-/* What every command that touches state checks first, after parsing its
- * arguments: privileges, then the pin root. */
-int tool_prepare(void)
-{
-	return need_root() ?: pin_init();
 }
 
 static const struct {

@@ -72,142 +72,6 @@ int addr_on_dev(int ifindex, const struct addr *a)
 	return ret;
 }
 
-/* An --addr address joins crbpf_local now if it came to the device after
- * attach (attach records the addresses it finds). */
-int local_ensure(int ifindex, const struct addr *a, struct undo *u)
-{
-	struct crbpf_addr_key k = { .family = a->family };
-	struct crbpf_local v = { .ifindex = ifindex };
-	int fd, ret = 0;
-
-	memcpy(k.addr, a->a, sizeof(k.addr));
-	fd = pin_map_open("crbpf_local");
-	if (fd < 0)
-		return fd;
-	if (bpf_map_lookup_elem(fd, &k, &v)) {
-		ret = undo_map(u, fd, &k, sizeof(k), sizeof(v));
-		if (!ret && bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST))
-			ret = -errno;
-	}
-	close(fd);
-	if (ret)
-		err("failed to update crbpf_local: %s", strerror(-ret));
-	return ret;
-}
-
-bool key_has_addr(const struct crbpf_port_key *k)
-{
-	return k->addr[0] | k->addr[1] | k->addr[2] | k->addr[3];
-}
-
-/* Same `all` entry: exceptions carry their entry's key with another port. */
-static bool same_scope(const struct crbpf_port_key *a,
-		       const struct crbpf_port_key *b)
-{
-	return a->ifindex == b->ifindex && a->family == b->family &&
-	       a->proto == b->proto && !memcmp(a->addr, b->addr, sizeof(a->addr));
-}
-
-/* Replaces the exceptions of the `all` entry scope with x (NULL: none). */
-int except_set(int fd, const struct crbpf_port_key *scope,
-	       const struct except_list *x, struct undo *u)
-{
-	struct crbpf_port_key *keys;
-	__u8 *vals, one = 1;
-	int i, n, ret = 0;
-	__u32 p;
-
-	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	if (n < 0)
-		return n;
-	for (i = 0; i < n && !ret; i++) {
-		if (!same_scope(&keys[i], scope))
-			continue;
-		ret = undo_map(u, fd, &keys[i], sizeof(keys[i]), sizeof(one));
-		if (!ret && bpf_map_delete_elem(fd, &keys[i]) && errno != ENOENT)
-			ret = -errno;
-	}
-	free(keys);
-	free(vals);
-	for (i = 0; x && i < x->n && !ret; i++) {
-		for (p = x->first[i]; p <= x->last[i] && !ret; p++) {
-			struct crbpf_port_key k = *scope;
-
-			k.port = htons(p);
-			ret = undo_map(u, fd, &k, sizeof(k), sizeof(one));
-			if (!ret && bpf_map_update_elem(fd, &k, &one, BPF_ANY))
-				ret = -errno;
-		}
-	}
-	if (ret)
-		err("failed to update crbpf_except: %s", strerror(-ret));
-	return ret;
-}
-
-/*
- * crbpf_local flags from what crbpf_ports holds now. ADDR: entries keyed on
- * the address exist. ALL: an `all` entry on the address, or one without
- * --addr of the same family (on any device: the ingress device is in the
- * key anyway, a stray flag costs one lookup, a missing one a mapping).
- */
-int local_flags_sync(struct undo *u)
-{
-	struct crbpf_port_key *keys;
-	struct crbpf_backend *vals;
-	struct crbpf_addr_key ak, next, *prev = NULL;
-	struct crbpf_local loc;
-	int pfd, lfd, i, n, ret = 0;
-
-	pfd = pin_map_open("crbpf_ports");
-	lfd = pin_map_open("crbpf_local");
-	if (pfd < 0 || lfd < 0) {
-		ret = pfd < 0 ? pfd : lfd;
-		goto out_fd;
-	}
-	n = map_dump(pfd, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	if (n < 0) {
-		ret = n;
-		goto out_fd;
-	}
-	while (!ret && !bpf_map_get_next_key(lfd, prev, &next)) {
-		__u32 flags = 0;
-
-		ak = next;
-		prev = &ak;
-		if (bpf_map_lookup_elem(lfd, &ak, &loc))
-			continue;
-		for (i = 0; i < n; i++) {
-			bool mine = !memcmp(keys[i].addr, ak.addr, sizeof(ak.addr));
-
-			if (keys[i].family != ak.family)
-				continue;
-			if (mine)
-				flags |= CRBPF_LOCAL_ADDR;
-			if ((vals[i].flags & CRBPF_BE_ALL) &&
-			    (mine || !key_has_addr(&keys[i])))
-				flags |= CRBPF_LOCAL_ALL;
-		}
-		if (loc.flags == flags)
-			continue;
-		ret = undo_map(u, lfd, &ak, sizeof(ak), sizeof(loc));
-		loc.flags = flags;
-		if (!ret && bpf_map_update_elem(lfd, &ak, &loc, BPF_EXIST))
-			ret = -errno;
-	}
-	free(keys);
-	free(vals);
-	if (ret)
-		err("failed to update crbpf_local: %s", strerror(-ret));
-out_fd:
-	if (pfd >= 0)
-		close(pfd);
-	if (lfd >= 0)
-		close(lfd);
-	return ret;
-}
-
 /*
  * Upgrade from a crbpf whose maps predate public addresses in the keys
  * (crbpf_ports and crbpf_mstats keyed by 8 bytes, 24-byte crbpf_rev values,
@@ -216,13 +80,6 @@ out_fd:
  * addresses are rewritten into the new maps after it (per-mapping counters
  * start again), and on failure the old pins come back.
  */
-struct old_port_key {
-	__u32 ifindex;
-	__u8 family;
-	__u8 proto;
-	__be16 port;
-};
-
 static const struct {
 	const char *name;
 	__u32 ksz, vsz;
@@ -237,7 +94,7 @@ int maps_upgrade_prepare(struct maps_upgrade *m)
 {
 	struct old_port_key *ok = NULL;
 	char path[PATH_MAX];
-	int i, j, fd, n;
+	int i, fd, n;
 
 	memset(m, 0, sizeof(*m));
 	for (i = 0; i < MAPS_UPGRADE_N; i++)
@@ -270,12 +127,7 @@ int maps_upgrade_prepare(struct maps_upgrade *m)
 				close(fd);
 				return -ENOMEM;
 			}
-			for (j = 0; j < n; j++) {
-				m->port_keys[j].ifindex = ok[j].ifindex;
-				m->port_keys[j].family = ok[j].family;
-				m->port_keys[j].proto = ok[j].proto;
-				m->port_keys[j].port = ok[j].port;
-			}
+			port_keys_from_old(ok, n, m->port_keys);
 			m->nports = n;
 			free(ok);
 		}

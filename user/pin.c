@@ -14,7 +14,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -355,4 +357,72 @@ int pin_names(const char *kind, char names[][IF_NAMESIZE * 2], int max)
 	int ret = pin_iter(kind, names_cb, &c);
 
 	return ret < 0 ? ret : c.n;
+}
+
+static bool has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1U << (cap % 32));
+}
+
+/* Checked after parsing and before touching anything. CAP_SYS_ADMIN stands
+ * in for CAP_BPF on kernels before 5.8. */
+int need_root(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+
+	if (syscall(SYS_capget, &h, d) == 0 && has_cap(d, CAP_NET_ADMIN) &&
+	    (has_cap(d, CAP_BPF) || has_cap(d, CAP_SYS_ADMIN)))
+		return 0;
+	err("needs root (CAP_BPF, CAP_NET_ADMIN)");
+	return -EPERM;
+}
+
+/* What every command that touches state checks first, after parsing its
+ * arguments: privileges, then the pin root. */
+int tool_prepare(void)
+{
+	return need_root() ?: pin_init();
+}
+
+int edge_is_attached(const char *dev)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), "links", "edge", dev);
+	if (pin_exists(path))
+		return 1;
+	pin_path(path, sizeof(path), "links", "xdp", dev);
+	return pin_exists(path);
+}
+
+struct pick {
+	char name[IF_NAMESIZE * 2];
+	int n;
+};
+
+static int pick_cb(const char *dev, const char *path, void *data)
+{
+	struct pick *p = data;
+
+	(void)path;
+	if (!p->n++)
+		snprintf(p->name, sizeof(p->name), "%s", dev);
+	return 0;
+}
+
+/* Number of attached public devices; the first one's name in only. */
+int edge_attached_count(char *only, size_t len)
+{
+	struct pick p = {};
+
+	pin_iter("edge", pick_cb, &p);
+	if (only && p.n)
+		snprintf(only, len, "%s", p.name);
+	return p.n;
+}
+
+int home_attached_count(void)
+{
+	return pin_count(NULL);
 }

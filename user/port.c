@@ -83,344 +83,6 @@ int port_pick_dev(const char *dev, char *name, int *ifindex)
 	return ret;
 }
 
-/* All entries of a (non per-CPU) map; returns the count or -errno. */
-int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
-{
-	char *k = NULL, *v = NULL, *prev = NULL;
-	int n = 0, cap = 0;
-
-	for (;;) {
-		if (n == cap) {
-			char *nk, *nv;
-
-			cap = cap ? cap * 2 : 256;
-			nk = realloc(k, cap * ksz);
-			nv = realloc(v, cap * vsz);
-			if (nk)
-				k = nk;
-			if (nv)
-				v = nv;
-			if (!nk || !nv) {
-				free(k);
-				free(v);
-				return -ENOMEM;
-			}
-		}
-		if (bpf_map_get_next_key(fd, prev, k + n * ksz))
-			break;
-		prev = k + n * ksz;
-		if (bpf_map_lookup_elem(fd, prev, v + n * vsz))
-			continue; /* deleted meanwhile */
-		n++;
-	}
-	*keys = k;
-	*vals = v;
-	return n;
-}
-
-static void rev_key_of(struct crbpf_rev_key *rk, const struct crbpf_port_key *k,
-		       const struct crbpf_backend *be)
-{
-	memset(rk, 0, sizeof(*rk));
-	memcpy(rk->addr, be->addr, sizeof(rk->addr));
-	rk->port = be->port;
-	rk->family = k->family;
-	rk->proto = k->proto;
-}
-
-struct rev_src {
-	struct crbpf_rev_key rk;
-	struct crbpf_port_key pk;
-};
-
-static int rev_src_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(struct crbpf_rev_key));
-}
-
-/* Every crbpf_rev entry of the backend address of rk (an `all` entry's rev
- * key has port 0): appended to *touched, grown as needed, with room for
- * `more` entries the caller appends afterwards. */
-static int rev_expand(int rev_fd, const struct crbpf_rev_key *rk,
-		      struct crbpf_rev_key **touched, int *nt, int more)
-{
-	struct crbpf_rev_key *keys, *t;
-	struct crbpf_rev *vals;
-	int i, n, ret = 0;
-
-	n = map_dump(rev_fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	if (n < 0)
-		return n;
-	t = realloc(*touched, (*nt + n + more + 1) * sizeof(*t));
-	if (!t) {
-		ret = -ENOMEM;
-	} else {
-		*touched = t;
-		for (i = 0; i < n; i++)
-			if (keys[i].family == rk->family && keys[i].proto == rk->proto &&
-			    !memcmp(keys[i].addr, rk->addr, sizeof(rk->addr)))
-				t[(*nt)++] = keys[i];
-	}
-	free(keys);
-	free(vals);
-	return ret;
-}
-
-static bool rev_same_backend(const struct crbpf_rev_key *a,
-			     const struct crbpf_rev_key *b)
-{
-	return a->family == b->family && a->proto == b->proto &&
-	       !memcmp(a->addr, b->addr, sizeof(a->addr));
-}
-
-/*
- * Rewrite the crbpf_rev entries of the given backend keys from what
- * crbpf_ports holds now: refs = public (address, port) pairs mapped onto
- * that backend port, plus one when an `all` entry leads to the backend
- * address (it may reach any of its ports). A touched key with port 0 (an
- * `all` entry) stands for every entry of its backend address.
- */
-static int rev_recompute(int ports_fd, int rev_fd, struct crbpf_rev_key *touched_in,
-			 int ntouched_in, struct undo *u)
-{
-	struct crbpf_rev_key *touched = NULL, *allb = NULL;
-	struct crbpf_port_key *keys;
-	struct crbpf_backend *vals;
-	struct rev_src *src;
-	int i, j, n, ns = 0, na = 0, nt = 0, ret = 0;
-
-	n = map_dump(ports_fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	if (n < 0)
-		return n;
-	src = calloc(n + 1, sizeof(*src));
-	allb = calloc(n + 1, sizeof(*allb));
-	touched = calloc(ntouched_in + 1, sizeof(*touched));
-	if (!src || !allb || !touched) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < ntouched_in && !ret; i++) {
-		if (touched_in[i].port)
-			touched[nt++] = touched_in[i];
-		else
-			ret = rev_expand(rev_fd, &touched_in[i], &touched, &nt,
-					 ntouched_in - i - 1);
-	}
-	for (i = 0; i < n; i++) {
-		if (vals[i].flags & CRBPF_BE_ALL) {
-			rev_key_of(&allb[na++], &keys[i], &vals[i]);
-			continue;
-		}
-		rev_key_of(&src[ns].rk, &keys[i], &vals[i]);
-		src[ns++].pk = keys[i];
-	}
-	qsort(src, ns, sizeof(*src), rev_src_cmp);
-	for (i = 0; i < nt && !ret; i++) {
-		struct rev_src *hit = bsearch(&touched[i], src, ns, sizeof(*src),
-					      rev_src_cmp);
-		struct crbpf_rev rev = {};
-		struct addr pub;
-		int refs = 0;
-
-		if (hit) {
-			while (hit > src && !rev_src_cmp(hit - 1, &touched[i]))
-				hit--;
-			while (hit + refs < src + ns &&
-			       !rev_src_cmp(hit + refs, &touched[i]))
-				refs++;
-		}
-		for (j = 0; j < na; j++)
-			if (rev_same_backend(&allb[j], &touched[i])) {
-				refs++;
-				break;
-			}
-		ret = undo_map(u, rev_fd, &touched[i], sizeof(touched[i]),
-			       sizeof(rev));
-		if (ret)
-			break;
-		if (hit && key_has_addr(&hit->pk)) {
-			memcpy(pub.a, hit->pk.addr, sizeof(pub.a));
-			rev.match = CRBPF_MATCH_ADDR;
-		}
-		/* Only `all` entries lead here: no static rule, flows answer. */
-		if (!hit || (!key_has_addr(&hit->pk) &&
-			     nl_primary_addr(hit->pk.ifindex, touched[i].family, &pub))) {
-			if (bpf_map_delete_elem(rev_fd, &touched[i]) && errno != ENOENT)
-				ret = -errno;
-			continue;
-		}
-		memcpy(rev.public_addr, pub.a, sizeof(rev.public_addr));
-		rev.public_port = hit->pk.port;
-		rev.refs = refs > 0xffff ? 0xffff : refs;
-		rev.public_ifindex = hit->pk.ifindex;
-		if (bpf_map_update_elem(rev_fd, &touched[i], &rev, BPF_ANY))
-			ret = -errno;
-	}
-out:
-	free(src);
-	free(allb);
-	free(touched);
-	free(keys);
-	free(vals);
-	if (ret)
-		err("failed to update crbpf_rev: %s", strerror(-ret));
-	return ret;
-}
-
-static bool device_in_use(const struct crbpf_backend *vals, int n, int ifindex)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if ((int)vals[i].ifindex == ifindex)
-			return true;
-	return false;
-}
-
-struct release_ctx {
-	struct crbpf_port_key *keys;
-	struct crbpf_backend *vals;
-	int n;
-	int txports_fd;
-};
-
-static int release_cb(const char *dev, const char *path, void *data)
-{
-	struct release_ctx *r = data;
-	int ifindex = 0;
-	__u32 key;
-
-	if (resolve_iface(dev, &ifindex) == 0 &&
-	    device_in_use(r->vals, r->n, ifindex))
-		return 0;
-	info("no mapping uses %s any more; removing its reverse program", dev);
-	tc_detach_pin(path, ifindex);
-	if (ifindex && r->txports_fd >= 0 && !edge_is_attached(dev)) {
-		key = ifindex;
-		bpf_map_delete_elem(r->txports_fd, &key);
-	}
-	return 0;
-}
-
-/* Replacing a devmap entry unlinks the old one before the new one is in,
- * so XDP redirects racing the update would miss: write only what is absent. */
-int txport_ensure(int fd, __u32 ifindex, struct undo *u)
-{
-	__u32 cur;
-	int ret;
-
-	if (!bpf_map_lookup_elem(fd, &ifindex, &cur) && cur == ifindex)
-		return 0;
-	ret = undo_map(u, fd, &ifindex, sizeof(ifindex), sizeof(ifindex));
-	if (!ret && bpf_map_update_elem(fd, &ifindex, &ifindex, BPF_ANY))
-		ret = -errno;
-	return ret;
-}
-
-/* Reverse programs (and devmap slots) of devices no mapping uses any more. */
-static int tun_release_unused(int ports_fd, int txports_fd)
-{
-	struct release_ctx r = { .txports_fd = txports_fd };
-
-	r.n = map_dump(ports_fd, sizeof(*r.keys), sizeof(*r.vals),
-		       (void **)&r.keys, (void **)&r.vals);
-	if (r.n < 0)
-		return r.n;
-	pin_iter("tun", release_cb, &r);
-	free(r.keys);
-	free(r.vals);
-	return 0;
-}
-
-/* Flow entries answering for removed mappings would keep translating replies. */
-/* With proto: only flows of that mapping kind (match, and addr for
- * CRBPF_MATCH_ADDR) in the public port range (any port for `all`), and of
- * that family unless family is 0. */
-static void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last,
-			__u8 match, const __be32 *addr, __u8 family)
-{
-	struct crbpf_flow_key *keys;
-	struct crbpf_flow *vals;
-	char name[IF_NAMESIZE];
-	int fd, i, n;
-
-	fd = pin_map_open("crbpf_flows");
-	if (fd < 0)
-		return;
-	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	for (i = 0; i < n; i++) {
-		__u16 port = ntohs(vals[i].public_port);
-
-		if (pub_ifindex ? (int)vals[i].public_ifindex != pub_ifindex :
-				  !!if_indextoname(vals[i].public_ifindex, name))
-			continue;
-		if (proto && (keys[i].proto != proto || vals[i].match != match ||
-			      (family && keys[i].family != family) ||
-			      (!(match & CRBPF_MATCH_ALL) &&
-			       (port < first || port > last)) ||
-			      ((match & CRBPF_MATCH_ADDR) &&
-			       memcmp(vals[i].public_addr, addr, 16))))
-			continue;
-		bpf_map_delete_elem(fd, &keys[i]);
-	}
-	if (n >= 0) {
-		free(keys);
-		free(vals);
-	}
-	close(fd);
-}
-
-struct edge_maps {
-	int ports, mstats, rev, txports, except;
-};
-
-static void edge_maps_close(struct edge_maps *m)
-{
-	if (m->ports >= 0)
-		close(m->ports);
-	if (m->mstats >= 0)
-		close(m->mstats);
-	if (m->rev >= 0)
-		close(m->rev);
-	if (m->txports >= 0)
-		close(m->txports);
-	if (m->except >= 0)
-		close(m->except);
-}
-
-static int edge_maps_open(struct edge_maps *m)
-{
-	m->ports = pin_map_open("crbpf_ports");
-	m->mstats = pin_map_open("crbpf_mstats");
-	m->rev = pin_map_open("crbpf_rev");
-	m->txports = pin_map_open("crbpf_txports");
-	m->except = pin_map_open("crbpf_except");
-	if (m->ports < 0 || m->mstats < 0 || m->rev < 0 || m->txports < 0 ||
-	    m->except < 0) {
-		edge_maps_close(m);
-		return -ENOENT;
-	}
-	return 0;
-}
-
-static int mstats_zero(int fd, const struct crbpf_port_key *key, struct undo *u)
-{
-	size_t len = sizeof(struct crbpf_mstats) * libbpf_num_possible_cpus();
-	void *zero = calloc(1, len);
-	int ret;
-
-	if (!zero)
-		return -ENOMEM;
-	ret = undo_map(u, fd, key, sizeof(*key), sizeof(struct crbpf_mstats));
-	if (!ret && bpf_map_update_elem(fd, key, zero, BPF_ANY))
-		ret = -errno;
-	free(zero);
-	return ret;
-}
-
 void owner_of_inode(__u32 inode, char *buf, size_t len)
 {
 	char path[600], link[64], want[32], comm[64];
@@ -561,146 +223,6 @@ out:
 }
 
 /*
- * Device re-creation (crbpf watch). A public device deleted and re-created
- * under its name has a new ifindex: every entry keyed by, or pointing at,
- * the old one moves to the new one, counters and flows included, so
- * established flows keep their public side.
- */
-static int map_move_key(int fd, const void *key, const void *nkey, size_t vsz)
-{
-	void *val = malloc(vsz);
-	int ret = 0;
-
-	if (!val)
-		return -ENOMEM;
-	if (!bpf_map_lookup_elem(fd, key, val) &&
-	    (bpf_map_update_elem(fd, nkey, val, BPF_ANY) ||
-	     bpf_map_delete_elem(fd, key)))
-		ret = -errno;
-	free(val);
-	return ret;
-}
-
-/* Every crbpf_port_key-keyed entry of fd on device from, to device to. */
-static int port_keys_move(int fd, size_t vsz, __u32 from, __u32 to)
-{
-	struct crbpf_port_key *keys;
-	void *vals;
-	int i, n, ret = 0;
-
-	n = map_dump(fd, sizeof(*keys), vsz, (void **)&keys, &vals);
-	if (n < 0)
-		return n;
-	for (i = 0; i < n && !ret; i++) {
-		struct crbpf_port_key nk = keys[i];
-
-		if (keys[i].ifindex != from)
-			continue;
-		nk.ifindex = to;
-		ret = map_move_key(fd, &keys[i], &nk, vsz);
-	}
-	free(keys);
-	free(vals);
-	return ret;
-}
-
-static int ifindex_move(const char *map, __u32 from, __u32 to, size_t vsz)
-{
-	int fd = pin_map_open(map), ret;
-
-	if (fd < 0)
-		return fd;
-	ret = map_move_key(fd, &from, &to, vsz);
-	close(fd);
-	return ret;
-}
-
-int ports_move_public(__u32 from, __u32 to)
-{
-	size_t pcpu = sizeof(struct crbpf_mstats) * libbpf_num_possible_cpus();
-	struct edge_maps m = { -1, -1, -1, -1, -1 };
-	struct crbpf_flow_key *fk = NULL;
-	struct crbpf_flow *fv = NULL;
-	struct crbpf_rev_key *rk = NULL;
-	struct crbpf_rev *rv = NULL;
-	int i, n, fd, ret;
-
-	ret = edge_maps_open(&m);
-	if (ret)
-		return ret;
-	/* Counters and exceptions first: a mapping is whole once it is in. */
-	ret = port_keys_move(m.mstats, pcpu, from, to);
-	if (!ret)
-		ret = port_keys_move(m.except, sizeof(__u32), from, to);
-	if (!ret)
-		ret = port_keys_move(m.ports, sizeof(struct crbpf_backend), from, to);
-	if (ret)
-		goto out;
-	n = map_dump(m.rev, sizeof(*rk), sizeof(*rv), (void **)&rk, (void **)&rv);
-	for (i = 0; i < n; i++)
-		if (rv[i].public_ifindex == from) {
-			rv[i].public_ifindex = to;
-			bpf_map_update_elem(m.rev, &rk[i], &rv[i], BPF_EXIST);
-		}
-	fd = pin_map_open("crbpf_flows");
-	n = fd < 0 ? fd : map_dump(fd, sizeof(*fk), sizeof(*fv), (void **)&fk,
-				   (void **)&fv);
-	/* BPF_EXIST: a flow that expired meanwhile stays gone. */
-	for (i = 0; i < n; i++)
-		if (fv[i].public_ifindex == from) {
-			fv[i].public_ifindex = to;
-			bpf_map_update_elem(fd, &fk[i], &fv[i], BPF_EXIST);
-		}
-	if (fd >= 0)
-		close(fd);
-	txport_ensure(m.txports, to, NULL);
-	bpf_map_delete_elem(m.txports, &from);
-	ifindex_move("crbpf_mss", from, to, sizeof(struct crbpf_mss_cfg));
-out:
-	free(rk);
-	free(rv);
-	free(fk);
-	free(fv);
-	edge_maps_close(&m);
-	return ret;
-}
-
-/* Static reverse rules answer from the public device's primary address:
- * after an address change every one of them is recomputed. */
-int rev_refresh_all(void)
-{
-	struct edge_maps m = { -1, -1, -1, -1, -1 };
-	struct crbpf_rev_key *touched = NULL;
-	struct crbpf_port_key *keys = NULL;
-	struct crbpf_backend *vals = NULL;
-	int i, n, ret;
-
-	ret = edge_maps_open(&m);
-	if (ret)
-		return ret;
-	n = map_dump(m.ports, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	if (n < 0) {
-		ret = n;
-		goto out;
-	}
-	touched = calloc(n + 1, sizeof(*touched));
-	if (!touched) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		rev_key_of(&touched[i], &keys[i], &vals[i]);
-	ret = rev_recompute(m.ports, m.rev, touched, n, NULL);
-out:
-	free(touched);
-	free(keys);
-	free(vals);
-	edge_maps_close(&m);
-	return ret;
-}
-
-/*
  * Backends follow their routes: a tunnel deleted and re-created (wg-quick
  * down/up) reaches the same backend through a new ifindex. Each backend is
  * looked up again; where the device changed, the entry is rewritten in one
@@ -772,7 +294,7 @@ static struct be_route *be_route_of(struct be_route **cache, int *nc, int *cap,
 
 int backends_refresh(int *waiting)
 {
-	struct edge_maps m = { -1, -1, -1, -1, -1 };
+	struct edge_maps m = EDGE_MAPS_NONE;
 	struct crbpf_port_key *keys = NULL;
 	struct crbpf_backend *vals = NULL;
 	struct be_route *cache = NULL, *r;
@@ -852,9 +374,9 @@ int port_add_spec(const struct port_args *a, struct port_spec *s)
 int port_add(struct port_args *a)
 {
 	char dev[IF_NAMESIZE], oifname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
-	struct edge_maps m = { -1, -1, -1, -1, -1 };
+	struct edge_maps m = EDGE_MAPS_NONE;
 	struct crbpf_rev_key *touched = NULL;
-	__u16 first, last, bport, p;
+	__u16 first, last, p;
 	int pub_ifindex, oif, ret, nt = 0;
 	unsigned short type;
 	char kind[32];
@@ -873,7 +395,6 @@ int port_add(struct port_args *a)
 	all = spec.all;
 	first = spec.first;
 	last = spec.last;
-	bport = spec.bport;
 	be = spec.be;
 	paddr = spec.paddr;
 	ret = tool_prepare();
@@ -940,23 +461,12 @@ int port_add(struct port_args *a)
 		goto out;
 	}
 	for (p = first;; p++) {
-		struct crbpf_port_key key = {
-			.ifindex = pub_ifindex,
-			.family = be.family,
-			.proto = proto,
-			.port = htons(p),
-		};
-		struct crbpf_backend nb = {
-			.port = htons(bport ? bport + (p - first) : p),
-			.flags = (type == ARPHRD_ETHER ? CRBPF_BE_L2 : 0) |
-				 (all ? CRBPF_BE_ALL : 0),
-			.ifindex = oif,
-		};
-		struct crbpf_backend old;
+		struct crbpf_port_key key;
+		struct crbpf_backend nb, old;
 		bool had;
 
-		memcpy(key.addr, paddr.a, sizeof(key.addr));
-		memcpy(nb.addr, be.a, sizeof(nb.addr));
+		port_entry_of(&spec, pub_ifindex, oif, type == ARPHRD_ETHER, p, &key,
+			      &nb);
 		had = !bpf_map_lookup_elem(m.ports, &key, &old);
 		if (had)
 			rev_key_of(&touched[nt++], &key, &old);
@@ -1024,7 +534,7 @@ out:
 int port_del(struct port_args *a)
 {
 	static const __u8 fams[] = { CRBPF_V4, CRBPF_V6 };
-	struct edge_maps m = { -1, -1, -1, -1, -1 };
+	struct edge_maps m = EDGE_MAPS_NONE;
 	struct crbpf_rev_key *touched = NULL;
 	char dev[IF_NAMESIZE];
 	int pub_ifindex, ret, nt = 0;
@@ -1150,103 +660,6 @@ out:
 	free(touched);
 	edge_maps_close(&m);
 	return ret;
-}
-
-/* Mappings read from an older layout (maps_upgrade_prepare()) into the new
- * crbpf_ports, with fresh counters and their reverse rules. */
-int ports_restore(const struct crbpf_port_key *keys,
-		  const struct crbpf_backend *vals, int n, struct undo *u)
-{
-	struct edge_maps m = { -1, -1, -1, -1, -1 };
-	struct crbpf_rev_key *touched;
-	int i, nt = 0, ret;
-
-	ret = edge_maps_open(&m);
-	if (ret)
-		return ret;
-	touched = calloc(n + 1, sizeof(*touched));
-	if (!touched) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n && !ret; i++) {
-		ret = undo_map(u, m.ports, &keys[i], sizeof(keys[i]), sizeof(vals[i]));
-		if (!ret && bpf_map_update_elem(m.ports, &keys[i], &vals[i], BPF_NOEXIST)) {
-			if (errno == EEXIST)
-				continue;
-			ret = -errno;
-		}
-		if (!ret)
-			ret = mstats_zero(m.mstats, &keys[i], u);
-		rev_key_of(&touched[nt++], &keys[i], &vals[i]);
-	}
-	if (!ret)
-		ret = rev_recompute(m.ports, m.rev, touched, nt, u);
-out:
-	free(touched);
-	edge_maps_close(&m);
-	return ret;
-}
-
-/* Everything mapped on one public device (0: on devices that vanished). */
-int mappings_purge(int pub_ifindex)
-{
-	struct edge_maps m = { -1, -1, -1, -1, -1 };
-	struct crbpf_rev_key *touched = NULL;
-	struct crbpf_port_key *keys = NULL;
-	struct crbpf_backend *vals = NULL;
-	char name[IF_NAMESIZE];
-	int i, n, nt = 0, ret;
-
-	ret = edge_maps_open(&m);
-	if (ret)
-		return ret;
-	n = map_dump(m.ports, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	if (n < 0) {
-		ret = n;
-		goto out;
-	}
-	touched = calloc(n + 1, sizeof(*touched));
-	if (!touched) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		if (pub_ifindex ? (int)keys[i].ifindex != pub_ifindex :
-				  !!if_indextoname(keys[i].ifindex, name))
-			continue;
-		rev_key_of(&touched[nt++], &keys[i], &vals[i]);
-		bpf_map_delete_elem(m.ports, &keys[i]);
-		bpf_map_delete_elem(m.mstats, &keys[i]);
-		if (vals[i].flags & CRBPF_BE_ALL)
-			except_set(m.except, &keys[i], NULL, NULL);
-	}
-	ret = rev_recompute(m.ports, m.rev, touched, nt, NULL);
-	local_flags_sync(NULL);
-	flows_purge(pub_ifindex, 0, 0, 0, 0, NULL, 0);
-	tun_release_unused(m.ports, m.txports);
-out:
-	free(touched);
-	free(keys);
-	free(vals);
-	edge_maps_close(&m);
-	return ret;
-}
-
-int port_key_cmp(const void *a, const void *b)
-{
-	const struct crbpf_port_key *x = a, *y = b;
-
-	if (x->ifindex != y->ifindex)
-		return x->ifindex < y->ifindex ? -1 : 1;
-	if (x->proto != y->proto)
-		return x->proto < y->proto ? -1 : 1;
-	if (x->port != y->port)
-		return ntohs(x->port) < ntohs(y->port) ? -1 : 1;
-	if (x->family != y->family)
-		return x->family - y->family;
-	return memcmp(x->addr, y->addr, sizeof(x->addr));
 }
 
 struct mapping {

@@ -41,8 +41,6 @@ void log_where(const char *file, int line);
 
 /* main.c */
 void usage(FILE *f);
-int need_root(void);
-int tool_prepare(void);
 
 /* util (parse.c) */
 struct addr {
@@ -90,6 +88,12 @@ int pin_count(const char *kind);
 int pin_names(const char *kind, char names[][IF_NAMESIZE * 2], int max);
 void pin_name_decode(const char *enc, char *dev, size_t len);
 int pin_unlink(const char *path);
+int need_root(void);
+int tool_prepare(void);
+/* What is attached, from the pins alone. */
+int edge_attached_count(char *only, size_t len);
+int edge_is_attached(const char *dev);
+int home_attached_count(void);
 
 /* undo.c: journal of changes, replayed backwards on failure. */
 
@@ -103,6 +107,9 @@ int undo_sysctl(struct undo *u, const char *path, const char *old);
 int undo_tc(struct undo *u, int ifindex);
 void undo_rollback(struct undo *u);
 void undo_free(struct undo *u);
+/* A pin holds either a link or (clsact fallback) a program. */
+bool fd_is_link(int fd);
+void link_release(const char *pinpath);
 
 /* attach.c helpers shared by edge, port, home */
 int tc_attach(int prog_fd, int ifindex, const char *pinpath, struct undo *u);
@@ -110,7 +117,6 @@ int tcx_attach_egress(int prog_fd, int ifindex, const char *pinpath,
 		      struct undo *u);
 int tc_replace(int prog_fd, int ifindex, const char *pinpath, struct undo *u);
 int tc_detach_pin(const char *pinpath, int ifindex);
-void link_release(const char *pinpath);
 int link_prog_id(const char *pinpath, __u32 *prog_id, bool *is_link);
 int pin_alive(const char *pinpath, int ifindex);
 int pin_prog_fd(const char *pinpath);
@@ -123,6 +129,14 @@ const char *tc_pin_kind(const char *pinpath);
 int prog_name_by_id(__u32 id, char *name, size_t len);
 int sysctl_forwarding(const char *dev, struct undo *u);
 int map_sync_pins(struct bpf_object *obj);
+
+/* timeouts.c */
+int timeouts_parse(const char *arg, struct crbpf_timeouts *t, __u32 *set);
+int timeouts_apply(int fd, const struct crbpf_timeouts *t, __u32 set,
+		   struct undo *u);
+const char *timeout_name(unsigned int i);
+__u32 timeout_value(const struct crbpf_timeouts *t, unsigned int i);
+__u32 timeout_default(unsigned int i);
 
 /* nl.c: rtnetlink and sock_diag with libmnl */
 struct nl_addr {
@@ -175,29 +189,9 @@ struct nl_rule {
 };
 int nl_rules(int af, struct nl_rule **out, int *n);
 
-/* edge.c */
-enum xdp_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC, MODE_TC };
-extern const char *const mode_names[]; /* indexed by enum xdp_mode */
-/* --mss: unset keeps what the device has (auto on a first attach). */
-struct mss_opt {
-	bool set;
-	struct crbpf_mss_cfg cfg;
-};
-int parse_mss(const char *s, struct mss_opt *m);
-int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
-		__u32 flows, const struct crbpf_timeouts *to, __u32 to_set,
-		const struct mss_opt *mss);
-int edge_detach(const char *dev);
-int edge_mode(const char *dev, int ifindex);
-int cmd_attach(int argc, char **argv);
-int cmd_detach(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int edge_attached_count(char *only, size_t len);
-int edge_is_attached(const char *dev);
-int edge_cleanup_idle(void);
-int edge_repair(int *missing);
-int edge_detach_all(void);
-/* port.c */
+/* model.c: the mapping rules as plain functions over entries in memory
+ * (no bpf syscall, no netlink): what follows from the entries of
+ * crbpf_ports. */
 struct except_list {
 	__u16 first[64], last[64];
 	int n;
@@ -223,34 +217,110 @@ struct port_spec {
 	__u16 first, last, bport;
 	struct addr be, paddr;
 };
+/* Keys of crbpf_ports before public addresses were part of them. */
+struct old_port_key {
+	__u32 ifindex;
+	__u8 family;
+	__u8 proto;
+	__be16 port;
+};
+bool key_has_addr(const struct crbpf_port_key *k);
+int port_key_cmp(const void *a, const void *b);
+bool same_scope(const struct crbpf_port_key *a, const struct crbpf_port_key *b);
+void rev_key_of(struct crbpf_rev_key *rk, const struct crbpf_port_key *k,
+		const struct crbpf_backend *be);
+struct rev_index {
+	struct rev_src *src; /* entries by reverse key */
+	struct crbpf_rev_key *allb; /* reverse keys of `all` entries */
+	int ns, na;
+};
+int rev_index_build(struct rev_index *ix, const struct crbpf_port_key *keys,
+		    const struct crbpf_backend *vals, int n);
+void rev_index_free(struct rev_index *ix);
+/* A public device's primary address of family (nl_primary_addr). */
+typedef int (*primary_addr_fn)(int ifindex, __u8 family, struct addr *out);
+int rev_rule_of(const struct rev_index *ix, const struct crbpf_rev_key *rk,
+		primary_addr_fn primary, struct crbpf_rev *rev);
+int rev_touched_expand(const struct crbpf_rev_key *in, int nin,
+		       const struct crbpf_rev_key *rev_keys, int nrev,
+		       struct crbpf_rev_key **out);
+__u32 local_flags_of(const struct crbpf_addr_key *ak,
+		     const struct crbpf_port_key *keys,
+		     const struct crbpf_backend *vals, int n);
+int except_keys(const struct crbpf_port_key *scope,
+		const struct except_list *x, struct crbpf_port_key **out);
+void port_entry_of(const struct port_spec *s, __u32 pub_ifindex, __u32 oif,
+		   bool l2, __u16 p, struct crbpf_port_key *key,
+		   struct crbpf_backend *nb);
+bool purge_hits(const struct crbpf_port_key *k, int pub_ifindex,
+		bool (*exists)(int ifindex));
+bool port_key_moved(const struct crbpf_port_key *k, __u32 from, __u32 to,
+		    struct crbpf_port_key *nk);
+bool public_ifindex_moved(__u32 *public_ifindex, __u32 from, __u32 to);
+void port_keys_from_old(const void *old, int n, struct crbpf_port_key *out);
+
+/* maps.c: the pinned maps read into the model and written from it through
+ * the undo journal. */
+struct edge_maps {
+	int ports, mstats, rev, txports, except;
+};
+#define EDGE_MAPS_NONE { -1, -1, -1, -1, -1 }
+int edge_maps_open(struct edge_maps *m);
+void edge_maps_close(struct edge_maps *m);
+int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals);
+int mstats_zero(int fd, const struct crbpf_port_key *key, struct undo *u);
+int rev_recompute(int ports_fd, int rev_fd, struct crbpf_rev_key *touched_in,
+		  int ntouched_in, struct undo *u);
+int except_set(int fd, const struct crbpf_port_key *scope,
+	       const struct except_list *x, struct undo *u);
+int local_flags_sync(struct undo *u);
+int local_ensure(int ifindex, const struct addr *a, struct undo *u);
+int txport_ensure(int fd, __u32 ifindex, struct undo *u);
+int tun_release_unused(int ports_fd, int txports_fd);
+void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last,
+		 __u8 match, const __be32 *addr, __u8 family);
+int mappings_purge(int pub_ifindex);
+int ports_move_public(__u32 from, __u32 to);
+int rev_refresh_all(void);
+int ports_restore(const struct crbpf_port_key *keys,
+		  const struct crbpf_backend *vals, int n, struct undo *u);
+
+/* edge.c */
+enum xdp_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC, MODE_TC };
+extern const char *const mode_names[]; /* indexed by enum xdp_mode */
+/* --mss: unset keeps what the device has (auto on a first attach). */
+struct mss_opt {
+	bool set;
+	struct crbpf_mss_cfg cfg;
+};
+int parse_mss(const char *s, struct mss_opt *m);
+int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
+		__u32 flows, const struct crbpf_timeouts *to, __u32 to_set,
+		const struct mss_opt *mss);
+int edge_detach(const char *dev);
+int edge_mode(const char *dev, int ifindex);
+int xdp_current_mode(int ifindex);
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int edge_cleanup_idle(void);
+int edge_repair(int *missing);
+int edge_detach_all(void);
+/* port.c */
 int port_args_parse(int argc, char **argv, struct port_args *a,
 		    bool allow_force, bool allow_json);
 int port_add_spec(const struct port_args *a, struct port_spec *s);
 int port_add(struct port_args *a);
 int port_del(struct port_args *a);
 int cmd_port(int argc, char **argv);
-int txport_ensure(int fd, __u32 ifindex, struct undo *u);
 int port_pick_dev(const char *dev, char *name, int *ifindex);
 int read_cmd_prepare(int argc, char **argv, const char *use, const char *map,
 		     bool *json, int *only);
-int mappings_purge(int pub_ifindex);
-int ports_move_public(__u32 from, __u32 to);
-int rev_refresh_all(void);
 int backends_refresh(int *waiting);
-int ports_restore(const struct crbpf_port_key *keys,
-		  const struct crbpf_backend *vals, int n, struct undo *u);
-int port_key_cmp(const void *a, const void *b);
-int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals);
 void owner_of_inode(__u32 inode, char *buf, size_t len);
 /* match.c: --addr and `all` */
 int parse_except(const char *s, struct except_list *x);
 int parse_public_addr(const char *s, struct addr *a);
 int addr_on_dev(int ifindex, const struct addr *a);
-bool key_has_addr(const struct crbpf_port_key *k);
-int except_set(int fd, const struct crbpf_port_key *scope,
-	       const struct except_list *x, struct undo *u);
-int local_flags_sync(struct undo *u);
-int local_ensure(int ifindex, const struct addr *a, struct undo *u);
 #define MAPS_UPGRADE_N 4
 struct maps_upgrade {
 	int fd[MAPS_UPGRADE_N]; /* old maps whose pins were set aside */
@@ -266,15 +336,12 @@ int maps_upgrade_prepare(struct maps_upgrade *m);
 int maps_upgrade_finish(struct maps_upgrade *m, struct undo *u);
 void maps_upgrade_abort(struct maps_upgrade *m);
 void maps_upgrade_free(struct maps_upgrade *m);
+/* status.c */
+int cmd_status(int argc, char **argv);
 /* stats.c */
 int cmd_stats(int argc, char **argv);
 /* flows.c */
 int cmd_flows(int argc, char **argv);
-int timeouts_parse(const char *arg, struct crbpf_timeouts *t, __u32 *set);
-int timeouts_apply(int fd, const struct crbpf_timeouts *t, __u32 set,
-		   struct undo *u);
-const char *timeout_name(unsigned int i);
-__u32 timeout_value(const struct crbpf_timeouts *t, unsigned int i);
 /* watch.c */
 int cmd_watch(int argc, char **argv);
 int cmd_down(int argc, char **argv);
@@ -302,7 +369,6 @@ int parse_home_attach(int argc, char **argv, struct home_args *a);
 int home_attach(const struct home_args *a);
 int home_detach(const char *tunnel);
 int cmd_home(int argc, char **argv);
-int home_attached_count(void);
 int home_status_json(FILE *f);
 int home_status_text(FILE *f);
 int home_repair(int *missing);

@@ -242,3 +242,37 @@ void undo_free(struct undo *u)
 	free(u->ents);
 	free(u);
 }
+
+/* A pin holds either a link or (clsact fallback) a program; fdinfo says which. */
+bool fd_is_link(int fd)
+{
+	char path[64], line[128];
+	bool link = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "link_type:", 10))
+			link = true;
+	}
+	fclose(f);
+	return link;
+}
+
+/* Unpinning alone frees a link only after an RCU grace period, so a new
+ * attachment right after would still find the old one (XDP: -EEXIST):
+ * detach it explicitly first. */
+void link_release(const char *pinpath)
+{
+	int fd = bpf_obj_get(pinpath);
+
+	if (fd >= 0) {
+		if (fd_is_link(fd))
+			bpf_link_detach(fd);
+		close(fd);
+	}
+	unlink(pinpath);
+}

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* crbpf status: what is attached where, edge and home side. */
+#include "tool.h"
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+struct status_ctx {
+	FILE *f;
+	bool json;
+	int n;
+};
+
+static void prog_desc(const char *path, __u32 *id, char *name, size_t len)
+{
+	bool is_link;
+
+	*id = 0;
+	snprintf(name, len, "-");
+	if (link_prog_id(path, id, &is_link))
+		return;
+	prog_name_by_id(*id, name, len);
+}
+
+static int status_edge_cb(const char *dev, const char *path, void *data)
+{
+	struct status_ctx *s = data;
+	char xpath[PATH_MAX], name[64];
+	const char *mode = "tc";
+	__u32 tc_id, xdp_id = 0;
+	int ifindex = 0;
+
+	resolve_iface(dev, &ifindex);
+	prog_desc(path, &tc_id, name, sizeof(name));
+	pin_path(xpath, sizeof(xpath), "links", "xdp", dev);
+	if (pin_exists(xpath)) {
+		prog_desc(xpath, &xdp_id, name, sizeof(name));
+		mode = xdp_current_mode(ifindex) == MODE_NATIVE ? "native" :
+		       xdp_current_mode(ifindex) == MODE_GENERIC ? "generic" : "xdp";
+	}
+	if (!ifindex)
+		mode = "gone";
+	if (s->json) {
+		fprintf(s->f, "%s{\"dev\":", s->n ? "," : "");
+		json_str(s->f, dev);
+		fprintf(s->f, ",\"ifindex\":%d,\"mode\":\"%s\",\"xdp_prog_id\":%u,\"tc_prog_id\":%u,\"tc_attach\":\"%s\"}",
+			ifindex, mode, xdp_id, tc_id, tc_pin_kind(path));
+	} else {
+		fprintf(s->f, "  %-12s mode %-8s xdp prog %-6u tc prog %u (%s)\n", dev,
+			mode, xdp_id, tc_id, tc_pin_kind(path));
+	}
+	s->n++;
+	return 0;
+}
+
+static int status_tun_cb(const char *dev, const char *path, void *data)
+{
+	struct status_ctx *s = data;
+	char name[64];
+	__u32 id;
+
+	prog_desc(path, &id, name, sizeof(name));
+	if (s->json) {
+		fprintf(s->f, "%s{\"dev\":", s->n ? "," : "");
+		json_str(s->f, dev);
+		fprintf(s->f, ",\"prog\":\"%s\",\"prog_id\":%u,\"tc_attach\":\"%s\"}",
+			name, id, tc_pin_kind(path));
+	} else {
+		fprintf(s->f, "  %-12s %s prog %u (%s)\n", dev, name, id, tc_pin_kind(path));
+	}
+	s->n++;
+	return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct status_ctx s = { .f = stdout };
+	int ret;
+
+	if (argc == 2 && !strcmp(argv[1], "--json"))
+		s.json = true;
+	else if (argc != 1)
+		return usage_err("usage: crbpf status [--json]");
+	ret = tool_prepare();
+	if (ret)
+		return ret;
+	if (s.json) {
+		printf("{\"pin_root\":");
+		json_str(stdout, pin_root);
+		printf(",\"kernel\":");
+		probe_status(stdout, true);
+		printf(",\"edge\":[");
+		pin_iter("edge", status_edge_cb, &s);
+		printf("],\"tunnels\":[");
+		s.n = 0;
+		pin_iter("tun", status_tun_cb, &s);
+		printf("],\"home\":");
+		home_status_json(stdout);
+		printf("}\n");
+		return 0;
+	}
+	probe_status(stdout, false);
+	printf("pin root %s\nedge:\n", pin_root);
+	pin_iter("edge", status_edge_cb, &s);
+	if (!s.n)
+		printf("  (none)\n");
+	printf("tunnels:\n");
+	s.n = 0;
+	pin_iter("tun", status_tun_cb, &s);
+	if (!s.n)
+		printf("  (none)\n");
+	printf("home:\n");
+	home_status_text(stdout);
+	return 0;
+}
