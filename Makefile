@@ -41,7 +41,7 @@ BENCH_BPF := $(wildcard tests/bench/*.bpf.c)
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(patsubst %.skel.h,%.bpf.o,$(UNIT_SKELS)) $(UNIT_SKELS)
 .PHONY: all deps test unit integration demo bench bench-quick clean install uninstall
 
-all: $(OUT)/crbpf $(OUT)/unit_tests
+all: $(OUT)/crbpf $(OUT)/unit_tests $(OUT)/model_tests
 
 $(OUT) $(OUT)/user $(OUT)/unit $(OUT)/bench:
 	$(Q)mkdir -p $@
@@ -77,6 +77,15 @@ $(OUT)/unit/%.o: tests/unit/%.c $(UNIT_SKELS) | $(OUT)/unit
 $(OUT)/unit_tests: $(UNIT_OBJS) | $(OUT)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# The mapping model's tests need no kernel: user/model.c alone.
+$(OUT)/model_tests.o: tests/model/model_tests.c $(SKELS) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Iuser -c $< -o $@
+
+$(OUT)/model_tests: $(OUT)/model_tests.o $(OUT)/user/model.o | $(OUT)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the binary built by `make`
 # (nothing is rebuilt when it is up to date, so `sudo make install` after
@@ -185,4 +194,4 @@ test-kernels: deps
 clean:
 	$(Q)rm -rf $(OUT) $(OUT_ARM64)
 
--include $(TOOL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BENCH_BINS:=.d)
+-include $(TOOL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(OUT)/model_tests.d $(BENCH_BINS:=.d)

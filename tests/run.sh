@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# Runs the unit tests (build/unit_tests) and every tests/integration/*.sh,
+# Runs the unit tests (build/unit_tests, build/model_tests) and every tests/integration/*.sh,
 # counts their "[name] PASS|FAIL|SKIP" lines and ends with exactly one line
 # "N passed, N failed, N skipped"; skipped cases are also listed. Exits non-zero
 # if anything failed. Optional arguments: substrings selecting integration
@@ -60,6 +60,21 @@ if [ "$unit" -eq 1 ]; then
 		echo "[unit] FAIL"
 		echo "    build/unit_tests not built (run make)"
 		fail=$((fail + 1)); failed+=(unit)
+	fi
+	# The mapping model's cases: no kernel, no root.
+	if [ -x build/model_tests ]; then
+		out=$(timeout -k 10 60 build/model_tests 2>&1)
+		rc=$?
+		count <<<"$out"
+		if [ "$rc" -ne 0 ] && ! grep -q '] FAIL' <<<"$out"; then
+			echo "[unit/model] FAIL"
+			echo "    build/model_tests exited $rc"
+			fail=$((fail + 1)); failed+=(unit/model)
+		fi
+	else
+		echo "[unit/model] FAIL"
+		echo "    build/model_tests not built (run make)"
+		fail=$((fail + 1)); failed+=(unit/model)
 	fi
 fi
 

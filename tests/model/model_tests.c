@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Unit tests of the mapping model (user/model.c) without a kernel: map
+ * entries are built in memory, the rules run on them, and each case prints
+ * "[unit/model_<name>] PASS|FAIL" for tests/run.sh. Exit status 1 when any
+ * case failed.
+ */
+#include "tool.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failed;
+static char why[256];
+
+static bool check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok || why[0])
+		return ok;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return ok;
+}
+
+#define EQ(a, e, what)                                                         \
+	({                                                                     \
+		long long ___a = (long long)(a), ___e = (long long)(e);        \
+		check(___a == ___e, "%s: got %lld, expected %lld", (what),     \
+		      ___a, ___e);                                             \
+	})
+
+static void report(const char *name)
+{
+	printf("[unit/model_%s] %s\n", name, why[0] ? "FAIL" : "PASS");
+	if (why[0])
+		printf("    %s\n", why);
+	failed |= !!why[0];
+	why[0] = 0;
+}
+
+/* ---- fixtures ---- */
+
+#define PUB 2 /* public device */
+#define PUB2 3 /* a second public device */
+#define TUN 7 /* device that reaches the backends */
+
+static const char *PRIMARY = "198.51.100.1"; /* PUB's primary address */
+static int primary_calls;
+
+static int fake_primary(int ifindex, __u8 family, struct addr *out)
+{
+	primary_calls++;
+	if (ifindex != PUB || family != CRBPF_V4)
+		return -EADDRNOTAVAIL;
+	memset(out, 0, sizeof(*out));
+	out->family = CRBPF_V4;
+	inet_pton(AF_INET, PRIMARY, out->a);
+	return 0;
+}
+
+static __be32 v4(const char *s)
+{
+	__be32 a;
+
+	inet_pton(AF_INET, s, &a);
+	return a;
+}
+
+/* The entries of crbpf_ports, built as port add would. */
+struct ports {
+	struct crbpf_port_key k[64];
+	struct crbpf_backend v[64];
+	int n;
+};
+
+/* port add PROTO FIRST-LAST BE[:BPORT] [--addr PADDR] on dev; all when
+ * first is CRBPF_PORT_ALL. */
+static void add(struct ports *t, __u32 dev, __u16 first, __u16 last,
+		const char *be, __u16 bport, const char *paddr)
+{
+	struct port_spec s = { .proto = IPPROTO_TCP, .first = first,
+			       .last = last, .bport = bport };
+	__u16 p;
+
+	s.all = first == CRBPF_PORT_ALL;
+	s.be.family = CRBPF_V4;
+	s.be.a[0] = v4(be);
+	if (paddr) {
+		s.paddr.family = CRBPF_V4;
+		s.paddr.a[0] = v4(paddr);
+	}
+	for (p = first;; p++) {
+		port_entry_of(&s, dev, TUN, false, p, &t->k[t->n], &t->v[t->n]);
+		t->n++;
+		if (p == last)
+			break;
+	}
+}
+
+/* port del: the entry of (dev, port, paddr) leaves the table. */
+static void del(struct ports *t, __u32 dev, __u16 port, const char *paddr)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++) {
+		if (t->k[i].ifindex != dev || t->k[i].port != htons(port) ||
+		    t->k[i].addr[0] != (paddr ? v4(paddr) : 0))
+			continue;
+		t->k[i] = t->k[t->n - 1];
+		t->v[i] = t->v[t->n - 1];
+		t->n--;
+		return;
+	}
+}
+
+static struct crbpf_rev_key rk_of(const char *be, __u16 port)
+{
+	struct crbpf_rev_key rk = { .family = CRBPF_V4, .proto = IPPROTO_TCP,
+				    .port = htons(port) };
+
+	rk.addr[0] = v4(be);
+	return rk;
+}
+
+/* rev_rule_of() on the table: 1 and *rev, or 0 (no static rule). */
+static int rule(const struct ports *t, const char *be, __u16 port,
+		struct crbpf_rev *rev)
+{
+	struct crbpf_rev_key rk = rk_of(be, port);
+	struct rev_index ix;
+	int ret;
+
+	if (rev_index_build(&ix, t->k, t->v, t->n))
+		return -ENOMEM;
+	ret = rev_rule_of(&ix, &rk, fake_primary, rev);
+	rev_index_free(&ix);
+	return ret;
+}
+
+/* ---- cases ---- */
+
+/* Two public ports onto one backend port: the reply cannot say which one
+ * it answers for (refs 2: the programs leave it to the flow entries). */
+static void test_ambiguous(void)
+{
+	struct ports t = {};
+	struct crbpf_rev rev;
+
+	add(&t, PUB, 80, 80, "10.0.0.2", 8080, NULL);
+	add(&t, PUB, 8000, 8000, "10.0.0.2", 8080, NULL);
+	EQ(rule(&t, "10.0.0.2", 8080, &rev), 1, "rule exists");
+	EQ(rev.refs, 2, "refs");
+	EQ(rev.public_ifindex, PUB, "public_ifindex");
+	EQ(rev.public_addr[0], v4(PRIMARY), "answers from the primary address");
+	EQ(rev.match, 0, "match");
+	report("ambiguous_two_public_ports");
+}
+
+/* A del of one of them makes the rule unambiguous again. */
+static void test_del_unambiguous(void)
+{
+	struct ports t = {};
+	struct crbpf_rev rev;
+
+	add(&t, PUB, 80, 80, "10.0.0.2", 8080, NULL);
+	add(&t, PUB, 8000, 8000, "10.0.0.2", 8080, NULL);
+	del(&t, PUB, 80, NULL);
+	EQ(rule(&t, "10.0.0.2", 8080, &rev), 1, "rule exists");
+	EQ(rev.refs, 1, "refs");
+	EQ(ntohs(rev.public_port), 8000, "public_port");
+	del(&t, PUB, 8000, NULL);
+	EQ(rule(&t, "10.0.0.2", 8080, &rev), 0, "no rule when nothing maps there");
+	report("del_makes_unambiguous");
+}
+
+/* `all` to a backend address plus a port mapping to the same address:
+ * the mapped port's rule counts the `all` entry (ambiguous); the other
+ * ports of the address have no static rule. */
+static void test_all_plus_port(void)
+{
+	struct ports t = {};
+	struct crbpf_rev rev;
+
+	add(&t, PUB, CRBPF_PORT_ALL, CRBPF_PORT_ALL, "10.0.0.3", 0, NULL);
+	add(&t, PUB, 443, 443, "10.0.0.3", 0, NULL);
+	EQ(t.v[0].flags & CRBPF_BE_ALL, CRBPF_BE_ALL, "all entry flag");
+	EQ(rule(&t, "10.0.0.3", 443, &rev), 1, "rule of the mapped port");
+	EQ(rev.refs, 2, "refs: the port and the all entry");
+	EQ(ntohs(rev.public_port), 443, "public_port");
+	EQ(rule(&t, "10.0.0.3", 22, &rev), 0, "no static rule for other ports");
+	del(&t, PUB, CRBPF_PORT_ALL, NULL);
+	EQ(rule(&t, "10.0.0.3", 443, &rev), 1, "rule after del all");
+	EQ(rev.refs, 1, "refs after del all");
+	report("all_plus_port_same_backend");
+}
+
+/* --addr: the rule answers from that address and matches on it; without
+ * --addr from the device's primary address, and no rule without one. */
+static void test_addr(void)
+{
+	struct ports t = {}, t2 = {};
+	struct crbpf_rev rev;
+
+	add(&t, PUB, 25, 25, "10.0.0.4", 0, "203.0.113.7");
+	primary_calls = 0;
+	EQ(rule(&t, "10.0.0.4", 25, &rev), 1, "rule with --addr");
+	EQ(rev.match, CRBPF_MATCH_ADDR, "match ADDR");
+	EQ(rev.public_addr[0], v4("203.0.113.7"), "answers from --addr");
+	EQ(primary_calls, 0, "no primary address asked with --addr");
+	add(&t2, PUB, 25, 25, "10.0.0.4", 0, NULL);
+	EQ(rule(&t2, "10.0.0.4", 25, &rev), 1, "rule without --addr");
+	EQ(rev.match, 0, "no match flag");
+	EQ(rev.public_addr[0], v4(PRIMARY), "answers from the primary address");
+	EQ(primary_calls, 1, "primary address asked once");
+	memset(&t2, 0, sizeof(t2));
+	add(&t2, PUB2, 25, 25, "10.0.0.4", 0, NULL);
+	EQ(rule(&t2, "10.0.0.4", 25, &rev), 0, "no rule without a primary address");
+	report("addr_vs_no_addr");
+}
+
+static __u32 flags_of(const struct ports *t, const char *addr)
+{
+	struct crbpf_addr_key ak = { .family = CRBPF_V4 };
+
+	ak.addr[0] = v4(addr);
+	return local_flags_of(&ak, t->k, t->v, t->n);
+}
+
+/* crbpf_local flags: ADDR for an address with --addr entries, ALL for an
+ * `all` entry on it or without --addr (any address of the family). */
+static void test_local_flags(void)
+{
+	struct ports t = {};
+
+	EQ(flags_of(&t, "203.0.113.7"), 0, "nothing mapped");
+	add(&t, PUB, 25, 25, "10.0.0.4", 0, "203.0.113.7");
+	EQ(flags_of(&t, "203.0.113.7"), CRBPF_LOCAL_ADDR, "--addr port");
+	EQ(flags_of(&t, "203.0.113.8"), 0, "other address");
+	add(&t, PUB, CRBPF_PORT_ALL, CRBPF_PORT_ALL, "10.0.0.5", 0, "203.0.113.8");
+	EQ(flags_of(&t, "203.0.113.8"), CRBPF_LOCAL_ADDR | CRBPF_LOCAL_ALL,
+	   "all on --addr");
+	EQ(flags_of(&t, "203.0.113.7"), CRBPF_LOCAL_ADDR, "all on another address");
+	add(&t, PUB2, CRBPF_PORT_ALL, CRBPF_PORT_ALL, "10.0.0.6", 0, NULL);
+	EQ(flags_of(&t, "203.0.113.7"), CRBPF_LOCAL_ADDR | CRBPF_LOCAL_ALL,
+	   "all without --addr reaches every address of the family");
+	EQ(flags_of(&t, PRIMARY), CRBPF_LOCAL_ALL, "primary address");
+	report("local_flags");
+}
+
+/* The except set of an `all` entry: one key per port, the entry's scope. */
+static void test_except(void)
+{
+	struct except_list x = { .n = 2 };
+	struct crbpf_port_key scope = { .ifindex = PUB, .family = CRBPF_V4,
+					.proto = IPPROTO_TCP }, other, *k = NULL;
+	int n;
+
+	x.first[0] = x.last[0] = 22;
+	x.first[1] = 60000;
+	x.last[1] = 60002;
+	scope.addr[0] = v4("203.0.113.7");
+	n = except_keys(&scope, &x, &k);
+	EQ(n, 4, "keys");
+	if (n == 4) {
+		EQ(ntohs(k[0].port), 22, "first port");
+		EQ(ntohs(k[3].port), 60002, "last port");
+		check(same_scope(&k[3], &scope), "key in the entry's scope");
+	}
+	free(k);
+	n = except_keys(&scope, NULL, &k);
+	EQ(n, 0, "no list: no keys");
+	free(k);
+	other = scope;
+	other.addr[0] = 0;
+	check(!same_scope(&other, &scope), "--addr and none are other entries");
+	other = scope;
+	other.proto = IPPROTO_UDP;
+	check(!same_scope(&other, &scope), "udp is another entry");
+	report("except_set");
+}
+
+static bool only_pub_exists(int ifindex)
+{
+	return ifindex == PUB;
+}
+
+/* A purge of one device takes its entries only; 0 takes those of devices
+ * that are gone. */
+static void test_purge(void)
+{
+	struct ports t = {};
+	int i, hit2 = 0, hit3 = 0, gone = 0;
+
+	add(&t, PUB, 80, 81, "10.0.0.2", 0, NULL);
+	add(&t, PUB2, 80, 80, "10.0.0.2", 0, NULL);
+	for (i = 0; i < t.n; i++) {
+		hit2 += purge_hits(&t.k[i], PUB, only_pub_exists);
+		hit3 += purge_hits(&t.k[i], PUB2, only_pub_exists);
+		gone += purge_hits(&t.k[i], 0, only_pub_exists);
+	}
+	EQ(hit2, 2, "entries of PUB");
+	EQ(hit3, 1, "entries of PUB2");
+	EQ(gone, 1, "entries of a vanished device");
+	report("purge_one_device");
+}
+
+/* A public device re-created: its keys and reverse rules move, others
+ * stay. */
+static void test_move(void)
+{
+	struct ports t = {};
+	struct crbpf_port_key nk;
+	struct crbpf_rev rev;
+	__u32 flow_if = PUB2;
+
+	add(&t, PUB, 80, 80, "10.0.0.2", 0, NULL);
+	add(&t, PUB2, 80, 80, "10.0.0.2", 0, NULL);
+	check(port_key_moved(&t.k[0], PUB, 9, &nk), "key on the device moves");
+	EQ(nk.ifindex, 9, "new ifindex");
+	EQ(nk.port, t.k[0].port, "same port");
+	check(!port_key_moved(&t.k[1], PUB, 9, &nk), "key on another device stays");
+	EQ(rule(&t, "10.0.0.2", 80, &rev), 1, "rule");
+	EQ(rev.public_ifindex, PUB, "rule's device");
+	check(public_ifindex_moved(&rev.public_ifindex, PUB, 9), "rule moves");
+	EQ(rev.public_ifindex, 9, "rule's new device");
+	check(!public_ifindex_moved(&flow_if, PUB, 9), "flow of another device stays");
+	EQ(flow_if, PUB2, "flow's device");
+	report("move_device");
+}
+
+/* A touched `all` entry (rev key port 0) stands for every rule of its
+ * backend address, and only those. */
+static void test_touched(void)
+{
+	struct crbpf_rev_key in[2], rev[3], *out = NULL;
+	int n;
+
+	in[0] = rk_of("10.0.0.3", 0);
+	in[1] = rk_of("10.0.0.9", 53);
+	rev[0] = rk_of("10.0.0.3", 443);
+	rev[1] = rk_of("10.0.0.4", 443);
+	rev[2] = rk_of("10.0.0.3", 22);
+	n = rev_touched_expand(in, 2, rev, 3, &out);
+	EQ(n, 3, "keys");
+	if (n == 3) {
+		EQ(ntohs(out[0].port), 443, "first");
+		EQ(ntohs(out[1].port), 22, "second");
+		EQ(out[2].addr[0], v4("10.0.0.9"), "plain key kept");
+	}
+	free(out);
+	report("touched_all_expands");
+}
+
+/* What port add writes per port: ranges shift onto the backend range, an
+ * `all` entry keeps each port; old 8-byte keys convert without address. */
+static void test_entries(void)
+{
+	struct ports t = {};
+	struct old_port_key old = { .ifindex = PUB, .family = CRBPF_V4,
+				    .proto = IPPROTO_UDP, .port = htons(53) };
+	struct crbpf_port_key nk;
+
+	add(&t, PUB, 1000, 1002, "10.0.0.2", 2000, NULL);
+	EQ(t.n, 3, "entries");
+	EQ(ntohs(t.v[1].port), 2001, "backend port of 1001");
+	EQ(t.v[1].ifindex, TUN, "via");
+	check(!key_has_addr(&t.k[1]), "no --addr");
+	add(&t, PUB, CRBPF_PORT_ALL, CRBPF_PORT_ALL, "10.0.0.3", 0, "203.0.113.7");
+	EQ(t.v[3].port, 0, "all keeps each port");
+	check(key_has_addr(&t.k[3]), "--addr in the key");
+	check(port_key_cmp(&t.k[0], &t.k[1]) < 0, "ports in order");
+	port_keys_from_old(&old, 1, &nk);
+	EQ(nk.ifindex, PUB, "old ifindex");
+	EQ(ntohs(nk.port), 53, "old port");
+	check(!key_has_addr(&nk), "old keys have no address");
+	report("port_entries");
+}
+
+int main(void)
+{
+	test_ambiguous();
+	test_del_unambiguous();
+	test_all_plus_port();
+	test_addr();
+	test_local_flags();
+	test_except();
+	test_purge();
+	test_move();
+	test_touched();
+	test_entries();
+	return failed;
+}
