@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# Runs the unit tests (build/unit_tests, build/model_tests) and every tests/integration/*.sh,
-# counts their "[name] PASS|FAIL|SKIP" lines and ends with exactly one line
-# "N passed, N failed, N skipped"; skipped cases are also listed. Exits non-zero
-# if anything failed. Optional arguments: substrings selecting integration
-# test files (e.g. `tests/run.sh tcp udp`); --no-unit skips the unit tests.
-# Each integration file gets CRBPF_TEST_TIMEOUT seconds (default 900: a
-# test may first wait for a concurrent run to release the topology lock).
+# Runs the unit tests (build/unit_tests, build/model_tests) and every
+# tests/integration/*.sh, counts their "[name] PASS|FAIL|SKIP" lines and ends
+# with exactly one line "N passed, N failed, N skipped"; skipped cases are
+# also listed. Exits non-zero if anything failed. Optional arguments:
+# substrings selecting integration test files (e.g. `tests/run.sh tcp udp`);
+# --no-unit skips the unit tests. Each integration file gets
+# CRBPF_TEST_TIMEOUT seconds (default 900: a test may first wait for a
+# concurrent run to release the topology lock).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
