@@ -53,63 +53,6 @@ int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
 
 
 
-/*
- * Rewrite the crbpf_rev entries of the given backend keys from what
- * crbpf_ports holds now: refs = public (address, port) pairs mapped onto
- * that backend port, plus one when an `all` entry leads to the backend
- * address (it may reach any of its ports). A touched key with port 0 (an
- * `all` entry) stands for every entry of its backend address.
- */
-int rev_recompute(int ports_fd, int rev_fd, struct crbpf_rev_key *touched_in,
-		  int ntouched_in, struct undo *u)
-{
-	struct crbpf_rev_key *touched = NULL, *rkeys = NULL;
-	struct crbpf_port_key *keys;
-	struct crbpf_backend *vals;
-	struct crbpf_rev *rvals = NULL;
-	struct rev_index ix = {};
-	int i, n, nr = 0, nt = 0, ret = 0;
-
-	n = map_dump(ports_fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	if (n < 0)
-		return n;
-	for (i = 0; i < ntouched_in && !nr; i++)
-		if (!touched_in[i].port)
-			nr = map_dump(rev_fd, sizeof(*rkeys), sizeof(*rvals),
-				      (void **)&rkeys, (void **)&rvals);
-	ret = nr < 0 ? nr : rev_index_build(&ix, keys, vals, n);
-	if (!ret) {
-		nt = rev_touched_expand(touched_in, ntouched_in, rkeys, nr, &touched);
-		ret = nt < 0 ? nt : 0;
-	}
-	for (i = 0; i < nt && !ret; i++) {
-		struct crbpf_rev rev;
-
-		ret = undo_map(u, rev_fd, &touched[i], sizeof(touched[i]),
-			       sizeof(rev));
-		if (ret)
-			break;
-		if (!rev_rule_of(&ix, &touched[i], nl_primary_addr, &rev)) {
-			if (bpf_map_delete_elem(rev_fd, &touched[i]) && errno != ENOENT)
-				ret = -errno;
-			continue;
-		}
-		if (bpf_map_update_elem(rev_fd, &touched[i], &rev, BPF_ANY))
-			ret = -errno;
-	}
-	rev_index_free(&ix);
-	free(touched);
-	if (nr > 0) {
-		free(rkeys);
-		free(rvals);
-	}
-	free(keys);
-	free(vals);
-	if (ret)
-		err("failed to update crbpf_rev: %s", strerror(-ret));
-	return ret;
-}
 
 static bool device_in_use(const struct crbpf_backend *vals, int n, int ifindex)
 {
@@ -215,7 +158,6 @@ void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last,
 	close(fd);
 }
 
-
 void edge_maps_close(struct edge_maps *m)
 {
 	if (m->ports >= 0)
@@ -228,6 +170,8 @@ void edge_maps_close(struct edge_maps *m)
 		close(m->txports);
 	if (m->except >= 0)
 		close(m->except);
+	if (m->local >= 0)
+		close(m->local);
 }
 
 int edge_maps_open(struct edge_maps *m)
@@ -237,28 +181,15 @@ int edge_maps_open(struct edge_maps *m)
 	m->rev = pin_map_open("crbpf_rev");
 	m->txports = pin_map_open("crbpf_txports");
 	m->except = pin_map_open("crbpf_except");
+	m->local = pin_map_open("crbpf_local");
 	if (m->ports < 0 || m->mstats < 0 || m->rev < 0 || m->txports < 0 ||
-	    m->except < 0) {
+	    m->except < 0 || m->local < 0) {
 		edge_maps_close(m);
 		return -ENOENT;
 	}
 	return 0;
 }
 
-int mstats_zero(int fd, const struct crbpf_port_key *key, struct undo *u)
-{
-	size_t len = sizeof(struct crbpf_mstats) * libbpf_num_possible_cpus();
-	void *zero = calloc(1, len);
-	int ret;
-
-	if (!zero)
-		return -ENOMEM;
-	ret = undo_map(u, fd, key, sizeof(*key), sizeof(struct crbpf_mstats));
-	if (!ret && bpf_map_update_elem(fd, key, zero, BPF_ANY))
-		ret = -errno;
-	free(zero);
-	return ret;
-}
 
 /*
  * Device re-creation (crbpf watch). A public device deleted and re-created
@@ -359,39 +290,232 @@ out:
 	return ret;
 }
 
+/* The model of what the maps of m hold now (a map not open: empty). */
+int model_load(struct model *mod, const struct edge_maps *m)
+{
+	struct crbpf_port_key *pk = NULL;
+	struct crbpf_backend *pv = NULL;
+	struct crbpf_rev *rv = NULL;
+	struct crbpf_addr_key *lk = NULL;
+	struct crbpf_local *lv = NULL;
+	__u8 *xv = NULL;
+	int i, n = 0, ret = 0;
+
+	memset(mod, 0, sizeof(*mod));
+	if (m->ports >= 0)
+		n = map_dump(m->ports, sizeof(*pk), sizeof(*pv), (void **)&pk,
+			     (void **)&pv);
+	if (n > 0)
+		mod->ports = calloc(n, sizeof(*mod->ports));
+	if (n < 0 || (n > 0 && !mod->ports)) {
+		ret = n < 0 ? n : -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		mod->ports[i].k = pk[i];
+		mod->ports[i].v = pv[i];
+	}
+	mod->np = n;
+	if (m->except >= 0) {
+		n = map_dump(m->except, sizeof(*mod->except), sizeof(*xv),
+			     (void **)&mod->except, (void **)&xv);
+		if (n < 0) {
+			ret = n;
+			goto out;
+		}
+		mod->nx = n;
+	}
+	if (m->rev >= 0) {
+		n = map_dump(m->rev, sizeof(*mod->rev), sizeof(*rv),
+			     (void **)&mod->rev, (void **)&rv);
+		if (n < 0) {
+			ret = n;
+			goto out;
+		}
+		mod->nr = n;
+	}
+	if (m->local >= 0) {
+		n = map_dump(m->local, sizeof(*lk), sizeof(*lv), (void **)&lk,
+			     (void **)&lv);
+		if (n > 0)
+			mod->local = calloc(n, sizeof(*mod->local));
+		if (n < 0 || (n > 0 && !mod->local)) {
+			ret = n < 0 ? n : -ENOMEM;
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			mod->local[i].k = lk[i];
+			mod->local[i].v = lv[i];
+		}
+		mod->nl = n;
+	}
+	model_sort(mod);
+out:
+	free(pk);
+	free(pv);
+	free(xv);
+	free(rv);
+	free(lk);
+	free(lv);
+	if (ret) {
+		model_free(mod);
+		err("failed to read the maps: %s", strerror(-ret));
+	}
+	return ret;
+}
+
+static const struct {
+	const char *name;
+	__u32 ksz, vsz;
+} op_maps[] = {
+	[MODEL_PORTS] = { "crbpf_ports", sizeof(struct crbpf_port_key),
+			  sizeof(struct crbpf_backend) },
+	[MODEL_MSTATS] = { "crbpf_mstats", sizeof(struct crbpf_port_key),
+			   sizeof(struct crbpf_mstats) },
+	[MODEL_EXCEPT] = { "crbpf_except", sizeof(struct crbpf_port_key), 1 },
+	[MODEL_REV] = { "crbpf_rev", sizeof(struct crbpf_rev_key),
+			sizeof(struct crbpf_rev) },
+	[MODEL_LOCAL] = { "crbpf_local", sizeof(struct crbpf_addr_key),
+			  sizeof(struct crbpf_local) },
+};
+
+static int op_fd(const struct edge_maps *m, int map)
+{
+	switch (map) {
+	case MODEL_PORTS:
+		return m->ports;
+	case MODEL_MSTATS:
+		return m->mstats;
+	case MODEL_EXCEPT:
+		return m->except;
+	case MODEL_REV:
+		return m->rev;
+	default:
+		return m->local;
+	}
+}
+
+/*
+ * Writes what the model computed, in order, each change journaled in u
+ * first. One put replaces an entry atomically. Counters are written as
+ * zero; a counter that cannot be deleted is left to expire with its key.
+ * best_effort: go on past a failed write (cleanup after a device is gone);
+ * the first error is returned either way.
+ */
+int maps_write(const struct edge_maps *m, const struct model_ops *o,
+	       struct undo *u, bool best_effort)
+{
+	size_t pcpu = sizeof(struct crbpf_mstats) * libbpf_num_possible_cpus();
+	void *zero = calloc(1, pcpu);
+	int i, first = 0, ret;
+	__u8 one = 1;
+
+	if (!zero)
+		return -ENOMEM;
+	for (i = 0; i < o->n; i++) {
+		const struct model_op *op = &o->op[i];
+		const void *val = &op->v;
+		int fd = op_fd(m, op->map);
+
+		if (op->map == MODEL_MSTATS)
+			val = zero;
+		else if (op->map == MODEL_EXCEPT)
+			val = &one;
+		ret = undo_map(u, fd, &op->k, op_maps[op->map].ksz,
+			       op_maps[op->map].vsz);
+		if (!ret && op->del && bpf_map_delete_elem(fd, &op->k) &&
+		    errno != ENOENT && op->map != MODEL_MSTATS)
+			ret = -errno;
+		if (!ret && !op->del && bpf_map_update_elem(fd, &op->k, val, BPF_ANY))
+			ret = -errno;
+		if (!ret)
+			continue;
+		err("failed to update %s: %s", op_maps[op->map].name, strerror(-ret));
+		if (!first)
+			first = ret;
+		if (!best_effort)
+			break;
+	}
+	free(zero);
+	return first;
+}
+
+/* Loads the model of m, runs the rule fn computes, writes the result. */
+static int model_run(const struct edge_maps *m, struct undo *u, bool best_effort,
+		     int (*fn)(struct model *mod, struct model_ops *o, void *arg),
+		     void *arg)
+{
+	struct model_ops ops = {};
+	struct model mod;
+	int ret;
+
+	ret = model_load(&mod, m);
+	if (ret)
+		return ret;
+	ret = fn(&mod, &ops, arg);
+	if (ret)
+		err("failed to compute the mappings: %s", strerror(-ret));
+	else
+		ret = maps_write(m, &ops, u, best_effort);
+	model_ops_free(&ops);
+	model_free(&mod);
+	return ret;
+}
+
+static int local_sync_fn(struct model *mod, struct model_ops *o, void *arg)
+{
+	(void)arg;
+	return model_local_sync(mod, o);
+}
+
+/* crbpf_local flags (local_flags_of()) from what crbpf_ports holds now. */
+int local_flags_sync(struct undo *u)
+{
+	struct edge_maps m = EDGE_MAPS_NONE;
+	int ret;
+
+	m.ports = pin_map_open("crbpf_ports");
+	m.local = pin_map_open("crbpf_local");
+	if (m.ports < 0 || m.local < 0)
+		ret = m.ports < 0 ? m.ports : m.local;
+	else
+		ret = model_run(&m, u, false, local_sync_fn, NULL);
+	edge_maps_close(&m);
+	return ret;
+}
+
+static int rev_refresh_fn(struct model *mod, struct model_ops *o, void *arg)
+{
+	(void)arg;
+	return model_rev_refresh(mod, nl_primary_addr, o);
+}
+
 /* Static reverse rules answer from the public device's primary address:
  * after an address change every one of them is recomputed. */
 int rev_refresh_all(void)
 {
 	struct edge_maps m = EDGE_MAPS_NONE;
-	struct crbpf_rev_key *touched = NULL;
-	struct crbpf_port_key *keys = NULL;
-	struct crbpf_backend *vals = NULL;
-	int i, n, ret;
+	int ret;
 
 	ret = edge_maps_open(&m);
 	if (ret)
 		return ret;
-	n = map_dump(m.ports, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	if (n < 0) {
-		ret = n;
-		goto out;
-	}
-	touched = calloc(n + 1, sizeof(*touched));
-	if (!touched) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		rev_key_of(&touched[i], &keys[i], &vals[i]);
-	ret = rev_recompute(m.ports, m.rev, touched, n, NULL);
-out:
-	free(touched);
-	free(keys);
-	free(vals);
+	ret = model_run(&m, NULL, false, rev_refresh_fn, NULL);
 	edge_maps_close(&m);
 	return ret;
+}
+
+struct restore_arg {
+	const struct crbpf_port_key *keys;
+	const struct crbpf_backend *vals;
+	int n;
+};
+
+static int restore_fn(struct model *mod, struct model_ops *o, void *arg)
+{
+	struct restore_arg *r = arg;
+
+	return model_restore(mod, r->keys, r->vals, r->n, nl_primary_addr, o);
 }
 
 /* Mappings read from an older layout (maps_upgrade_prepare()) into the new
@@ -399,33 +523,14 @@ out:
 int ports_restore(const struct crbpf_port_key *keys,
 		  const struct crbpf_backend *vals, int n, struct undo *u)
 {
+	struct restore_arg r = { keys, vals, n };
 	struct edge_maps m = EDGE_MAPS_NONE;
-	struct crbpf_rev_key *touched;
-	int i, nt = 0, ret;
+	int ret;
 
 	ret = edge_maps_open(&m);
 	if (ret)
 		return ret;
-	touched = calloc(n + 1, sizeof(*touched));
-	if (!touched) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n && !ret; i++) {
-		ret = undo_map(u, m.ports, &keys[i], sizeof(keys[i]), sizeof(vals[i]));
-		if (!ret && bpf_map_update_elem(m.ports, &keys[i], &vals[i], BPF_NOEXIST)) {
-			if (errno == EEXIST)
-				continue;
-			ret = -errno;
-		}
-		if (!ret)
-			ret = mstats_zero(m.mstats, &keys[i], u);
-		rev_key_of(&touched[nt++], &keys[i], &vals[i]);
-	}
-	if (!ret)
-		ret = rev_recompute(m.ports, m.rev, touched, nt, u);
-out:
-	free(touched);
+	ret = model_run(&m, u, false, restore_fn, &r);
 	edge_maps_close(&m);
 	return ret;
 }
@@ -437,152 +542,23 @@ static bool dev_exists(int ifindex)
 	return if_indextoname(ifindex, name);
 }
 
+static int purge_fn(struct model *mod, struct model_ops *o, void *arg)
+{
+	return model_purge(mod, *(int *)arg, dev_exists, nl_primary_addr, o);
+}
+
 /* Everything mapped on one public device (0: on devices that vanished). */
 int mappings_purge(int pub_ifindex)
 {
 	struct edge_maps m = EDGE_MAPS_NONE;
-	struct crbpf_rev_key *touched = NULL;
-	struct crbpf_port_key *keys = NULL;
-	struct crbpf_backend *vals = NULL;
-	int i, n, nt = 0, ret;
+	int ret;
 
 	ret = edge_maps_open(&m);
 	if (ret)
 		return ret;
-	n = map_dump(m.ports, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	if (n < 0) {
-		ret = n;
-		goto out;
-	}
-	touched = calloc(n + 1, sizeof(*touched));
-	if (!touched) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		if (!purge_hits(&keys[i], pub_ifindex, dev_exists))
-			continue;
-		rev_key_of(&touched[nt++], &keys[i], &vals[i]);
-		bpf_map_delete_elem(m.ports, &keys[i]);
-		bpf_map_delete_elem(m.mstats, &keys[i]);
-		if (vals[i].flags & CRBPF_BE_ALL)
-			except_set(m.except, &keys[i], NULL, NULL);
-	}
-	ret = rev_recompute(m.ports, m.rev, touched, nt, NULL);
-	local_flags_sync(NULL);
+	ret = model_run(&m, NULL, true, purge_fn, &pub_ifindex);
 	flows_purge(pub_ifindex, 0, 0, 0, 0, NULL, 0);
 	tun_release_unused(m.ports, m.txports);
-out:
-	free(touched);
-	free(keys);
-	free(vals);
 	edge_maps_close(&m);
-	return ret;
-}
-
-/* An --addr address joins crbpf_local now if it came to the device after
- * attach (attach records the addresses it finds). */
-int local_ensure(int ifindex, const struct addr *a, struct undo *u)
-{
-	struct crbpf_addr_key k = { .family = a->family };
-	struct crbpf_local v = { .ifindex = ifindex };
-	int fd, ret = 0;
-
-	memcpy(k.addr, a->a, sizeof(k.addr));
-	fd = pin_map_open("crbpf_local");
-	if (fd < 0)
-		return fd;
-	if (bpf_map_lookup_elem(fd, &k, &v)) {
-		ret = undo_map(u, fd, &k, sizeof(k), sizeof(v));
-		if (!ret && bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST))
-			ret = -errno;
-	}
-	close(fd);
-	if (ret)
-		err("failed to update crbpf_local: %s", strerror(-ret));
-	return ret;
-}
-
-/* Replaces the exceptions of the `all` entry scope with x (NULL: none). */
-int except_set(int fd, const struct crbpf_port_key *scope,
-	       const struct except_list *x, struct undo *u)
-{
-	struct crbpf_port_key *keys, *xk = NULL;
-	__u8 *vals, one = 1;
-	int i, n, nx, ret = 0;
-
-	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	if (n < 0)
-		return n;
-	for (i = 0; i < n && !ret; i++) {
-		if (!same_scope(&keys[i], scope))
-			continue;
-		ret = undo_map(u, fd, &keys[i], sizeof(keys[i]), sizeof(one));
-		if (!ret && bpf_map_delete_elem(fd, &keys[i]) && errno != ENOENT)
-			ret = -errno;
-	}
-	free(keys);
-	free(vals);
-	nx = ret ? 0 : except_keys(scope, x, &xk);
-	if (nx < 0)
-		ret = nx;
-	for (i = 0; i < nx && !ret; i++) {
-		ret = undo_map(u, fd, &xk[i], sizeof(xk[i]), sizeof(one));
-		if (!ret && bpf_map_update_elem(fd, &xk[i], &one, BPF_ANY))
-			ret = -errno;
-	}
-	free(xk);
-	if (ret)
-		err("failed to update crbpf_except: %s", strerror(-ret));
-	return ret;
-}
-
-/* crbpf_local flags (local_flags_of()) from what crbpf_ports holds now. */
-int local_flags_sync(struct undo *u)
-{
-	struct crbpf_port_key *keys;
-	struct crbpf_backend *vals;
-	struct crbpf_addr_key ak, next, *prev = NULL;
-	struct crbpf_local loc;
-	int pfd, lfd, n, ret = 0;
-
-	pfd = pin_map_open("crbpf_ports");
-	lfd = pin_map_open("crbpf_local");
-	if (pfd < 0 || lfd < 0) {
-		ret = pfd < 0 ? pfd : lfd;
-		goto out_fd;
-	}
-	n = map_dump(pfd, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	if (n < 0) {
-		ret = n;
-		goto out_fd;
-	}
-	while (!ret && !bpf_map_get_next_key(lfd, prev, &next)) {
-		__u32 flags;
-
-		ak = next;
-		prev = &ak;
-		if (bpf_map_lookup_elem(lfd, &ak, &loc))
-			continue;
-		flags = local_flags_of(&ak, keys, vals, n);
-		if (loc.flags == flags)
-			continue;
-		ret = undo_map(u, lfd, &ak, sizeof(ak), sizeof(loc));
-		loc.flags = flags;
-		if (!ret && bpf_map_update_elem(lfd, &ak, &loc, BPF_EXIST))
-			ret = -errno;
-	}
-	free(keys);
-	free(vals);
-	if (ret)
-		err("failed to update crbpf_local: %s", strerror(-ret));
-out_fd:
-	if (pfd >= 0)
-		close(pfd);
-	if (lfd >= 0)
-		close(lfd);
 	return ret;
 }

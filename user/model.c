@@ -67,8 +67,7 @@ static bool rev_same_backend(const struct crbpf_rev_key *a,
 
 /* The crbpf_ports entries by reverse key: a range maps thousands of ports,
  * so the entries leading to one backend port are found by bsearch. */
-int rev_index_build(struct rev_index *ix, const struct crbpf_port_key *keys,
-		    const struct crbpf_backend *vals, int n)
+int rev_index_build(struct rev_index *ix, const struct model_port *ports, int n)
 {
 	int i;
 
@@ -80,12 +79,12 @@ int rev_index_build(struct rev_index *ix, const struct crbpf_port_key *keys,
 		return -ENOMEM;
 	}
 	for (i = 0; i < n; i++) {
-		if (vals[i].flags & CRBPF_BE_ALL) {
-			rev_key_of(&ix->allb[ix->na++], &keys[i], &vals[i]);
+		if (ports[i].v.flags & CRBPF_BE_ALL) {
+			rev_key_of(&ix->allb[ix->na++], &ports[i].k, &ports[i].v);
 			continue;
 		}
-		rev_key_of(&ix->src[ix->ns].rk, &keys[i], &vals[i]);
-		ix->src[ix->ns++].pk = keys[i];
+		rev_key_of(&ix->src[ix->ns].rk, &ports[i].k, &ports[i].v);
+		ix->src[ix->ns++].pk = ports[i].k;
 	}
 	qsort(ix->src, ix->ns, sizeof(*ix->src), rev_src_cmp);
 	return 0;
@@ -179,21 +178,20 @@ int rev_touched_expand(const struct crbpf_rev_key *in, int nin,
  * missing one a mapping).
  */
 __u32 local_flags_of(const struct crbpf_addr_key *ak,
-		     const struct crbpf_port_key *keys,
-		     const struct crbpf_backend *vals, int n)
+		     const struct model_port *ports, int n)
 {
 	__u32 flags = 0;
 	int i;
 
 	for (i = 0; i < n; i++) {
-		bool mine = !memcmp(keys[i].addr, ak->addr, sizeof(ak->addr));
+		const struct crbpf_port_key *k = &ports[i].k;
+		bool mine = !memcmp(k->addr, ak->addr, sizeof(ak->addr));
 
-		if (keys[i].family != ak->family)
+		if (k->family != ak->family)
 			continue;
 		if (mine)
 			flags |= CRBPF_LOCAL_ADDR;
-		if ((vals[i].flags & CRBPF_BE_ALL) &&
-		    (mine || !key_has_addr(&keys[i])))
+		if ((ports[i].v.flags & CRBPF_BE_ALL) && (mine || !key_has_addr(k)))
 			flags |= CRBPF_LOCAL_ALL;
 	}
 	return flags;
@@ -285,4 +283,474 @@ void port_keys_from_old(const void *old, int n, struct crbpf_port_key *out)
 		out[j].proto = ok[j].proto;
 		out[j].port = ok[j].port;
 	}
+}
+
+/*
+ * The state the rules read, and what a command changes in it. A model holds
+ * the entries of crbpf_ports and crbpf_local and the keys of crbpf_except
+ * and crbpf_rev; a command's rules turn it into a list of puts and deletes
+ * (struct model_ops), in the order the map layer must write them, and keep
+ * the model equal to what the maps hold once they are written.
+ */
+
+/* Every set is sorted by key bytes (memcmp): entries are found by bsearch,
+ * a range of thousands of ports costs no scan per port. */
+struct set_layout {
+	size_t esz, ksz, voff, vsz;
+};
+
+static const struct set_layout layouts[] = {
+	[MODEL_PORTS] = { sizeof(struct model_port), sizeof(struct crbpf_port_key),
+			  offsetof(struct model_port, v), sizeof(struct crbpf_backend) },
+	[MODEL_EXCEPT] = { sizeof(struct crbpf_port_key), sizeof(struct crbpf_port_key), 0, 0 },
+	[MODEL_REV] = { sizeof(struct crbpf_rev_key), sizeof(struct crbpf_rev_key), 0, 0 },
+	[MODEL_LOCAL] = { sizeof(struct model_local), sizeof(struct crbpf_addr_key),
+			  offsetof(struct model_local, v), sizeof(struct crbpf_local) },
+};
+
+static void **set_of(struct model *m, int map, int **n)
+{
+	switch (map) {
+	case MODEL_PORTS:
+		*n = &m->np;
+		return (void **)&m->ports;
+	case MODEL_EXCEPT:
+		*n = &m->nx;
+		return (void **)&m->except;
+	case MODEL_REV:
+		*n = &m->nr;
+		return (void **)&m->rev;
+	default:
+		*n = &m->nl;
+		return (void **)&m->local;
+	}
+}
+
+static size_t cmp_ksz;
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, cmp_ksz);
+}
+
+/* Sorts every set; call once the arrays are filled (model_load). */
+void model_sort(struct model *m)
+{
+	int map, *n;
+	void **e;
+
+	for (map = MODEL_PORTS; map <= MODEL_LOCAL; map++) {
+		if (map == MODEL_MSTATS)
+			continue;
+		e = set_of(m, map, &n);
+		cmp_ksz = layouts[map].ksz;
+		if (*n)
+			qsort(*e, *n, layouts[map].esz, key_cmp);
+	}
+}
+
+void model_free(struct model *m)
+{
+	free(m->ports);
+	free(m->except);
+	free(m->rev);
+	free(m->local);
+	memset(m, 0, sizeof(*m));
+}
+
+const struct model_port *model_port_find(const struct model *m,
+					 const struct crbpf_port_key *k)
+{
+	cmp_ksz = sizeof(*k);
+	return m->np ? bsearch(k, m->ports, m->np, sizeof(*m->ports), key_cmp) : NULL;
+}
+
+static const struct model_local *local_find(const struct model *m,
+					    const struct crbpf_addr_key *k)
+{
+	cmp_ksz = sizeof(*k);
+	return m->nl ? bsearch(k, m->local, m->nl, sizeof(*m->local), key_cmp) : NULL;
+}
+
+void model_ops_free(struct model_ops *o)
+{
+	free(o->op);
+	memset(o, 0, sizeof(*o));
+}
+
+static struct model_op *op_add(struct model_ops *o, int map, bool del)
+{
+	struct model_op *op;
+
+	if (o->n == o->cap) {
+		int cap = o->cap ? o->cap * 2 : 64;
+
+		op = realloc(o->op, cap * sizeof(*op));
+		if (!op)
+			return NULL;
+		o->op = op;
+		o->cap = cap;
+	}
+	op = &o->op[o->n++];
+	memset(op, 0, sizeof(*op));
+	op->map = map;
+	op->del = del;
+	return op;
+}
+
+/* One entry of a set while ops from..end are merged in: the last op on a
+ * key wins, seq -1 stands for the entry the set held. */
+struct pend {
+	int seq;
+	bool del;
+	char e[];
+};
+
+static int pend_cmp(const void *a, const void *b)
+{
+	const struct pend *x = a, *y = b;
+	int c = memcmp(x->e, y->e, cmp_ksz);
+
+	return c ?: x->seq - y->seq;
+}
+
+/* Writes ops from..end of one map into its set. */
+static int set_commit(struct model *m, const struct model_ops *o, int from,
+		      int map)
+{
+	const struct set_layout *l = &layouts[map];
+	size_t psz = (sizeof(struct pend) + l->esz + 7) & ~(size_t)7;
+	char *p, *out;
+	void **e;
+	int i, j, np = 0, nout = 0, *n;
+
+	e = set_of(m, map, &n);
+	p = calloc(*n + (o->n - from) + 1, psz);
+	if (!p)
+		return -ENOMEM;
+	for (i = 0; i < *n; i++, np++) {
+		struct pend *x = (struct pend *)(p + np * psz);
+
+		x->seq = -1;
+		memcpy(x->e, (char *)*e + i * l->esz, l->esz);
+	}
+	for (i = from; i < o->n; i++) {
+		const struct model_op *op = &o->op[i];
+		struct pend *x;
+
+		if (op->map != map)
+			continue;
+		x = (struct pend *)(p + np++ * psz);
+		x->seq = i;
+		x->del = op->del;
+		memcpy(x->e, &op->k, l->ksz);
+		if (l->vsz)
+			memcpy(x->e + l->voff, &op->v, l->vsz);
+	}
+	cmp_ksz = l->ksz;
+	qsort(p, np, psz, pend_cmp);
+	out = calloc(np + 1, l->esz);
+	if (!out) {
+		free(p);
+		return -ENOMEM;
+	}
+	for (i = 0; i < np; i = j) {
+		struct pend *last;
+
+		for (j = i + 1; j < np && !memcmp(((struct pend *)(p + j * psz))->e,
+						  ((struct pend *)(p + i * psz))->e,
+						  l->ksz); j++)
+			;
+		last = (struct pend *)(p + (j - 1) * psz);
+		if (!last->del)
+			memcpy(out + nout++ * l->esz, last->e, l->esz);
+	}
+	free(p);
+	free(*e);
+	*e = out;
+	*n = nout;
+	return 0;
+}
+
+/* The model after ops from..end are written. */
+static int model_commit(struct model *m, const struct model_ops *o, int from)
+{
+	int map, ret = 0;
+
+	for (map = MODEL_PORTS; map <= MODEL_LOCAL && !ret; map++)
+		if (map != MODEL_MSTATS)
+			ret = set_commit(m, o, from, map);
+	return ret;
+}
+
+static int port_put(struct model_ops *o, const struct crbpf_port_key *k,
+		    const struct crbpf_backend *v)
+{
+	struct model_op *op = op_add(o, MODEL_PORTS, false);
+
+	if (!op)
+		return -ENOMEM;
+	op->k.port = *k;
+	op->v.be = *v;
+	return 0;
+}
+
+static int key_op(struct model_ops *o, int map, bool del,
+		  const struct crbpf_port_key *k)
+{
+	struct model_op *op = op_add(o, map, del);
+
+	if (!op)
+		return -ENOMEM;
+	op->k.port = *k;
+	return 0;
+}
+
+/* Replaces the except entries of the `all` entry scope with x (NULL: none). */
+static int except_ops(const struct model *m, const struct crbpf_port_key *scope,
+		      const struct except_list *x, struct model_ops *o)
+{
+	struct crbpf_port_key *xk = NULL;
+	int i, n, ret = 0;
+
+	for (i = 0; i < m->nx && !ret; i++)
+		if (same_scope(&m->except[i], scope))
+			ret = key_op(o, MODEL_EXCEPT, true, &m->except[i]);
+	n = ret ? 0 : except_keys(scope, x, &xk);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n && !ret; i++)
+		ret = key_op(o, MODEL_EXCEPT, false, &xk[i]);
+	free(xk);
+	return ret;
+}
+
+/* Reverse rules of the touched keys, from the ports of m (committed). */
+static int rev_ops(const struct model *m, const struct crbpf_rev_key *touched_in,
+		   int nin, primary_addr_fn primary, struct model_ops *o)
+{
+	struct crbpf_rev_key *touched = NULL;
+	struct rev_index ix;
+	int i, nt, ret;
+
+	ret = rev_index_build(&ix, m->ports, m->np);
+	if (ret)
+		return ret;
+	nt = rev_touched_expand(touched_in, nin, m->rev, m->nr, &touched);
+	ret = nt < 0 ? nt : 0;
+	for (i = 0; i < nt && !ret; i++) {
+		struct crbpf_rev rev;
+		bool put = rev_rule_of(&ix, &touched[i], primary, &rev);
+		struct model_op *op = op_add(o, MODEL_REV, !put);
+
+		if (!op) {
+			ret = -ENOMEM;
+			break;
+		}
+		op->k.rev = touched[i];
+		op->v.rev = rev;
+	}
+	free(touched);
+	rev_index_free(&ix);
+	return ret;
+}
+
+/* crbpf_local flags that changed with the ports of m (committed). */
+static int local_ops(const struct model *m, struct model_ops *o)
+{
+	int i;
+
+	for (i = 0; i < m->nl; i++) {
+		__u32 flags = local_flags_of(&m->local[i].k, m->ports, m->np);
+		struct model_op *op;
+
+		if (flags == m->local[i].v.flags)
+			continue;
+		op = op_add(o, MODEL_LOCAL, false);
+		if (!op)
+			return -ENOMEM;
+		op->k.addr = m->local[i].k;
+		op->v.local = m->local[i].v;
+		op->v.local.flags = flags;
+	}
+	return 0;
+}
+
+/* Touched reverse keys, one per port op from..end (old and new backend). */
+static int touched_of(const struct model *before, const struct model_ops *o,
+		      int from, struct crbpf_rev_key **out)
+{
+	struct crbpf_rev_key *t = calloc(2 * (o->n - from) + 1, sizeof(*t));
+	const struct model_port *old;
+	int i, nt = 0;
+
+	if (!t)
+		return -ENOMEM;
+	for (i = from; i < o->n; i++) {
+		const struct model_op *op = &o->op[i];
+
+		if (op->map != MODEL_PORTS)
+			continue;
+		old = model_port_find(before, &op->k.port);
+		if (old)
+			rev_key_of(&t[nt++], &old->k, &old->v);
+		if (!op->del)
+			rev_key_of(&t[nt++], &op->k.port, &op->v.be);
+	}
+	*out = t;
+	return nt;
+}
+
+/* What follows the port ops from..end: the model committed, the reverse
+ * rules, an --addr address (ensure) in crbpf_local, and (sync_local) the
+ * crbpf_local flags. */
+static int follow(struct model *m, struct model_ops *o, int from,
+		  primary_addr_fn primary, const struct model_local *ensure,
+		  bool sync_local)
+{
+	struct crbpf_rev_key *touched;
+	struct model_op *op;
+	int nt, mid, ret;
+
+	nt = touched_of(m, o, from, &touched);
+	if (nt < 0)
+		return nt;
+	ret = model_commit(m, o, from);
+	mid = o->n;
+	if (!ret)
+		ret = rev_ops(m, touched, nt, primary, o);
+	free(touched);
+	if (!ret && ensure && !local_find(m, &ensure->k)) {
+		op = op_add(o, MODEL_LOCAL, false);
+		if (!op)
+			return -ENOMEM;
+		op->k.addr = ensure->k;
+		op->v.local = ensure->v;
+	}
+	if (!ret)
+		ret = model_commit(m, o, mid);
+	mid = o->n;
+	if (!ret && sync_local)
+		ret = local_ops(m, o);
+	return ret ?: model_commit(m, o, mid);
+}
+
+/*
+ * port add: per port the crbpf_ports entry (one put replaces a backend),
+ * fresh counters for a new key, the except set of an `all` entry; then the
+ * reverse rules of the old and new backends, an --addr address in
+ * crbpf_local (attach records the addresses it finds; this one came
+ * later), and the local flags.
+ */
+int model_port_add(struct model *m, const struct port_spec *s, __u32 pub_ifindex,
+		   __u32 oif, bool l2, const struct except_list *x,
+		   primary_addr_fn primary, struct model_ops *o)
+{
+	int from = o->n, ret = 0;
+	__u16 p;
+
+	for (p = s->first; !ret; p++) {
+		struct crbpf_port_key key;
+		struct crbpf_backend nb;
+
+		port_entry_of(s, pub_ifindex, oif, l2, p, &key, &nb);
+		ret = port_put(o, &key, &nb);
+		if (!ret && !model_port_find(m, &key))
+			ret = key_op(o, MODEL_MSTATS, false, &key);
+		if (!ret && s->all)
+			ret = except_ops(m, &key, x, o);
+		if (p == s->last)
+			break;
+	}
+	if (ret)
+		return ret;
+	if (s->paddr.family) {
+		struct model_local ensure = { .k.family = s->paddr.family,
+					      .v.ifindex = pub_ifindex };
+
+		memcpy(ensure.k.addr, s->paddr.a, sizeof(ensure.k.addr));
+		return follow(m, o, from, primary, &ensure, true);
+	}
+	return follow(m, o, from, primary, NULL, true);
+}
+
+/* port del of the entries of keys (those present): the entry, its
+ * counters and its except set; then reverse rules and local flags. */
+int model_port_del(struct model *m, const struct crbpf_port_key *keys, int n,
+		   primary_addr_fn primary, struct model_ops *o)
+{
+	const struct model_port *e;
+	int i, from = o->n, ret = 0;
+
+	for (i = 0; i < n && !ret; i++) {
+		e = model_port_find(m, &keys[i]);
+		if (!e)
+			continue;
+		ret = key_op(o, MODEL_PORTS, true, &keys[i]);
+		if (!ret)
+			ret = key_op(o, MODEL_MSTATS, true, &keys[i]);
+		if (!ret && (e->v.flags & CRBPF_BE_ALL))
+			ret = except_ops(m, &keys[i], NULL, o);
+	}
+	return ret ?: follow(m, o, from, primary, NULL, true);
+}
+
+/* Everything mapped on one public device (0: on the devices exists() does
+ * not know any more). */
+int model_purge(struct model *m, int pub_ifindex, bool (*exists)(int ifindex),
+		primary_addr_fn primary, struct model_ops *o)
+{
+	struct crbpf_port_key *keys = calloc(m->np + 1, sizeof(*keys));
+	int i, n = 0, ret;
+
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < m->np; i++)
+		if (purge_hits(&m->ports[i].k, pub_ifindex, exists))
+			keys[n++] = m->ports[i].k;
+	ret = model_port_del(m, keys, n, primary, o);
+	free(keys);
+	return ret;
+}
+
+/* Mappings read from an older layout: those not in m yet, with fresh
+ * counters and their reverse rules. */
+int model_restore(struct model *m, const struct crbpf_port_key *keys,
+		  const struct crbpf_backend *vals, int n,
+		  primary_addr_fn primary, struct model_ops *o)
+{
+	int i, from = o->n, ret = 0;
+
+	for (i = 0; i < n && !ret; i++) {
+		if (model_port_find(m, &keys[i]))
+			continue;
+		ret = port_put(o, &keys[i], &vals[i]);
+		if (!ret)
+			ret = key_op(o, MODEL_MSTATS, false, &keys[i]);
+	}
+	return ret ?: follow(m, o, from, primary, NULL, false);
+}
+
+/* crbpf_local flags from the ports of m. */
+int model_local_sync(struct model *m, struct model_ops *o)
+{
+	int mid = o->n;
+
+	return local_ops(m, o) ?: model_commit(m, o, mid);
+}
+
+/* Every reverse rule again (the public addresses changed). */
+int model_rev_refresh(struct model *m, primary_addr_fn primary,
+		      struct model_ops *o)
+{
+	struct crbpf_rev_key *touched = calloc(m->np + 1, sizeof(*touched));
+	int i, mid = o->n, ret;
+
+	if (!touched)
+		return -ENOMEM;
+	for (i = 0; i < m->np; i++)
+		rev_key_of(&touched[i], &m->ports[i].k, &m->ports[i].v);
+	ret = rev_ops(m, touched, m->np, primary, o);
+	free(touched);
+	return ret ?: model_commit(m, o, mid);
 }

@@ -375,9 +375,10 @@ int port_add(struct port_args *a)
 {
 	char dev[IF_NAMESIZE], oifname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
 	struct edge_maps m = EDGE_MAPS_NONE;
-	struct crbpf_rev_key *touched = NULL;
-	__u16 first, last, p;
-	int pub_ifindex, oif, ret, nt = 0;
+	struct model_ops ops = {};
+	struct model mod = {};
+	__u16 first, last;
+	int pub_ifindex, oif, ret;
 	unsigned short type;
 	char kind[32];
 	unsigned char rtype;
@@ -455,43 +456,21 @@ int port_add(struct port_args *a)
 	if (ret)
 		return ret;
 	u = undo_new();
-	touched = calloc(2 * (last - first + 1), sizeof(*touched));
-	if (!u || !touched) {
+	if (!u) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (p = first;; p++) {
-		struct crbpf_port_key key;
-		struct crbpf_backend nb, old;
-		bool had;
-
-		port_entry_of(&spec, pub_ifindex, oif, type == ARPHRD_ETHER, p, &key,
-			      &nb);
-		had = !bpf_map_lookup_elem(m.ports, &key, &old);
-		if (had)
-			rev_key_of(&touched[nt++], &key, &old);
-		rev_key_of(&touched[nt++], &key, &nb);
-		ret = undo_map(u, m.ports, &key, sizeof(key), sizeof(nb));
-		/* One update replaces an existing backend atomically. */
-		if (!ret && bpf_map_update_elem(m.ports, &key, &nb, BPF_ANY))
-			ret = -errno;
-		if (!ret && !had)
-			ret = mstats_zero(m.mstats, &key, u);
-		if (!ret && all)
-			ret = except_set(m.except, &key, &a->except, u);
-		if (ret) {
-			err("failed to map %s port %u: %s", proto_str(proto), p,
-			    strerror(-ret));
-			goto fail;
-		}
-		if (p == last)
-			break;
+	ret = model_load(&mod, &m);
+	if (ret)
+		goto out;
+	ret = model_port_add(&mod, &spec, pub_ifindex, oif, type == ARPHRD_ETHER,
+			     &a->except, nl_primary_addr, &ops);
+	if (ret) {
+		err("failed to map %s %u-%u: %s", proto_str(proto), first, last,
+		    strerror(-ret));
+		goto out;
 	}
-	ret = rev_recompute(m.ports, m.rev, touched, nt, u);
-	if (!ret && a->addr)
-		ret = local_ensure(pub_ifindex, &paddr, u);
-	if (!ret)
-		ret = local_flags_sync(u);
+	ret = maps_write(&m, &ops, u, false);
 	if (ret)
 		goto fail;
 	ret = txport_ensure(m.txports, pub_ifindex, u);
@@ -526,7 +505,8 @@ fail:
 	undo_rollback(u);
 out:
 	undo_free(u);
-	free(touched);
+	model_ops_free(&ops);
+	model_free(&mod);
 	edge_maps_close(&m);
 	return ret;
 }
@@ -535,9 +515,11 @@ int port_del(struct port_args *a)
 {
 	static const __u8 fams[] = { CRBPF_V4, CRBPF_V6 };
 	struct edge_maps m = EDGE_MAPS_NONE;
-	struct crbpf_rev_key *touched = NULL;
+	struct crbpf_port_key *keys = NULL;
+	struct model_ops ops = {};
+	struct model mod = {};
 	char dev[IF_NAMESIZE];
-	int pub_ifindex, ret, nt = 0;
+	int pub_ifindex, ret, nk = 0;
 	__u16 first, last, p;
 	struct undo *u = NULL;
 	struct addr paddr = {};
@@ -576,9 +558,11 @@ int port_del(struct port_args *a)
 	ret = edge_maps_open(&m);
 	if (ret)
 		return ret;
+	ret = model_load(&mod, &m);
+	if (ret)
+		goto out;
 	/* All or nothing: every port of the range must be mapped. */
 	for (p = first;; p++) {
-		struct crbpf_backend be;
 		bool any = false;
 
 		for (f = 0; f < nfams; f++) {
@@ -588,7 +572,7 @@ int port_del(struct port_args *a)
 						      .port = htons(p) };
 
 			memcpy(key.addr, paddr.a, sizeof(key.addr));
-			any |= !bpf_map_lookup_elem(m.ports, &key, &be);
+			any |= !!model_port_find(&mod, &key);
 		}
 		if (!any && all) {
 			err("no %s all mapping on %s%s%s", proto_str(proto),
@@ -608,45 +592,31 @@ int port_del(struct port_args *a)
 			break;
 	}
 	u = undo_new();
-	touched = calloc(2 * (last - first + 1), sizeof(*touched));
-	if (!u || !touched) {
+	keys = calloc(nfams * (last - first + 1), sizeof(*keys));
+	if (!u || !keys) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	for (p = first;; p++) {
 		for (f = 0; f < nfams; f++) {
-			struct crbpf_port_key key = { .ifindex = pub_ifindex,
-						      .family = fam[f],
-						      .proto = proto,
-						      .port = htons(p) };
-			struct crbpf_backend be;
+			struct crbpf_port_key *key = &keys[nk++];
 
-			memcpy(key.addr, paddr.a, sizeof(key.addr));
-			if (bpf_map_lookup_elem(m.ports, &key, &be))
-				continue;
-			rev_key_of(&touched[nt++], &key, &be);
-			ret = undo_map(u, m.ports, &key, sizeof(key), sizeof(be));
-			if (!ret && bpf_map_delete_elem(m.ports, &key))
-				ret = -errno;
-			if (!ret)
-				ret = undo_map(u, m.mstats, &key, sizeof(key),
-					       sizeof(struct crbpf_mstats));
-			if (!ret)
-				bpf_map_delete_elem(m.mstats, &key);
-			if (!ret && all)
-				ret = except_set(m.except, &key, NULL, u);
-			if (ret) {
-				err("failed to unmap %s port %u: %s", proto_str(proto),
-				    p, strerror(-ret));
-				goto fail;
-			}
+			key->ifindex = pub_ifindex;
+			key->family = fam[f];
+			key->proto = proto;
+			key->port = htons(p);
+			memcpy(key->addr, paddr.a, sizeof(key->addr));
 		}
 		if (p == last)
 			break;
 	}
-	ret = rev_recompute(m.ports, m.rev, touched, nt, u);
-	if (!ret)
-		ret = local_flags_sync(u);
+	ret = model_port_del(&mod, keys, nk, nl_primary_addr, &ops);
+	if (ret) {
+		err("failed to unmap %s %u-%u: %s", proto_str(proto), first, last,
+		    strerror(-ret));
+		goto out;
+	}
+	ret = maps_write(&m, &ops, u, false);
 	if (ret)
 		goto fail;
 	flows_purge(pub_ifindex, proto, first, last, match, paddr.a,
@@ -657,7 +627,9 @@ fail:
 	undo_rollback(u);
 out:
 	undo_free(u);
-	free(touched);
+	free(keys);
+	model_ops_free(&ops);
+	model_free(&mod);
 	edge_maps_close(&m);
 	return ret;
 }

@@ -234,8 +234,15 @@ struct rev_index {
 	struct crbpf_rev_key *allb; /* reverse keys of `all` entries */
 	int ns, na;
 };
-int rev_index_build(struct rev_index *ix, const struct crbpf_port_key *keys,
-		    const struct crbpf_backend *vals, int n);
+struct model_port {
+	struct crbpf_port_key k;
+	struct crbpf_backend v;
+};
+struct model_local {
+	struct crbpf_addr_key k;
+	struct crbpf_local v;
+};
+int rev_index_build(struct rev_index *ix, const struct model_port *ports, int n);
 void rev_index_free(struct rev_index *ix);
 /* A public device's primary address of family (nl_primary_addr). */
 typedef int (*primary_addr_fn)(int ifindex, __u8 family, struct addr *out);
@@ -245,8 +252,7 @@ int rev_touched_expand(const struct crbpf_rev_key *in, int nin,
 		       const struct crbpf_rev_key *rev_keys, int nrev,
 		       struct crbpf_rev_key **out);
 __u32 local_flags_of(const struct crbpf_addr_key *ak,
-		     const struct crbpf_port_key *keys,
-		     const struct crbpf_backend *vals, int n);
+		     const struct model_port *ports, int n);
 int except_keys(const struct crbpf_port_key *scope,
 		const struct except_list *x, struct crbpf_port_key **out);
 void port_entry_of(const struct port_spec *s, __u32 pub_ifindex, __u32 oif,
@@ -258,23 +264,69 @@ bool port_key_moved(const struct crbpf_port_key *k, __u32 from, __u32 to,
 		    struct crbpf_port_key *nk);
 bool public_ifindex_moved(__u32 *public_ifindex, __u32 from, __u32 to);
 void port_keys_from_old(const void *old, int n, struct crbpf_port_key *out);
+/* The entries the rules read (sorted by model_sort() once filled). */
+struct model {
+	struct model_port *ports; /* crbpf_ports */
+	struct crbpf_port_key *except; /* keys of crbpf_except */
+	struct crbpf_rev_key *rev; /* keys of crbpf_rev */
+	struct model_local *local; /* crbpf_local */
+	int np, nx, nr, nl;
+};
+/* What a command writes, in order: a put or delete per entry. mstats puts
+ * are fresh (zero) counters; except puts have the value 1. */
+enum model_map { MODEL_PORTS, MODEL_MSTATS, MODEL_EXCEPT, MODEL_REV, MODEL_LOCAL };
+struct model_op {
+	__u8 map; /* enum model_map */
+	bool del;
+	union {
+		struct crbpf_port_key port; /* ports, mstats, except */
+		struct crbpf_rev_key rev;
+		struct crbpf_addr_key addr; /* local */
+	} k;
+	union {
+		struct crbpf_backend be;
+		struct crbpf_rev rev;
+		struct crbpf_local local;
+	} v;
+};
+struct model_ops {
+	struct model_op *op;
+	int n, cap;
+};
+void model_sort(struct model *m);
+void model_free(struct model *m);
+void model_ops_free(struct model_ops *o);
+const struct model_port *model_port_find(const struct model *m,
+					 const struct crbpf_port_key *k);
+/* Each appends to o what the command writes and leaves m as the maps will
+ * be once it is written. */
+int model_port_add(struct model *m, const struct port_spec *s, __u32 pub_ifindex,
+		   __u32 oif, bool l2, const struct except_list *x,
+		   primary_addr_fn primary, struct model_ops *o);
+int model_port_del(struct model *m, const struct crbpf_port_key *keys, int n,
+		   primary_addr_fn primary, struct model_ops *o);
+int model_purge(struct model *m, int pub_ifindex, bool (*exists)(int ifindex),
+		primary_addr_fn primary, struct model_ops *o);
+int model_restore(struct model *m, const struct crbpf_port_key *keys,
+		  const struct crbpf_backend *vals, int n,
+		  primary_addr_fn primary, struct model_ops *o);
+int model_rev_refresh(struct model *m, primary_addr_fn primary,
+		      struct model_ops *o);
+int model_local_sync(struct model *m, struct model_ops *o);
 
 /* maps.c: the pinned maps read into the model and written from it through
  * the undo journal. */
 struct edge_maps {
-	int ports, mstats, rev, txports, except;
+	int ports, mstats, rev, txports, except, local;
 };
-#define EDGE_MAPS_NONE { -1, -1, -1, -1, -1 }
+#define EDGE_MAPS_NONE { -1, -1, -1, -1, -1, -1 }
 int edge_maps_open(struct edge_maps *m);
 void edge_maps_close(struct edge_maps *m);
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals);
-int mstats_zero(int fd, const struct crbpf_port_key *key, struct undo *u);
-int rev_recompute(int ports_fd, int rev_fd, struct crbpf_rev_key *touched_in,
-		  int ntouched_in, struct undo *u);
-int except_set(int fd, const struct crbpf_port_key *scope,
-	       const struct except_list *x, struct undo *u);
+int model_load(struct model *mod, const struct edge_maps *m);
+int maps_write(const struct edge_maps *m, const struct model_ops *o,
+	       struct undo *u, bool best_effort);
 int local_flags_sync(struct undo *u);
-int local_ensure(int ifindex, const struct addr *a, struct undo *u);
 int txport_ensure(int fd, __u32 ifindex, struct undo *u);
 int tun_release_unused(int ports_fd, int txports_fd);
 void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last,

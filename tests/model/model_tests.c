@@ -73,8 +73,7 @@ static __be32 v4(const char *s)
 
 /* The entries of crbpf_ports, built as port add would. */
 struct ports {
-	struct crbpf_port_key k[64];
-	struct crbpf_backend v[64];
+	struct model_port e[64];
 	int n;
 };
 
@@ -95,7 +94,7 @@ static void add(struct ports *t, __u32 dev, __u16 first, __u16 last,
 		s.paddr.a[0] = v4(paddr);
 	}
 	for (p = first;; p++) {
-		port_entry_of(&s, dev, TUN, false, p, &t->k[t->n], &t->v[t->n]);
+		port_entry_of(&s, dev, TUN, false, p, &t->e[t->n].k, &t->e[t->n].v);
 		t->n++;
 		if (p == last)
 			break;
@@ -108,11 +107,10 @@ static void del(struct ports *t, __u32 dev, __u16 port, const char *paddr)
 	int i;
 
 	for (i = 0; i < t->n; i++) {
-		if (t->k[i].ifindex != dev || t->k[i].port != htons(port) ||
-		    t->k[i].addr[0] != (paddr ? v4(paddr) : 0))
+		if (t->e[i].k.ifindex != dev || t->e[i].k.port != htons(port) ||
+		    t->e[i].k.addr[0] != (paddr ? v4(paddr) : 0))
 			continue;
-		t->k[i] = t->k[t->n - 1];
-		t->v[i] = t->v[t->n - 1];
+		t->e[i] = t->e[t->n - 1];
 		t->n--;
 		return;
 	}
@@ -135,7 +133,7 @@ static int rule(const struct ports *t, const char *be, __u16 port,
 	struct rev_index ix;
 	int ret;
 
-	if (rev_index_build(&ix, t->k, t->v, t->n))
+	if (rev_index_build(&ix, t->e, t->n))
 		return -ENOMEM;
 	ret = rev_rule_of(&ix, &rk, fake_primary, rev);
 	rev_index_free(&ix);
@@ -188,7 +186,7 @@ static void test_all_plus_port(void)
 
 	add(&t, PUB, CRBPF_PORT_ALL, CRBPF_PORT_ALL, "10.0.0.3", 0, NULL);
 	add(&t, PUB, 443, 443, "10.0.0.3", 0, NULL);
-	EQ(t.v[0].flags & CRBPF_BE_ALL, CRBPF_BE_ALL, "all entry flag");
+	EQ(t.e[0].v.flags & CRBPF_BE_ALL, CRBPF_BE_ALL, "all entry flag");
 	EQ(rule(&t, "10.0.0.3", 443, &rev), 1, "rule of the mapped port");
 	EQ(rev.refs, 2, "refs: the port and the all entry");
 	EQ(ntohs(rev.public_port), 443, "public_port");
@@ -228,7 +226,7 @@ static __u32 flags_of(const struct ports *t, const char *addr)
 	struct crbpf_addr_key ak = { .family = CRBPF_V4 };
 
 	ak.addr[0] = v4(addr);
-	return local_flags_of(&ak, t->k, t->v, t->n);
+	return local_flags_of(&ak, t->e, t->n);
 }
 
 /* crbpf_local flags: ADDR for an address with --addr entries, ALL for an
@@ -299,9 +297,9 @@ static void test_purge(void)
 	add(&t, PUB, 80, 81, "10.0.0.2", 0, NULL);
 	add(&t, PUB2, 80, 80, "10.0.0.2", 0, NULL);
 	for (i = 0; i < t.n; i++) {
-		hit2 += purge_hits(&t.k[i], PUB, only_pub_exists);
-		hit3 += purge_hits(&t.k[i], PUB2, only_pub_exists);
-		gone += purge_hits(&t.k[i], 0, only_pub_exists);
+		hit2 += purge_hits(&t.e[i].k, PUB, only_pub_exists);
+		hit3 += purge_hits(&t.e[i].k, PUB2, only_pub_exists);
+		gone += purge_hits(&t.e[i].k, 0, only_pub_exists);
 	}
 	EQ(hit2, 2, "entries of PUB");
 	EQ(hit3, 1, "entries of PUB2");
@@ -320,10 +318,10 @@ static void test_move(void)
 
 	add(&t, PUB, 80, 80, "10.0.0.2", 0, NULL);
 	add(&t, PUB2, 80, 80, "10.0.0.2", 0, NULL);
-	check(port_key_moved(&t.k[0], PUB, 9, &nk), "key on the device moves");
+	check(port_key_moved(&t.e[0].k, PUB, 9, &nk), "key on the device moves");
 	EQ(nk.ifindex, 9, "new ifindex");
-	EQ(nk.port, t.k[0].port, "same port");
-	check(!port_key_moved(&t.k[1], PUB, 9, &nk), "key on another device stays");
+	EQ(nk.port, t.e[0].k.port, "same port");
+	check(!port_key_moved(&t.e[1].k, PUB, 9, &nk), "key on another device stays");
 	EQ(rule(&t, "10.0.0.2", 80, &rev), 1, "rule");
 	EQ(rev.public_ifindex, PUB, "rule's device");
 	check(public_ifindex_moved(&rev.public_ifindex, PUB, 9), "rule moves");
@@ -367,18 +365,247 @@ static void test_entries(void)
 
 	add(&t, PUB, 1000, 1002, "10.0.0.2", 2000, NULL);
 	EQ(t.n, 3, "entries");
-	EQ(ntohs(t.v[1].port), 2001, "backend port of 1001");
-	EQ(t.v[1].ifindex, TUN, "via");
-	check(!key_has_addr(&t.k[1]), "no --addr");
+	EQ(ntohs(t.e[1].v.port), 2001, "backend port of 1001");
+	EQ(t.e[1].v.ifindex, TUN, "via");
+	check(!key_has_addr(&t.e[1].k), "no --addr");
 	add(&t, PUB, CRBPF_PORT_ALL, CRBPF_PORT_ALL, "10.0.0.3", 0, "203.0.113.7");
-	EQ(t.v[3].port, 0, "all keeps each port");
-	check(key_has_addr(&t.k[3]), "--addr in the key");
-	check(port_key_cmp(&t.k[0], &t.k[1]) < 0, "ports in order");
+	EQ(t.e[3].v.port, 0, "all keeps each port");
+	check(key_has_addr(&t.e[3].k), "--addr in the key");
+	check(port_key_cmp(&t.e[0].k, &t.e[1].k) < 0, "ports in order");
 	port_keys_from_old(&old, 1, &nk);
 	EQ(nk.ifindex, PUB, "old ifindex");
 	EQ(ntohs(nk.port), 53, "old port");
 	check(!key_has_addr(&nk), "old keys have no address");
 	report("port_entries");
+}
+
+
+/* ---- change lists: what port add/del/purge write ---- */
+
+static struct port_spec spec(__u16 first, __u16 last, const char *be,
+			     __u16 bport, const char *paddr)
+{
+	struct port_spec s = { .proto = IPPROTO_TCP, .first = first,
+			       .last = last, .bport = bport };
+
+	s.all = first == CRBPF_PORT_ALL;
+	s.be.family = CRBPF_V4;
+	s.be.a[0] = v4(be);
+	if (paddr) {
+		s.paddr.family = CRBPF_V4;
+		s.paddr.a[0] = v4(paddr);
+	}
+	return s;
+}
+
+/* Ops of map (puts, or deletes with del) in o from index from. */
+static int count_ops(const struct model_ops *o, int from, int map, bool del)
+{
+	int i, n = 0;
+
+	for (i = from; i < o->n; i++)
+		n += o->op[i].map == map && o->op[i].del == del;
+	return n;
+}
+
+/* The last op on the reverse key of (be, port), or NULL. */
+static const struct model_op *rev_op(const struct model_ops *o, const char *be,
+				     __u16 port)
+{
+	struct crbpf_rev_key rk = rk_of(be, port);
+	int i;
+
+	for (i = o->n - 1; i >= 0; i--)
+		if (o->op[i].map == MODEL_REV && !memcmp(&o->op[i].k.rev, &rk, sizeof(rk)))
+			return &o->op[i];
+	return NULL;
+}
+
+/* The model's local entry of addr (after the ops), or NULL. */
+static const struct model_local *local_of(const struct model *m, const char *addr)
+{
+	int i;
+
+	for (i = 0; i < m->nl; i++)
+		if (m->local[i].k.addr[0] == v4(addr))
+			return &m->local[i];
+	return NULL;
+}
+
+static int add_op(struct model *m, struct model_ops *o, __u32 dev, __u16 first,
+		  __u16 last, const char *be, __u16 bport, const char *paddr,
+		  const struct except_list *x)
+{
+	struct port_spec s = spec(first, last, be, bport, paddr);
+
+	return model_port_add(m, &s, dev, TUN, false, x, fake_primary, o);
+}
+
+static int del_op(struct model *m, struct model_ops *o, __u32 dev, __u16 port,
+		  const char *paddr)
+{
+	struct crbpf_port_key k = { .ifindex = dev, .family = CRBPF_V4,
+				    .proto = IPPROTO_TCP, .port = htons(port) };
+
+	k.addr[0] = paddr ? v4(paddr) : 0;
+	return model_port_del(m, &k, 1, fake_primary, o);
+}
+
+/* port add of a range on an empty model: entries, fresh counters, a rule
+ * per backend port; a second public port on one backend port makes its
+ * rule ambiguous, a del unambiguous again and the last del removes it. */
+static void test_ops_add_del(void)
+{
+	struct model m = {};
+	struct model_ops o = {};
+	const struct model_op *r;
+	int from;
+
+	EQ(add_op(&m, &o, PUB, 1000, 1002, "10.0.0.2", 2000, NULL, NULL), 0, "add");
+	EQ(count_ops(&o, 0, MODEL_PORTS, false), 3, "ports puts");
+	EQ(count_ops(&o, 0, MODEL_MSTATS, false), 3, "fresh counters");
+	EQ(count_ops(&o, 0, MODEL_REV, false), 3, "rules");
+	EQ(count_ops(&o, 0, MODEL_EXCEPT, false), 0, "no except entries");
+	EQ(count_ops(&o, 0, MODEL_LOCAL, false), 0, "no local change");
+	EQ(m.np, 3, "model entries");
+	EQ(m.nr, 3, "model rules");
+	r = rev_op(&o, "10.0.0.2", 2001);
+	if (check(r != NULL, "rule of 2001")) {
+		EQ(r->v.rev.refs, 1, "refs");
+		EQ(ntohs(r->v.rev.public_port), 1001, "public port");
+	}
+	from = o.n;
+	EQ(add_op(&m, &o, PUB, 3001, 3001, "10.0.0.2", 2001, NULL, NULL), 0, "add 2nd");
+	r = rev_op(&o, "10.0.0.2", 2001);
+	if (check(r != NULL && !r->del, "rule of 2001 rewritten"))
+		EQ(r->v.rev.refs, 2, "ambiguous refs");
+	EQ(count_ops(&o, from, MODEL_MSTATS, false), 1, "counters of the new key");
+	from = o.n;
+	/* The same key again, another backend: replaced, counters kept. */
+	EQ(add_op(&m, &o, PUB, 3001, 3001, "10.0.0.2", 2005, NULL, NULL), 0, "replace");
+	EQ(count_ops(&o, from, MODEL_MSTATS, false), 0, "a replaced key keeps its counters");
+	r = rev_op(&o, "10.0.0.2", 2001);
+	if (check(r != NULL && !r->del, "old backend's rule rewritten"))
+		EQ(r->v.rev.refs, 1, "unambiguous after the replace");
+	from = o.n;
+	EQ(del_op(&m, &o, PUB, 1001, NULL), 0, "del");
+	EQ(count_ops(&o, from, MODEL_PORTS, true), 1, "ports delete");
+	EQ(count_ops(&o, from, MODEL_MSTATS, true), 1, "counters delete");
+	r = rev_op(&o, "10.0.0.2", 2001);
+	check(r != NULL && r->del, "last rule of 2001 deleted");
+	EQ(m.np, 3, "model entries after del");
+	model_ops_free(&o);
+	model_free(&m);
+	report("ops_add_del");
+}
+
+/* `all` with --except: the entry, its except set (replaced on a second
+ * add), the local ALL flag of every address; a del takes the set away. */
+static void test_ops_all_except(void)
+{
+	struct model m = {};
+	struct model_ops o = {};
+	struct except_list x = { .n = 1 }, y = { .n = 1 };
+	const struct model_local *l;
+	int from;
+
+	m.local = calloc(1, sizeof(*m.local));
+	m.local[0].k.family = CRBPF_V4;
+	m.local[0].k.addr[0] = v4(PRIMARY);
+	m.local[0].v.ifindex = PUB;
+	m.nl = 1;
+	x.first[0] = 22;
+	x.last[0] = 23;
+	y.first[0] = y.last[0] = 2222;
+	EQ(add_op(&m, &o, PUB, CRBPF_PORT_ALL, CRBPF_PORT_ALL, "10.0.0.3", 0, NULL,
+		  &x), 0, "add all");
+	EQ(count_ops(&o, 0, MODEL_EXCEPT, false), 2, "except puts");
+	EQ(count_ops(&o, 0, MODEL_REV, false), 0, "an all entry alone has no rule");
+	l = local_of(&m, PRIMARY);
+	if (check(l != NULL, "local entry"))
+		EQ(l->v.flags, CRBPF_LOCAL_ALL, "ALL flag");
+	from = o.n;
+	EQ(add_op(&m, &o, PUB, CRBPF_PORT_ALL, CRBPF_PORT_ALL, "10.0.0.3", 0, NULL,
+		  &y), 0, "add all again");
+	EQ(count_ops(&o, from, MODEL_EXCEPT, true), 2, "old except set deleted");
+	EQ(count_ops(&o, from, MODEL_EXCEPT, false), 1, "new except set");
+	EQ(count_ops(&o, from, MODEL_LOCAL, false), 0, "flags unchanged");
+	EQ(m.nx, 1, "model except entries");
+	from = o.n;
+	EQ(del_op(&m, &o, PUB, CRBPF_PORT_ALL, NULL), 0, "del all");
+	EQ(count_ops(&o, from, MODEL_EXCEPT, true), 1, "except set deleted");
+	EQ(m.nx, 0, "no except entries left");
+	l = local_of(&m, PRIMARY);
+	if (check(l != NULL, "local entry"))
+		EQ(l->v.flags, 0, "ALL flag cleared");
+	model_ops_free(&o);
+	model_free(&m);
+	report("ops_all_except");
+}
+
+/* --addr: the address joins crbpf_local (after the rules) with the ADDR
+ * flag; a port of the same backend without --addr is a second ref. */
+static void test_ops_addr(void)
+{
+	struct model m = {};
+	struct model_ops o = {};
+	const struct model_local *l;
+	const struct model_op *r;
+	int i, local_at = -1, rev_at = -1;
+
+	EQ(add_op(&m, &o, PUB, 25, 25, "10.0.0.4", 0, "203.0.113.7", NULL), 0, "add");
+	for (i = 0; i < o.n; i++) {
+		if (o.op[i].map == MODEL_LOCAL && local_at < 0)
+			local_at = i;
+		if (o.op[i].map == MODEL_REV)
+			rev_at = i;
+	}
+	check(local_at > rev_at && rev_at >= 0, "local entry written after the rules");
+	EQ(count_ops(&o, 0, MODEL_LOCAL, false), 2, "local entry, then its flags");
+	l = local_of(&m, "203.0.113.7");
+	if (check(l != NULL, "local entry")) {
+		EQ(l->v.ifindex, PUB, "device");
+		EQ(l->v.flags, CRBPF_LOCAL_ADDR, "ADDR flag");
+	}
+	r = rev_op(&o, "10.0.0.4", 25);
+	if (check(r != NULL, "rule"))
+		EQ(r->v.rev.match, CRBPF_MATCH_ADDR, "match ADDR");
+	EQ(add_op(&m, &o, PUB, 25, 25, "10.0.0.4", 0, NULL, NULL), 0, "add without --addr");
+	r = rev_op(&o, "10.0.0.4", 25);
+	if (check(r != NULL, "rule"))
+		EQ(r->v.rev.refs, 2, "--addr and no --addr: two refs");
+	model_ops_free(&o);
+	model_free(&m);
+	report("ops_addr");
+}
+
+/* Purge of one device: its entries and rules only; a rule shared with
+ * another device's entry stays, unambiguous. */
+static void test_ops_purge(void)
+{
+	struct model m = {};
+	struct model_ops o = {};
+	const struct model_op *r;
+	int from;
+
+	EQ(add_op(&m, &o, PUB, 80, 81, "10.0.0.2", 0, NULL, NULL), 0, "add PUB");
+	EQ(add_op(&m, &o, PUB2, 8080, 8080, "10.0.0.2", 80, "192.0.2.9", NULL), 0,
+	   "add PUB2");
+	from = o.n;
+	EQ(model_purge(&m, PUB, only_pub_exists, fake_primary, &o), 0, "purge");
+	EQ(count_ops(&o, from, MODEL_PORTS, true), 2, "entries of PUB deleted");
+	EQ(m.np, 1, "PUB2's entry left");
+	EQ(m.ports[0].k.ifindex, PUB2, "left on PUB2");
+	r = rev_op(&o, "10.0.0.2", 80);
+	if (check(r != NULL && !r->del, "shared rule rewritten")) {
+		EQ(r->v.rev.refs, 1, "refs");
+		EQ(r->v.rev.public_ifindex, PUB2, "answers for PUB2");
+	}
+	r = rev_op(&o, "10.0.0.2", 81);
+	check(r != NULL && r->del, "rule of PUB only deleted");
+	model_ops_free(&o);
+	model_free(&m);
+	report("ops_purge");
 }
 
 int main(void)
@@ -393,5 +620,9 @@ int main(void)
 	test_move();
 	test_touched();
 	test_entries();
+	test_ops_add_del();
+	test_ops_all_except();
+	test_ops_addr();
+	test_ops_purge();
 	return failed;
 }
