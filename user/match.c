@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Pieces of `port add/del/list` for public addresses (--addr) and the
- * forward-everything mode (`all`, --except): parsing, the crbpf_except set
- * of an `all` entry, and the crbpf_local flags that tell the programs which
- * crbpf_ports lookups can hit. */
+ * forward-everything mode (`all`, --except): parsing and the address check
+ * (their rules are in model.c), and the upgrade of maps pinned by an older
+ * crbpf. */
 #include "tool.h"
 #include <arpa/inet.h>
 #include <errno.h>

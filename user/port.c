@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* crbpf port add / del / list: live edits of the pinned maps, plus what
- * follows from them: reverse rules, devmap entries, reverse programs on the
+/* crbpf port add / del / list: live edits of the pinned maps (what they
+ * write is computed by the mapping model, model.c, and written by maps.c),
+ * plus what follows on devices: devmap entries, reverse programs on the
  * devices that reach backends, and forwarding on those devices. */
 #include "tool.h"
 #include <dirent.h>

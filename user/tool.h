@@ -2,7 +2,14 @@
 /* Internal interfaces of the crbpf tool. Every tool source includes this
  * first: <net/if.h> must come before the linux/if_link.h family.
  * Functions return 0 or -errno unless noted; USAGE (positive) means "bad
- * command line", which main maps to exit 2. */
+ * command line", which main maps to exit 2.
+ *
+ * Layers, each file calling only files below it (tests/integration/
+ * 23_layers.sh fails on a cycle): main; the commands (watch, apply, conf,
+ * doctor, status, flows, stats, port, home, edge, match); maps.c, the map
+ * layer; model.c, the mapping rules, which call nothing of the tool and no
+ * kernel; at the bottom link, probe, pin, undo, timeouts, nl, wg, parse,
+ * log. */
 #ifndef CRBPF_TOOL_H
 #define CRBPF_TOOL_H
 

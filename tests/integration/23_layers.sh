@@ -5,6 +5,8 @@
 # (nm -u against nm --defined-only over build/user/*.o). Commands on top, the
 # mapping model below them, pins and netlink at the bottom: a cycle between
 # files fails, naming the files of each cycle and one call of every edge in it.
+# The mapping model (model.o) calls no other file of the tool, no libbpf and
+# no libmnl: its rules run in the unit tests without a kernel.
 # kernels: skip, it reads object files: nothing of it depends on the kernel
 source "$(dirname "$0")/../lib/common.sh"
 t_begin layers
@@ -70,9 +72,16 @@ def visit(v):
 for v in sorted(edges):
     if v not in index:
         visit(v)
+if "model" in uses:
+    io = sorted(s for s in uses["model"] if s in defs or
+                s.startswith(("bpf_", "libbpf_", "mnl_", "if_", "socket", "syscall")))
+    if io:
+        print("model: calls " + " ".join(io))
 PY
 if [ -s "$TOPO_DIR/cycles" ]; then
 	cat "$TOPO_DIR/cycles"
+	grep -q '^model:' "$TOPO_DIR/cycles" &&
+		t_fail "the mapping model does I/O or calls the tool: $(grep '^model:' "$TOPO_DIR/cycles" | sed 's/^model: //')"
 	t_fail "user/ has cycles between files: $(grep -c '^cycle' "$TOPO_DIR/cycles") ($(grep '^cycle' "$TOPO_DIR/cycles" | sed 's/^cycle: //' | paste -sd ';'))"
 fi
 t_pass
