@@ -326,6 +326,7 @@ static void **set_of(struct model *m, int map, int **n)
 	}
 }
 
+/* qsort and bsearch take no context: the key size of the set at hand. */
 static size_t cmp_ksz;
 
 static int key_cmp(const void *a, const void *b)
