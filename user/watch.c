@@ -47,9 +47,8 @@ struct watch {
  * file that cannot apply would repeat its errors every 10 s). */
 static void watch_pass(struct watch *w, bool periodic)
 {
-	int missing = 0, waiting = 0, ret;
-
 	long long t0 = now_ms();
+	int missing = 0, waiting = 0, ret;
 
 	if (pin_init())
 		return;
