@@ -16,6 +16,7 @@ t_up
 serve cr-home udp9000 udp "" 9000 || t_fail "home UDP server did not start"
 serve cr-home tcp9001 tcp "" 9001 || t_fail "home TCP server did not start"
 serve cr-ctr ctr80 udp "" 80 || t_fail "container UDP server did not start"
+leftovers_before
 must "crbpf attach eth0" vps_crbpf attach eth0 >/dev/null
 must "port add udp 9000" vps_crbpf port add udp 9000 $TUN_HOME4 >/dev/null
 must "port add tcp 9001" vps_crbpf port add tcp 9001 $TUN_HOME4 >/dev/null
@@ -218,5 +219,22 @@ else
 	t_result watch-sigterm FAIL "$(tail -n1 "$TOPO_DIR/watch-vps.log")"
 fi
 watch_stop
+
+# crbpf down (the unit's stop) on both ends, after all those re-creations:
+# nothing of crbpf is left (the eth9 line device is the test's own).
+nsx cr-home ip route replace default via 100.64.0.1 dev eth0
+nsx cr-home ip link del eth9
+if vps_crbpf down >/dev/null 2>"$TOPO_DIR/down.err" &&
+	home_crbpf down >/dev/null 2>>"$TOPO_DIR/down.err"; then
+	leftovers >"$TOPO_DIR/left.after"
+	ldiff=$(diff "$TOPO_DIR/left.before" "$TOPO_DIR/left.after" | grep '^[<>]' | head -n3 | tr '\n' ';')
+	if [ -z "$ldiff" ] && [ ! -e "$VPS_PIN" ] && [ ! -e "$HOME_PIN" ]; then
+		t_result watch-down-leaves-nothing PASS
+	else
+		t_result watch-down-leaves-nothing FAIL "left behind: ${ldiff:-pin roots $(ls -d "$VPS_PIN" "$HOME_PIN" 2>/dev/null)}"
+	fi
+else
+	t_result watch-down-leaves-nothing FAIL "crbpf down: $(head -n1 "$TOPO_DIR/down.err")"
+fi
 sed 's/^/    /' "$TOPO_DIR/outages"
 t_done
