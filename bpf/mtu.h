@@ -155,6 +155,7 @@ static __always_inline int tc_clamp_mss(struct __sk_buff *skb,
 	__u8 flags;
 	__u16 limit;
 	__u32 off;
+	bool odd;
 
 	if (p->proto != IPPROTO_TCP ||
 	    bpf_skb_load_bytes(skb, p->l4_off + 13, &flags, 1) ||
@@ -172,7 +173,9 @@ static __always_inline int tc_clamp_mss(struct __sk_buff *skb,
 	if (!limit || bpf_ntohs(old) <= limit)
 		return 0;
 	new = bpf_htons(limit);
-	if (bpf_l4_csum_replace(skb, pkt_l4csum_off(p), old, new, sizeof(new)) ||
+	odd = (off - p->l4_off) & 1;
+	if (bpf_l4_csum_replace(skb, pkt_l4csum_off(p), csum_word16(old, odd),
+				csum_word16(new, odd), sizeof(new)) ||
 	    bpf_skb_store_bytes(skb, off, &new, sizeof(new), 0))
 		return -1;
 	count(CRBPF_ST_MSS_CLAMPED);
@@ -189,6 +192,7 @@ static __always_inline void xdp_clamp_mss(struct xdp_md *ctx,
 	__be16 *mss, new;
 	__sum16 *csum;
 	__u16 limit;
+	bool odd;
 
 	if (p->proto != IPPROTO_TCP)
 		return;
@@ -212,7 +216,9 @@ static __always_inline void xdp_clamp_mss(struct xdp_md *ctx,
 	    bpf_ntohs(*mss) <= limit)
 		return;
 	new = bpf_htons(limit);
-	csum_apply(csum, csum_diff16(0, *mss, new));
+	odd = (off - p->l4_off) & 1;
+	csum_apply(csum, csum_diff16(0, csum_word16(*mss, odd),
+				     csum_word16(new, odd)));
 	*mss = new;
 	count(CRBPF_ST_MSS_CLAMPED);
 }
