@@ -678,6 +678,10 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	}
 	if (ret == CRBPF_ST_DROP_FRAG_AMBIGUOUS)
 		return tc_drop(ret);
+	/* The stack would forward it as it is (forwarding checks no L4
+	 * checksum), with the backend's source, to a client that drops it. */
+	if (ret == CRBPF_ST_PASS_INVALID && udp6_nocsum(&p))
+		return tc_drop(CRBPF_ST_DROP_INVALID);
 	if (ret != PKT_OK)
 		return tc_pass(ret);
 	now = flow_now();
@@ -913,7 +917,7 @@ int crbpf_edge_xdp(struct xdp_md *ctx)
 	struct pkt p;
 	int ret;
 
-	ret = parse_pkt(data, data_end, true, 0, &p);
+	ret = parse_pkt(data, data_end, data_end - data, true, 0, &p);
 	if (ret != PKT_OK)
 		return xdp_pass(ret);
 	ret = lookup_mapping(p.family, p.proto, p.daddr, p.dport,
@@ -949,7 +953,7 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	int ret;
 
 	/* ICMP errors (PASS_PROTO) are left to crbpf_rev_tc. */
-	ret = parse_pkt(data, data_end, true, 0, &p);
+	ret = parse_pkt(data, data_end, data_end - data, true, 0, &p);
 	if (ret != PKT_OK)
 		return xdp_pass(ret);
 	reply_key(&fk, &p);

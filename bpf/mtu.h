@@ -331,6 +331,31 @@ static __always_inline __u64 skb_sum(struct __sk_buff *skb, __u32 off,
 }
 
 /*
+ * Whether the skb is CHECKSUM_PARTIAL, which BPF cannot read: a checksum
+ * update that covers no pseudo-header field leaves the checksum of a
+ * partial skb alone (the device will compute it over the data) and changes
+ * any other (inet_proto_csum_replace4()). The probe is undone by writing
+ * the field back as it was, which for a CHECKSUM_COMPLETE skb also restores
+ * what skb->csum covers (the probe did not touch skb->csum). Only for a
+ * packet whose checksum already looks partial: a complete checksum equals
+ * the pseudo-header sum once in 65536 packets.
+ */
+static __always_inline bool tc_csum_partial(struct __sk_buff *skb,
+					    const struct pkt *p)
+{
+	__u32 off = pkt_l4csum_off(p);
+	__sum16 now;
+
+	if (bpf_l4_csum_replace(skb, off, 0, bpf_htons(1), sizeof(__u16)) ||
+	    bpf_skb_load_bytes(skb, off, &now, sizeof(now)))
+		return true; /* as before: the value decides */
+	if (now == p->l4csum)
+		return true;
+	bpf_skb_store_bytes(skb, off, &p->l4csum, sizeof(p->l4csum), 0);
+	return false;
+}
+
+/*
  * Turns a client's packet that is too big for the tunnel into the ICMP error
  * about it, in place, and sends it back out of the public device: source is
  * the public address the client used, the quote the packet as it arrived.
@@ -341,7 +366,9 @@ static __always_inline __u64 skb_sum(struct __sk_buff *skb, __u32 off,
  * the helpers, so whoever completes it (a NIC, skb_checksum_help()) will
  * write the quoted L4 checksum over the quoted segment; the region then sums
  * to ~P for the field value P it held. The ICMP checksum is computed for
- * that final state, recognised the way csum_looks_partial() does.
+ * that final state. A complete checksum that merely equals the
+ * pseudo-header sum (csum_looks_partial()) must not be taken for partial:
+ * a quote cut short of the datagram then sums to something else.
  */
 static __always_inline int tc_send_too_big(struct __sk_buff *skb,
 					   const struct pkt *p, __u32 mtu)
@@ -371,7 +398,8 @@ static __always_inline int tc_send_too_big(struct __sk_buff *skb,
 	/* the quote: IP header as is, then the transport part */
 	sum = skb_sum(skb, l3, l4 - l3);
 	if (csum_looks_partial(p->saddr, p->daddr, !v4, p->proto,
-			       p->ip_len - (l4 - l3), p->l4csum))
+			       p->ip_len - (l4 - l3), p->l4csum) &&
+	    tc_csum_partial(skb, p))
 		sum += (__u16)~p->l4csum;
 	else
 		sum += skb_sum(skb, l4, quote - (l4 - l3));

@@ -324,6 +324,12 @@ enum crbpf_stat {
 	CRBPF_ST_ICMP_TOO_BIG, /* frag-needed / packet-too-big sent to a client */
 	CRBPF_ST_FWD_OVERSIZE, /* IPv4 without DF above the tunnel MTU, sent whole */
 	CRBPF_ST_PASS_OVERSIZE, /* same for an Ethernet next hop: the stack fragments */
+	/* what the kernel refuses, left to it: IPv4 header checksum, IHL,
+	 * total / payload length beyond the packet, IPv6 UDP checksum 0 */
+	CRBPF_ST_PASS_INVALID,
+	/* IPv6 UDP checksum 0 from the backend side: the stack would forward
+	 * it untranslated, and every receiver drops it */
+	CRBPF_ST_DROP_INVALID,
 	CRBPF_ST__MAX,
 };
 

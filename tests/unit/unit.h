@@ -137,7 +137,8 @@ struct pkt_spec {
 	__u32 frag_id; /* IPv4 id / IPv6 fragment id; 0 = 0x1234 / 0xabcd */
 	bool v6hbh; /* IPv6: an 8-byte hop-by-hop header first */
 	int plen; /* payload bytes; 0 = 24, negative = none */
-	bool csum0; /* UDP over IPv4 sent without checksum */
+	bool csum0; /* UDP sent without checksum (IPv6: invalid, RFC 8200 8.1) */
+	bool ip_csum_bad; /* IPv4 header checksum off by one */
 	/* No Ethernet header: data starts at the IP header, as on wg/tun.
 	 * BPF_PROG_TEST_RUN still runs eth_type_trans() over the first 14
 	 * bytes, so the IP header must double as an Ethernet header whose
@@ -294,6 +295,9 @@ struct tcase {
 	/* UDP: payload chosen so that the rewritten packet's checksum computes
 	 * to 0, which must go out as 0xffff (0 would mean "no checksum") */
 	bool udp_ffff;
+	/* UDP: payload chosen so that the input's complete checksum equals the
+	 * folded pseudo-header sum, the value a CHECKSUM_PARTIAL packet holds */
+	bool csum_eq_pseudo;
 	/* tc: run with BPF_F_TEST_SKB_CHECKSUM_COMPLETE: the kernel sets
 	 * skb->csum over the packet before the run and fails it (EBADMSG) when
 	 * the program left skb->csum disagreeing with the bytes */
