@@ -157,14 +157,28 @@ static __always_inline void record_flow(const struct pkt *p,
 		 p->sport);
 	cur = bpf_map_lookup_elem(&crbpf_flows, &fk);
 	live = cur && flow_usable(cur, p, now);
-	if (live && flow_is(cur, p->daddr, p->dport, ifindex) &&
-	    cur->match == match) {
+	if (live && !flow_is(cur, p->daddr, p->dport, ifindex)) {
+		/*
+		 * Same client and backend ports, another public port or
+		 * address leading to the same backend: not a packet of this
+		 * flow (a spoofed source, or a client that reuses its port
+		 * while the flow lives). It goes where its mapping says, but
+		 * only a packet of the flow may change the flow: replies keep
+		 * leaving from the public side the flow began on. The entry
+		 * gives way once it expires or, for TCP, ends and a new SYN
+		 * comes (flow_usable()).
+		 */
+		count(CRBPF_ST_FLOW_CONFLICT);
+		return;
+	}
+	if (live && cur->match == match) {
 		flow_seen(cur, p, false, len, now);
 		return;
 	}
 
-	/* A differing entry is stale (the mapping changed), an expired or
-	 * ended one is over: a new flow replaces it. */
+	/* An expired or ended entry is over, one of the same public side
+	 * through another mapping kind (`all` and then the port itself)
+	 * stale: a new flow replaces it. */
 	__builtin_memset(&fv, 0, sizeof(fv));
 	__builtin_memcpy(fv.public_addr, p->daddr, sizeof(fv.public_addr));
 	fv.public_port = p->dport;

@@ -330,6 +330,9 @@ enum crbpf_stat {
 	/* IPv6 UDP checksum 0 from the backend side: the stack would forward
 	 * it untranslated, and every receiver drops it */
 	CRBPF_ST_DROP_INVALID,
+	/* packet of a live flow's client and backend ports that came to
+	 * another public port or address: forwarded, the flow left as it is */
+	CRBPF_ST_FLOW_CONFLICT,
 	CRBPF_ST__MAX,
 };
 

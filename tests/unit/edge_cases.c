@@ -20,6 +20,8 @@
 #include <netinet/in.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include "unit.h"
 
 #define ICMP4(s, d) .family = 4, .proto = IPPROTO_ICMP, .src = (s), .dst = (d)
@@ -51,10 +53,26 @@
 #define PASS_TC(reason) .verdict = TC_ACT_UNSPEC, .st = { ST(reason, 1) }
 #define PASS_XDP(reason) .verdict = XDP_PASS, .st = { ST(reason, 1) }
 
-/* A flow entry left from before: same backend and client, public port 8080. */
+/* A flow entry left from before: same backend and client, public port 8080,
+ * idle beyond the SYN-sent timeout. */
 static void stale_flow(void)
 {
+	struct crbpf_flow_key k = {};
+	struct crbpf_flow v;
+	int fd = edge_map_fd("crbpf_flows");
+
 	flow_insert(4, IPPROTO_TCP, BE3_4, 80, "198.51.100.40", 40321, VPS4, 8080);
+	parse_addr(4, BE3_4, k.backend);
+	parse_addr(4, "198.51.100.40", k.client);
+	k.backend_port = htons(80);
+	k.client_port = htons(40321);
+	k.family = CRBPF_V4;
+	k.proto = IPPROTO_TCP;
+	if (bpf_map_lookup_elem(fd, &k, &v))
+		return;
+	v.seen_ns -= (CRBPF_TO_TCP_SYN_DEFAULT + 2) * 1000000000ULL;
+	v.created_ns = v.seen_ns;
+	bpf_map_update_elem(fd, &k, &v, BPF_EXIST);
 }
 
 /* Flows the forward ICMP error cases are about (the reply went public -> client). */
@@ -410,7 +428,7 @@ const struct tcase edge_cases[] = {
 	  { PUB, TCP4("198.51.100.40", 40321, VPS4, 80) },
 	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, .setup = stale_flow,
 	  .check_flow = true,
-	  .note = "an old flow entry pointing at 8080 is replaced by the live one" },
+	  .note = "an expired flow entry pointing at 8080 is replaced by the live one" },
 	{ "tc_v4_l2_no_route", P_EDGE_TC, { PUB, TCP4(CLI4, 40322, VPS4, 4444) },
 	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_NO_ROUTE, 1) },
 	  .note = "backend unreachable: dropped as it came" },

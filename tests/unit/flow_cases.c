@@ -379,6 +379,117 @@ static void v6_age_past_udp(void)
 	fage(&V6, (CRBPF_TO_UDP_DEFAULT + 2) * SEC_NS);
 }
 
+/* ---- 411xx: a packet on another public side leaves a live flow alone ---- */
+
+static const struct fref R1 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41101 };
+static const struct fref R2 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41102 };
+static const struct fref R3 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41103 };
+static const struct fref R4 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41104 };
+static const struct fref R5 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41105 };
+static const struct fref RX = { 4, IPPROTO_TCP, BE2_4, 22, CLI4, 41106 };
+static const struct fref RU = { 4, IPPROTO_UDP, BE3_4, 5353, CLI4, 41107 };
+
+/* The entry as finsert() wrote it, 10 s idle: not touched by the run. */
+static bool kept(const struct fref *f, const char *pub, __u16 pport,
+		 __u16 flags)
+{
+	struct crbpf_flow v;
+	__be32 a[4];
+	bool ok = true;
+
+	if (!fget(f, &v))
+		return false;
+	parse_addr(f->family, pub, a);
+	ok &= ASSERT_TRUE(!memcmp(v.public_addr, a, sizeof(a)), "flow public_addr kept");
+	ok &= ASSERT_EQ(ntohs(v.public_port), pport, "flow public_port kept");
+	ok &= ASSERT_EQ(v.flags, flags, "flow flags kept");
+	ok &= ASSERT_EQ(v.in_packets, 1, "in_packets kept");
+	ok &= ASSERT_TRUE(mono_ns() - v.seen_ns >= 9 * SEC_NS, "seen_ns kept");
+	return ok;
+}
+
+static void r1_live_8080(void)
+{
+	finsert(&R1, VPS4, 8080, CRBPF_FLOW_REPLIED, 10 * SEC_NS);
+}
+
+static bool r1_kept(void)
+{
+	return kept(&R1, VPS4, 8080, CRBPF_FLOW_REPLIED);
+}
+
+static void r2_live_second_addr(void)
+{
+	finsert(&R2, VPS4_2, 80, CRBPF_FLOW_REPLIED, 10 * SEC_NS);
+}
+
+static bool r2_kept(void)
+{
+	return kept(&R2, VPS4_2, 80, CRBPF_FLOW_REPLIED);
+}
+
+static void r3_syn_sent_8080(void)
+{
+	finsert(&R3, VPS4, 8080, 0, 10 * SEC_NS);
+}
+
+static bool r3_kept(void)
+{
+	return kept(&R3, VPS4, 8080, 0);
+}
+
+static void r4_expired_8080(void)
+{
+	finsert(&R4, VPS4, 8080, 0, (CRBPF_TO_TCP_SYN_DEFAULT + 2) * SEC_NS);
+}
+
+static bool r4_replaced(void)
+{
+	struct crbpf_flow v;
+
+	if (!fget(&R4, &v))
+		return false;
+	return ASSERT_EQ(ntohs(v.public_port), 80, "flow public_port now 80") &
+	       fresh(&R4, 0);
+}
+
+static void r5_closed_8080(void)
+{
+	finsert(&R5, VPS4, 8080, CRBPF_FLOW_REPLIED | CRBPF_FLOW_FIN_IN |
+					 CRBPF_FLOW_FIN_OUT, 10 * SEC_NS);
+}
+
+static bool r5_reopened(void)
+{
+	struct crbpf_flow v;
+
+	if (!fget(&R5, &v))
+		return false;
+	return ASSERT_EQ(ntohs(v.public_port), 80, "flow public_port now 80") &
+	       fresh(&R5, 0);
+}
+
+static void rx_live_2223(void)
+{
+	finsert(&RX, VPS4, 2223, CRBPF_FLOW_REPLIED, 10 * SEC_NS);
+}
+
+static bool rx_kept(void)
+{
+	return kept(&RX, VPS4, 2223, CRBPF_FLOW_REPLIED);
+}
+
+/* udp 9053 leads to another backend: use 53's backend under another key */
+static void ru_live_53(void)
+{
+	finsert(&RU, VPS4_2, 53, CRBPF_FLOW_REPLIED, 10 * SEC_NS);
+}
+
+static bool ru_kept(void)
+{
+	return kept(&RU, VPS4_2, 53, CRBPF_FLOW_REPLIED);
+}
+
 const struct tcase flow_cases[] = {
 	{ "flow_tcp_syn_creates", P_EDGE_TC, { PUB, TCP4(CLI4, 41001, VPS4, 80), SYN },
 	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP,
@@ -499,6 +610,44 @@ const struct tcase flow_cases[] = {
 	  TC_ACT_REDIRECT, SNAT(VPS6, 5000), M_REV,
 	  { ST(CRBPF_ST_REV_STATIC, 1), ST(CRBPF_ST_FLOW_EXPIRED, 1) },
 	  .setup = v6_age_past_udp },
+
+	/* ---- issue 11 item 4: only a packet of a flow may change it ---- */
+	{ "flow_other_port_keeps_live", P_EDGE_TC, { PUB, TCP4(CLI4, 41101, VPS4, 80), ACK },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP,
+	  { ST(CRBPF_ST_FLOW_CONFLICT, 1), ST(CRBPF_ST_FLOW_NEW, 0), ST(CRBPF_ST_FWD_TC, 1) },
+	  .setup = r1_live_8080, .check = r1_kept,
+	  .note = "flow via 8080; a (spoofed) packet to 80 is forwarded, the flow stays" },
+	{ "flow_other_port_reply_keeps_port", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 41101), ACK },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 8080), M_REV,
+	  .note = "replies still leave from the port the flow began on" },
+	{ "flow_other_addr_keeps_live", P_EDGE_TC, { PUB, TCP4(CLI4, 41102, VPS4, 80), ACK },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FLOW_CONFLICT, 1) },
+	  .setup = r2_live_second_addr, .check = r2_kept,
+	  .note = "flow via 203.0.113.11:80, packet to .10:80" },
+	{ "flow_other_port_syn_keeps_unreplied", P_EDGE_TC,
+	  { PUB, TCP4(CLI4, 41103, VPS4, 80), SYN },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FLOW_CONFLICT, 1) },
+	  .setup = r3_syn_sent_8080, .check = r3_kept,
+	  .note = "a SYN to another port does not take over a live SYN-sent flow" },
+	{ "flow_other_port_replaces_expired", P_EDGE_TC,
+	  { PUB, TCP4(CLI4, 41104, VPS4, 80), SYN },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP,
+	  { ST(CRBPF_ST_FLOW_CONFLICT, 0), ST(CRBPF_ST_FLOW_NEW, 1) },
+	  .setup = r4_expired_8080, .check = r4_replaced },
+	{ "flow_other_port_reopens_closed", P_EDGE_TC,
+	  { PUB, TCP4(CLI4, 41105, VPS4, 80), SYN },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP,
+	  { ST(CRBPF_ST_FLOW_CONFLICT, 0), ST(CRBPF_ST_FLOW_NEW, 1) },
+	  .setup = r5_closed_8080, .check = r5_reopened,
+	  .note = "FIN both ways: a new SYN starts a new flow wherever it goes" },
+	{ "flow_other_port_keeps_live_xdp", P_EDGE_XDP,
+	  { PUB, TCP4(CLI4, 41106, VPS4, 2222), ACK },
+	  XDP_REDIRECT, DNAT(BE2_4, 22), M_FWD_L2,
+	  { ST(CRBPF_ST_FLOW_CONFLICT, 1), ST(CRBPF_ST_FWD_XDP, 1) },
+	  .setup = rx_live_2223, .check = rx_kept },
+	{ "flow_other_addr_keeps_live_udp", P_EDGE_TC, { PUB, UDP4(CLI4, 41107, VPS4, 53) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP, { ST(CRBPF_ST_FLOW_CONFLICT, 1) },
+	  .setup = ru_live_53, .check = ru_kept },
 };
 
 const int n_flow_cases = sizeof(flow_cases) / sizeof(flow_cases[0]);
