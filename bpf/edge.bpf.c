@@ -99,7 +99,11 @@ static __always_inline void reply_key(struct crbpf_flow_key *fk,
  * when exactly one public port leads to this backend port. Returns PKT_OK for
  * a flow (in *fp, for flow_seen() once the packet is translated),
  * CRBPF_ST_REV_STATIC for a static rule (counted by the caller once the
- * packet is really translated), CRBPF_ST_PASS_REV_MISS otherwise. */
+ * packet is really translated), CRBPF_ST_DROP_NO_XLATE for a packet from a
+ * mapped backend port that neither answers (several public sides lead
+ * there, or an `all` mapping: the tool's marker entry with port
+ * CRBPF_PORT_ALL), for rev_no_xlate() to judge, CRBPF_ST_PASS_REV_MISS for
+ * anything else. */
 static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 					  __u64 now, struct public_side *pub,
 					  struct crbpf_flow **fp)
@@ -130,8 +134,13 @@ static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 	rk.family = fk->family;
 	rk.proto = fk->proto;
 	rev = bpf_map_lookup_elem(&crbpf_rev, &rk);
-	if (!rev || rev->refs != 1)
-		return CRBPF_ST_PASS_REV_MISS;
+	if (!rev) {
+		rk.port = CRBPF_PORT_ALL;
+		return bpf_map_lookup_elem(&crbpf_rev, &rk) ?
+			       CRBPF_ST_DROP_NO_XLATE : CRBPF_ST_PASS_REV_MISS;
+	}
+	if (rev->refs != 1)
+		return CRBPF_ST_DROP_NO_XLATE;
 	__builtin_memcpy(pub->addr, rev->public_addr, sizeof(pub->addr));
 	pub->port = rev->public_port;
 	pub->ifindex = rev->public_ifindex;
@@ -222,6 +231,29 @@ static __always_inline void fib_prepare(struct bpf_fib_lookup *fib,
 		__builtin_memcpy(fib->ipv6_src, src, sizeof(fib->ipv6_src));
 		__builtin_memcpy(fib->ipv6_dst, dst, sizeof(fib->ipv6_dst));
 	}
+}
+
+/*
+ * A reply from a mapped backend port that crbpf cannot translate: its flow
+ * is gone (evicted, expired) and no single public side answers for the
+ * port. Passed, the stack would forward it as it is, with the backend's
+ * private source, out of the public NIC. Dropped, then, unless it is for
+ * the VPS itself (the host talking to the backend's service directly) or
+ * the stack would not forward it anyway: CRBPF_ST_DROP_NO_XLATE or
+ * CRBPF_ST_PASS_REV_MISS. fib is the caller's, to spare the stack.
+ */
+static __always_inline int rev_no_xlate(void *ctx, const struct pkt *p,
+					__u32 ifindex,
+					struct bpf_fib_lookup *fib)
+{
+	long rc;
+
+	fib_prepare(fib, p, ifindex, p->saddr, p->daddr, p->sport, p->dport, 0);
+	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH ||
+			       rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ?
+		       CRBPF_ST_DROP_NO_XLATE :
+		       CRBPF_ST_PASS_REV_MISS;
 }
 
 /* ---- tc ---------------------------------------------------------------- */
@@ -701,9 +733,16 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	now = flow_now();
 	if (!later) {
 		ret = lookup_reverse(&fk, now, &pub, &flow);
+		if (ret == CRBPF_ST_DROP_NO_XLATE)
+			ret = rev_no_xlate(skb, &p, skb->ingress_ifindex, &fib);
+		/* later fragments of a dropped first one pass, as before
+		 * (no L4 header, nobody reassembles them) */
 		if (fi.frag)
-			frag_first_rev(&p, &fi, ret, pub.addr, pub.port,
-				       pub.ifindex);
+			frag_first_rev(&p, &fi, ret == CRBPF_ST_DROP_NO_XLATE ?
+						       CRBPF_ST_PASS_REV_MISS : ret,
+				       pub.addr, pub.port, pub.ifindex);
+		if (ret == CRBPF_ST_DROP_NO_XLATE)
+			return tc_drop(ret);
 		if (ret == CRBPF_ST_PASS_REV_MISS)
 			return tc_pass(ret);
 	}
@@ -973,6 +1012,13 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	reply_key(&fk, &p);
 	now = flow_now();
 	ret = lookup_reverse(&fk, now, &pub, &flow);
+	if (ret == CRBPF_ST_DROP_NO_XLATE) {
+		ret = rev_no_xlate(ctx, &p, ctx->ingress_ifindex, &fib);
+		if (ret == CRBPF_ST_DROP_NO_XLATE) {
+			count(ret);
+			return XDP_DROP;
+		}
+	}
 	if (ret == CRBPF_ST_PASS_REV_MISS)
 		return xdp_pass(ret);
 	if (p.ttl <= 1)

@@ -333,6 +333,9 @@ enum crbpf_stat {
 	/* packet of a live flow's client and backend ports that came to
 	 * another public port or address: forwarded, the flow left as it is */
 	CRBPF_ST_FLOW_CONFLICT,
+	/* reply from a mapped backend port with no flow and no single public
+	 * side: the stack would forward it untranslated, so it is dropped */
+	CRBPF_ST_DROP_NO_XLATE,
 	CRBPF_ST__MAX,
 };
 
