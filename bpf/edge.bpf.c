@@ -113,11 +113,7 @@ static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 	struct crbpf_rev *rev;
 
 	*fp = NULL;
-	flow = bpf_map_lookup_elem(&crbpf_flows, fk);
-	if (flow && flow_expired(flow, fk->proto, now)) {
-		count(CRBPF_ST_FLOW_EXPIRED);
-		flow = NULL;
-	}
+	flow = flow_reply_lookup(fk, now);
 	if (flow) {
 		*fp = flow;
 		__builtin_memcpy(pub->addr, flow->public_addr,
@@ -159,12 +155,16 @@ static __always_inline void record_flow(const struct pkt *p,
 	struct crbpf_flow fv;
 	struct crbpf_flow *cur;
 	__u64 now = flow_now();
-	bool live;
+	bool live, replied;
 	long err;
 
 	flow_key(&fk, p->family, p->proto, be->addr, be->port, p->saddr,
 		 p->sport);
+	/* established flows first: they carry most packets */
 	cur = bpf_map_lookup_elem(&crbpf_flows, &fk);
+	replied = cur != NULL;
+	if (!cur)
+		cur = bpf_map_lookup_elem(&crbpf_unreplied, &fk);
 	live = cur && flow_usable(cur, p, now);
 	if (live && !flow_is(cur, p->daddr, p->dport, ifindex)) {
 		/*
@@ -194,8 +194,18 @@ static __always_inline void record_flow(const struct pkt *p,
 	fv.public_ifindex = ifindex;
 	fv.match = match;
 	flow_start(&fv, p, len, now);
-	err = bpf_map_update_elem(&crbpf_flows, &fk, &fv,
-				  cur ? BPF_ANY : BPF_NOEXIST);
+	if (replied && live) {
+		/* the same public side, another mapping kind: in place */
+		if (!bpf_map_update_elem(&crbpf_flows, &fk, &fv, BPF_ANY))
+			frag_pair_note(p, be, ifindex);
+		return;
+	}
+	/* A new flow has no reply yet: an expired or ended replied entry
+	 * makes way for it in crbpf_unreplied. */
+	if (replied)
+		bpf_map_delete_elem(&crbpf_flows, &fk);
+	err = bpf_map_update_elem(&crbpf_unreplied, &fk, &fv,
+				  cur && !replied ? BPF_ANY : BPF_NOEXIST);
 	if (!err) {
 		frag_pair_note(p, be, ifindex);
 		if (live)
@@ -521,7 +531,11 @@ static __always_inline int lookup_icmp_fwd(const struct crbpf_flow_key *q,
 		return ret;
 	flow_key(&fk, q->family, q->proto, be->addr, be->port, q->backend,
 		 q->backend_port);
+	/* a reply went out, so the flow is in crbpf_flows, unless moving it
+	 * there failed */
 	flow = bpf_map_lookup_elem(&crbpf_flows, &fk);
+	if (!flow)
+		flow = bpf_map_lookup_elem(&crbpf_unreplied, &fk);
 	if (!flow || !flow_is(flow, q->client, q->client_port, ifindex) ||
 	    flow_expired(flow, q->proto, flow_now()))
 		return CRBPF_ST_PASS_NO_MAPPING;

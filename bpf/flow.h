@@ -100,6 +100,36 @@ static __always_inline void flow_start(struct crbpf_flow *f,
 	f->in_bytes = len;
 }
 
+/*
+ * The live flow a reply belongs to, NULL when there is none (counted when
+ * one expired). A flow still in crbpf_unreplied moves to crbpf_flows with
+ * its first reply: from then on only replied flows compete for its slots,
+ * and a flood of unanswered ones churns crbpf_unreplied alone. Should the
+ * move fail, the reply is translated from the unreplied entry all the same.
+ */
+static __always_inline struct crbpf_flow *
+flow_reply_lookup(const struct crbpf_flow_key *fk, __u64 now)
+{
+	struct crbpf_flow *flow, moved;
+
+	flow = bpf_map_lookup_elem(&crbpf_flows, fk);
+	if (flow && !flow_expired(flow, fk->proto, now))
+		return flow;
+	if (!flow) {
+		flow = bpf_map_lookup_elem(&crbpf_unreplied, fk);
+		if (flow && !flow_expired(flow, fk->proto, now)) {
+			moved = *flow;
+			if (bpf_map_update_elem(&crbpf_flows, fk, &moved, BPF_ANY))
+				return flow;
+			bpf_map_delete_elem(&crbpf_unreplied, fk);
+			return bpf_map_lookup_elem(&crbpf_flows, fk);
+		}
+	}
+	if (flow)
+		count(CRBPF_ST_FLOW_EXPIRED);
+	return NULL;
+}
+
 /* A packet of a live flow: reply is backend -> client. */
 static __always_inline void flow_seen(struct crbpf_flow *f,
 				      const struct pkt *p, bool reply,

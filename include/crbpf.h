@@ -20,6 +20,15 @@
 #define CRBPF_MAX_PORTS 262144
 /* Flow table default; LRU free lists are per CPU, so leave ample slack. */
 #define CRBPF_MAX_FLOWS 262144
+/* Flows without a reply yet live in a table of their own, a quarter of the
+ * flow table (at least CRBPF_MIN_UNREPLIED): a flood of spoofed or unanswered
+ * flows evicts only its own kind, never an established flow. */
+#define CRBPF_MIN_UNREPLIED 1024
+
+static inline unsigned int crbpf_unreplied_entries(unsigned int flows)
+{
+	return flows / 4 > CRBPF_MIN_UNREPLIED ? flows / 4 : CRBPF_MIN_UNREPLIED;
+}
 /* Addresses of all attached public devices. */
 #define CRBPF_MAX_LOCAL 1024
 /* Remote endpoints learned on a home tunnel. */
@@ -78,7 +87,10 @@ struct crbpf_backend {
 _Static_assert(sizeof(struct crbpf_backend) == 24, "crbpf_backend layout");
 
 /* crbpf_flows (LRU): keyed as a reply looks on the tunnel: src = backend,
- * dst = client. Written on the first forwarded packet of a flow. */
+ * dst = client. Flows that have seen a reply. A flow starts in
+ * crbpf_unreplied (LRU, same key and value) on its first forwarded packet
+ * and moves to crbpf_flows with its first reply, as conntrack's early drop
+ * evicts unreplied connections first. */
 struct crbpf_flow_key {
 	__be32 backend[4];
 	__be32 client[4];

@@ -264,8 +264,7 @@ static bool flow_match_is(const struct tcase *c, __u8 want)
 	parse_addr(s->family, s->src, k.client);
 	k.backend_port = htons(c->to_port);
 	k.client_port = htons(s->sport);
-	if (!ASSERT_OK(bpf_map_lookup_elem(edge_map_fd("crbpf_flows"), &k, &v),
-		       "flow entry"))
+	if (!ASSERT_TRUE(flow_lookup(&k, &v) >= 0, "flow entry"))
 		return false;
 	return ASSERT_EQ(v.match, want, "flow match kind");
 }

@@ -59,7 +59,6 @@ static void stale_flow(void)
 {
 	struct crbpf_flow_key k = {};
 	struct crbpf_flow v;
-	int fd = edge_map_fd("crbpf_flows");
 
 	flow_insert(4, IPPROTO_TCP, BE3_4, 80, "198.51.100.40", 40321, VPS4, 8080);
 	parse_addr(4, BE3_4, k.backend);
@@ -68,11 +67,11 @@ static void stale_flow(void)
 	k.client_port = htons(40321);
 	k.family = CRBPF_V4;
 	k.proto = IPPROTO_TCP;
-	if (bpf_map_lookup_elem(fd, &k, &v))
+	if (flow_lookup(&k, &v) < 0)
 		return;
 	v.seen_ns -= (CRBPF_TO_TCP_SYN_DEFAULT + 2) * 1000000000ULL;
 	v.created_ns = v.seen_ns;
-	bpf_map_update_elem(fd, &k, &v, BPF_EXIST);
+	flow_store(&k, &v);
 }
 
 /* Flows the forward ICMP error cases are about (the reply went public -> client). */

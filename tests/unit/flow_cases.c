@@ -67,8 +67,8 @@ static bool fget(const struct fref *f, struct crbpf_flow *v)
 	struct crbpf_flow_key k;
 
 	fkey(f, &k);
-	if (bpf_map_lookup_elem(edge_map_fd("crbpf_flows"), &k, v)) {
-		unit_fail("no crbpf_flows entry for client port %u", f->cport);
+	if (flow_lookup(&k, v) < 0) {
+		unit_fail("no flow entry for client port %u", f->cport);
 		return false;
 	}
 	return true;
@@ -79,8 +79,7 @@ static void fput(const struct fref *f, const struct crbpf_flow *v)
 	struct crbpf_flow_key k;
 
 	fkey(f, &k);
-	if (bpf_map_update_elem(edge_map_fd("crbpf_flows"), &k, v, BPF_ANY))
-		unit_fail("cannot write crbpf_flows entry for port %u", f->cport);
+	flow_store(&k, v);
 }
 
 /* A live entry as the programs would have written it, public side pub0. */
@@ -88,6 +87,7 @@ static void finsert(const struct fref *f, const char *pub, __u16 pport,
 		    __u16 flags, __u64 idle_ns)
 {
 	struct crbpf_flow v = {};
+	struct crbpf_flow_key k;
 	__u64 now = mono_ns();
 
 	parse_addr(f->family, pub, v.public_addr);
@@ -97,6 +97,11 @@ static void finsert(const struct fref *f, const char *pub, __u16 pport,
 	v.created_ns = now - idle_ns - 5 * SEC_NS;
 	v.seen_ns = now - idle_ns;
 	v.in_packets = 1;
+	/* where the programs would keep it: by whether it has a reply */
+	fkey(f, &k);
+	bpf_map_delete_elem(edge_map_fd("crbpf_flows"), &k);
+	if (edge_map_fd("crbpf_unreplied") >= 0)
+		bpf_map_delete_elem(edge_map_fd("crbpf_unreplied"), &k);
 	fput(f, &v);
 }
 
@@ -490,6 +495,55 @@ static bool ru_kept(void)
 	return kept(&RU, VPS4_2, 53, CRBPF_FLOW_REPLIED);
 }
 
+/* ---- 412xx: established flows survive a flood of unreplied ones ---- */
+
+static const struct fref E1 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41201 };
+static const struct fref E2 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41202 };
+
+static bool table_is(const struct fref *f, int want)
+{
+	struct crbpf_flow_key k;
+	struct crbpf_flow v;
+
+	fkey(f, &k);
+	return ASSERT_EQ(flow_lookup(&k, &v), want,
+			 want ? "flow in crbpf_unreplied (0: crbpf_flows, -1: none)" :
+				"flow in crbpf_flows (1: crbpf_unreplied, -1: none)");
+}
+
+static bool e1_unreplied(void)
+{
+	return table_is(&E1, 1) & fresh(&E1, 0);
+}
+
+static bool e1_moved(void)
+{
+	return table_is(&E1, 0) & counts(&E1, CRBPF_FLOW_REPLIED, 1, 1);
+}
+
+/* Three flow tables' worth of spoofed flows of two SYNs each through XDP
+ * (tcp 2222 -> 10.0.1.2:22): more than crbpf_flows holds, so with one
+ * table the established flow E1 (idle meanwhile) would be evicted. */
+static void syn_flood(void)
+{
+	const struct pkt_spec syn = { .dev = DEV_PUB, TCP4("198.51.100.77", 0, VPS4, 2222),
+				      .tcp_flags = 0x02 };
+	int n = 3 * UNIT_FLOWS;
+
+	ASSERT_EQ(unit_flood(P_EDGE_XDP, &syn, 10000, n, XDP_REDIRECT), 2 * n,
+		  "flood SYNs forwarded");
+}
+
+static bool e1_survived(void)
+{
+	return table_is(&E1, 0) & counts(&E1, CRBPF_FLOW_REPLIED, 1, 2);
+}
+
+static bool e2_new_after_flood(void)
+{
+	return table_is(&E2, 1) & fresh(&E2, 0);
+}
+
 const struct tcase flow_cases[] = {
 	{ "flow_tcp_syn_creates", P_EDGE_TC, { PUB, TCP4(CLI4, 41001, VPS4, 80), SYN },
 	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP,
@@ -612,6 +666,24 @@ const struct tcase flow_cases[] = {
 	  TC_ACT_REDIRECT, SNAT(VPS6, 5000), M_REV,
 	  { ST(CRBPF_ST_REV_STATIC, 1), ST(CRBPF_ST_FLOW_EXPIRED, 1) },
 	  .setup = v6_age_past_udp },
+
+	/* ---- issue 11 item 3: replied and unreplied flows apart ---- */
+	{ "flow_new_is_unreplied", P_EDGE_TC, { PUB, TCP4(CLI4, 41201, VPS4, 80), SYN },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FLOW_NEW, 1) },
+	  .check = e1_unreplied, .note = "a new flow starts in crbpf_unreplied" },
+	{ "flow_first_reply_moves", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 41201), SYNACK },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 80), M_REV, { ST(CRBPF_ST_REV_TC, 1) },
+	  .check = e1_moved, .note = "its first reply moves it to crbpf_flows" },
+	{ "flow_flood_keeps_replied", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 41201), ACK },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 80), M_REV,
+	  { ST(CRBPF_ST_REV_TC, 1), ST(CRBPF_ST_DROP_NO_XLATE, 0) },
+	  .setup = syn_flood, .check = e1_survived,
+	  .note = "12,288 new flows of 2 packets later (3x crbpf_flows), 80/8080 ambiguous: only the flow answers" },
+	{ "flow_new_after_flood", P_EDGE_TC, { PUB, TCP4(CLI4, 41202, VPS4, 80), SYN },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FLOW_NEW, 1) },
+	  .check = e2_new_after_flood },
+	{ "flow_new_after_flood_reply", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 41202), SYNACK },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 80), M_REV, { ST(CRBPF_ST_REV_TC, 1) } },
 
 	/* ---- issue 11 item 4: only a packet of a flow may change it ---- */
 	{ "flow_other_port_keeps_live", P_EDGE_TC, { PUB, TCP4(CLI4, 41101, VPS4, 80), ACK },

@@ -158,7 +158,14 @@ static void load_objects(void)
 		snprintf(edge_err, sizeof(edge_err), "edge_bpf__open: %s",
 			 strerror(errno));
 	} else {
+		struct bpf_map *unreplied;
+
 		unpin_all(edge->obj);
+		bpf_map__set_max_entries(edge->maps.crbpf_flows, UNIT_FLOWS);
+		unreplied = bpf_object__find_map_by_name(edge->obj, "crbpf_unreplied");
+		if (unreplied)
+			bpf_map__set_max_entries(unreplied,
+						 crbpf_unreplied_entries(UNIT_FLOWS));
 		err = edge_bpf__load(edge);
 		if (err) {
 			snprintf(edge_err, sizeof(edge_err),
@@ -526,6 +533,65 @@ int edge_map_fd(const char *name)
 	return edge ? bpf_object__find_map_fd_by_name(edge->obj, name) : -1;
 }
 
+int flow_lookup(const struct crbpf_flow_key *k, struct crbpf_flow *v)
+{
+	int fd = edge_map_fd("crbpf_unreplied");
+
+	if (!bpf_map_lookup_elem(edge_map_fd("crbpf_flows"), k, v))
+		return 0;
+	if (fd >= 0 && !bpf_map_lookup_elem(fd, k, v))
+		return 1;
+	return -1;
+}
+
+bool flow_store(const struct crbpf_flow_key *k, const struct crbpf_flow *v)
+{
+	int flows = edge_map_fd("crbpf_flows"), unreplied = edge_map_fd("crbpf_unreplied");
+	struct crbpf_flow cur;
+	int where = flow_lookup(k, &cur), fd;
+
+	if (where < 0)
+		where = v->flags & CRBPF_FLOW_REPLIED ? 0 : 1;
+	fd = where == 1 && unreplied >= 0 ? unreplied : flows;
+	return ASSERT_OK(bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0,
+			 "write flow entry");
+}
+
+int unit_flood(int prog, const struct pkt_spec *tmpl, __u16 sport0, int n,
+	       int verdict)
+{
+	static __u8 in[PKT_MAX], out[PKT_MAX * 2];
+	struct pkt_spec s = *tmpl;
+	struct __sk_buff skb = {};
+	struct xdp_md xdp = {};
+	int i, len, hits = 0;
+
+	for (i = 0; i < 2 * n; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+		s.sport = sport0 + i / 2;
+		len = pkt_build(&s, in);
+		opts.data_in = in;
+		opts.data_size_in = len;
+		opts.data_out = out;
+		opts.data_size_out = sizeof(out);
+		if (is_xdp(prog)) {
+			xdp.data_end = len;
+			xdp.ingress_ifindex = topo.ifindex[s.dev];
+			opts.ctx_in = &xdp;
+			opts.ctx_size_in = sizeof(xdp);
+		} else {
+			skb.ifindex = skb.ingress_ifindex = topo.ifindex[s.dev];
+			opts.ctx_in = &skb;
+			opts.ctx_size_in = sizeof(skb);
+		}
+		if (!bpf_prog_test_run_opts(prog_fd(prog), &opts) &&
+		    (int)opts.retval == verdict)
+			hits++;
+	}
+	return hits;
+}
+
 bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
 		 const char *client, __u16 cport, const char *public_addr,
 		 __u16 public_port)
@@ -539,9 +605,7 @@ bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
 	v.public_ifindex = topo.ifindex[DEV_PUB];
 	/* live: a flow that has just started */
 	v.created_ns = v.seen_ns = mono_ns();
-	return ASSERT_OK(bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_flows),
-					     &k, &v, BPF_ANY),
-			 "insert flow entry");
+	return flow_store(&k, &v);
 }
 
 static bool add_flow(const struct tcase *c)
@@ -608,7 +672,7 @@ static bool check_flow(const struct tcase *c)
 
 	flow_key(&k, s->family, s->proto, c->to_addr, c->to_port, s->src,
 		 s->sport);
-	if (bpf_map_lookup_elem(bpf_map__fd(edge->maps.crbpf_flows), &k, &v)) {
+	if (flow_lookup(&k, &v) < 0) {
 		unit_fail("no crbpf_flows entry {backend %s:%u, client %s:%u}",
 			  c->to_addr, c->to_port, s->src, s->sport);
 		return false;
