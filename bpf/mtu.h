@@ -197,13 +197,18 @@ static __always_inline void xdp_clamp_mss(struct xdp_md *ctx,
 	if (p->proto != IPPROTO_TCP)
 		return;
 	off = (__u32)crbpf_xdp_mss_off(ctx, p->l4_off);
-	/* the bounds below must be checked on the registers used after */
-	asm volatile("" : "+r"(off));
-	asm volatile("" : "+r"(csum_off));
-	if (!off || off > CRBPF_L4_OFF_MAX + 60 || csum_off > CRBPF_L4_OFF_MAX + 20)
+	if (!off)
 		return;
+	odd = (off - p->l4_off) & 1;
 	limit = mss_limit(ctx, pub, ifindex, p->family);
 	if (!limit)
+		return;
+	/* The bounds must be checked on the registers used right after: 6.1
+	 * loses them when off is kept across mss_limit() in a stack slot
+	 * written before the check ("R1 offset is outside of the packet"). */
+	asm volatile("" : "+r"(off));
+	asm volatile("" : "+r"(csum_off));
+	if (off > CRBPF_L4_OFF_MAX + 60 || csum_off > CRBPF_L4_OFF_MAX + 20)
 		return;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
@@ -216,7 +221,6 @@ static __always_inline void xdp_clamp_mss(struct xdp_md *ctx,
 	    bpf_ntohs(*mss) <= limit)
 		return;
 	new = bpf_htons(limit);
-	odd = (off - p->l4_off) & 1;
 	csum_apply(csum, csum_diff16(0, csum_word16(*mss, odd),
 				     csum_word16(new, odd)));
 	*mss = new;
