@@ -182,6 +182,14 @@ static __always_inline void record_flow(const struct pkt *p,
 	}
 	if (live && cur->match == match) {
 		flow_seen(cur, p, false, len, now);
+		/* An assured flow moves to crbpf_flows, which a flood of
+		 * unanswered flows cannot evict from (fv: a copy, as the
+		 * entry itself goes). Should the move fail, it stays. */
+		if (!replied && flow_assured(cur, p)) {
+			fv = *cur;
+			if (!bpf_map_update_elem(&crbpf_flows, &fk, &fv, BPF_ANY))
+				bpf_map_delete_elem(&crbpf_unreplied, &fk);
+		}
 		return;
 	}
 

@@ -516,27 +516,36 @@ static bool e1_unreplied(void)
 	return table_is(&E1, 1) & fresh(&E1, 0);
 }
 
-static bool e1_moved(void)
+static bool e1_replied_stays(void)
 {
-	return table_is(&E1, 0) & counts(&E1, CRBPF_FLOW_REPLIED, 1, 1);
+	return table_is(&E1, 1) & counts(&E1, CRBPF_FLOW_REPLIED, 1, 1);
 }
 
-/* Three flow tables' worth of spoofed flows of two SYNs each through XDP
- * (tcp 2222 -> 10.0.1.2:22): more than crbpf_flows holds, so with one
- * table the established flow E1 (idle meanwhile) would be evicted. */
+static bool e1_moved(void)
+{
+	return table_is(&E1, 0) & counts(&E1, CRBPF_FLOW_REPLIED, 2, 1);
+}
+
+/* Three flow tables' worth of spoofed flows through XDP (tcp 2222 ->
+ * 10.0.1.2:22), each a SYN, the backend's SYN-ACK (to the spoofed source,
+ * translated by crbpf_rev_xdp) and the SYN again: more than crbpf_flows
+ * holds, so with one table the established flow E1 (idle meanwhile) would
+ * be evicted; and a reply alone must not move a flow to crbpf_flows. */
 static void syn_flood(void)
 {
 	const struct pkt_spec syn = { .dev = DEV_PUB, TCP4("198.51.100.77", 0, VPS4, 2222),
 				      .tcp_flags = 0x02 };
+	const struct pkt_spec synack = { .dev = DEV_NH, TCP4(BE2_4, 22, "198.51.100.77", 0),
+					 .tcp_flags = 0x12 };
 	int n = 3 * UNIT_FLOWS;
 
-	ASSERT_EQ(unit_flood(P_EDGE_XDP, &syn, 10000, n, XDP_REDIRECT), 2 * n,
-		  "flood SYNs forwarded");
+	ASSERT_EQ(unit_flood(P_EDGE_XDP, &syn, P_REV_XDP, &synack, 10000, n,
+			     XDP_REDIRECT), 2 * n, "flood SYNs forwarded");
 }
 
 static bool e1_survived(void)
 {
-	return table_is(&E1, 0) & counts(&E1, CRBPF_FLOW_REPLIED, 1, 2);
+	return table_is(&E1, 0) & counts(&E1, CRBPF_FLOW_REPLIED, 2, 2);
 }
 
 static bool e2_new_after_flood(void)
@@ -671,14 +680,18 @@ const struct tcase flow_cases[] = {
 	{ "flow_new_is_unreplied", P_EDGE_TC, { PUB, TCP4(CLI4, 41201, VPS4, 80), SYN },
 	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FLOW_NEW, 1) },
 	  .check = e1_unreplied, .note = "a new flow starts in crbpf_unreplied" },
-	{ "flow_first_reply_moves", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 41201), SYNACK },
+	{ "flow_first_reply_marks", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 41201), SYNACK },
 	  TC_ACT_REDIRECT, SNAT(VPS4, 80), M_REV, { ST(CRBPF_ST_REV_TC, 1) },
-	  .check = e1_moved, .note = "its first reply moves it to crbpf_flows" },
+	  .check = e1_replied_stays,
+	  .note = "a reply alone does not move it: backends answer spoofed SYNs too" },
+	{ "flow_ack_after_reply_moves", P_EDGE_TC, { PUB, TCP4(CLI4, 41201, VPS4, 80), ACK },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) },
+	  .check = e1_moved, .note = "the client's ACK after the SYN-ACK moves it to crbpf_flows" },
 	{ "flow_flood_keeps_replied", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 41201), ACK },
 	  TC_ACT_REDIRECT, SNAT(VPS4, 80), M_REV,
 	  { ST(CRBPF_ST_REV_TC, 1), ST(CRBPF_ST_DROP_NO_XLATE, 0) },
 	  .setup = syn_flood, .check = e1_survived,
-	  .note = "12,288 new flows of 2 packets later (3x crbpf_flows), 80/8080 ambiguous: only the flow answers" },
+	  .note = "12,288 spoofed SYN, SYN-ACK, SYN later (3x crbpf_flows), 80/8080 ambiguous: only the flow answers" },
 	{ "flow_new_after_flood", P_EDGE_TC, { PUB, TCP4(CLI4, 41202, VPS4, 80), SYN },
 	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FLOW_NEW, 1) },
 	  .check = e2_new_after_flood },

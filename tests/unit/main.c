@@ -557,25 +557,34 @@ bool flow_store(const struct crbpf_flow_key *k, const struct crbpf_flow *v)
 			 "write flow entry");
 }
 
-int unit_flood(int prog, const struct pkt_spec *tmpl, __u16 sport0, int n,
-	       int verdict)
+int unit_flood(int prog, const struct pkt_spec *tmpl, int reply_prog,
+	       const struct pkt_spec *reply, __u16 sport0, int n, int verdict)
 {
 	static __u8 in[PKT_MAX], out[PKT_MAX * 2];
-	struct pkt_spec s = *tmpl;
+	struct pkt_spec s;
 	struct __sk_buff skb = {};
 	struct xdp_md xdp = {};
-	int i, len, hits = 0;
+	int i, len, hits = 0, step, run_prog;
 
-	for (i = 0; i < 2 * n; i++) {
+	for (i = 0; i < 3 * n; i++) {
 		LIBBPF_OPTS(bpf_test_run_opts, opts);
 
-		s.sport = sport0 + i / 2;
+		/* per flow: forward, the answer (if any), forward */
+		step = i % 3;
+		if (step == 1 && !reply)
+			continue;
+		s = step == 1 ? *reply : *tmpl;
+		run_prog = step == 1 ? reply_prog : prog;
+		if (step == 1)
+			s.dport = sport0 + i / 3;
+		else
+			s.sport = sport0 + i / 3;
 		len = pkt_build(&s, in);
 		opts.data_in = in;
 		opts.data_size_in = len;
 		opts.data_out = out;
 		opts.data_size_out = sizeof(out);
-		if (is_xdp(prog)) {
+		if (is_xdp(run_prog)) {
 			xdp.data_end = len;
 			xdp.ingress_ifindex = topo.ifindex[s.dev];
 			opts.ctx_in = &xdp;
@@ -585,8 +594,8 @@ int unit_flood(int prog, const struct pkt_spec *tmpl, __u16 sport0, int n,
 			opts.ctx_in = &skb;
 			opts.ctx_size_in = sizeof(skb);
 		}
-		if (!bpf_prog_test_run_opts(prog_fd(prog), &opts) &&
-		    (int)opts.retval == verdict)
+		if (!bpf_prog_test_run_opts(prog_fd(run_prog), &opts) &&
+		    step != 1 && (int)opts.retval == verdict)
 			hits++;
 	}
 	return hits;

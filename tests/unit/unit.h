@@ -202,11 +202,12 @@ int flow_lookup(const struct crbpf_flow_key *k, struct crbpf_flow *v);
  * else crbpf_flows when v has a reply, crbpf_unreplied when not. */
 bool flow_store(const struct crbpf_flow_key *k, const struct crbpf_flow *v);
 /* Runs prog on the frame of tmpl with client port sport0 + i for n distinct
- * flows, each twice in a row (as the audit's flood: a second packet marks an
- * LRU entry referenced, as busy as any idle flow); returns how many runs
- * gave verdict. */
-int unit_flood(int prog, const struct pkt_spec *tmpl, __u16 sport0, int n,
-	       int verdict);
+ * flows, each twice (as the audit's flood: a second packet marks an LRU
+ * entry referenced, as busy as any idle flow), with the backend's answer
+ * between them when reply is given (reply_prog on reply, destination port
+ * sport0 + i); returns how many forward runs gave verdict. */
+int unit_flood(int prog, const struct pkt_spec *tmpl, int reply_prog,
+	       const struct pkt_spec *reply, __u16 sport0, int n, int verdict);
 /* Inserts a live flow entry {backend, client} -> public (pub0), no reply
  * yet (crbpf_unreplied). */
 bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
