@@ -52,6 +52,21 @@ static __always_inline void csum_apply(__sum16 *csum, __u64 diff)
 	*csum = ~csum_fold64((__u16)~*csum + diff);
 }
 
+/*
+ * The checksum sums 16-bit words aligned to the start of the header it
+ * covers. A 16-bit field at an odd offset (a TCP option after a NOP)
+ * straddles two of them: its high byte is the low byte of one word, its low
+ * byte the high byte of the next, so it adds to the sum as its byte-swapped
+ * value (RFC 1071 2.(B), byte order independence). An update with the
+ * swapped old and new values is the update of the two words that hold it.
+ * bpf_l4_csum_replace() with size 2 is the same arithmetic, so tc uses this
+ * too.
+ */
+static __always_inline __be16 csum_word16(__be16 v, bool odd)
+{
+	return odd ? __builtin_bswap16(v) : v;
+}
+
 /* UDP: a zero checksum means "none" (IPv4) and a computed zero is sent as
  * 0xffff (RFC 768). */
 static __always_inline void csum_apply_udp(__sum16 *csum, __u64 diff)

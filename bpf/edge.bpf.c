@@ -99,7 +99,11 @@ static __always_inline void reply_key(struct crbpf_flow_key *fk,
  * when exactly one public port leads to this backend port. Returns PKT_OK for
  * a flow (in *fp, for flow_seen() once the packet is translated),
  * CRBPF_ST_REV_STATIC for a static rule (counted by the caller once the
- * packet is really translated), CRBPF_ST_PASS_REV_MISS otherwise. */
+ * packet is really translated), CRBPF_ST_DROP_NO_XLATE for a packet from a
+ * mapped backend port that neither answers (several public sides lead
+ * there, or an `all` mapping: the tool's marker entry with port
+ * CRBPF_PORT_ALL), for rev_no_xlate() to judge, CRBPF_ST_PASS_REV_MISS for
+ * anything else. */
 static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 					  __u64 now, struct public_side *pub,
 					  struct crbpf_flow **fp)
@@ -109,11 +113,7 @@ static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 	struct crbpf_rev *rev;
 
 	*fp = NULL;
-	flow = bpf_map_lookup_elem(&crbpf_flows, fk);
-	if (flow && flow_expired(flow, fk->proto, now)) {
-		count(CRBPF_ST_FLOW_EXPIRED);
-		flow = NULL;
-	}
+	flow = flow_reply_lookup(fk, now);
 	if (flow) {
 		*fp = flow;
 		__builtin_memcpy(pub->addr, flow->public_addr,
@@ -130,8 +130,13 @@ static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 	rk.family = fk->family;
 	rk.proto = fk->proto;
 	rev = bpf_map_lookup_elem(&crbpf_rev, &rk);
-	if (!rev || rev->refs != 1)
-		return CRBPF_ST_PASS_REV_MISS;
+	if (!rev) {
+		rk.port = CRBPF_PORT_ALL;
+		return bpf_map_lookup_elem(&crbpf_rev, &rk) ?
+			       CRBPF_ST_DROP_NO_XLATE : CRBPF_ST_PASS_REV_MISS;
+	}
+	if (rev->refs != 1)
+		return CRBPF_ST_DROP_NO_XLATE;
 	__builtin_memcpy(pub->addr, rev->public_addr, sizeof(pub->addr));
 	pub->port = rev->public_port;
 	pub->ifindex = rev->public_ifindex;
@@ -150,29 +155,65 @@ static __always_inline void record_flow(const struct pkt *p,
 	struct crbpf_flow fv;
 	struct crbpf_flow *cur;
 	__u64 now = flow_now();
-	bool live;
+	bool live, replied;
 	long err;
 
 	flow_key(&fk, p->family, p->proto, be->addr, be->port, p->saddr,
 		 p->sport);
+	/* established flows first: they carry most packets */
 	cur = bpf_map_lookup_elem(&crbpf_flows, &fk);
+	replied = cur != NULL;
+	if (!cur)
+		cur = bpf_map_lookup_elem(&crbpf_unreplied, &fk);
 	live = cur && flow_usable(cur, p, now);
-	if (live && flow_is(cur, p->daddr, p->dport, ifindex) &&
-	    cur->match == match) {
+	if (live && !flow_is(cur, p->daddr, p->dport, ifindex)) {
+		/*
+		 * Same client and backend ports, another public port or
+		 * address leading to the same backend: not a packet of this
+		 * flow (a spoofed source, or a client that reuses its port
+		 * while the flow lives). It goes where its mapping says, but
+		 * only a packet of the flow may change the flow: replies keep
+		 * leaving from the public side the flow began on. The entry
+		 * gives way once it expires or, for TCP, ends and a new SYN
+		 * comes (flow_usable()).
+		 */
+		count(CRBPF_ST_FLOW_CONFLICT);
+		return;
+	}
+	if (live && cur->match == match) {
 		flow_seen(cur, p, false, len, now);
+		/* An assured flow moves to crbpf_flows, which a flood of
+		 * unanswered flows cannot evict from (fv: a copy, as the
+		 * entry itself goes). Should the move fail, it stays. */
+		if (!replied && flow_assured(cur, p)) {
+			fv = *cur;
+			if (!bpf_map_update_elem(&crbpf_flows, &fk, &fv, BPF_ANY))
+				bpf_map_delete_elem(&crbpf_unreplied, &fk);
+		}
 		return;
 	}
 
-	/* A differing entry is stale (the mapping changed), an expired or
-	 * ended one is over: a new flow replaces it. */
+	/* An expired or ended entry is over, one of the same public side
+	 * through another mapping kind (`all` and then the port itself)
+	 * stale: a new flow replaces it. */
 	__builtin_memset(&fv, 0, sizeof(fv));
 	__builtin_memcpy(fv.public_addr, p->daddr, sizeof(fv.public_addr));
 	fv.public_port = p->dport;
 	fv.public_ifindex = ifindex;
 	fv.match = match;
 	flow_start(&fv, p, len, now);
-	err = bpf_map_update_elem(&crbpf_flows, &fk, &fv,
-				  cur ? BPF_ANY : BPF_NOEXIST);
+	if (replied && live) {
+		/* the same public side, another mapping kind: in place */
+		if (!bpf_map_update_elem(&crbpf_flows, &fk, &fv, BPF_ANY))
+			frag_pair_note(p, be, ifindex);
+		return;
+	}
+	/* A new flow has no reply yet: an expired or ended replied entry
+	 * makes way for it in crbpf_unreplied. */
+	if (replied)
+		bpf_map_delete_elem(&crbpf_flows, &fk);
+	err = bpf_map_update_elem(&crbpf_unreplied, &fk, &fv,
+				  cur && !replied ? BPF_ANY : BPF_NOEXIST);
 	if (!err) {
 		frag_pair_note(p, be, ifindex);
 		if (live)
@@ -208,6 +249,29 @@ static __always_inline void fib_prepare(struct bpf_fib_lookup *fib,
 		__builtin_memcpy(fib->ipv6_src, src, sizeof(fib->ipv6_src));
 		__builtin_memcpy(fib->ipv6_dst, dst, sizeof(fib->ipv6_dst));
 	}
+}
+
+/*
+ * A reply from a mapped backend port that crbpf cannot translate: its flow
+ * is gone (evicted, expired) and no single public side answers for the
+ * port. Passed, the stack would forward it as it is, with the backend's
+ * private source, out of the public NIC. Dropped, then, unless it is for
+ * the VPS itself (the host talking to the backend's service directly) or
+ * the stack would not forward it anyway: CRBPF_ST_DROP_NO_XLATE or
+ * CRBPF_ST_PASS_REV_MISS. fib is the caller's, to spare the stack.
+ */
+static __always_inline int rev_no_xlate(void *ctx, const struct pkt *p,
+					__u32 ifindex,
+					struct bpf_fib_lookup *fib)
+{
+	long rc;
+
+	fib_prepare(fib, p, ifindex, p->saddr, p->daddr, p->sport, p->dport, 0);
+	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH ||
+			       rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ?
+		       CRBPF_ST_DROP_NO_XLATE :
+		       CRBPF_ST_PASS_REV_MISS;
 }
 
 /* ---- tc ---------------------------------------------------------------- */
@@ -475,7 +539,11 @@ static __always_inline int lookup_icmp_fwd(const struct crbpf_flow_key *q,
 		return ret;
 	flow_key(&fk, q->family, q->proto, be->addr, be->port, q->backend,
 		 q->backend_port);
+	/* a reply went out, so the flow is in crbpf_flows, unless moving it
+	 * there failed */
 	flow = bpf_map_lookup_elem(&crbpf_flows, &fk);
+	if (!flow)
+		flow = bpf_map_lookup_elem(&crbpf_unreplied, &fk);
 	if (!flow || !flow_is(flow, q->client, q->client_port, ifindex) ||
 	    flow_expired(flow, q->proto, flow_now()))
 		return CRBPF_ST_PASS_NO_MAPPING;
@@ -678,14 +746,25 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	}
 	if (ret == CRBPF_ST_DROP_FRAG_AMBIGUOUS)
 		return tc_drop(ret);
+	/* The stack would forward it as it is (forwarding checks no L4
+	 * checksum), with the backend's source, to a client that drops it. */
+	if (ret == CRBPF_ST_PASS_INVALID && udp6_nocsum(&p))
+		return tc_drop(CRBPF_ST_DROP_INVALID);
 	if (ret != PKT_OK)
 		return tc_pass(ret);
 	now = flow_now();
 	if (!later) {
 		ret = lookup_reverse(&fk, now, &pub, &flow);
+		if (ret == CRBPF_ST_DROP_NO_XLATE)
+			ret = rev_no_xlate(skb, &p, skb->ingress_ifindex, &fib);
+		/* later fragments of a dropped first one pass, as before
+		 * (no L4 header, nobody reassembles them) */
 		if (fi.frag)
-			frag_first_rev(&p, &fi, ret, pub.addr, pub.port,
-				       pub.ifindex);
+			frag_first_rev(&p, &fi, ret == CRBPF_ST_DROP_NO_XLATE ?
+						       CRBPF_ST_PASS_REV_MISS : ret,
+				       pub.addr, pub.port, pub.ifindex);
+		if (ret == CRBPF_ST_DROP_NO_XLATE)
+			return tc_drop(ret);
 		if (ret == CRBPF_ST_PASS_REV_MISS)
 			return tc_pass(ret);
 	}
@@ -913,7 +992,7 @@ int crbpf_edge_xdp(struct xdp_md *ctx)
 	struct pkt p;
 	int ret;
 
-	ret = parse_pkt(data, data_end, true, 0, &p);
+	ret = parse_pkt(data, data_end, data_end - data, true, 0, &p);
 	if (ret != PKT_OK)
 		return xdp_pass(ret);
 	ret = lookup_mapping(p.family, p.proto, p.daddr, p.dport,
@@ -949,12 +1028,19 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	int ret;
 
 	/* ICMP errors (PASS_PROTO) are left to crbpf_rev_tc. */
-	ret = parse_pkt(data, data_end, true, 0, &p);
+	ret = parse_pkt(data, data_end, data_end - data, true, 0, &p);
 	if (ret != PKT_OK)
 		return xdp_pass(ret);
 	reply_key(&fk, &p);
 	now = flow_now();
 	ret = lookup_reverse(&fk, now, &pub, &flow);
+	if (ret == CRBPF_ST_DROP_NO_XLATE) {
+		ret = rev_no_xlate(ctx, &p, ctx->ingress_ifindex, &fib);
+		if (ret == CRBPF_ST_DROP_NO_XLATE) {
+			count(ret);
+			return XDP_DROP;
+		}
+	}
 	if (ret == CRBPF_ST_PASS_REV_MISS)
 		return xdp_pass(ret);
 	if (p.ttl <= 1)

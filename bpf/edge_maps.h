@@ -20,6 +20,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crbpf_flows SEC(".maps");
 
+/* Flows without a reply yet (include/crbpf.h); sized by the tool. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CRBPF_MAX_FLOWS / 4);
+	__type(key, struct crbpf_flow_key);
+	__type(value, struct crbpf_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_unreplied SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CRBPF_MAX_PORTS);

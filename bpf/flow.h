@@ -100,6 +100,42 @@ static __always_inline void flow_start(struct crbpf_flow *f,
 	f->in_bytes = len;
 }
 
+/* The live flow a reply belongs to, in either table; NULL when there is
+ * none (counted when one expired). */
+static __always_inline struct crbpf_flow *
+flow_reply_lookup(const struct crbpf_flow_key *fk, __u64 now)
+{
+	struct crbpf_flow *flow;
+
+	flow = bpf_map_lookup_elem(&crbpf_flows, fk);
+	if (!flow)
+		flow = bpf_map_lookup_elem(&crbpf_unreplied, fk);
+	if (flow && flow_expired(flow, fk->proto, now)) {
+		count(CRBPF_ST_FLOW_EXPIRED);
+		return NULL;
+	}
+	return flow;
+}
+
+/*
+ * Does this client packet make a flow of crbpf_unreplied one that belongs
+ * in crbpf_flows? As conntrack's "assured": the backend has replied and the
+ * client then sent again -- for TCP a packet with ACK and without SYN, the
+ * end of the handshake. A reply alone does not do it: a backend answers
+ * every spoofed SYN or query too, and that flood must stay among its own
+ * kind. (A blind spoofer that follows each SYN with an ACK after the
+ * SYN-ACK would get through: telling that ACK apart needs the sequence
+ * numbers, which crbpf does not track.)
+ */
+static __always_inline bool flow_assured(const struct crbpf_flow *f,
+					 const struct pkt *p)
+{
+	if (!(f->flags & CRBPF_FLOW_REPLIED))
+		return false;
+	return p->proto != IPPROTO_TCP ||
+	       (p->tcp_flags & (CRBPF_TCP_SYN | CRBPF_TCP_ACK)) == CRBPF_TCP_ACK;
+}
+
 /* A packet of a live flow: reply is backend -> client. */
 static __always_inline void flow_seen(struct crbpf_flow *f,
 				      const struct pkt *p, bool reply,

@@ -81,9 +81,9 @@ static __always_inline bool frag_candidate(int ret, const struct pkt *p)
  * else with the reason to pass (a fragmented ping is no business of ours;
  * IPv6 extension headers without a Fragment header stay PASS_PROTO).
  */
-static __always_inline int frag_parse(void *data, void *end, bool has_eth,
-				      __be16 l3proto, struct pkt *p,
-				      struct frag_info *fi)
+static __always_inline int frag_parse(void *data, void *end, __u32 len,
+				      bool has_eth, __be16 l3proto,
+				      struct pkt *p, struct frag_info *fi)
 {
 	struct cursor c;
 	struct iphdr *iph;
@@ -96,7 +96,7 @@ static __always_inline int frag_parse(void *data, void *end, bool has_eth,
 
 	__builtin_memset(p, 0, sizeof(*p));
 	__builtin_memset(fi, 0, sizeof(*fi));
-	cursor_init(&c, data, end);
+	cursor_init(&c, data, end, len);
 	if (has_eth) {
 		proto = parse_eth(&c, &tagged);
 		if (proto < 0)
@@ -109,7 +109,8 @@ static __always_inline int frag_parse(void *data, void *end, bool has_eth,
 	if (l3proto == bpf_htons(ETH_P_IP)) {
 		proto = parse_ipv4(&c, &iph);
 		if (proto < 0)
-			return CRBPF_ST_PASS_MALFORMED;
+			return proto == PARSE_INVALID ? CRBPF_ST_PASS_INVALID :
+							CRBPF_ST_PASS_MALFORMED;
 		fo = bpf_ntohs(iph->frag_off);
 		if (!(fo & (CRBPF_IP_MF | CRBPF_IP_OFFSET)))
 			return CRBPF_ST_PASS_MALFORMED;
@@ -124,7 +125,8 @@ static __always_inline int frag_parse(void *data, void *end, bool has_eth,
 	} else if (l3proto == bpf_htons(ETH_P_IPV6)) {
 		proto = parse_ipv6(&c, &ip6h);
 		if (proto < 0)
-			return CRBPF_ST_PASS_MALFORMED;
+			return proto == PARSE_INVALID ? CRBPF_ST_PASS_INVALID :
+							CRBPF_ST_PASS_MALFORMED;
 		p->family = CRBPF_V6;
 		__builtin_memcpy(p->saddr, &ip6h->saddr, sizeof(p->saddr));
 		__builtin_memcpy(p->daddr, &ip6h->daddr, sizeof(p->daddr));
@@ -184,6 +186,8 @@ static __always_inline int frag_parse(void *data, void *end, bool has_eth,
 		p->dport = uh->dest;
 		p->l4csum = uh->check;
 		p->udp_nocsum = p->family == CRBPF_V4 && !uh->check;
+		if (udp6_nocsum(p))
+			return CRBPF_ST_PASS_INVALID;
 	}
 	if (p->l3_off + p->ip_len < c.off)
 		return CRBPF_ST_PASS_MALFORMED;
@@ -199,7 +203,7 @@ static __always_inline int frag_parse_skb(struct __sk_buff *skb, bool has_eth,
 	if ((void *)(long)skb->data + want > (void *)(long)skb->data_end)
 		bpf_skb_pull_data(skb, want);
 	ret = frag_parse((void *)(long)skb->data, (void *)(long)skb->data_end,
-			 has_eth, skb->protocol, p, fi);
+			 skb->len, has_eth, skb->protocol, p, fi);
 	/* as parse_skb(): two tags are none of ours */
 	if ((ret == PKT_OK || ret == PKT_FRAG_LATER) && p->tagged &&
 	    skb->vlan_present)

@@ -155,6 +155,7 @@ static __always_inline int tc_clamp_mss(struct __sk_buff *skb,
 	__u8 flags;
 	__u16 limit;
 	__u32 off;
+	bool odd;
 
 	if (p->proto != IPPROTO_TCP ||
 	    bpf_skb_load_bytes(skb, p->l4_off + 13, &flags, 1) ||
@@ -172,7 +173,9 @@ static __always_inline int tc_clamp_mss(struct __sk_buff *skb,
 	if (!limit || bpf_ntohs(old) <= limit)
 		return 0;
 	new = bpf_htons(limit);
-	if (bpf_l4_csum_replace(skb, pkt_l4csum_off(p), old, new, sizeof(new)) ||
+	odd = (off - p->l4_off) & 1;
+	if (bpf_l4_csum_replace(skb, pkt_l4csum_off(p), csum_word16(old, odd),
+				csum_word16(new, odd), sizeof(new)) ||
 	    bpf_skb_store_bytes(skb, off, &new, sizeof(new), 0))
 		return -1;
 	count(CRBPF_ST_MSS_CLAMPED);
@@ -189,17 +192,23 @@ static __always_inline void xdp_clamp_mss(struct xdp_md *ctx,
 	__be16 *mss, new;
 	__sum16 *csum;
 	__u16 limit;
+	bool odd;
 
 	if (p->proto != IPPROTO_TCP)
 		return;
 	off = (__u32)crbpf_xdp_mss_off(ctx, p->l4_off);
-	/* the bounds below must be checked on the registers used after */
-	asm volatile("" : "+r"(off));
-	asm volatile("" : "+r"(csum_off));
-	if (!off || off > CRBPF_L4_OFF_MAX + 60 || csum_off > CRBPF_L4_OFF_MAX + 20)
+	if (!off)
 		return;
+	odd = (off - p->l4_off) & 1;
 	limit = mss_limit(ctx, pub, ifindex, p->family);
 	if (!limit)
+		return;
+	/* The bounds must be checked on the registers used right after: 6.1
+	 * loses them when off is kept across mss_limit() in a stack slot
+	 * written before the check ("R1 offset is outside of the packet"). */
+	asm volatile("" : "+r"(off));
+	asm volatile("" : "+r"(csum_off));
+	if (off > CRBPF_L4_OFF_MAX + 60 || csum_off > CRBPF_L4_OFF_MAX + 20)
 		return;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
@@ -212,7 +221,8 @@ static __always_inline void xdp_clamp_mss(struct xdp_md *ctx,
 	    bpf_ntohs(*mss) <= limit)
 		return;
 	new = bpf_htons(limit);
-	csum_apply(csum, csum_diff16(0, *mss, new));
+	csum_apply(csum, csum_diff16(0, csum_word16(*mss, odd),
+				     csum_word16(new, odd)));
 	*mss = new;
 	count(CRBPF_ST_MSS_CLAMPED);
 }
@@ -325,6 +335,31 @@ static __always_inline __u64 skb_sum(struct __sk_buff *skb, __u32 off,
 }
 
 /*
+ * Whether the skb is CHECKSUM_PARTIAL, which BPF cannot read: a checksum
+ * update that covers no pseudo-header field leaves the checksum of a
+ * partial skb alone (the device will compute it over the data) and changes
+ * any other (inet_proto_csum_replace4()). The probe is undone by writing
+ * the field back as it was, which for a CHECKSUM_COMPLETE skb also restores
+ * what skb->csum covers (the probe did not touch skb->csum). Only for a
+ * packet whose checksum already looks partial: a complete checksum equals
+ * the pseudo-header sum once in 65536 packets.
+ */
+static __always_inline bool tc_csum_partial(struct __sk_buff *skb,
+					    const struct pkt *p)
+{
+	__u32 off = pkt_l4csum_off(p);
+	__sum16 now;
+
+	if (bpf_l4_csum_replace(skb, off, 0, bpf_htons(1), sizeof(__u16)) ||
+	    bpf_skb_load_bytes(skb, off, &now, sizeof(now)))
+		return true; /* as before: the value decides */
+	if (now == p->l4csum)
+		return true;
+	bpf_skb_store_bytes(skb, off, &p->l4csum, sizeof(p->l4csum), 0);
+	return false;
+}
+
+/*
  * Turns a client's packet that is too big for the tunnel into the ICMP error
  * about it, in place, and sends it back out of the public device: source is
  * the public address the client used, the quote the packet as it arrived.
@@ -335,7 +370,9 @@ static __always_inline __u64 skb_sum(struct __sk_buff *skb, __u32 off,
  * the helpers, so whoever completes it (a NIC, skb_checksum_help()) will
  * write the quoted L4 checksum over the quoted segment; the region then sums
  * to ~P for the field value P it held. The ICMP checksum is computed for
- * that final state, recognised the way csum_looks_partial() does.
+ * that final state. A complete checksum that merely equals the
+ * pseudo-header sum (csum_looks_partial()) must not be taken for partial:
+ * a quote cut short of the datagram then sums to something else.
  */
 static __always_inline int tc_send_too_big(struct __sk_buff *skb,
 					   const struct pkt *p, __u32 mtu)
@@ -365,7 +402,8 @@ static __always_inline int tc_send_too_big(struct __sk_buff *skb,
 	/* the quote: IP header as is, then the transport part */
 	sum = skb_sum(skb, l3, l4 - l3);
 	if (csum_looks_partial(p->saddr, p->daddr, !v4, p->proto,
-			       p->ip_len - (l4 - l3), p->l4csum))
+			       p->ip_len - (l4 - l3), p->l4csum) &&
+	    tc_csum_partial(skb, p))
 		sum += (__u16)~p->l4csum;
 	else
 		sum += skb_sum(skb, l4, quote - (l4 - l3));

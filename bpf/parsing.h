@@ -24,6 +24,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "crbpf.h"
+#include "csum.h"
 
 #ifndef offsetof
 #define offsetof(type, member) __builtin_offsetof(type, member)
@@ -43,9 +44,15 @@
 
 struct cursor {
 	void *data;
-	void *end;
+	void *end; /* of what direct access reaches (tc: the linear part) */
+	__u32 len; /* of the whole packet from data (tc: skb->len) */
 	__u32 off;
 };
+
+/* parse_ipv4()/parse_ipv6(): an IP header the kernel would refuse (its own
+ * checks in ip_rcv_core() and ipv6_rcv()). Such a packet is no one's to
+ * forward: it passes untouched and the stack drops it. */
+#define PARSE_INVALID (-2)
 
 struct vlan_tag {
 	__be16 tci;
@@ -66,10 +73,11 @@ static __always_inline void *cursor_hdr(struct cursor *c)
 }
 
 static __always_inline void cursor_init(struct cursor *c, void *data,
-					void *end)
+					void *end, __u32 len)
 {
 	c->data = data;
 	c->end = end;
+	c->len = len;
 	c->off = 0;
 }
 
@@ -96,18 +104,59 @@ static __always_inline int parse_eth(struct cursor *c, bool *tagged)
 	return tag->proto;
 }
 
+/* The IPv4 header checksum, as ip_rcv_core() verifies it; false also when
+ * the header does not lie in the linear data. */
+static __always_inline bool ipv4_csum_ok(struct iphdr *iph, void *end,
+					 __u32 ihl)
+{
+	__u32 *w = (__u32 *)iph;
+	/* the fixed 20 bytes are checked in bounds by the caller */
+	__u64 sum = (__u64)w[0] + w[1] + w[2] + w[3] + w[4];
+
+	/* options, a word at a constant offset each (a loop would need its
+	 * bound on a variable offset); IHL 5 costs one compare */
+#define CRBPF_IP4_OPT_WORD(i)                           \
+	if (ihl <= (i))                                 \
+		goto fold;                              \
+	if ((void *)(w + (i) + 1) > end)                \
+		return false;                           \
+	sum += w[i];
+	CRBPF_IP4_OPT_WORD(5)
+	CRBPF_IP4_OPT_WORD(6)
+	CRBPF_IP4_OPT_WORD(7)
+	CRBPF_IP4_OPT_WORD(8)
+	CRBPF_IP4_OPT_WORD(9)
+	CRBPF_IP4_OPT_WORD(10)
+	CRBPF_IP4_OPT_WORD(11)
+	CRBPF_IP4_OPT_WORD(12)
+	CRBPF_IP4_OPT_WORD(13)
+	CRBPF_IP4_OPT_WORD(14)
+#undef CRBPF_IP4_OPT_WORD
+fold:
+	return csum_fold64(sum) == 0xffff;
+}
+
 static __always_inline int parse_ipv4(struct cursor *c, struct iphdr **iphp)
 {
 	struct iphdr *iph = cursor_hdr(c);
-	__u32 hlen;
+	__u32 hlen, tot_len;
 
 	if ((void *)(iph + 1) > c->end)
 		return -1;
-	if (iph->version != 4 || iph->ihl < 5)
+	if (iph->version != 4)
 		return -1;
 	hlen = iph->ihl * 4;
-	if (bpf_ntohs(iph->tot_len) < hlen)
+	tot_len = bpf_ntohs(iph->tot_len);
+	/* 0: BIG TCP (GRO beyond 64 KiB) or garbage; left to the stack as
+	 * before, which knows which */
+	if (!tot_len)
 		return -1;
+	/* What ip_rcv_core() drops: IHL below 5 or beyond the total length,
+	 * a total length beyond the packet, a wrong header checksum. A
+	 * shorter total length is Ethernet padding, which the stack trims. */
+	if (hlen < sizeof(*iph) || tot_len < hlen || c->off + tot_len > c->len ||
+	    !ipv4_csum_ok(iph, c->end, iph->ihl))
+		return PARSE_INVALID;
 	/* Options are skipped, not read: the next parser checks its own
 	 * header against the end, which also covers the options. */
 	c->off += hlen;
@@ -124,6 +173,11 @@ static __always_inline int parse_ipv6(struct cursor *c,
 		return -1;
 	if (ip6h->version != 6)
 		return -1;
+	/* ipv6_rcv() drops a payload length beyond the packet; 0 is a jumbo
+	 * payload or BIG TCP, where the skb length counts */
+	if (ip6h->payload_len &&
+	    c->off + sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len) > c->len)
+		return PARSE_INVALID;
 	c->off += sizeof(*ip6h);
 	*ip6hp = ip6h;
 	return ip6h->nexthdr;
@@ -173,14 +227,28 @@ struct pkt {
 	__u8 tcp_flags; /* TCP header byte 13: FIN, SYN, RST, ACK, ... */
 };
 
+/*
+ * IPv6 UDP without a checksum (0): invalid (RFC 8200 8.1), and the stack
+ * drops it on delivery (short of sockets that opt in for tunnels, RFC 6935,
+ * which no mapping serves). Translating it could not make it valid, and a
+ * tc rewrite would leave a CHECKSUM_COMPLETE skb->csum stale (the helper
+ * skips a 0 field, so nothing offsets the address change): it is not ours.
+ * p->proto stays UDP, so a caller can tell it from an invalid IP header.
+ */
+static __always_inline bool udp6_nocsum(const struct pkt *p)
+{
+	return p->family == CRBPF_V6 && p->proto == IPPROTO_UDP && !p->l4csum;
+}
+
 /* Returned by parse_pkt() when the packet is TCP/UDP and fully parsed;
  * anything else is the enum crbpf_stat reason to count and pass. */
 #define PKT_OK (-1)
 
 /* has_eth: data starts at an Ethernet header, else at the IP header and
  * l3proto (skb->protocol) names the family. */
-static __always_inline int parse_pkt(void *data, void *end, bool has_eth,
-				     __be16 l3proto, struct pkt *p)
+static __always_inline int parse_pkt(void *data, void *end, __u32 len,
+				     bool has_eth, __be16 l3proto,
+				     struct pkt *p)
 {
 	struct cursor c;
 	struct iphdr *iph;
@@ -191,7 +259,7 @@ static __always_inline int parse_pkt(void *data, void *end, bool has_eth,
 	int proto;
 
 	__builtin_memset(p, 0, sizeof(*p));
-	cursor_init(&c, data, end);
+	cursor_init(&c, data, end, len);
 	if (has_eth) {
 		proto = parse_eth(&c, &tagged);
 		if (proto < 0)
@@ -204,7 +272,8 @@ static __always_inline int parse_pkt(void *data, void *end, bool has_eth,
 	if (l3proto == bpf_htons(ETH_P_IP)) {
 		proto = parse_ipv4(&c, &iph);
 		if (proto < 0)
-			return CRBPF_ST_PASS_MALFORMED;
+			return proto == PARSE_INVALID ? CRBPF_ST_PASS_INVALID :
+							CRBPF_ST_PASS_MALFORMED;
 		if (iph->frag_off & bpf_htons(CRBPF_IP_MF | CRBPF_IP_OFFSET))
 			return CRBPF_ST_PASS_FRAGMENT;
 		p->family = CRBPF_V4;
@@ -216,7 +285,8 @@ static __always_inline int parse_pkt(void *data, void *end, bool has_eth,
 	} else if (l3proto == bpf_htons(ETH_P_IPV6)) {
 		proto = parse_ipv6(&c, &ip6h);
 		if (proto < 0)
-			return CRBPF_ST_PASS_MALFORMED;
+			return proto == PARSE_INVALID ? CRBPF_ST_PASS_INVALID :
+							CRBPF_ST_PASS_MALFORMED;
 		if (proto == CRBPF_NEXTHDR_FRAGMENT)
 			return CRBPF_ST_PASS_FRAGMENT;
 		p->family = CRBPF_V6;
@@ -245,6 +315,8 @@ static __always_inline int parse_pkt(void *data, void *end, bool has_eth,
 		p->dport = uh->dest;
 		p->l4csum = uh->check;
 		p->udp_nocsum = p->family == CRBPF_V4 && !uh->check;
+		if (udp6_nocsum(p))
+			return CRBPF_ST_PASS_INVALID;
 	} else {
 		return CRBPF_ST_PASS_PROTO;
 	}
@@ -274,7 +346,7 @@ static __always_inline int parse_skb(struct __sk_buff *skb, bool has_eth,
 	if (data + want > data_end)
 		bpf_skb_pull_data(skb, want);
 	ret = parse_pkt((void *)(long)skb->data, (void *)(long)skb->data_end,
-			has_eth, skb->protocol, p);
+			skb->len, has_eth, skb->protocol, p);
 	/* The stack moves the outer tag to skb->vlan_tci before tc: a tag
 	 * still in the data makes two, which XDP (seeing both) passes too. */
 	if (ret == PKT_OK && p->tagged && skb->vlan_present)

@@ -20,6 +20,15 @@
 #define CRBPF_MAX_PORTS 262144
 /* Flow table default; LRU free lists are per CPU, so leave ample slack. */
 #define CRBPF_MAX_FLOWS 262144
+/* Flows without a reply yet live in a table of their own, a quarter of the
+ * flow table (at least CRBPF_MIN_UNREPLIED): a flood of spoofed or unanswered
+ * flows evicts only its own kind, never an established flow. */
+#define CRBPF_MIN_UNREPLIED 1024
+
+static inline unsigned int crbpf_unreplied_entries(unsigned int flows)
+{
+	return flows / 4 > CRBPF_MIN_UNREPLIED ? flows / 4 : CRBPF_MIN_UNREPLIED;
+}
 /* Addresses of all attached public devices. */
 #define CRBPF_MAX_LOCAL 1024
 /* Remote endpoints learned on a home tunnel. */
@@ -78,7 +87,10 @@ struct crbpf_backend {
 _Static_assert(sizeof(struct crbpf_backend) == 24, "crbpf_backend layout");
 
 /* crbpf_flows (LRU): keyed as a reply looks on the tunnel: src = backend,
- * dst = client. Written on the first forwarded packet of a flow. */
+ * dst = client. Flows that have seen a reply. A flow starts in
+ * crbpf_unreplied (LRU, same key and value) on its first forwarded packet
+ * and moves to crbpf_flows with its first reply, as conntrack's early drop
+ * evicts unreplied connections first. */
 struct crbpf_flow_key {
 	__be32 backend[4];
 	__be32 client[4];
@@ -324,6 +336,18 @@ enum crbpf_stat {
 	CRBPF_ST_ICMP_TOO_BIG, /* frag-needed / packet-too-big sent to a client */
 	CRBPF_ST_FWD_OVERSIZE, /* IPv4 without DF above the tunnel MTU, sent whole */
 	CRBPF_ST_PASS_OVERSIZE, /* same for an Ethernet next hop: the stack fragments */
+	/* what the kernel refuses, left to it: IPv4 header checksum, IHL,
+	 * total / payload length beyond the packet, IPv6 UDP checksum 0 */
+	CRBPF_ST_PASS_INVALID,
+	/* IPv6 UDP checksum 0 from the backend side: the stack would forward
+	 * it untranslated, and every receiver drops it */
+	CRBPF_ST_DROP_INVALID,
+	/* packet of a live flow's client and backend ports that came to
+	 * another public port or address: forwarded, the flow left as it is */
+	CRBPF_ST_FLOW_CONFLICT,
+	/* reply from a mapped backend port with no flow and no single public
+	 * side: the stack would forward it untranslated, so it is dropped */
+	CRBPF_ST_DROP_NO_XLATE,
 	CRBPF_ST__MAX,
 };
 

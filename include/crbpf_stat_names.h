@@ -43,6 +43,10 @@ static const char *const crbpf_stat_names[] = {
 	"icmp_too_big",
 	"fwd_oversize",
 	"pass_oversize",
+	"pass_invalid",
+	"drop_invalid",
+	"flow_conflict",
+	"drop_no_xlate",
 };
 _Static_assert(sizeof(crbpf_stat_names) / sizeof(crbpf_stat_names[0]) == CRBPF_ST__MAX,
 	       "crbpf_stat_names must follow enum crbpf_stat");

@@ -319,6 +319,12 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		bpf_map__set_max_entries(skel->maps.crbpf_flows, flows);
 	else if (flows)
 		warn("crbpf_flows exists already; --flows applies when it is first created");
+	/* Unreplied flows get a table of their own, sized after the flow
+	 * table (after the pinned one when an older crbpf made it). */
+	pin_path(path, sizeof(path), "maps", NULL, "crbpf_unreplied");
+	if (!pin_exists(path))
+		bpf_map__set_max_entries(skel->maps.crbpf_unreplied,
+					 crbpf_unreplied_entries(bpf_map__max_entries(skel->maps.crbpf_flows)));
 	ret = edge_bpf__load(skel);
 	if (ret)
 		goto fail_load;

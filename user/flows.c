@@ -113,6 +113,56 @@ static void print_flow(const struct flow_row *r, __u64 now, __u32 timeout,
 	       (unsigned long long)r->v.out_packets);
 }
 
+/*
+ * The entries of crbpf_flows (replied) and crbpf_unreplied (waiting for a
+ * reply) together: a flow is in one or the other. A crbpf_unreplied the
+ * pins do not have yet (maps of an older crbpf) adds nothing.
+ */
+static int flows_dump(struct crbpf_flow_key **keys, struct crbpf_flow **vals)
+{
+	struct crbpf_flow_key *k2 = NULL, *k;
+	struct crbpf_flow *v2 = NULL, *v;
+	int fd, n, n2 = 0;
+
+	fd = pin_map_open("crbpf_flows");
+	if (fd < 0)
+		return fd;
+	n = map_dump(fd, sizeof(**keys), sizeof(**vals), (void **)keys,
+		     (void **)vals);
+	close(fd);
+	if (n < 0)
+		return n;
+	fd = pin_map_open_quiet("crbpf_unreplied");
+	if (fd >= 0) {
+		n2 = map_dump(fd, sizeof(*k2), sizeof(*v2), (void **)&k2,
+			      (void **)&v2);
+		close(fd);
+	}
+	if (n2 <= 0) {
+		free(k2);
+		free(v2);
+		return n;
+	}
+	k = realloc(*keys, (n + n2) * sizeof(*k));
+	if (k)
+		*keys = k;
+	v = realloc(*vals, (n + n2) * sizeof(*v));
+	if (v)
+		*vals = v;
+	if (!k || !v) {
+		free(*keys);
+		free(*vals);
+		free(k2);
+		free(v2);
+		return -ENOMEM;
+	}
+	memcpy(k + n, k2, n2 * sizeof(*k));
+	memcpy(v + n, v2, n2 * sizeof(*v));
+	free(k2);
+	free(v2);
+	return n + n2;
+}
+
 static int flows_print(int only, bool json)
 {
 	struct crbpf_timeouts to = {};
@@ -132,12 +182,7 @@ static int flows_print(int only, bool json)
 		return -errno;
 	}
 	close(fd);
-	fd = pin_map_open("crbpf_flows");
-	if (fd < 0)
-		return fd;
-	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
-		     (void **)&vals);
-	close(fd);
+	n = flows_dump(&keys, &vals);
 	if (n < 0)
 		return n;
 	now = mono_ns();

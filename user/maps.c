@@ -123,15 +123,17 @@ int tun_release_unused(int ports_fd, int txports_fd)
 /* With proto: only flows of that mapping kind (match, and addr for
  * CRBPF_MATCH_ADDR) in the public port range (any port for `all`), and of
  * that family unless family is 0. */
-void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last,
-			__u8 match, const __be32 *addr, __u8 family)
+static void flows_purge_map(const char *map, int pub_ifindex, __u8 proto,
+			    __u16 first, __u16 last, __u8 match,
+			    const __be32 *addr, __u8 family)
 {
 	struct crbpf_flow_key *keys;
 	struct crbpf_flow *vals;
 	char name[IF_NAMESIZE];
 	int fd, i, n;
 
-	fd = pin_map_open("crbpf_flows");
+	/* quiet: pins of an older crbpf have no crbpf_unreplied */
+	fd = pin_map_open_quiet(map);
 	if (fd < 0)
 		return;
 	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
@@ -156,6 +158,16 @@ void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last,
 		free(vals);
 	}
 	close(fd);
+}
+
+/* Both flow tables: replied flows and those still waiting for a reply. */
+void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last,
+		 __u8 match, const __be32 *addr, __u8 family)
+{
+	flows_purge_map("crbpf_flows", pub_ifindex, proto, first, last, match,
+			addr, family);
+	flows_purge_map("crbpf_unreplied", pub_ifindex, proto, first, last,
+			match, addr, family);
 }
 
 void edge_maps_close(struct edge_maps *m)
@@ -252,7 +264,7 @@ int ports_move_public(__u32 from, __u32 to)
 	struct crbpf_flow *fv = NULL;
 	struct crbpf_rev_key *rk = NULL;
 	struct crbpf_rev *rv = NULL;
-	int i, n, fd, ret;
+	int i, n, fd, ret, t;
 
 	ret = edge_maps_open(&m);
 	if (ret)
@@ -269,15 +281,24 @@ int ports_move_public(__u32 from, __u32 to)
 	for (i = 0; i < n; i++)
 		if (public_ifindex_moved(&rv[i].public_ifindex, from, to))
 			bpf_map_update_elem(m.rev, &rk[i], &rv[i], BPF_EXIST);
-	fd = pin_map_open("crbpf_flows");
-	n = fd < 0 ? fd : map_dump(fd, sizeof(*fk), sizeof(*fv), (void **)&fk,
-				   (void **)&fv);
-	/* BPF_EXIST: a flow that expired meanwhile stays gone. */
-	for (i = 0; i < n; i++)
-		if (public_ifindex_moved(&fv[i].public_ifindex, from, to))
-			bpf_map_update_elem(fd, &fk[i], &fv[i], BPF_EXIST);
-	if (fd >= 0)
-		close(fd);
+	for (t = 0; t < 2; t++) {
+		fd = t ? pin_map_open_quiet("crbpf_unreplied") :
+			 pin_map_open("crbpf_flows");
+		n = fd < 0 ? fd : map_dump(fd, sizeof(*fk), sizeof(*fv),
+					   (void **)&fk, (void **)&fv);
+		/* BPF_EXIST: a flow that expired meanwhile stays gone. */
+		for (i = 0; i < n; i++)
+			if (public_ifindex_moved(&fv[i].public_ifindex, from, to))
+				bpf_map_update_elem(fd, &fk[i], &fv[i], BPF_EXIST);
+		if (fd >= 0)
+			close(fd);
+		if (n >= 0) {
+			free(fk);
+			free(fv);
+		}
+		fk = NULL;
+		fv = NULL;
+	}
 	txport_ensure(m.txports, to, NULL);
 	bpf_map_delete_elem(m.txports, &from);
 	ifindex_move("crbpf_mss", from, to, sizeof(struct crbpf_mss_cfg));

@@ -112,6 +112,19 @@ int rev_rule_of(const struct rev_index *ix, const struct crbpf_rev_key *rk,
 	int j, refs = 0;
 
 	memset(rev, 0, sizeof(*rev));
+	/* The marker of a backend address that `all` entries lead to (port
+	 * CRBPF_PORT_ALL, include/crbpf.h): while one exists, every port of
+	 * the address is a mapped port without a static rule, and the reverse
+	 * programs drop a reply there that no flow translates. */
+	if (rk->port == CRBPF_PORT_ALL) {
+		for (j = 0; j < ix->na; j++)
+			refs += rev_same_backend(&ix->allb[j], rk);
+		if (!refs)
+			return 0;
+		rev->refs = refs > 0xffff ? 0xffff : refs;
+		rev->match = CRBPF_MATCH_ALL;
+		return 1;
+	}
 	if (ix->ns)
 		hit = bsearch(rk, ix->src, ix->ns, sizeof(*ix->src), rev_src_cmp);
 	if (hit) {
@@ -143,8 +156,9 @@ int rev_rule_of(const struct rev_index *ix, const struct crbpf_rev_key *rk,
 }
 
 /* The reverse keys a change touched, where one with port 0 (an `all`
- * entry) stands for every entry of rev_keys on its backend address; *out
- * is allocated. Returns the count or -ENOMEM. */
+ * entry) stands for every entry of rev_keys on its backend address and for
+ * the address's marker (itself); *out is allocated. Returns the count or
+ * -ENOMEM. */
 int rev_touched_expand(const struct crbpf_rev_key *in, int nin,
 		       const struct crbpf_rev_key *rev_keys, int nrev,
 		       struct crbpf_rev_key **out)
@@ -163,8 +177,9 @@ int rev_touched_expand(const struct crbpf_rev_key *in, int nin,
 			continue;
 		}
 		for (j = 0; j < nrev; j++)
-			if (rev_same_backend(&rev_keys[j], &in[i]))
+			if (rev_keys[j].port && rev_same_backend(&rev_keys[j], &in[i]))
 				t[nt++] = rev_keys[j];
+		t[nt++] = in[i];
 	}
 	*out = t;
 	return nt;

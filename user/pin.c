@@ -237,6 +237,17 @@ int pin_map_open(const char *name)
 	return fd;
 }
 
+/* The same for a map that pins of an older crbpf may lack: no message. */
+int pin_map_open_quiet(const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	pin_path(path, sizeof(path), "maps", NULL, name);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
 int pin_iter(const char *kind, pin_iter_cb cb, void *data)
 {
 	char dir[PATH_MAX], path[PATH_MAX * 2], dev[IF_NAMESIZE * 2];

@@ -89,6 +89,7 @@ int pin_record_store(const char *dir, const char *name, const char *map_name,
 		     const void *val, __u32 len);
 int pin_record_load(const char *dir, const char *name, void *val, __u32 len);
 int pin_map_open(const char *name);
+int pin_map_open_quiet(const char *name);
 typedef int (*pin_iter_cb)(const char *dev, const char *path, void *data);
 int pin_iter(const char *kind, pin_iter_cb cb, void *data);
 int pin_count(const char *kind);

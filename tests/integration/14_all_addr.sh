@@ -10,7 +10,8 @@
 # Several public addresses: a second address on the VPS NIC, the same public
 # port mapped to different backends per address (home service vs container),
 # an address mapping winning over a wildcard one, UDP replies leaving from
-# the address the client used, crbpf_rev unambiguous per address. Bad input
+# the address the client used, crbpf_rev unambiguous per address, and the
+# `all` markers in crbpf_rev while `all` is on (issue 11 item 3). Bad input
 # for the new syntax: exit 2, one line, nothing changed.
 source "$(dirname "$0")/../lib/common.sh"
 t_begin all-addr
@@ -283,6 +284,23 @@ if out=$(rev_check 2 2>&1); then
 else
 	t_result addr-rev-ambiguous-with-all FAIL "crbpf_rev (got, want): $out"
 fi
+# all_markers ON: crbpf_rev holds the `all` marker (port 0: no static rule
+# for any port of the backend address, replies without a flow are dropped)
+# for tcp and udp over both families while `all` is on (1), none after (0).
+all_markers() {
+	bpftool -j map dump pinned "$VPS_PIN/maps/crbpf_rev" | "$PY" -c '
+import json, sys
+got = sorted({(e["formatted"]["key"]["family"], e["formatted"]["key"]["proto"])
+              for e in json.load(sys.stdin) if e["formatted"]["key"]["port"] == 0})
+want = [(4, 6), (4, 17), (6, 6), (6, 17)] if sys.argv[1] == "1" else []
+print(got)
+sys.exit(0 if got == want else 1)' "$1"
+}
+if out=$(all_markers 1 2>&1); then
+	t_result all-rev-markers PASS
+else
+	t_result all-rev-markers FAIL "(family, proto) of port-0 crbpf_rev entries: $out"
+fi
 
 # ---- port del ends forward-everything ----
 must "port del tcp all" vps_crbpf port del tcp all >/dev/null
@@ -291,6 +309,11 @@ if out=$(rev_check 1 2>&1); then
 	t_result addr-rev-unambiguous PASS
 else
 	t_result addr-rev-unambiguous FAIL "crbpf_rev (got, want): $out"
+fi
+if out=$(all_markers 0 2>&1); then
+	t_result all-rev-markers-gone PASS
+else
+	t_result all-rev-markers-gone FAIL "port-0 crbpf_rev entries left: $out"
 fi
 for fam in 4 6; do
 	if [ $fam = 4 ]; then vps=$VPS4; else vps=$VPS6; fi

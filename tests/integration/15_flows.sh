@@ -7,7 +7,8 @@
 # 1024-entry table (LRU eviction) does not disturb a long TCP transfer
 # through an unambiguous mapping (hash checked) nor later connections;
 # bad --timeout values change nothing; a flow table of an older layout is
-# replaced on attach.
+# replaced on attach; a flow without a reply is listed (from crbpf_unreplied)
+# and `port del` removes it.
 source "$(dirname "$0")/../lib/common.sh"
 t_begin flows
 need_crbpf
@@ -108,6 +109,37 @@ elif [[ "$uflow" != "stream 1 1 $want" ]]; then
 	t_result flows-udp-listed FAIL "flows --json for udp $CLI4:$uport: '$uflow', want 'stream 1 1 $want'"
 else
 	t_result flows-udp-listed PASS
+fi
+
+# ---- a flow without a reply: listed from crbpf_unreplied, purged by port del ----
+# 5301 leads to home, where nothing listens (its ICMP error is no reply).
+# unreplied_count PORT: crbpf_unreplied entries of public port PORT, expired
+# or not (the listing hides expired ones; udp=2 s here).
+unreplied_count() {
+	bpftool -j map dump pinned "$VPS_PIN/maps/crbpf_unreplied" | "$PY" -c '
+import json, sys
+n = sum(1 for e in json.load(sys.stdin)
+        if int.from_bytes(e["formatted"]["value"]["public_port"].to_bytes(2, "little"), "big") == int(sys.argv[1]))
+print(n)' "$1"
+}
+must "crbpf port add udp 5301 10.0.0.2" vps_crbpf port add udp 5301 $TUN_HOME4 >/dev/null
+peer cr-cli udpsend $VPS4 5301 --size 32 >/dev/null 2>&1
+listed=$(vps_crbpf flows --json | "$PY" -c '
+import json, sys
+print(" ".join("%s %d %d" % (f["state"], f["in_packets"], f["out_packets"])
+               for f in json.load(sys.stdin)["flows"] if f["public_port"] == 5301))')
+before=$(unreplied_count 5301)
+must "crbpf port del udp 5301" vps_crbpf port del udp 5301 >/dev/null
+after=$(unreplied_count 5301)
+if [ "$listed" != "new 1 0" ]; then
+	t_result flows-unreplied-listed FAIL "flows --json for public port 5301: '$listed', want 'new 1 0'"
+else
+	t_result flows-unreplied-listed PASS
+fi
+if [ "$before" != 1 ] || [ "$after" != 0 ]; then
+	t_result flows-unreplied-purged FAIL "crbpf_unreplied entries of port 5301 before/after port del: $before/$after, want 1/0"
+else
+	t_result flows-unreplied-purged PASS
 fi
 
 # ---- UDP idle expiry (udp-stream) ----

@@ -332,10 +332,11 @@ static void test_move(void)
 }
 
 /* A touched `all` entry (rev key port 0) stands for every rule of its
- * backend address, and only those. */
+ * backend address, and only those, and for the address's marker (an
+ * existing one in the rules is not listed twice). */
 static void test_touched(void)
 {
-	struct crbpf_rev_key in[2], rev[3], *out = NULL;
+	struct crbpf_rev_key in[2], rev[4], *out = NULL;
 	int n;
 
 	in[0] = rk_of("10.0.0.3", 0);
@@ -343,15 +344,36 @@ static void test_touched(void)
 	rev[0] = rk_of("10.0.0.3", 443);
 	rev[1] = rk_of("10.0.0.4", 443);
 	rev[2] = rk_of("10.0.0.3", 22);
-	n = rev_touched_expand(in, 2, rev, 3, &out);
-	EQ(n, 3, "keys");
-	if (n == 3) {
+	rev[3] = rk_of("10.0.0.3", 0);
+	n = rev_touched_expand(in, 2, rev, 4, &out);
+	EQ(n, 4, "keys");
+	if (n == 4) {
 		EQ(ntohs(out[0].port), 443, "first");
 		EQ(ntohs(out[1].port), 22, "second");
-		EQ(out[2].addr[0], v4("10.0.0.9"), "plain key kept");
+		EQ(out[2].port, 0, "the marker");
+		EQ(out[2].addr[0], v4("10.0.0.3"), "the marker's address");
+		EQ(out[3].addr[0], v4("10.0.0.9"), "plain key kept");
 	}
 	free(out);
 	report("touched_all_expands");
+}
+
+/* The marker of an `all` backend address (port 0): put while an `all`
+ * entry leads there (refs = how many), deleted when none does; a port
+ * mapping onto the address does not make one. */
+static void test_all_marker(void)
+{
+	struct ports t = {};
+	struct crbpf_rev rev;
+
+	add(&t, PUB, 80, 80, "10.0.0.3", 80, NULL);
+	EQ(rule(&t, "10.0.0.3", 0, &rev), 0, "no `all`: no marker");
+	add(&t, PUB, CRBPF_PORT_ALL, CRBPF_PORT_ALL, "10.0.0.3", 0, NULL);
+	EQ(rule(&t, "10.0.0.3", 0, &rev), 1, "`all`: marker");
+	EQ(rev.refs, 1, "marker refs");
+	EQ(rev.match, CRBPF_MATCH_ALL, "marker match");
+	EQ(rule(&t, "10.0.0.4", 0, &rev), 0, "other address: none");
+	report("all_marker");
 }
 
 /* What port add writes per port: ranges shift onto the backend range, an
@@ -520,7 +542,8 @@ static void test_ops_all_except(void)
 	EQ(add_op(&m, &o, PUB, CRBPF_PORT_ALL, CRBPF_PORT_ALL, "10.0.0.3", 0, NULL,
 		  &x), 0, "add all");
 	EQ(count_ops(&o, 0, MODEL_EXCEPT, false), 2, "except puts");
-	EQ(count_ops(&o, 0, MODEL_REV, false), 0, "an all entry alone has no rule");
+	/* no static rule, only the address's marker (issue 11 item 3) */
+	EQ(count_ops(&o, 0, MODEL_REV, false), 1, "an all entry alone: its marker");
 	l = local_of(&m, PRIMARY);
 	if (check(l != NULL, "local entry"))
 		EQ(l->v.flags, CRBPF_LOCAL_ALL, "ALL flag");
@@ -534,6 +557,7 @@ static void test_ops_all_except(void)
 	from = o.n;
 	EQ(del_op(&m, &o, PUB, CRBPF_PORT_ALL, NULL), 0, "del all");
 	EQ(count_ops(&o, from, MODEL_EXCEPT, true), 1, "except set deleted");
+	EQ(count_ops(&o, from, MODEL_REV, true), 1, "marker deleted");
 	EQ(m.nx, 0, "no except entries left");
 	l = local_of(&m, PRIMARY);
 	if (check(l != NULL, "local entry"))
@@ -619,6 +643,7 @@ int main(void)
 	test_purge();
 	test_move();
 	test_touched();
+	test_all_marker();
 	test_entries();
 	test_ops_add_del();
 	test_ops_all_except();

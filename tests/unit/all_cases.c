@@ -176,6 +176,19 @@ fail:
 	setup_err = -1;
 }
 
+static void all_marker(int family, __u8 proto, const char *be)
+{
+	struct crbpf_rev_key rk = { .port = CRBPF_PORT_ALL,
+				    .family = family == 6 ? CRBPF_V6 : CRBPF_V4,
+				    .proto = proto };
+	struct crbpf_rev rv = { .refs = 0xffff,
+				.public_ifindex = topo.ifindex[DEV_PUB],
+				.match = CRBPF_MATCH_ALL };
+
+	parse_addr(family, be, rk.addr);
+	put("crbpf_rev", &rk, &rv);
+}
+
 /* Everything the cases below rely on, once. */
 static void all_setup(void)
 {
@@ -219,6 +232,14 @@ static void all_setup(void)
 		put("crbpf_rev", &rk, &rv);
 	}
 
+	/* The marker the tool writes for each backend address of an `all`
+	 * mapping: every port of it is a mapped port, none has a static rule. */
+	all_marker(4, IPPROTO_TCP, L3SRC4_BE);
+	all_marker(4, IPPROTO_UDP, L3SRC4_BE);
+	all_marker(4, IPPROTO_TCP, BE2_4);
+	all_marker(6, IPPROTO_TCP, L3SRC6_BE);
+	all_marker(6, IPPROTO_UDP, L3SRC6_BE);
+
 	sock(4, SOCK_DGRAM, NULL, 51820, NULL, 0, false);
 	sock(4, SOCK_STREAM, VPS4, 2500, NULL, 0, true);
 	sock(6, SOCK_STREAM, NULL, 2600, NULL, 0, true);
@@ -243,8 +264,7 @@ static bool flow_match_is(const struct tcase *c, __u8 want)
 	parse_addr(s->family, s->src, k.client);
 	k.backend_port = htons(c->to_port);
 	k.client_port = htons(s->sport);
-	if (!ASSERT_OK(bpf_map_lookup_elem(edge_map_fd("crbpf_flows"), &k, &v),
-		       "flow entry"))
+	if (!ASSERT_TRUE(flow_lookup(&k, &v) >= 0, "flow entry"))
 		return false;
 	return ASSERT_EQ(v.match, want, "flow match kind");
 }
@@ -424,6 +444,33 @@ const struct tcase all_cases[] = {
 	  { TUN, TCP6(L3SRC6_BE, 1234, CLI6, 41020), .l3only = true },
 	  TC_ACT_REDIRECT, SNAT(VPS6, 1234), M_REV, { ST(CRBPF_ST_REV_TC, 1) },
 	  MST_ALL_OUT(6, IPPROTO_TCP, NULL, 1), S },
+
+	/* ---- a reply without a flow never leaves untranslated (issue 11
+	 * item 3): `all` has no static rule, the tool's marker says so ---- */
+	{ "all_tun_tc_v4_no_flow_dropped", P_TUN_TC,
+	  { TUN, TCP4(L3SRC4_BE, 1234, CLI4, 41030), .l3only = true },
+	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1) }, S,
+	  .note = "flow evicted: passed, the stack would send it out from 8.0.0.2" },
+	{ "all_tun_tc_v4_udp_no_flow_dropped", P_TUN_TC,
+	  { TUN, UDP4(L3SRC4_BE, 5353, CLI4, 41031), .l3only = true },
+	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1) }, S },
+	{ "all_tun_tc_v6_no_flow_dropped", P_TUN_TC,
+	  { TUN, TCP6(L3SRC6_BE, 1234, CLI6, 41032), .l3only = true },
+	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1) }, S },
+	{ "all_rev_tc_v4_addr_all_no_flow_dropped", P_REV_TC,
+	  { NH, TCP4(BE2_4, 1235, CLI4, 41033) },
+	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1) }, S },
+	{ "all_rev_xdp_v4_addr_all_no_flow_dropped", P_REV_XDP,
+	  { NH, TCP4(BE2_4, 1235, CLI4, 41034) },
+	  .verdict = XDP_DROP, .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1) }, S },
+	{ "all_tun_tc_v4_no_flow_to_vps", P_TUN_TC,
+	  { TUN, TCP4(L3SRC4_BE, 1234, VPS4, 41035), .l3only = true },
+	  PASS_TC(CRBPF_ST_PASS_REV_MISS), S,
+	  .note = "to the VPS itself: the stack delivers it" },
+	{ "all_tun_tc_v4_other_proto_passes", P_TUN_TC,
+	  { TUN, UDP4("8.0.0.3", 1234, CLI4, 41036), .l3only = true },
+	  PASS_TC(CRBPF_ST_PASS_REV_MISS), S,
+	  .note = "no mapping leads to 8.0.0.3: routed traffic, not ours" },
 };
 
 const int n_all_cases = sizeof(all_cases) / sizeof(all_cases[0]);

@@ -20,6 +20,8 @@
 #include <netinet/in.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include "unit.h"
 
 #define ICMP4(s, d) .family = 4, .proto = IPPROTO_ICMP, .src = (s), .dst = (d)
@@ -51,10 +53,25 @@
 #define PASS_TC(reason) .verdict = TC_ACT_UNSPEC, .st = { ST(reason, 1) }
 #define PASS_XDP(reason) .verdict = XDP_PASS, .st = { ST(reason, 1) }
 
-/* A flow entry left from before: same backend and client, public port 8080. */
+/* A flow entry left from before: same backend and client, public port 8080,
+ * idle beyond the SYN-sent timeout. */
 static void stale_flow(void)
 {
+	struct crbpf_flow_key k = {};
+	struct crbpf_flow v;
+
 	flow_insert(4, IPPROTO_TCP, BE3_4, 80, "198.51.100.40", 40321, VPS4, 8080);
+	parse_addr(4, BE3_4, k.backend);
+	parse_addr(4, "198.51.100.40", k.client);
+	k.backend_port = htons(80);
+	k.client_port = htons(40321);
+	k.family = CRBPF_V4;
+	k.proto = IPPROTO_TCP;
+	if (flow_lookup(&k, &v) < 0)
+		return;
+	v.seen_ns -= (CRBPF_TO_TCP_SYN_DEFAULT + 2) * 1000000000ULL;
+	v.created_ns = v.seen_ns;
+	flow_store(&k, &v);
 }
 
 /* Flows the forward ICMP error cases are about (the reply went public -> client). */
@@ -243,7 +260,9 @@ const struct tcase edge_cases[] = {
 	  PASS_TC(CRBPF_ST_PASS_NOT_IP) },
 	/* fragments: frag_cases.c */
 
-	/* ---- truncated headers at each layer: pass untouched ---- */
+	/* ---- truncated headers at each layer: pass untouched. Cut short of
+	 * its IP total length, a frame is one the kernel refuses (pass_invalid);
+	 * pass_malformed is what the IP layer accepts or cannot even see. ---- */
 	{ "tc_trunc_vlan", P_EDGE_TC,
 	  { PUB, TCP4(CLI4, 40032, VPS4, 80), .vlan = 100, .cut = CUT_L2,
 	    .cut_len = 16 },
@@ -251,17 +270,17 @@ const struct tcase edge_cases[] = {
 	{ "tc_trunc_ip4_opts", P_EDGE_TC,
 	  { PUB, TCP4(CLI4, 40034, VPS4, 80), .opt_words = 3, .cut = CUT_L3,
 	    .cut_len = 24 },
-	  PASS_TC(CRBPF_ST_PASS_MALFORMED) },
+	  PASS_TC(CRBPF_ST_PASS_INVALID) },
 	{ "tc_ip4_ihl_bad", P_EDGE_TC,
 	  { PUB, TCP4(CLI4, 40035, VPS4, 80), .ihl_raw = 4 },
-	  PASS_TC(CRBPF_ST_PASS_MALFORMED), .note = "IHL 4 < 5" },
+	  PASS_TC(CRBPF_ST_PASS_INVALID), .note = "IHL 4 < 5" },
 	{ "tc_trunc_tcp4", P_EDGE_TC,
 	  { PUB, TCP4(CLI4, 40037, VPS4, 80), .cut = CUT_L4, .cut_len = 17 },
-	  PASS_TC(CRBPF_ST_PASS_MALFORMED),
+	  PASS_TC(CRBPF_ST_PASS_INVALID),
 	  .note = "ports present, TCP checksum field cut in half" },
 	{ "tc_trunc_tcp4_ports", P_EDGE_TC,
 	  { PUB, TCP4(CLI4, 40038, VPS4, 80), .cut = CUT_L4, .cut_len = 3 },
-	  PASS_TC(CRBPF_ST_PASS_MALFORMED) },
+	  PASS_TC(CRBPF_ST_PASS_INVALID) },
 	{ "tc_ip4_totlen_no_l4", P_EDGE_TC,
 	  { PUB, TCP4(CLI4, 40420, VPS4, 80), .len_raw = 20 },
 	  PASS_TC(CRBPF_ST_PASS_MALFORMED),
@@ -285,13 +304,73 @@ const struct tcase edge_cases[] = {
 	  .verdict = TC_ACT_UNSPEC, .add_flow = true, .to_addr = VPS4, .to_port = 2222 },
 	{ "tc_trunc_udp4", P_EDGE_TC,
 	  { PUB, UDP4(CLI4, 40039, VPS4, 53), .cut = CUT_L4, .cut_len = 7 },
-	  PASS_TC(CRBPF_ST_PASS_MALFORMED) },
+	  PASS_TC(CRBPF_ST_PASS_INVALID) },
 	{ "tc_trunc_tcp6", P_EDGE_TC,
 	  { PUB, TCP6(CLI6, 40040, VPS6, 443), .cut = CUT_L4, .cut_len = 19 },
-	  PASS_TC(CRBPF_ST_PASS_MALFORMED) },
+	  PASS_TC(CRBPF_ST_PASS_INVALID) },
 	{ "tc_trunc_udp6", P_EDGE_TC,
 	  { PUB, UDP6(CLI6, 40041, VPS6, 5000), .cut = CUT_L4, .cut_len = 7 },
-	  PASS_TC(CRBPF_ST_PASS_MALFORMED) },
+	  PASS_TC(CRBPF_ST_PASS_INVALID) },
+
+	/* ---- what the kernel refuses passes untouched, counted (issue 11 item 6) ---- */
+	{ "tc_ip4_csum_bad", P_EDGE_TC,
+	  { PUB, TCP4(CLI4, 40700, VPS4, 80), .ip_csum_bad = true },
+	  PASS_TC(CRBPF_ST_PASS_INVALID), .note = "IPv4 header checksum off by one" },
+	{ "tc_ip4_csum_bad_opts", P_EDGE_TC,
+	  { PUB, UDP4(CLI4, 40701, VPS4, 53), .opt_words = 3, .ip_csum_bad = true },
+	  PASS_TC(CRBPF_ST_PASS_INVALID), .note = "checksum covers the options too" },
+	{ "tc_ip4_opts_fwd", P_EDGE_TC,
+	  { PUB, UDP4(CLI4, 40702, VPS4, 53), .opt_words = 10 },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) },
+	  .note = "IHL 15 with a right checksum is forwarded" },
+	{ "xdp_ip4_csum_bad", P_EDGE_XDP,
+	  { PUB, TCP4(CLI4, 40703, VPS4, 2222), .ip_csum_bad = true },
+	  PASS_XDP(CRBPF_ST_PASS_INVALID) },
+	{ "xdp_ip4_csum_bad_opts", P_EDGE_XDP,
+	  { PUB, TCP4(CLI4, 40704, VPS4, 2222), .opt_words = 1, .ip_csum_bad = true },
+	  PASS_XDP(CRBPF_ST_PASS_INVALID) },
+	{ "tc_ip4_ihl_past_totlen", P_EDGE_TC,
+	  { PUB, TCP4(CLI4, 40705, VPS4, 80), .ihl_raw = 15, .plen = -1 },
+	  PASS_TC(CRBPF_ST_PASS_INVALID), .note = "IHL 15 (60 bytes), total length 40" },
+	{ "tc_ip4_totlen_past_frame", P_EDGE_TC,
+	  { PUB, TCP4(CLI4, 40706, VPS4, 80), .len_raw = 65 },
+	  PASS_TC(CRBPF_ST_PASS_INVALID), .note = "total length one byte beyond the frame" },
+	{ "xdp_ip4_totlen_past_frame", P_EDGE_XDP,
+	  { PUB, TCP4(CLI4, 40707, VPS4, 2222), .len_raw = 1500 },
+	  PASS_XDP(CRBPF_ST_PASS_INVALID) },
+	{ "tc_ip4_totlen_padding_fwd", P_EDGE_TC,
+	  { PUB, UDP4(CLI4, 40708, VPS4, 53), .plen = 2, .pad = 16 },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) },
+	  .note = "total length short of the frame: Ethernet padding, forwarded" },
+	{ "tc_ip6_plen_past_frame", P_EDGE_TC,
+	  { PUB, UDP6(CLI6, 40709, VPS6, 5000), .len_raw = 33 },
+	  PASS_TC(CRBPF_ST_PASS_INVALID) },
+	{ "xdp_ip6_plen_past_frame", P_EDGE_XDP,
+	  { PUB, TCP6(CLI6, 40710, VPS6, 2222), .len_raw = 1000 },
+	  PASS_XDP(CRBPF_ST_PASS_INVALID) },
+	{ "tc_ip6_udp_csum0", P_EDGE_TC,
+	  { PUB, UDP6(CLI6, 40711, VPS6, 5000), .csum0 = true },
+	  PASS_TC(CRBPF_ST_PASS_INVALID), .csum_complete = true,
+	  .note = "IPv6 UDP checksum 0 is invalid: the stack drops it, crbpf leaves it" },
+	{ "xdp_ip6_udp_csum0", P_EDGE_XDP,
+	  { PUB, UDP6(CLI6, 40712, VPS6, 7000), .csum0 = true },
+	  PASS_XDP(CRBPF_ST_PASS_INVALID) },
+	{ "rev_tc_ip6_udp_csum0_drop", P_REV_TC,
+	  { NH, UDP6(BE2_6, 7000, CLI6, 40713), .csum0 = true },
+	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_INVALID, 1) },
+	  .add_flow = true, .to_addr = VPS6, .to_port = 7000,
+	  .note = "passed, the stack would forward it untranslated" },
+	{ "rev_xdp_ip6_udp_csum0_to_tc", P_REV_XDP,
+	  { NH, UDP6(BE2_6, 7000, CLI6, 40714), .csum0 = true },
+	  PASS_XDP(CRBPF_ST_PASS_INVALID), .add_flow = true, .to_addr = VPS6,
+	  .to_port = 7000, .note = "crbpf_rev_tc behind it drops it" },
+	{ "rev_tc_ip4_csum_bad", P_REV_TC,
+	  { NH, TCP4(BE2_4, 22, CLI4, 40715), .ip_csum_bad = true },
+	  PASS_TC(CRBPF_ST_PASS_INVALID), .add_flow = true, .to_addr = VPS4,
+	  .to_port = 2222, .note = "the stack drops it before forwarding" },
+	{ "tun_tc_ip4_totlen_past_frame", P_TUN_TC,
+	  { TUN, TCP4(L3SRC4_BE, 443, CLI4, 40716), .l3only = true, .len_raw = 200 },
+	  PASS_TC(CRBPF_ST_PASS_INVALID) },
 
 	/* ---- range 8000-8010 -> 9000-9010, written as single entries ---- */
 	{ "tc_range_below", P_EDGE_TC, { PUB, TCP4(CLI4, 40050, VPS4, 7999) },
@@ -348,7 +427,7 @@ const struct tcase edge_cases[] = {
 	  { PUB, TCP4("198.51.100.40", 40321, VPS4, 80) },
 	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, .setup = stale_flow,
 	  .check_flow = true,
-	  .note = "an old flow entry pointing at 8080 is replaced by the live one" },
+	  .note = "an expired flow entry pointing at 8080 is replaced by the live one" },
 	{ "tc_v4_l2_no_route", P_EDGE_TC, { PUB, TCP4(CLI4, 40322, VPS4, 4444) },
 	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_NO_ROUTE, 1) },
 	  .note = "backend unreachable: dropped as it came" },
@@ -395,16 +474,16 @@ const struct tcase edge_cases[] = {
 	{ "xdp_trunc_ip4_opts", P_EDGE_XDP,
 	  { PUB, TCP4(CLI4, 40080, VPS4, 2222), .opt_words = 10, .cut = CUT_L3,
 	    .cut_len = 59 },
-	  PASS_XDP(CRBPF_ST_PASS_MALFORMED) },
+	  PASS_XDP(CRBPF_ST_PASS_INVALID) },
 	{ "xdp_trunc_ip6", P_EDGE_XDP,
 	  { PUB, TCP6(CLI6, 40081, VPS6, 2222), .cut = CUT_L3, .cut_len = 30 },
 	  PASS_XDP(CRBPF_ST_PASS_MALFORMED) },
 	{ "xdp_trunc_tcp4", P_EDGE_XDP,
 	  { PUB, TCP4(CLI4, 40082, VPS4, 2222), .cut = CUT_L4, .cut_len = 19 },
-	  PASS_XDP(CRBPF_ST_PASS_MALFORMED) },
+	  PASS_XDP(CRBPF_ST_PASS_INVALID) },
 	{ "xdp_trunc_udp6", P_EDGE_XDP,
 	  { PUB, UDP6(CLI6, 40083, VPS6, 7000), .cut = CUT_L4, .cut_len = 5 },
-	  PASS_XDP(CRBPF_ST_PASS_MALFORMED) },
+	  PASS_XDP(CRBPF_ST_PASS_INVALID) },
 
 	/* ---- crbpf_edge_xdp, L2 backends (issue 3): full rewrite + devmap ---- */
 	{ "xdp_v4_l2_hit", P_EDGE_XDP, { PUB, TCP4(CLI4, 40090, VPS4, 2222) },
@@ -626,8 +705,9 @@ const struct tcase edge_cases[] = {
 	{ "rev_tc_icmp4_ambiguous_static", P_REV_TC,
 	  { TUN, ICMP4_ERR(BE3_4, CLI4, 3, 3), .quote_len = -1,
 	    QUOTE(TCP4(CLI4, 40521, BE3_4, 80)) },
-	  PASS_TC(CRBPF_ST_PASS_REV_MISS), .to_addr = VPS4, .to_port = 80,
-	  .note = "crbpf_rev refs 2 (80 and 8080): without a flow entry, untouched" },
+	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1) },
+	  .to_addr = VPS4, .to_port = 80,
+	  .note = "crbpf_rev refs 2 (80 and 8080), no flow: dropped, never out untranslated" },
 	{ "rev_tc_icmp6_unknown_flow", P_REV_TC,
 	  { NH, ICMP6_ERR(BE2_6, CLI6, 1, 4), .quote_len = -1,
 	    QUOTE(UDP6(CLI6, 40522, BE2_6, 7001)) },
@@ -738,7 +818,7 @@ const struct tcase edge_cases[] = {
 	{ "tun_tc_trunc_tcp", P_TUN_TC,
 	  { TUN, TCP4(L3SRC4_BE, 443, CLI4, 40149), .l3only = true, .cut = CUT_L4,
 	    .cut_len = 17 },
-	  PASS_TC(CRBPF_ST_PASS_MALFORMED) },
+	  PASS_TC(CRBPF_ST_PASS_INVALID) },
 
 	{ "rev_tc_v4_udp_csum_ffff", P_REV_TC,
 	  { NH, UDP4(BE2_4, 7000, "198.51.100.25", 5559) },
@@ -780,8 +860,20 @@ const struct tcase edge_cases[] = {
 	  MST_OUT(4, IPPROTO_TCP, 8080, 1), .note = "flow from two_ports_fwd_8080" },
 	{ "two_ports_rev_no_flow", P_REV_TC,
 	  { TUN, TCP4(BE3_4, 80, "198.51.100.13", 40122) },
+	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1) },
+	  .note = "crbpf_rev refs 2 is ambiguous: no flow, dropped (issue 11 item 3)" },
+	{ "two_ports_rev_no_flow_to_vps", P_REV_TC,
+	  { TUN, TCP4(BE3_4, 80, VPS4, 40123) },
 	  PASS_TC(CRBPF_ST_PASS_REV_MISS),
-	  .note = "crbpf_rev refs 2 is ambiguous: without a flow entry, untouched" },
+	  .note = "the same for the VPS itself: the stack delivers it, untouched" },
+	{ "two_ports_rev_no_flow_unrouted", P_REV_TC,
+	  { TUN, TCP4(BE3_4, 80, NOROUTE_CLI4, 40124) },
+	  PASS_TC(CRBPF_ST_PASS_REV_MISS),
+	  .note = "nowhere to forward it: the stack drops it, untouched" },
+	{ "two_ports_rev_unmapped_port", P_REV_TC,
+	  { TUN, TCP4(BE3_4, 81, "198.51.100.13", 40125) },
+	  PASS_TC(CRBPF_ST_PASS_REV_MISS),
+	  .note = "not from a mapped port: routed traffic, not ours" },
 
 	/* ---- reverse in XDP: crbpf_rev_xdp on the Ethernet next hop ---- */
 	{ "xdp_two_ports_fwd_2222", P_EDGE_XDP,
@@ -802,8 +894,8 @@ const struct tcase edge_cases[] = {
 	  MST_OUT(4, IPPROTO_TCP, 2223, 1) },
 	{ "xdp_two_ports_rev_no_flow", P_REV_XDP,
 	  { NH, TCP4(BE2_4, 22, "198.51.100.53", 40402) },
-	  PASS_XDP(CRBPF_ST_PASS_REV_MISS),
-	  .note = "crbpf_rev refs 2: without a flow entry, untouched" },
+	  .verdict = XDP_DROP, .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1) },
+	  .note = "crbpf_rev refs 2: no flow, dropped" },
 	{ "rev_xdp_v4_flow", P_REV_XDP, { NH, TCP4(BE2_4, 22, CLI4, 40130) },
 	  XDP_REDIRECT, SNAT(VPS4, 2222), M_REV, { ST(CRBPF_ST_REV_XDP, 1) },
 	  MST_OUT(4, IPPROTO_TCP, 2222, 1), .add_flow = true },

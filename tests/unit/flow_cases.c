@@ -67,8 +67,8 @@ static bool fget(const struct fref *f, struct crbpf_flow *v)
 	struct crbpf_flow_key k;
 
 	fkey(f, &k);
-	if (bpf_map_lookup_elem(edge_map_fd("crbpf_flows"), &k, v)) {
-		unit_fail("no crbpf_flows entry for client port %u", f->cport);
+	if (flow_lookup(&k, v) < 0) {
+		unit_fail("no flow entry for client port %u", f->cport);
 		return false;
 	}
 	return true;
@@ -79,8 +79,7 @@ static void fput(const struct fref *f, const struct crbpf_flow *v)
 	struct crbpf_flow_key k;
 
 	fkey(f, &k);
-	if (bpf_map_update_elem(edge_map_fd("crbpf_flows"), &k, v, BPF_ANY))
-		unit_fail("cannot write crbpf_flows entry for port %u", f->cport);
+	flow_store(&k, v);
 }
 
 /* A live entry as the programs would have written it, public side pub0. */
@@ -88,6 +87,7 @@ static void finsert(const struct fref *f, const char *pub, __u16 pport,
 		    __u16 flags, __u64 idle_ns)
 {
 	struct crbpf_flow v = {};
+	struct crbpf_flow_key k;
 	__u64 now = mono_ns();
 
 	parse_addr(f->family, pub, v.public_addr);
@@ -97,6 +97,11 @@ static void finsert(const struct fref *f, const char *pub, __u16 pport,
 	v.created_ns = now - idle_ns - 5 * SEC_NS;
 	v.seen_ns = now - idle_ns;
 	v.in_packets = 1;
+	/* where the programs would keep it: by whether it has a reply */
+	fkey(f, &k);
+	bpf_map_delete_elem(edge_map_fd("crbpf_flows"), &k);
+	if (edge_map_fd("crbpf_unreplied") >= 0)
+		bpf_map_delete_elem(edge_map_fd("crbpf_unreplied"), &k);
 	fput(f, &v);
 }
 
@@ -379,6 +384,175 @@ static void v6_age_past_udp(void)
 	fage(&V6, (CRBPF_TO_UDP_DEFAULT + 2) * SEC_NS);
 }
 
+/* ---- 411xx: a packet on another public side leaves a live flow alone ---- */
+
+static const struct fref R1 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41101 };
+static const struct fref R2 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41102 };
+static const struct fref R3 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41103 };
+static const struct fref R4 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41104 };
+static const struct fref R5 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41105 };
+static const struct fref RX = { 4, IPPROTO_TCP, BE2_4, 22, CLI4, 41106 };
+static const struct fref RU = { 4, IPPROTO_UDP, BE3_4, 5353, CLI4, 41107 };
+
+/* The entry as finsert() wrote it, 10 s idle: not touched by the run. */
+static bool kept(const struct fref *f, const char *pub, __u16 pport,
+		 __u16 flags)
+{
+	struct crbpf_flow v;
+	__be32 a[4];
+	bool ok = true;
+
+	if (!fget(f, &v))
+		return false;
+	parse_addr(f->family, pub, a);
+	ok &= ASSERT_TRUE(!memcmp(v.public_addr, a, sizeof(a)), "flow public_addr kept");
+	ok &= ASSERT_EQ(ntohs(v.public_port), pport, "flow public_port kept");
+	ok &= ASSERT_EQ(v.flags, flags, "flow flags kept");
+	ok &= ASSERT_EQ(v.in_packets, 1, "in_packets kept");
+	ok &= ASSERT_TRUE(mono_ns() - v.seen_ns >= 9 * SEC_NS, "seen_ns kept");
+	return ok;
+}
+
+static void r1_live_8080(void)
+{
+	finsert(&R1, VPS4, 8080, CRBPF_FLOW_REPLIED, 10 * SEC_NS);
+}
+
+static bool r1_kept(void)
+{
+	return kept(&R1, VPS4, 8080, CRBPF_FLOW_REPLIED);
+}
+
+static void r2_live_second_addr(void)
+{
+	finsert(&R2, VPS4_2, 80, CRBPF_FLOW_REPLIED, 10 * SEC_NS);
+}
+
+static bool r2_kept(void)
+{
+	return kept(&R2, VPS4_2, 80, CRBPF_FLOW_REPLIED);
+}
+
+static void r3_syn_sent_8080(void)
+{
+	finsert(&R3, VPS4, 8080, 0, 10 * SEC_NS);
+}
+
+static bool r3_kept(void)
+{
+	return kept(&R3, VPS4, 8080, 0);
+}
+
+static void r4_expired_8080(void)
+{
+	finsert(&R4, VPS4, 8080, 0, (CRBPF_TO_TCP_SYN_DEFAULT + 2) * SEC_NS);
+}
+
+static bool r4_replaced(void)
+{
+	struct crbpf_flow v;
+
+	if (!fget(&R4, &v))
+		return false;
+	return ASSERT_EQ(ntohs(v.public_port), 80, "flow public_port now 80") &
+	       fresh(&R4, 0);
+}
+
+static void r5_closed_8080(void)
+{
+	finsert(&R5, VPS4, 8080, CRBPF_FLOW_REPLIED | CRBPF_FLOW_FIN_IN |
+					 CRBPF_FLOW_FIN_OUT, 10 * SEC_NS);
+}
+
+static bool r5_reopened(void)
+{
+	struct crbpf_flow v;
+
+	if (!fget(&R5, &v))
+		return false;
+	return ASSERT_EQ(ntohs(v.public_port), 80, "flow public_port now 80") &
+	       fresh(&R5, 0);
+}
+
+static void rx_live_2223(void)
+{
+	finsert(&RX, VPS4, 2223, CRBPF_FLOW_REPLIED, 10 * SEC_NS);
+}
+
+static bool rx_kept(void)
+{
+	return kept(&RX, VPS4, 2223, CRBPF_FLOW_REPLIED);
+}
+
+/* udp 9053 leads to another backend: use 53's backend under another key */
+static void ru_live_53(void)
+{
+	finsert(&RU, VPS4_2, 53, CRBPF_FLOW_REPLIED, 10 * SEC_NS);
+}
+
+static bool ru_kept(void)
+{
+	return kept(&RU, VPS4_2, 53, CRBPF_FLOW_REPLIED);
+}
+
+/* ---- 412xx: established flows survive a flood of unreplied ones ---- */
+
+static const struct fref E1 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41201 };
+static const struct fref E2 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41202 };
+
+static bool table_is(const struct fref *f, int want)
+{
+	struct crbpf_flow_key k;
+	struct crbpf_flow v;
+
+	fkey(f, &k);
+	return ASSERT_EQ(flow_lookup(&k, &v), want,
+			 want ? "flow in crbpf_unreplied (0: crbpf_flows, -1: none)" :
+				"flow in crbpf_flows (1: crbpf_unreplied, -1: none)");
+}
+
+static bool e1_unreplied(void)
+{
+	return table_is(&E1, 1) & fresh(&E1, 0);
+}
+
+static bool e1_replied_stays(void)
+{
+	return table_is(&E1, 1) & counts(&E1, CRBPF_FLOW_REPLIED, 1, 1);
+}
+
+static bool e1_moved(void)
+{
+	return table_is(&E1, 0) & counts(&E1, CRBPF_FLOW_REPLIED, 2, 1);
+}
+
+/* Three flow tables' worth of spoofed flows through XDP (tcp 2222 ->
+ * 10.0.1.2:22), each a SYN, the backend's SYN-ACK (to the spoofed source,
+ * translated by crbpf_rev_xdp) and the SYN again: more than crbpf_flows
+ * holds, so with one table the established flow E1 (idle meanwhile) would
+ * be evicted; and a reply alone must not move a flow to crbpf_flows. */
+static void syn_flood(void)
+{
+	const struct pkt_spec syn = { .dev = DEV_PUB, TCP4("198.51.100.77", 0, VPS4, 2222),
+				      .tcp_flags = 0x02 };
+	const struct pkt_spec synack = { .dev = DEV_NH, TCP4(BE2_4, 22, "198.51.100.77", 0),
+					 .tcp_flags = 0x12 };
+	int n = 3 * UNIT_FLOWS;
+
+	ASSERT_EQ(unit_flood(P_EDGE_XDP, &syn, P_REV_XDP, &synack, 10000, n,
+			     XDP_REDIRECT), 2 * n, "flood SYNs forwarded");
+}
+
+static bool e1_survived(void)
+{
+	return table_is(&E1, 0) & counts(&E1, CRBPF_FLOW_REPLIED, 2, 2);
+}
+
+static bool e2_new_after_flood(void)
+{
+	return table_is(&E2, 1) & fresh(&E2, 0);
+}
+
 const struct tcase flow_cases[] = {
 	{ "flow_tcp_syn_creates", P_EDGE_TC, { PUB, TCP4(CLI4, 41001, VPS4, 80), SYN },
 	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP,
@@ -407,10 +581,11 @@ const struct tcase flow_cases[] = {
 	  TC_ACT_REDIRECT, SNAT(VPS4, 80), M_REV,
 	  { ST(CRBPF_ST_REV_TC, 1), ST(CRBPF_ST_FLOW_EXPIRED, 0) },
 	  .setup = t1_age_in_grace },
-	{ "flow_tcp_fin_expired_reply_passes", P_REV_TC,
+	{ "flow_tcp_fin_expired_reply_dropped", P_REV_TC,
 	  { TUN, TCP4(BE3_4, 80, CLI4, 41001), ACK },
-	  PASS_TC(), .st = { ST(CRBPF_ST_PASS_REV_MISS, 1), ST(CRBPF_ST_FLOW_EXPIRED, 1),
-			     ST(CRBPF_ST_REV_TC, 0) },
+	  .verdict = TC_ACT_SHOT,
+	  .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1), ST(CRBPF_ST_FLOW_EXPIRED, 1),
+		  ST(CRBPF_ST_REV_TC, 0) },
 	  .setup = t1_age_past_grace, .check = t1_untouched,
 	  .note = "expired = absent; 80 and 8080 share the backend port: no static rule" },
 	{ "flow_tcp_expired_recreated", P_EDGE_TC, { PUB, TCP4(CLI4, 41001, VPS4, 80), ACK },
@@ -430,9 +605,10 @@ const struct tcase flow_cases[] = {
 	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP,
 	  { ST(CRBPF_ST_FLOW_NEW, 0), ST(CRBPF_ST_FLOW_EXPIRED, 0) },
 	  .setup = t3_age_in_grace },
-	{ "flow_tcp_rst_expired_reply_passes", P_REV_TC,
+	{ "flow_tcp_rst_expired_reply_dropped", P_REV_TC,
 	  { TUN, TCP4(BE3_4, 80, CLI4, 41003), ACK },
-	  PASS_TC(), .st = { ST(CRBPF_ST_PASS_REV_MISS, 1), ST(CRBPF_ST_FLOW_EXPIRED, 1) },
+	  .verdict = TC_ACT_SHOT,
+	  .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1), ST(CRBPF_ST_FLOW_EXPIRED, 1) },
 	  .setup = t3_age_past_grace, .note = "tcp-close grace after RST" },
 
 	{ "flow_udp_creates", P_EDGE_TC, { PUB, UDP4(CLI4, 41004, VPS4, 53) },
@@ -480,9 +656,9 @@ const struct tcase flow_cases[] = {
 	{ "flow_rev_xdp_counts", P_REV_XDP, { NH, TCP4(BE2_4, 22, CLI4, 41006), SYNACK },
 	  XDP_REDIRECT, SNAT(VPS4, 2222), M_REV, { ST(CRBPF_ST_REV_XDP, 1) },
 	  .check = x1_replied },
-	{ "flow_rev_xdp_expired_passes", P_REV_XDP, { NH, TCP4(BE2_4, 22, CLI4, 41006), ACK },
-	  .verdict = XDP_PASS,
-	  .st = { ST(CRBPF_ST_PASS_REV_MISS, 1), ST(CRBPF_ST_FLOW_EXPIRED, 1) },
+	{ "flow_rev_xdp_expired_dropped", P_REV_XDP, { NH, TCP4(BE2_4, 22, CLI4, 41006), ACK },
+	  .verdict = XDP_DROP,
+	  .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1), ST(CRBPF_ST_FLOW_EXPIRED, 1) },
 	  .setup = x1_rst_past_grace, .note = "2222 and 2223 share the backend port" },
 
 	{ "flow_icmp_fwd_expired_passes", P_EDGE_TC,
@@ -499,6 +675,66 @@ const struct tcase flow_cases[] = {
 	  TC_ACT_REDIRECT, SNAT(VPS6, 5000), M_REV,
 	  { ST(CRBPF_ST_REV_STATIC, 1), ST(CRBPF_ST_FLOW_EXPIRED, 1) },
 	  .setup = v6_age_past_udp },
+
+	/* ---- issue 11 item 3: replied and unreplied flows apart ---- */
+	{ "flow_new_is_unreplied", P_EDGE_TC, { PUB, TCP4(CLI4, 41201, VPS4, 80), SYN },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FLOW_NEW, 1) },
+	  .check = e1_unreplied, .note = "a new flow starts in crbpf_unreplied" },
+	{ "flow_first_reply_marks", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 41201), SYNACK },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 80), M_REV, { ST(CRBPF_ST_REV_TC, 1) },
+	  .check = e1_replied_stays,
+	  .note = "a reply alone does not move it: backends answer spoofed SYNs too" },
+	{ "flow_ack_after_reply_moves", P_EDGE_TC, { PUB, TCP4(CLI4, 41201, VPS4, 80), ACK },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) },
+	  .check = e1_moved, .note = "the client's ACK after the SYN-ACK moves it to crbpf_flows" },
+	{ "flow_flood_keeps_replied", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 41201), ACK },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 80), M_REV,
+	  { ST(CRBPF_ST_REV_TC, 1), ST(CRBPF_ST_DROP_NO_XLATE, 0) },
+	  .setup = syn_flood, .check = e1_survived,
+	  .note = "12,288 spoofed SYN, SYN-ACK, SYN later (3x crbpf_flows), 80/8080 ambiguous: only the flow answers" },
+	{ "flow_new_after_flood", P_EDGE_TC, { PUB, TCP4(CLI4, 41202, VPS4, 80), SYN },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FLOW_NEW, 1) },
+	  .check = e2_new_after_flood },
+	{ "flow_new_after_flood_reply", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 41202), SYNACK },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 80), M_REV, { ST(CRBPF_ST_REV_TC, 1) } },
+
+	/* ---- issue 11 item 4: only a packet of a flow may change it ---- */
+	{ "flow_other_port_keeps_live", P_EDGE_TC, { PUB, TCP4(CLI4, 41101, VPS4, 80), ACK },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP,
+	  { ST(CRBPF_ST_FLOW_CONFLICT, 1), ST(CRBPF_ST_FLOW_NEW, 0), ST(CRBPF_ST_FWD_TC, 1) },
+	  .setup = r1_live_8080, .check = r1_kept,
+	  .note = "flow via 8080; a (spoofed) packet to 80 is forwarded, the flow stays" },
+	{ "flow_other_port_reply_keeps_port", P_REV_TC, { TUN, TCP4(BE3_4, 80, CLI4, 41101), ACK },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 8080), M_REV,
+	  .note = "replies still leave from the port the flow began on" },
+	{ "flow_other_addr_keeps_live", P_EDGE_TC, { PUB, TCP4(CLI4, 41102, VPS4, 80), ACK },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FLOW_CONFLICT, 1) },
+	  .setup = r2_live_second_addr, .check = r2_kept,
+	  .note = "flow via 203.0.113.11:80, packet to .10:80" },
+	{ "flow_other_port_syn_keeps_unreplied", P_EDGE_TC,
+	  { PUB, TCP4(CLI4, 41103, VPS4, 80), SYN },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_FLOW_CONFLICT, 1) },
+	  .setup = r3_syn_sent_8080, .check = r3_kept,
+	  .note = "a SYN to another port does not take over a live SYN-sent flow" },
+	{ "flow_other_port_replaces_expired", P_EDGE_TC,
+	  { PUB, TCP4(CLI4, 41104, VPS4, 80), SYN },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP,
+	  { ST(CRBPF_ST_FLOW_CONFLICT, 0), ST(CRBPF_ST_FLOW_NEW, 1) },
+	  .setup = r4_expired_8080, .check = r4_replaced },
+	{ "flow_other_port_reopens_closed", P_EDGE_TC,
+	  { PUB, TCP4(CLI4, 41105, VPS4, 80), SYN },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP,
+	  { ST(CRBPF_ST_FLOW_CONFLICT, 0), ST(CRBPF_ST_FLOW_NEW, 1) },
+	  .setup = r5_closed_8080, .check = r5_reopened,
+	  .note = "FIN both ways: a new SYN starts a new flow wherever it goes" },
+	{ "flow_other_port_keeps_live_xdp", P_EDGE_XDP,
+	  { PUB, TCP4(CLI4, 41106, VPS4, 2222), ACK },
+	  XDP_REDIRECT, DNAT(BE2_4, 22), M_FWD_L2,
+	  { ST(CRBPF_ST_FLOW_CONFLICT, 1), ST(CRBPF_ST_FWD_XDP, 1) },
+	  .setup = rx_live_2223, .check = rx_kept },
+	{ "flow_other_addr_keeps_live_udp", P_EDGE_TC, { PUB, UDP4(CLI4, 41107, VPS4, 53) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP, { ST(CRBPF_ST_FLOW_CONFLICT, 1) },
+	  .setup = ru_live_53, .check = ru_kept },
 };
 
 const int n_flow_cases = sizeof(flow_cases) / sizeof(flow_cases[0]);

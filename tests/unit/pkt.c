@@ -258,7 +258,7 @@ int pkt_build_macs(struct pkt_spec *s, const __u8 *dmac, const __u8 *smac,
 			ip[IP4_HLEN + i] = 1;
 		if (s->opt_words)
 			ip[iphl - 1] = 0;
-		put16(ip + 10, csum_fold(csum_add(0, ip, iphl)));
+		put16(ip + 10, csum_fold(csum_add(0, ip, iphl)) + s->ip_csum_bad);
 	} else {
 		__u8 *ip = buf + l3;
 

@@ -137,7 +137,8 @@ struct pkt_spec {
 	__u32 frag_id; /* IPv4 id / IPv6 fragment id; 0 = 0x1234 / 0xabcd */
 	bool v6hbh; /* IPv6: an 8-byte hop-by-hop header first */
 	int plen; /* payload bytes; 0 = 24, negative = none */
-	bool csum0; /* UDP over IPv4 sent without checksum */
+	bool csum0; /* UDP sent without checksum (IPv6: invalid, RFC 8200 8.1) */
+	bool ip_csum_bad; /* IPv4 header checksum off by one */
 	/* No Ethernet header: data starts at the IP header, as on wg/tun.
 	 * BPF_PROG_TEST_RUN still runs eth_type_trans() over the first 14
 	 * bytes, so the IP header must double as an Ethernet header whose
@@ -194,13 +195,30 @@ bool pkt_compare(const __u8 *want, int want_len, const __u8 *got, int got_len,
 		 int from);
 
 void parse_addr(int family, const char *str, __be32 addr[4]);
-/* Inserts a crbpf_flows entry {backend, client} -> public (pub0). */
+/* The flow entry of k in crbpf_flows (returns 0) or crbpf_unreplied (1);
+ * -1 when neither has it. An object without crbpf_unreplied has one table. */
+int flow_lookup(const struct crbpf_flow_key *k, struct crbpf_flow *v);
+/* Writes v for k where the programs keep it: the table that holds k now,
+ * else crbpf_flows when v has a reply, crbpf_unreplied when not. */
+bool flow_store(const struct crbpf_flow_key *k, const struct crbpf_flow *v);
+/* Runs prog on the frame of tmpl with client port sport0 + i for n distinct
+ * flows, each twice (as the audit's flood: a second packet marks an LRU
+ * entry referenced, as busy as any idle flow), with the backend's answer
+ * between them when reply is given (reply_prog on reply, destination port
+ * sport0 + i); returns how many forward runs gave verdict. */
+int unit_flood(int prog, const struct pkt_spec *tmpl, int reply_prog,
+	       const struct pkt_spec *reply, __u16 sport0, int n, int verdict);
+/* Inserts a live flow entry {backend, client} -> public (pub0), no reply
+ * yet (crbpf_unreplied). */
 bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
 		 const char *client, __u16 cport, const char *public_addr,
 		 __u16 public_port);
 void mac_str(const __u8 *mac, char *out);
 /* CLOCK_MONOTONIC in ns: the clock of crbpf_flow created_ns/seen_ns. */
 __u64 mono_ns(void);
+/* crbpf_flows of the unit runs, small enough for a flood case to overrun
+ * (crbpf_unreplied: crbpf_unreplied_entries() of it) */
+#define UNIT_FLOWS 4096
 /* The oldest entry a case writes is this far in the past. */
 #define UNIT_MIN_UPTIME_NS (150ULL * 1000000000ULL)
 /* fd of a map of the edge object the cases run against */
@@ -294,6 +312,9 @@ struct tcase {
 	/* UDP: payload chosen so that the rewritten packet's checksum computes
 	 * to 0, which must go out as 0xffff (0 would mean "no checksum") */
 	bool udp_ffff;
+	/* UDP: payload chosen so that the input's complete checksum equals the
+	 * folded pseudo-header sum, the value a CHECKSUM_PARTIAL packet holds */
+	bool csum_eq_pseudo;
 	/* tc: run with BPF_F_TEST_SKB_CHECKSUM_COMPLETE: the kernel sets
 	 * skb->csum over the packet before the run and fails it (EBADMSG) when
 	 * the program left skb->csum disagreeing with the bytes */
