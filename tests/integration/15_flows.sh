@@ -111,7 +111,26 @@ else
 	t_result flows-udp-listed PASS
 fi
 
+# ---- UDP idle expiry (udp-stream) ----
+# "idle" is whole seconds (floored), so a flow read idle I at time T has its
+# last packet in (T-I-1, T-I]: it must not be gone before T + timeout - I - 1
+# (less 0.5 s for the listing call itself).
+uidle=$(flow_idle udp "$uport")
+if [ -z "$uflow" ]; then
+	t_result flows-udp-idle-expiry SKIP "no UDP flow listed"
+elif [ "${uidle#* }" != "$UDP_STREAM" ]; then
+	t_result flows-udp-idle-expiry FAIL "listed timeout '${uidle#* }', want udp-stream=$UDP_STREAM"
+elif ! secs=$(wait_gone udp "$uport" $((UDP_STREAM + 10))); then
+	t_result flows-udp-idle-expiry FAIL "udp flow still listed $((UDP_STREAM + 10)) s later (udp-stream=$UDP_STREAM)"
+elif "$PY" -c "import sys; sys.exit(0 if $secs + ${uidle% *} >= $UDP_STREAM - 1.5 else 1)"; then
+	t_result flows-udp-idle-expiry PASS
+	echo "    udp flow idle ${uidle% *} s when read, gone ${secs} s later (udp-stream=$UDP_STREAM)"
+else
+	t_result flows-udp-idle-expiry FAIL "udp flow idle ${uidle% *} s gone after ${secs} more, before its $UDP_STREAM s timeout"
+fi
+
 # ---- a flow without a reply: listed from crbpf_unreplied, purged by port del ----
+# (After the UDP expiry check: under emulation its commands outlast udp-stream.)
 # 5301 leads to home, where nothing listens (its ICMP error is no reply).
 # unreplied_count PORT: crbpf_unreplied entries of public port PORT, expired
 # or not (the listing hides expired ones; udp=2 s here).
@@ -140,24 +159,6 @@ if [ "$before" != 1 ] || [ "$after" != 0 ]; then
 	t_result flows-unreplied-purged FAIL "crbpf_unreplied entries of port 5301 before/after port del: $before/$after, want 1/0"
 else
 	t_result flows-unreplied-purged PASS
-fi
-
-# ---- UDP idle expiry (udp-stream) ----
-# "idle" is whole seconds (floored), so a flow read idle I at time T has its
-# last packet in (T-I-1, T-I]: it must not be gone before T + timeout - I - 1
-# (less 0.5 s for the listing call itself).
-uidle=$(flow_idle udp "$uport")
-if [ -z "$uflow" ]; then
-	t_result flows-udp-idle-expiry SKIP "no UDP flow listed"
-elif [ "${uidle#* }" != "$UDP_STREAM" ]; then
-	t_result flows-udp-idle-expiry FAIL "listed timeout '${uidle#* }', want udp-stream=$UDP_STREAM"
-elif ! secs=$(wait_gone udp "$uport" $((UDP_STREAM + 10))); then
-	t_result flows-udp-idle-expiry FAIL "udp flow still listed $((UDP_STREAM + 10)) s later (udp-stream=$UDP_STREAM)"
-elif "$PY" -c "import sys; sys.exit(0 if $secs + ${uidle% *} >= $UDP_STREAM - 1.5 else 1)"; then
-	t_result flows-udp-idle-expiry PASS
-	echo "    udp flow idle ${uidle% *} s when read, gone ${secs} s later (udp-stream=$UDP_STREAM)"
-else
-	t_result flows-udp-idle-expiry FAIL "udp flow idle ${uidle% *} s gone after ${secs} more, before its $UDP_STREAM s timeout"
 fi
 
 # ---- TCP close: the flow stays for the tcp-fin grace, then goes ----
