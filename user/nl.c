@@ -551,30 +551,66 @@ static void *grow(void *v, int n, int *cap, size_t sz)
 	return nv;
 }
 
-struct route_dump {
-	struct nl_route *v;
+/* A growing array of one kind of dump record. */
+struct dump {
+	void *v;
+	size_t sz;
 	int n, cap, err;
 };
+
+/* The next record, zeroed; NULL (and d->err) when memory runs out. */
+static void *dump_slot(struct dump *d)
+{
+	void *v = grow(d->v, d->n, &d->cap, d->sz);
+
+	if (!v) {
+		d->err = -ENOMEM;
+		return NULL;
+	}
+	d->v = v;
+	return memset((char *)v + d->sz * d->n++, 0, d->sz);
+}
+
+/* Dumps one family of a table-like object (routes, rules: both requests
+ * start with the family byte); a kernel without that family has none. */
+static int family_dump(__u16 type, __u8 af, size_t hdr_len, mnl_cb_t cb,
+		       struct dump *d, void **out, int *n)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	__u8 *hdr;
+	int ret;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	hdr = mnl_nlmsg_put_extra_header(nlh, hdr_len);
+	hdr[0] = af;
+	ret = nl_talk(NETLINK_ROUTE, nlh, cb, d);
+	if (ret == -EAFNOSUPPORT)
+		ret = 0;
+	ret = ret ?: d->err;
+	if (ret) {
+		free(d->v);
+		return ret;
+	}
+	*out = d->v;
+	*n = d->n;
+	return 0;
+}
 
 static int route_dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 	struct nlattr *tb[RTA_MAX + 1] = {};
-	struct route_dump *d = data;
-	struct nl_route *r, *v;
+	struct nl_route *r;
 
 	if (nlh->nlmsg_type != RTM_NEWROUTE ||
 	    (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6))
 		return MNL_CB_OK;
-	v = grow(d->v, d->n, &d->cap, sizeof(*v));
-	if (!v) {
-		d->err = -ENOMEM;
+	r = dump_slot(data);
+	if (!r)
 		return MNL_CB_ERROR;
-	}
-	d->v = v;
 	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
-	r = &d->v[d->n++];
-	memset(r, 0, sizeof(*r));
 	r->table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
 	r->dst.family = family_of_af(rtm->rtm_family);
 	r->dst_len = rtm->rtm_dst_len;
@@ -587,36 +623,14 @@ static int route_dump_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* Every route of every table, one family. A kernel without IPv6 has none. */
+/* Every route of every table, one family. */
 int nl_routes(int af, struct nl_route **out, int *n)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct route_dump d = {};
-	struct rtmsg *rtm;
-	int ret;
+	struct dump d = { .sz = sizeof(**out) };
 
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = af;
-	ret = nl_talk(NETLINK_ROUTE, nlh, route_dump_cb, &d);
-	if (ret == -EAFNOSUPPORT)
-		ret = 0;
-	ret = ret ?: d.err;
-	if (ret) {
-		free(d.v);
-		return ret;
-	}
-	*out = d.v;
-	*n = d.n;
-	return 0;
+	return family_dump(RTM_GETROUTE, af, sizeof(struct rtmsg), route_dump_cb,
+			   &d, (void **)out, n);
 }
-
-struct rule_dump {
-	struct nl_rule *v;
-	int n, cap, err;
-};
 
 static int rule_attr_cb(const struct nlattr *attr, void *data)
 {
@@ -632,20 +646,14 @@ static int rule_dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
 	struct nlattr *tb[FRA_MAX + 1] = {};
-	struct rule_dump *d = data;
-	struct nl_rule *r, *v;
+	struct nl_rule *r;
 
 	if (nlh->nlmsg_type != RTM_NEWRULE)
 		return MNL_CB_OK;
-	v = grow(d->v, d->n, &d->cap, sizeof(*v));
-	if (!v) {
-		d->err = -ENOMEM;
+	r = dump_slot(data);
+	if (!r)
 		return MNL_CB_ERROR;
-	}
-	d->v = v;
 	mnl_attr_parse(nlh, sizeof(*frh), rule_attr_cb, tb);
-	r = &d->v[d->n++];
-	memset(r, 0, sizeof(*r));
 	r->family = family_of_af(frh->family);
 	r->action = frh->action;
 	r->flags = frh->flags;
@@ -663,25 +671,8 @@ static int rule_dump_cb(const struct nlmsghdr *nlh, void *data)
 /* The policy routing rules of one family (`ip rule show`). */
 int nl_rules(int af, struct nl_rule **out, int *n)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct rule_dump d = {};
-	struct fib_rule_hdr *frh;
-	int ret;
+	struct dump d = { .sz = sizeof(**out) };
 
-	nlh->nlmsg_type = RTM_GETRULE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
-	frh->family = af;
-	ret = nl_talk(NETLINK_ROUTE, nlh, rule_dump_cb, &d);
-	if (ret == -EAFNOSUPPORT)
-		ret = 0;
-	ret = ret ?: d.err;
-	if (ret) {
-		free(d.v);
-		return ret;
-	}
-	*out = d.v;
-	*n = d.n;
-	return 0;
+	return family_dump(RTM_GETRULE, af, sizeof(struct fib_rule_hdr),
+			   rule_dump_cb, &d, (void **)out, n);
 }
