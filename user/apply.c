@@ -732,29 +732,6 @@ static bool run_extends(const struct run *r, const struct entry *e)
 		       ntohs(r->be.port) - ntohs(r->k.port);
 }
 
-static void except_text(const __u8 *bits, char *buf, size_t len)
-{
-	size_t used = 0;
-	int p, q;
-
-	buf[0] = 0;
-#define BIT(p) (bits[(p) / 8] & (1 << ((p) % 8)))
-	for (p = 1; p <= 65535; p++) {
-		if (!BIT(p))
-			continue;
-		for (q = p; q < 65535 && BIT(q + 1); q++)
-			;
-		if (used + 16 >= len)
-			break;
-		used += q == p ? snprintf(buf + used, len - used, "%s%d",
-					  used ? "," : "", p) :
-				 snprintf(buf + used, len - used, "%s%d-%d",
-					  used ? "," : "", p, q);
-		p = q;
-	}
-#undef BIT
-}
-
 /* The words of port add that made run r. */
 static void run_text(const struct run *r, const struct live *lv, int txports,
 		     char *buf, size_t len)
@@ -776,7 +753,7 @@ static void run_text(const struct run *r, const struct live *lv, int txports,
 	used = snprintf(buf, len, "%s %s %s", proto_str(r->k.proto), range, backend);
 	if (all) {
 		except_bits_live(lv, &r->k, bits);
-		except_text(bits, xbuf, sizeof(xbuf));
+		port_set_text(bits, xbuf, sizeof(xbuf));
 		if (xbuf[0])
 			used += snprintf(buf + used, len - used, " --except %s", xbuf);
 	}

@@ -220,3 +220,28 @@ bool addr_is_private(const struct addr *a)
 	return (v >> 24) == 10 || (v >> 20) == (0xac100000U >> 20) ||
 	       (v >> 16) == 0xc0a8 || (v >> 22) == (0x64400000U >> 22);
 }
+
+/* A set of ports (bit p of bits: port p) as "22,2222,60000-60100"; empty
+ * when none. Stops before buf would overflow. */
+void port_set_text(const __u8 *bits, char *buf, size_t len)
+{
+	size_t used = 0;
+	int p, q;
+
+	buf[0] = 0;
+#define BIT(p) (bits[(p) / 8] & (1 << ((p) % 8)))
+	for (p = 1; p <= 65535; p++) {
+		if (!BIT(p))
+			continue;
+		for (q = p; q < 65535 && BIT(q + 1); q++)
+			;
+		if (used + 16 >= len)
+			break;
+		used += q == p ? snprintf(buf + used, len - used, "%s%d",
+					  used ? "," : "", p) :
+				 snprintf(buf + used, len - used, "%s%d-%d",
+					  used ? "," : "", p, q);
+		p = q;
+	}
+#undef BIT
+}

@@ -663,36 +663,25 @@ static int port_list(struct port_args *a)
 /* The exceptions of an `all` entry as "22,2222,60000-60100" (empty: none). */
 static void except_str(const struct crbpf_port_key *scope, char *buf, size_t len)
 {
-	static char ports[65536];
+	static __u8 bits[65536 / 8];
 	struct crbpf_port_key k;
-	size_t used = 0;
 	__u8 one;
-	int fd, p, q;
+	int fd, p;
 
 	buf[0] = 0;
 	fd = pin_map_open("crbpf_except");
 	if (fd < 0)
 		return;
+	memset(bits, 0, sizeof(bits));
 	/* Per port: the set is small and only read here. */
 	for (p = 1; p <= 65535; p++) {
 		k = *scope;
 		k.port = htons(p);
-		ports[p] = !bpf_map_lookup_elem(fd, &k, &one);
+		if (!bpf_map_lookup_elem(fd, &k, &one))
+			bits[p / 8] |= 1 << (p % 8);
 	}
 	close(fd);
-	for (p = 1; p <= 65535; p++) {
-		if (!ports[p])
-			continue;
-		for (q = p; q < 65535 && ports[q + 1]; q++)
-			;
-		if (used + 16 >= len)
-			break;
-		used += q == p ? snprintf(buf + used, len - used, "%s%d",
-					  used ? "," : "", p) :
-				 snprintf(buf + used, len - used, "%s%d-%d",
-					  used ? "," : "", p, q);
-		p = q;
-	}
+	port_set_text(bits, buf, len);
 }
 
 int port_list_print(const char *only_dev, bool json)

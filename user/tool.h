@@ -67,6 +67,7 @@ const char *family_str(__u8 family);
 int resolve_iface(const char *name, int *ifindex);
 bool if_is_up(const char *name);
 bool addr_is_private(const struct addr *a);
+void port_set_text(const __u8 *bits, char *buf, size_t len);
 const char *ifname(int ifindex, char *buf);
 void json_str(FILE *f, const char *s);
 
