@@ -2,7 +2,8 @@
 /* crbpf watch: keeps forwarding working while the machine changes under it.
  * rtnetlink link, address and route events start a repair pass (20 ms
  * after the first event of a burst, so a wg-quick up that adds a device,
- * its address and its routes is one pass); a pass also runs every 10 s in
+ * its address and its routes is one pass; never closer than 100 ms to the
+ * previous one, whatever the event rate); a pass also runs every 10 s in
  * case an event was lost. A pass: the config file, while it has not been
  * applied yet (its devices or its backends' routes may come later than the
  * service; retried on events and SIGHUP, not every 10 s); public devices
@@ -26,6 +27,9 @@
 #include <sys/socket.h>
 
 #define WATCH_SETTLE_MS 20
+/* Between two passes at least this: route churn (a BGP-fed table, a
+ * flapping link) must not keep watch dumping the maps back to back. */
+#define WATCH_MIN_GAP_MS 100
 #define WATCH_PERIOD_MS 10000
 
 static long long now_ms(void)
@@ -112,7 +116,7 @@ int cmd_watch(int argc, char **argv)
 				    RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
 				    RTMGRP_IPV6_ROUTE;
 	struct watch w = { .file = CRBPF_CONF_DEFAULT };
-	long long due, next_periodic;
+	long long due, next_periodic, last_pass = 0;
 	struct mnl_socket *nl = NULL;
 	struct pollfd pfd[2];
 	int sfd = -1, rcvbuf = 1 << 22, ret;
@@ -166,7 +170,8 @@ int cmd_watch(int argc, char **argv)
 			watch_pass(&w, due < 0 || due > t);
 			fflush(stderr);
 			due = -1;
-			next_periodic = now_ms() + WATCH_PERIOD_MS;
+			last_pass = now_ms();
+			next_periodic = last_pass + WATCH_PERIOD_MS;
 			continue;
 		}
 		if (poll(pfd, 2, until - t) < 0 && errno != EINTR) {
@@ -177,6 +182,8 @@ int cmd_watch(int argc, char **argv)
 		if ((pfd[0].revents & POLLIN) && nl_drain(nl) && due < 0) {
 			info("rtnetlink event");
 			due = now_ms() + WATCH_SETTLE_MS;
+			if (last_pass && due < last_pass + WATCH_MIN_GAP_MS)
+				due = last_pass + WATCH_MIN_GAP_MS;
 		}
 		if (!(pfd[1].revents & POLLIN) ||
 		    read(sfd, &si, sizeof(si)) != sizeof(si))
