@@ -205,7 +205,7 @@ static __always_inline void record_flow(const struct pkt *p,
 	if (replied && live) {
 		/* the same public side, another mapping kind: in place */
 		if (!bpf_map_update_elem(&crbpf_flows, &fk, &fv, BPF_ANY))
-			frag_pair_note(p, be, ifindex);
+			frag_pair_note(p, be, ifindex, bpf_ktime_get_ns());
 		return;
 	}
 	/* A new flow has no reply yet: an expired or ended replied entry
@@ -215,7 +215,7 @@ static __always_inline void record_flow(const struct pkt *p,
 	err = bpf_map_update_elem(&crbpf_unreplied, &fk, &fv,
 				  cur && !replied ? BPF_ANY : BPF_NOEXIST);
 	if (!err) {
-		frag_pair_note(p, be, ifindex);
+		frag_pair_note(p, be, ifindex, bpf_ktime_get_ns());
 		if (live)
 			return;
 		count(CRBPF_ST_FLOW_NEW);
@@ -744,7 +744,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	} else if (ret == CRBPF_ST_PASS_PROTO) {
 		ret = parse_icmp_err(skb, &p, &fk, &ie);
 	}
-	if (ret == CRBPF_ST_DROP_FRAG_AMBIGUOUS)
+	if (ret == CRBPF_ST_DROP_FRAG_AMBIGUOUS || ret == CRBPF_ST_DROP_NO_XLATE)
 		return tc_drop(ret);
 	/* The stack would forward it as it is (forwarding checks no L4
 	 * checksum), with the backend's source, to a client that drops it. */
@@ -757,12 +757,11 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		ret = lookup_reverse(&fk, now, &pub, &flow);
 		if (ret == CRBPF_ST_DROP_NO_XLATE)
 			ret = rev_no_xlate(skb, &p, skb->ingress_ifindex, &fib);
-		/* later fragments of a dropped first one pass, as before
-		 * (no L4 header, nobody reassembles them) */
+		/* the rest of a dropped first fragment is dropped too:
+		 * passed, the stack would forward it untranslated */
 		if (fi.frag)
-			frag_first_rev(&p, &fi, ret == CRBPF_ST_DROP_NO_XLATE ?
-						       CRBPF_ST_PASS_REV_MISS : ret,
-				       pub.addr, pub.port, pub.ifindex);
+			frag_first_rev(&p, &fi, ret, pub.addr, pub.port,
+				       pub.ifindex);
 		if (ret == CRBPF_ST_DROP_NO_XLATE)
 			return tc_drop(ret);
 		if (ret == CRBPF_ST_PASS_REV_MISS)

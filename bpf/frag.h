@@ -13,11 +13,24 @@
  * yet. It is sent on when the address pair alone answers: every flow that
  * client has through that public address leads to one backend address
  * (forward), every flow between that backend and client to one public
- * address (reverse). The pair entries are written when a flow is created.
- * Without a pair entry the fragment is no part of mapped traffic (the VPS's
- * own, or home traffic the VPS routes) and passes untouched; with an
- * ambiguous one it is dropped and counted. The decision is remembered like a
- * first fragment's, so the rest of the datagram follows the same way.
+ * address (reverse). The pair entries (crbpf_frag_pairs) are written when a
+ * flow is created and confirmed by every translated first fragment, and only
+ * for mapped traffic; one unconfirmed for CRBPF_FRAG_PAIR_TIMEOUT_NS is gone,
+ * and `crbpf port del` removes those of the backends it unmaps. Without a
+ * pair entry the fragment is no part of mapped traffic (the VPS's own, or
+ * home traffic the VPS routes) and passes untouched; with an ambiguous one
+ * it is dropped and counted. A pair is ambiguous for
+ * CRBPF_FRAG_PAIR_TIMEOUT_NS after its last contradiction (a second answer,
+ * or a first fragment of the VPS's own), then gone until traffic confirms it
+ * again: a spoofed packet cannot mark a client for good. The decision is
+ * remembered like a first fragment's, so the rest of the datagram follows
+ * the same way.
+ *
+ * Datagram entries are written for mapped datagrams; one that says "pass" (a
+ * first fragment of the VPS's own) only when a pair or an earlier guess
+ * would otherwise steer the rest, and one that says "drop" when the first
+ * fragment was a reply crbpf could not translate (its rest must not leave
+ * untranslated either).
  *
  * XDP leaves every fragment to tc: fragments are rare, tc must handle them
  * anyway for layer-3 backends, and one implementation is one to verify.
@@ -39,6 +52,13 @@
  * 30 s) belongs to a datagram no receiver still waits for: the 16-bit IPv4
  * id wraps, and an old decision must not steer a new datagram. */
 #define CRBPF_FRAG_TIMEOUT_NS (30ULL * 1000000000ULL)
+/* A pair entry lives this long after the traffic that last confirmed it (a
+ * new flow, a translated first fragment): twice the reassembly timeout, so a
+ * flow's fragmented datagrams a few seconds apart keep it; an ambiguous one
+ * this long after its last contradiction. */
+#define CRBPF_FRAG_PAIR_TIMEOUT_NS (60ULL * 1000000000ULL)
+/* A live pair is confirmed (written) at most this often. */
+#define CRBPF_FRAG_PAIR_STEP_NS 1000000000ULL
 
 /* Returned by frag_parse(): a fragment without the L4 header; p holds the
  * IP fields, p->proto the datagram's protocol, sport/dport are 0. */
@@ -55,6 +75,14 @@ struct {
 	__type(value, struct crbpf_frag);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crbpf_frags SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CRBPF_MAX_FRAG_PAIRS);
+	__type(key, struct crbpf_frag_key);
+	__type(value, struct crbpf_frag);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_frag_pairs SEC(".maps");
 
 struct frag_info {
 	__be32 id; /* IPv4: the 16-bit id as found; IPv6: Fragment header id */
@@ -153,6 +181,11 @@ static __always_inline int frag_parse(void *data, void *end, __u32 len,
 			/* next header, reserved, offset|M, id */
 			__u8 *fh = cursor_hdr(&c);
 
+			/* beyond the payload length (0 too: no jumbogram is
+			 * fragmented) the kernel drops it as truncated */
+			if (c.off + 8 > (__u32)p->l3_off + sizeof(*ip6h) +
+						bpf_ntohs(ip6h->payload_len))
+				return CRBPF_ST_PASS_INVALID;
 			if ((void *)(fh + 8) > c.end)
 				return CRBPF_ST_PASS_MALFORMED;
 			proto = fh[0];
@@ -232,26 +265,57 @@ static __always_inline void frag_datagram_key(struct crbpf_frag_key *k,
 	frag_key(k, kind, p->family, p->proto, p->saddr, p->daddr, fi->id);
 }
 
-/* Lookup first, as record_flow(): an LRU update of an existing key would
- * churn the free lists. A pair that meets a second answer is ambiguous. */
-static __always_inline void frag_pair_put(const struct crbpf_frag_key *k,
-					  const struct crbpf_frag *v)
+static __always_inline bool frag_pair_stale(const struct crbpf_frag *v,
+					   __u64 now)
 {
-	struct crbpf_frag *cur = bpf_map_lookup_elem(&crbpf_frags, k);
-
-	if (!cur) {
-		bpf_map_update_elem(&crbpf_frags, k, v, BPF_NOEXIST);
-		return;
-	}
-	if (!addr_eq(cur->addr, v->addr) || cur->ifindex != v->ifindex)
-		cur->flags |= CRBPF_FRAG_AMBIGUOUS;
+	return now > v->written_ns &&
+	       now - v->written_ns > CRBPF_FRAG_PAIR_TIMEOUT_NS;
 }
 
-/* A flow was created: client p->saddr reached backend be through public
- * address p->daddr on ifindex. */
-static __always_inline void frag_pair_note(const struct pkt *p,
-					   const struct crbpf_backend *be,
-					   __u32 ifindex)
+/* The live pair entry under k, or NULL. */
+static __always_inline struct crbpf_frag *
+frag_pair_get(const struct crbpf_frag_key *k, __u64 now)
+{
+	struct crbpf_frag *cur = bpf_map_lookup_elem(&crbpf_frag_pairs, k);
+
+	if (cur && frag_pair_stale(cur, now))
+		return NULL;
+	return cur;
+}
+
+/* Mapped traffic confirms the pair's answer v (written_ns unset). Lookup
+ * first, as record_flow(): an LRU update of an existing key would churn the
+ * free lists. A pair that meets a second answer is ambiguous from now on
+ * (and keeps the newer answer for when that ends); a stale one starts over. */
+static __always_inline void frag_pair_put(const struct crbpf_frag_key *k,
+					  struct crbpf_frag *v, __u64 now)
+{
+	struct crbpf_frag *cur = bpf_map_lookup_elem(&crbpf_frag_pairs, k);
+
+	v->written_ns = now;
+	if (!cur) {
+		bpf_map_update_elem(&crbpf_frag_pairs, k, v, BPF_NOEXIST);
+		return;
+	}
+	if (frag_pair_stale(cur, now)) {
+		*cur = *v;
+		return;
+	}
+	if (!addr_eq(cur->addr, v->addr) || cur->ifindex != v->ifindex) {
+		v->flags |= CRBPF_FRAG_AMBIGUOUS;
+		*cur = *v;
+		return;
+	}
+	/* an ambiguous pair ages from its last contradiction */
+	if (!(cur->flags & CRBPF_FRAG_AMBIGUOUS) &&
+	    now - cur->written_ns >= CRBPF_FRAG_PAIR_STEP_NS)
+		cur->written_ns = now;
+}
+
+/* Client p->saddr reached backend be through public address p->daddr. */
+static __always_inline void frag_pair_fwd_note(const struct pkt *p,
+					       const struct crbpf_backend *be,
+					       __u64 now)
 {
 	struct crbpf_frag_key k;
 	struct crbpf_frag v;
@@ -262,14 +326,50 @@ static __always_inline void frag_pair_note(const struct pkt *p,
 	__builtin_memcpy(v.addr, be->addr, sizeof(v.addr));
 	v.ifindex = be->ifindex;
 	v.flags = be->flags & CRBPF_BE_L2;
-	frag_pair_put(&k, &v);
+	frag_pair_put(&k, &v, now);
+}
 
-	frag_key(&k, CRBPF_FRAG_PAIR_REV, p->family, p->proto, be->addr,
-		 p->saddr, 0);
-	__builtin_memcpy(v.addr, p->daddr, sizeof(v.addr));
+/* Backend reached client through public address public_addr on ifindex. */
+static __always_inline void frag_pair_rev_note(__u8 family, __u8 proto,
+					       const __be32 *backend,
+					       const __be32 *client,
+					       const __be32 *public_addr,
+					       __u32 ifindex, __u64 now)
+{
+	struct crbpf_frag_key k;
+	struct crbpf_frag v;
+
+	frag_key(&k, CRBPF_FRAG_PAIR_REV, family, proto, backend, client, 0);
+	__builtin_memset(&v, 0, sizeof(v));
+	__builtin_memcpy(v.addr, public_addr, sizeof(v.addr));
 	v.ifindex = ifindex;
-	v.flags = 0;
-	frag_pair_put(&k, &v);
+	frag_pair_put(&k, &v, now);
+}
+
+/* A flow was created or a first fragment translated: client p->saddr
+ * reached backend be through public address p->daddr on ifindex. */
+static __always_inline void frag_pair_note(const struct pkt *p,
+					   const struct crbpf_backend *be,
+					   __u32 ifindex, __u64 now)
+{
+	frag_pair_fwd_note(p, be, now);
+	frag_pair_rev_note(p->family, p->proto, be->addr, p->saddr, p->daddr,
+			   ifindex, now);
+}
+
+/* Something other than the pair's answer went on between them (a first
+ * fragment of the VPS's own): a live pair becomes ambiguous for a while.
+ * Whether there was a live pair. */
+static __always_inline bool frag_pair_contradict(const struct crbpf_frag_key *k,
+						 __u64 now)
+{
+	struct crbpf_frag *pair = frag_pair_get(k, now);
+
+	if (!pair)
+		return false;
+	pair->flags |= CRBPF_FRAG_AMBIGUOUS;
+	pair->written_ns = now;
+	return true;
 }
 
 /* The datagram entry under k, unless it has outlived its datagram. */
@@ -284,13 +384,15 @@ frag_datagram_get(const struct crbpf_frag_key *k, __u64 now)
 }
 
 /* Remembers the first fragment's decision for the rest of its datagram;
- * counts an earlier guess from the address pair that it contradicts. */
+ * counts an earlier guess from the address pair that it contradicts.
+ * !create: only an entry there already (a guess) is replaced. */
 static __always_inline void frag_remember(const struct crbpf_frag_key *k,
-					  struct crbpf_frag *v)
+					  struct crbpf_frag *v, __u64 now,
+					  bool create)
 {
 	struct crbpf_frag *cur;
 
-	v->written_ns = bpf_ktime_get_ns();
+	v->written_ns = now;
 	cur = bpf_map_lookup_elem(&crbpf_frags, k);
 	if (cur) {
 		if (v->written_ns - cur->written_ns <= CRBPF_FRAG_TIMEOUT_NS &&
@@ -301,23 +403,27 @@ static __always_inline void frag_remember(const struct crbpf_frag_key *k,
 		*cur = *v;
 		return;
 	}
-	bpf_map_update_elem(&crbpf_frags, k, v, BPF_ANY);
+	if (create)
+		bpf_map_update_elem(&crbpf_frags, k, v, BPF_ANY);
 }
 
 /*
  * Forward direction, first fragment: ret is lookup_mapping()'s answer. A
- * fragment to an unmapped port of a public address is the VPS's own: the
- * rest of it passes too, and the client's address pair no longer answers
- * for early fragments (it has fragmented traffic of both kinds).
+ * mapped one confirms the address pairs. A fragment to an unmapped port of
+ * a public address is the VPS's own: the rest of it passes too, and the
+ * client's address pair, if it has one, does not answer for early fragments
+ * for a while (it has fragmented traffic of both kinds). Without a pair
+ * nothing would steer the rest: no entry is written for it.
  */
 static __always_inline void frag_first_fwd(const struct pkt *p,
 					   const struct frag_info *fi, int ret,
 					   const struct crbpf_port_key *pk,
 					   const struct crbpf_backend *be)
 {
+	__u64 now = bpf_ktime_get_ns();
 	struct crbpf_frag_key k;
 	struct crbpf_frag v;
-	struct crbpf_frag *pair;
+	bool create = true;
 
 	/* What an `all` entry leaves alone passes like an unmapped port. */
 	if (ret != PKT_OK && ret != CRBPF_ST_PASS_NO_MAPPING &&
@@ -330,16 +436,15 @@ static __always_inline void frag_first_fwd(const struct pkt *p,
 		v.port = pk->port;
 		v.flags = be->flags & CRBPF_BE_L2;
 		count(CRBPF_ST_FRAG_FIRST);
+		frag_pair_note(p, be, pk->ifindex, now);
 	} else {
 		v.flags = CRBPF_FRAG_PASS;
 		frag_key(&k, CRBPF_FRAG_PAIR_FWD, p->family, p->proto, p->saddr,
 			 p->daddr, 0);
-		pair = bpf_map_lookup_elem(&crbpf_frags, &k);
-		if (pair)
-			pair->flags |= CRBPF_FRAG_AMBIGUOUS;
+		create = frag_pair_contradict(&k, now);
 	}
 	frag_datagram_key(&k, CRBPF_FRAG_FWD, p, fi);
-	frag_remember(&k, &v);
+	frag_remember(&k, &v, now, create);
 }
 
 /* The address pair's answer for a fragment ahead of its first: PKT_OK with
@@ -349,11 +454,12 @@ static __always_inline int frag_early(const struct pkt *p,
 				      const __be32 *a, const __be32 *b,
 				      struct crbpf_frag *v)
 {
+	__u64 now = bpf_ktime_get_ns();
 	struct crbpf_frag_key k;
 	struct crbpf_frag *pair;
 
 	frag_key(&k, kind, p->family, p->proto, a, b, 0);
-	pair = bpf_map_lookup_elem(&crbpf_frags, &k);
+	pair = frag_pair_get(&k, now);
 	if (!pair)
 		return CRBPF_ST_PASS_FRAGMENT;
 	if (pair->flags & CRBPF_FRAG_AMBIGUOUS)
@@ -361,7 +467,7 @@ static __always_inline int frag_early(const struct pkt *p,
 	*v = *pair;
 	v->flags |= CRBPF_FRAG_GUESS;
 	v->port = 0;
-	v->written_ns = bpf_ktime_get_ns();
+	v->written_ns = now;
 	frag_datagram_key(&k, kind == CRBPF_FRAG_PAIR_FWD ? CRBPF_FRAG_FWD :
 							    CRBPF_FRAG_REV,
 			  p, fi);
@@ -423,30 +529,44 @@ static __always_inline int frag_later_fwd(const struct pkt *p,
 	return PKT_OK;
 }
 
-/* Reverse direction, first fragment: ret is lookup_reverse()'s answer. */
+/* Reverse direction, first fragment: ret is lookup_reverse()'s answer
+ * (after rev_no_xlate()). Not a reply: the rest passes too (an entry only
+ * where a pair would steer it). A reply crbpf cannot translate is dropped:
+ * so is the rest, which the stack would forward with the backend's source.
+ * A translated one confirms the pair. */
 static __always_inline void frag_first_rev(const struct pkt *p,
 					   const struct frag_info *fi, int ret,
 					   const __be32 *public_addr,
 					   __be16 public_port, __u32 ifindex)
 {
+	__u64 now = bpf_ktime_get_ns();
 	struct crbpf_frag_key k;
 	struct crbpf_frag v;
+	bool create = true;
 
 	__builtin_memset(&v, 0, sizeof(v));
 	if (ret == CRBPF_ST_PASS_REV_MISS) {
 		v.flags = CRBPF_FRAG_PASS;
+		frag_key(&k, CRBPF_FRAG_PAIR_REV, p->family, p->proto, p->saddr,
+			 p->daddr, 0);
+		create = frag_pair_get(&k, now);
+	} else if (ret == CRBPF_ST_DROP_NO_XLATE) {
+		v.flags = CRBPF_FRAG_DROP;
 	} else {
 		__builtin_memcpy(v.addr, public_addr, sizeof(v.addr));
 		v.ifindex = ifindex;
 		v.port = public_port;
 		count(CRBPF_ST_FRAG_FIRST);
+		frag_pair_rev_note(p->family, p->proto, p->saddr, p->daddr,
+				   public_addr, ifindex, now);
 	}
 	frag_datagram_key(&k, CRBPF_FRAG_REV, p, fi);
-	frag_remember(&k, &v);
+	frag_remember(&k, &v, now, create);
 }
 
 /* Reverse direction, later fragment: the public address and port (port for
- * the counters only) it leaves with. Returns as frag_later_fwd(). */
+ * the counters only) it leaves with. Returns as frag_later_fwd(), or
+ * CRBPF_ST_DROP_NO_XLATE when its first fragment was dropped as such. */
 static __always_inline int frag_later_rev(const struct pkt *p,
 					  const struct frag_info *fi,
 					  __be32 *public_addr,
@@ -459,6 +579,8 @@ static __always_inline int frag_later_rev(const struct pkt *p,
 	frag_datagram_key(&k, CRBPF_FRAG_REV, p, fi);
 	cur = frag_datagram_get(&k, bpf_ktime_get_ns());
 	if (cur) {
+		if (cur->flags & CRBPF_FRAG_DROP)
+			return CRBPF_ST_DROP_NO_XLATE;
 		if (cur->flags & CRBPF_FRAG_PASS)
 			return CRBPF_ST_PASS_FRAGMENT;
 		v = *cur;

@@ -246,9 +246,12 @@ struct crbpf_hflow {
 _Static_assert(sizeof(struct crbpf_hflow) == 8, "crbpf_hflow layout");
 
 /* crbpf_frags (LRU): what the fragments of one datagram need from its first
- * fragment (kind FWD/REV, id = IP id), and per address pair what a fragment
- * ahead of its first may use (kind PAIR_*, id 0; see bpf/frag.h). */
+ * fragment (kind FWD/REV, id = IP id). crbpf_frag_pairs (LRU, same key and
+ * value): per address pair what a fragment ahead of its first may use (kind
+ * PAIR_*, id 0; see bpf/frag.h). Pairs have a table of their own, so a flood
+ * of datagram entries cannot evict them. */
 #define CRBPF_MAX_FRAGS 65536
+#define CRBPF_MAX_FRAG_PAIRS 16384
 
 enum crbpf_frag_kind {
 	CRBPF_FRAG_FWD = 1, /* src = client, dst = public address */
@@ -273,6 +276,9 @@ enum crbpf_frag_flags {
 	CRBPF_FRAG_PASS = 1 << 1, /* the datagram is not ours: leave it alone */
 	CRBPF_FRAG_AMBIGUOUS = 1 << 2, /* pair: more than one answer seen */
 	CRBPF_FRAG_GUESS = 1 << 3, /* datagram entry made from the pair */
+	/* the first fragment was dropped (a reply crbpf cannot translate):
+	 * so is the rest of the datagram */
+	CRBPF_FRAG_DROP = 1 << 4,
 };
 
 struct crbpf_frag {
@@ -280,7 +286,9 @@ struct crbpf_frag {
 	__u32 ifindex; /* FWD: device reaching the backend; REV: public device */
 	__be16 port; /* public port, for the mapping's counters; 0 unknown */
 	__u16 flags; /* enum crbpf_frag_flags */
-	__u64 written_ns; /* datagram entry: CLOCK_MONOTONIC when written */
+	/* CLOCK_MONOTONIC: datagram entry when written; pair when last
+	 * confirmed, or (ambiguous) when last contradicted */
+	__u64 written_ns;
 };
 _Static_assert(sizeof(struct crbpf_frag) == 32, "crbpf_frag layout");
 

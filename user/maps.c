@@ -170,6 +170,77 @@ void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last,
 			match, addr, family);
 }
 
+/* Adds the backend of mapping e to g (once each). */
+int backend_gone(struct frag_backends *g, const struct model_port *e)
+{
+	struct crbpf_addr_key b = { .family = e->k.family };
+	struct crbpf_addr_key *nv;
+	int i;
+
+	memcpy(b.addr, e->v.addr, sizeof(b.addr));
+	for (i = 0; i < g->n; i++)
+		if (!memcmp(&g->v[i], &b, sizeof(b)))
+			return 0;
+	if (g->n == g->cap) {
+		g->cap = g->cap ? g->cap * 2 : 8;
+		nv = realloc(g->v, g->cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		g->v = nv;
+	}
+	g->v[g->n++] = b;
+	return 0;
+}
+
+/* The backend a crbpf_frags / crbpf_frag_pairs entry leads to (forward)
+ * or comes from (reverse). */
+static bool frag_of(const struct crbpf_frag_key *k, const struct crbpf_frag *v,
+		    const struct crbpf_addr_key *b)
+{
+	bool fwd = k->kind == CRBPF_FRAG_FWD || k->kind == CRBPF_FRAG_PAIR_FWD;
+
+	return k->family == b->family &&
+	       !memcmp(fwd ? v->addr : k->src, b->addr, sizeof(b->addr));
+}
+
+static void frags_purge_map(const char *map, const struct frag_backends *g)
+{
+	struct crbpf_frag_key *keys;
+	struct crbpf_frag *vals;
+	int fd, i, j, n;
+
+	/* quiet: pins of an older crbpf have no crbpf_frag_pairs */
+	fd = pin_map_open_quiet(map);
+	if (fd < 0)
+		return;
+	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		     (void **)&vals);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < g->n; j++)
+			if (frag_of(&keys[i], &vals[i], &g->v[j])) {
+				bpf_map_delete_elem(fd, &keys[i]);
+				break;
+			}
+	if (n >= 0) {
+		free(keys);
+		free(vals);
+	}
+	close(fd);
+}
+
+/* Fragment state of the backends of removed mappings: a pair entry would
+ * keep sending a client's early fragments there, a datagram entry the rest
+ * of a datagram, even where the port now belongs to the VPS. Mappings that
+ * still lead to such a backend write theirs again with their next flow or
+ * first fragment. */
+void frags_purge(const struct frag_backends *g)
+{
+	if (!g->n)
+		return;
+	frags_purge_map("crbpf_frag_pairs", g);
+	frags_purge_map("crbpf_frags", g);
+}
+
 void edge_maps_close(struct edge_maps *m)
 {
 	if (m->ports >= 0)
@@ -563,22 +634,39 @@ static bool dev_exists(int ifindex)
 	return if_indextoname(ifindex, name);
 }
 
+struct purge_arg {
+	int pub_ifindex;
+	struct frag_backends gone;
+};
+
 static int purge_fn(struct model *mod, struct model_ops *o, void *arg)
 {
-	return model_purge(mod, *(int *)arg, dev_exists, nl_primary_addr, o);
+	struct purge_arg *pa = arg;
+	int i, ret;
+
+	for (i = 0; i < mod->np; i++)
+		if (purge_hits(&mod->ports[i].k, pa->pub_ifindex, dev_exists)) {
+			ret = backend_gone(&pa->gone, &mod->ports[i]);
+			if (ret)
+				return ret;
+		}
+	return model_purge(mod, pa->pub_ifindex, dev_exists, nl_primary_addr, o);
 }
 
 /* Everything mapped on one public device (0: on devices that vanished). */
 int mappings_purge(int pub_ifindex)
 {
+	struct purge_arg pa = { .pub_ifindex = pub_ifindex };
 	struct edge_maps m = EDGE_MAPS_NONE;
 	int ret;
 
 	ret = edge_maps_open(&m);
 	if (ret)
 		return ret;
-	ret = model_run(&m, NULL, true, purge_fn, &pub_ifindex);
+	ret = model_run(&m, NULL, true, purge_fn, &pa);
 	flows_purge(pub_ifindex, 0, 0, 0, 0, NULL, 0);
+	frags_purge(&pa.gone);
+	free(pa.gone.v);
 	tun_release_unused(m.ports, m.txports);
 	edge_maps_close(&m);
 	return ret;

@@ -517,10 +517,11 @@ int port_del(struct port_args *a)
 	static const __u8 fams[] = { CRBPF_V4, CRBPF_V6 };
 	struct edge_maps m = EDGE_MAPS_NONE;
 	struct crbpf_port_key *keys = NULL;
+	struct frag_backends gone = {};
 	struct model_ops ops = {};
 	struct model mod = {};
 	char dev[IF_NAMESIZE];
-	int pub_ifindex, ret, nk = 0;
+	int pub_ifindex, ret, nk = 0, i;
 	__u16 first, last, p;
 	struct undo *u = NULL;
 	struct addr paddr = {};
@@ -611,7 +612,14 @@ int port_del(struct port_args *a)
 		if (p == last)
 			break;
 	}
-	ret = model_port_del(&mod, keys, nk, nl_primary_addr, &ops);
+	for (i = 0; i < nk && !ret; i++) {
+		const struct model_port *e = model_port_find(&mod, &keys[i]);
+
+		if (e)
+			ret = backend_gone(&gone, e);
+	}
+	if (!ret)
+		ret = model_port_del(&mod, keys, nk, nl_primary_addr, &ops);
 	if (ret) {
 		err("failed to unmap %s %u-%u: %s", proto_str(proto), first, last,
 		    strerror(-ret));
@@ -622,6 +630,7 @@ int port_del(struct port_args *a)
 		goto fail;
 	flows_purge(pub_ifindex, proto, first, last, match, paddr.a,
 		    nfams == 1 ? fam[0] : 0);
+	frags_purge(&gone);
 	tun_release_unused(m.ports, m.txports);
 	goto out;
 fail:
@@ -629,6 +638,7 @@ fail:
 out:
 	undo_free(u);
 	free(keys);
+	free(gone.v);
 	model_ops_free(&ops);
 	model_free(&mod);
 	edge_maps_close(&m);

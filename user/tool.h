@@ -340,6 +340,13 @@ int txport_ensure(int fd, __u32 ifindex, struct undo *u);
 int tun_release_unused(int ports_fd, int txports_fd);
 void flows_purge(int pub_ifindex, __u8 proto, __u16 first, __u16 last,
 		 __u8 match, const __be32 *addr, __u8 family);
+/* Backends of removed mappings, whose fragment state frags_purge() drops. */
+struct frag_backends {
+	struct crbpf_addr_key *v;
+	int n, cap;
+};
+int backend_gone(struct frag_backends *g, const struct model_port *e);
+void frags_purge(const struct frag_backends *g);
 int mappings_purge(int pub_ifindex);
 int ports_move_public(__u32 from, __u32 to);
 int rev_refresh_all(void);
