@@ -39,6 +39,10 @@
 #define FC4_G "198.51.100.77" /* reverse, no pair */
 #define FC4_H "198.51.100.78" /* reverse through crbpf_tun_tc */
 #define FC4_I "198.51.100.79" /* VPS's own fragments mark the pair */
+#define FC4_J "198.51.100.80" /* pair ages */
+#define FC4_K "198.51.100.81" /* ambiguous pair ages */
+#define FC4_L "198.51.100.82" /* a spoofed VPS-own first fragment */
+#define FC4_M "198.51.100.83" /* reverse, untranslatable first fragment */
 #define FC6_A "2001:db8:100::71"
 #define FC6_C "2001:db8:100::73"
 #define FC6_E "2001:db8:100::75"
@@ -100,6 +104,145 @@ static void frag_entry_stale(void)
 static void frag_entry_fresh(void)
 {
 	frag_entry(0x1061, mono_ns());
+}
+
+#define SEC_NS 1000000000ULL
+
+/* The pair entry of kind for (src, dst) UDP: the fd of the table that holds
+ * it (crbpf_frag_pairs; crbpf_frags in an object from before that table),
+ * -1 when none does. */
+static int pair_find(__u8 kind, int family, const char *src, const char *dst,
+		     struct crbpf_frag_key *k, struct crbpf_frag *v)
+{
+	static const char *const maps[] = { "crbpf_frag_pairs", "crbpf_frags" };
+	size_t i;
+	int fd;
+
+	memset(k, 0, sizeof(*k));
+	k->family = family == 4 ? CRBPF_V4 : CRBPF_V6;
+	k->proto = IPPROTO_UDP;
+	k->kind = kind;
+	parse_addr(family, src, k->src);
+	parse_addr(family, dst, k->dst);
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		fd = edge_map_fd(maps[i]);
+		if (fd >= 0 && !bpf_map_lookup_elem(fd, k, v))
+			return fd;
+	}
+	return -1;
+}
+
+/* Time passes for the forward pair of client -> VPS4: its entry was last
+ * written secs ago. */
+static void pair_age(const char *client, int secs)
+{
+	struct crbpf_frag_key k;
+	struct crbpf_frag v;
+	int fd = pair_find(CRBPF_FRAG_PAIR_FWD, 4, client, VPS4, &k, &v);
+
+	if (fd < 0) {
+		unit_fail("no pair entry %s -> %s", client, VPS4);
+		return;
+	}
+	v.written_ns = mono_ns() - secs * SEC_NS;
+	ASSERT_OK(bpf_map_update_elem(fd, &k, &v, BPF_EXIST), "age pair entry");
+}
+
+static void pair_j_61s(void)
+{
+	pair_age(FC4_J, 61);
+}
+
+static void pair_j_59s(void)
+{
+	pair_age(FC4_J, 59);
+}
+
+static void pair_k_61s(void)
+{
+	pair_age(FC4_K, 61);
+}
+
+static void pair_l_61s(void)
+{
+	pair_age(FC4_L, 61);
+}
+
+/* The pair of FC4_J is in crbpf_frag_pairs, written within the second. */
+static bool pair_j_fresh(void)
+{
+	struct crbpf_frag_key k;
+	struct crbpf_frag v;
+	int fd = pair_find(CRBPF_FRAG_PAIR_FWD, 4, FC4_J, VPS4, &k, &v);
+	__u64 now = mono_ns();
+
+	if (fd < 0) {
+		unit_fail("no pair entry %s -> %s", FC4_J, VPS4);
+		return false;
+	}
+	return ASSERT_EQ(fd, edge_map_fd("crbpf_frag_pairs"),
+			 "pair entry in crbpf_frag_pairs") &
+	       ASSERT_TRUE(v.written_ns <= now && now - v.written_ns < 2 * SEC_NS,
+			   "pair entry written just now");
+}
+
+/* Neither table holds anything for src -> dst (UDP). */
+static bool no_frag_state(int family, const char *src, const char *dst,
+			  __u8 dkind, __u8 pkind, __u16 id)
+{
+	struct crbpf_frag_key k;
+	struct crbpf_frag v;
+	bool ok = true;
+
+	if (pair_find(pkind, family, src, dst, &k, &v) >= 0) {
+		unit_fail("pair entry %s -> %s written", src, dst);
+		ok = false;
+	}
+	k.kind = dkind;
+	k.id = htons(id);
+	if (!bpf_map_lookup_elem(edge_map_fd("crbpf_frags"), &k, &v)) {
+		unit_fail("datagram entry %s -> %s id %#x written", src, dst, id);
+		ok = false;
+	}
+	return ok;
+}
+
+static bool no_entry_c_1031(void)
+{
+	return no_frag_state(4, FC4_C, VPS4, CRBPF_FRAG_FWD, CRBPF_FRAG_PAIR_FWD,
+			     0x1031);
+}
+
+static bool no_entry_g_3004(void)
+{
+	return no_frag_state(4, BE2_4, FC4_G, CRBPF_FRAG_REV, CRBPF_FRAG_PAIR_REV,
+			     0x3004);
+}
+
+/* A flood of datagram entries, as 2 x CRBPF_MAX_FRAGS mapped first
+ * fragments from elsewhere would write them. */
+static void datagram_flood(void)
+{
+	int fd = edge_map_fd("crbpf_frags"), i, fails = 0;
+	struct crbpf_frag_key k = {
+		.family = CRBPF_V4,
+		.proto = IPPROTO_UDP,
+		.kind = CRBPF_FRAG_FWD,
+	};
+	struct crbpf_frag v = {
+		.ifindex = topo.ifindex[DEV_TUN],
+		.port = htons(53),
+		.written_ns = mono_ns(),
+	};
+
+	parse_addr(4, VPS4, k.dst);
+	parse_addr(4, BE3_4, v.addr);
+	for (i = 0; i < 2 * CRBPF_MAX_FRAGS; i++) {
+		k.src[0] = htonl(0xc6336400 | (i >> 16)); /* 198.51.100.x */
+		k.id = htonl(i & 0xffff);
+		fails += !!bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+	}
+	ASSERT_EQ(fails, 0, "datagram entries written");
 }
 
 const struct tcase frag_cases[] = {
@@ -178,7 +321,9 @@ const struct tcase frag_cases[] = {
 	{ "frag_v4_unmapped_first", P_EDGE_TC,
 	  { PUB, UDP4(FC4_C, 41031, VPS4, 9999), FIRST4(0x1031) },
 	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_NO_MAPPING, 1),
-					    ST(CRBPF_ST_FRAG_FIRST, 0) } },
+					    ST(CRBPF_ST_FRAG_FIRST, 0) },
+	  .check = no_entry_c_1031,
+	  .note = "unmapped, no pair that could steer the rest: no entry at all" },
 	{ "frag_v4_unmapped_last", P_EDGE_TC,
 	  { PUB, UDP4F(FC4_C, VPS4), LATER4(0x1031) },
 	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) } },
@@ -284,6 +429,108 @@ const struct tcase frag_cases[] = {
 	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_PROTO, 1) },
 	  .note = "extension headers without a Fragment header: as before" },
 
+	/* ---- malformed later fragments of a mapped client pass untouched ---- */
+	{ "frag_v4_later_ihl4", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_A, VPS4), LATER4(0x1070), .ihl_raw = 4 },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_INVALID, 1),
+					    ST(CRBPF_ST_FWD_TC, 0) } },
+	{ "frag_v4_later_ihl_past_total", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_A, VPS4), .frag = 0x00b9, .frag_id = 0x1071, .plen = 16, .ihl_raw = 15 },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_INVALID, 1),
+					    ST(CRBPF_ST_FWD_TC, 0) } },
+	{ "frag_v4_later_total_past_frame", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_A, VPS4), LATER4(0x1072), .len_raw = 1500 },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_INVALID, 1),
+					    ST(CRBPF_ST_FWD_TC, 0) } },
+	{ "frag_v6_later_payload_past_frame", P_EDGE_TC,
+	  { PUB, UDP6F(FC6_A, VPS6), LATER6(0x2070), .len_raw = 1500 },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_INVALID, 1),
+					    ST(CRBPF_ST_FWD_TC, 0) } },
+	{ "frag_v6_later_fraghdr_past_payload", P_EDGE_TC,
+	  { PUB, UDP6F(FC6_A, VPS6), LATER6(0x2071), .len_raw = 4 },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_INVALID, 1),
+					    ST(CRBPF_ST_FWD_TC, 0) },
+	  .note = "payload length 4: the Fragment header lies in padding" },
+	{ "frag_v6_later_payload_zero", P_EDGE_TC,
+	  { PUB, UDP6F(FC6_A, VPS6), LATER6(0x2072), .len_raw = 0x10000 },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_INVALID, 1),
+					    ST(CRBPF_ST_FWD_TC, 0) },
+	  .note = "payload length 0 (written as 0x10000): no fragmented jumbogram" },
+	{ "frag_v6_later_hbh_fraghdr_cut", P_EDGE_TC,
+	  { PUB, UDP6F(FC6_A, VPS6), LATER6(0x2073), .v6hbh = true, .len_raw = 12 },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_INVALID, 1),
+					    ST(CRBPF_ST_FWD_TC, 0) } },
+	{ "frag_v6_first_fraghdr_past_payload", P_EDGE_TC,
+	  { PUB, UDP6(FC6_A, 41170, VPS6, 5000), FIRST6(0x2074), .len_raw = 4 },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_INVALID, 1),
+					    ST(CRBPF_ST_FRAG_FIRST, 0) } },
+
+	/* ---- pairs age: 60 s after traffic last confirmed them ---- */
+	{ "frag_pair_v4_flow", P_EDGE_TC, { PUB, UDP4(FC4_J, 41500, VPS4, 53) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) },
+	  .check = pair_j_fresh,
+	  .note = "a new flow writes the pair, in a table of its own" },
+	{ "frag_pair_v4_aged_passes", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_J, VPS4), LATER4(0x5101) },
+	  .verdict = TC_ACT_UNSPEC,
+	  .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1), ST(CRBPF_ST_FRAG_EARLY, 0) },
+	  .setup = pair_j_61s,
+	  .note = "61 s unconfirmed: the pair answers no more" },
+	{ "frag_pair_v4_new_flow", P_EDGE_TC, { PUB, UDP4(FC4_J, 41501, VPS4, 53) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP, { ST(CRBPF_ST_FLOW_NEW, 1) },
+	  .check = pair_j_fresh, .note = "the next flow writes it anew" },
+	{ "frag_pair_v4_renewed_early", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_J, VPS4), LATER4(0x5102) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_4), M_KEEP,
+	  { ST(CRBPF_ST_FRAG_EARLY, 1) } },
+	{ "frag_pair_v4_first_confirms", P_EDGE_TC,
+	  { PUB, UDP4(FC4_J, 41501, VPS4, 53), FIRST4(0x5103) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP,
+	  { ST(CRBPF_ST_FRAG_FIRST, 1), ST(CRBPF_ST_FLOW_NEW, 0) },
+	  .setup = pair_j_59s, .check = pair_j_fresh,
+	  .note = "59 s old, a first fragment of a live flow confirms it" },
+
+	/* ---- an ambiguous pair is ambiguous for a while, not for good ---- */
+	{ "frag_ambig_v4_flow1", P_EDGE_TC, { PUB, UDP4(FC4_K, 41600, VPS4, 53) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) } },
+	{ "frag_ambig_v4_flow2", P_EDGE_TC, { PUB, UDP4(FC4_K, 41601, VPS4, 7000) },
+	  TC_ACT_REDIRECT, DNAT(BE2_4, 7000), M_FWD_L2, { ST(CRBPF_ST_FWD_TC, 1) } },
+	{ "frag_ambig_v4_dropped", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_K, VPS4), LATER4(0x5201) },
+	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_FRAG_AMBIGUOUS, 1) } },
+	{ "frag_ambig_v4_expires", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_K, VPS4), LATER4(0x5202) },
+	  .verdict = TC_ACT_UNSPEC,
+	  .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1),
+		  ST(CRBPF_ST_DROP_FRAG_AMBIGUOUS, 0) },
+	  .setup = pair_k_61s,
+	  .note = "61 s without a contradiction: gone, no longer dropped" },
+
+	/* ---- a spoofed first fragment of the VPS's own marks for a while ---- */
+	{ "frag_spoof_v4_flow", P_EDGE_TC, { PUB, UDP4(FC4_L, 41700, VPS4, 53) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) } },
+	{ "frag_spoof_v4_own_first", P_EDGE_TC,
+	  { PUB, UDP4(FC4_L, 41701, VPS4, 9999), FIRST4(0x5301) },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_NO_MAPPING, 1) },
+	  .note = "one packet with the client's source to an unmapped port" },
+	{ "frag_spoof_v4_marked", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_L, VPS4), LATER4(0x5302) },
+	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_FRAG_AMBIGUOUS, 1) } },
+	{ "frag_spoof_v4_mark_expires", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_L, VPS4), LATER4(0x5303) },
+	  .verdict = TC_ACT_UNSPEC,
+	  .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1),
+		  ST(CRBPF_ST_DROP_FRAG_AMBIGUOUS, 0) },
+	  .setup = pair_l_61s },
+	{ "frag_spoof_v4_flow_again", P_EDGE_TC,
+	  { PUB, UDP4(FC4_L, 41702, VPS4, 53) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 5353), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) } },
+	{ "frag_spoof_v4_pair_answers", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_L, VPS4), LATER4(0x5304) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_4), M_KEEP,
+	  { ST(CRBPF_ST_FRAG_EARLY, 1) },
+	  .note = "the client's next flow: its pair answers again" },
+
 	/* ---- reverse: backend -> client ---- */
 	{ "frag_rev_v4_first", P_REV_TC,
 	  { NH, UDP4(BE2_4, 7000, FC4_E, 41201), FIRST4(0x3001) },
@@ -313,7 +560,8 @@ const struct tcase frag_cases[] = {
 	  .note = "no mapped flow between them: home traffic the VPS routes" },
 	{ "frag_rev_v4_miss_first", P_REV_TC,
 	  { NH, UDP4(BE2_4, 7001, FC4_G, 41220), FIRST4(0x3004) },
-	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_REV_MISS, 1) } },
+	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_REV_MISS, 1) },
+	  .check = no_entry_g_3004 },
 	{ "frag_rev_v4_miss_last", P_REV_TC,
 	  { NH, UDP4F(BE2_4, FC4_G), LATER4(0x3004) },
 	  .verdict = TC_ACT_UNSPEC, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) } },
@@ -348,10 +596,27 @@ const struct tcase frag_cases[] = {
 	  { NH, UDP6(BE2_6, 7000, FC6_F, 41310), FIRST6(0x4002), .v6hbh = true },
 	  TC_ACT_REDIRECT, SNAT(VPS6, 7000), M_REV,
 	  { ST(CRBPF_ST_FRAG_FIRST, 1), ST(CRBPF_ST_FRAG_EARLY_WRONG, 0) } },
+	/* 2222 and 2223 share backend port 22: no static reverse rule */
+	{ "frag_rev_v4_noxlate_first", P_REV_TC,
+	  { NH, TCP4(BE2_4, 22, FC4_M, 41400), FIRST4(0x3101) },
+	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1) },
+	  .note = "a reply crbpf cannot translate: dropped" },
+	{ "frag_rev_v4_noxlate_last", P_REV_TC,
+	  { NH, TCP4F(BE2_4, FC4_M), LATER4(0x3101) },
+	  .verdict = TC_ACT_SHOT,
+	  .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1), ST(CRBPF_ST_PASS_FRAGMENT, 0) },
+	  .note = "its rest too: the stack would forward it untranslated" },
 	{ "frag_rev_xdp_first", P_REV_XDP,
 	  { NH, UDP4(BE2_4, 7000, FC4_E, 41201), FIRST4(0x3006) },
 	  .verdict = XDP_PASS, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) },
 	  .note = "crbpf_rev_xdp leaves fragments to crbpf_rev_tc" },
+
+	/* last: the flood evicts the datagram entries of the cases above */
+	{ "frag_pairs_survive_datagram_flood", P_EDGE_TC,
+	  { PUB, UDP4F(FC4_A, VPS4), LATER4(0x1090) },
+	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_4), M_KEEP,
+	  { ST(CRBPF_ST_FRAG_EARLY, 1) }, .setup = datagram_flood,
+	  .note = "2 x 65536 datagram entries evict no pair" },
 };
 
 const int n_frag_cases = sizeof(frag_cases) / sizeof(frag_cases[0]);
