@@ -162,6 +162,7 @@ static void load_objects(void)
 
 		unpin_all(edge->obj);
 		bpf_map__set_max_entries(edge->maps.crbpf_flows, UNIT_FLOWS);
+		bpf_map__set_max_entries(edge->maps.crbpf_frags, UNIT_FRAGS);
 		unreplied = bpf_object__find_map_by_name(edge->obj, "crbpf_unreplied");
 		if (unreplied)
 			bpf_map__set_max_entries(unreplied,
@@ -557,18 +558,41 @@ bool flow_store(const struct crbpf_flow_key *k, const struct crbpf_flow *v)
 			 "write flow entry");
 }
 
+int unit_run(int prog, struct pkt_spec *s)
+{
+	static __u8 in[PKT_MAX], out[PKT_MAX * 2];
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	struct __sk_buff skb = {};
+	struct xdp_md xdp = {};
+	int len;
+
+	len = pkt_build(s, in);
+	opts.data_in = in;
+	opts.data_size_in = len;
+	opts.data_out = out;
+	opts.data_size_out = sizeof(out);
+	if (is_xdp(prog)) {
+		xdp.data_end = len;
+		xdp.ingress_ifindex = topo.ifindex[s->dev];
+		opts.ctx_in = &xdp;
+		opts.ctx_size_in = sizeof(xdp);
+	} else {
+		skb.ifindex = skb.ingress_ifindex = topo.ifindex[s->dev];
+		opts.ctx_in = &skb;
+		opts.ctx_size_in = sizeof(skb);
+	}
+	if (bpf_prog_test_run_opts(prog_fd(prog), &opts))
+		return -1;
+	return opts.retval;
+}
+
 int unit_flood(int prog, const struct pkt_spec *tmpl, int reply_prog,
 	       const struct pkt_spec *reply, __u16 sport0, int n, int verdict)
 {
-	static __u8 in[PKT_MAX], out[PKT_MAX * 2];
 	struct pkt_spec s;
-	struct __sk_buff skb = {};
-	struct xdp_md xdp = {};
-	int i, len, hits = 0, step, run_prog;
+	int i, hits = 0, step, run_prog;
 
 	for (i = 0; i < 3 * n; i++) {
-		LIBBPF_OPTS(bpf_test_run_opts, opts);
-
 		/* per flow: forward, the answer (if any), forward */
 		step = i % 3;
 		if (step == 1 && !reply)
@@ -579,23 +603,7 @@ int unit_flood(int prog, const struct pkt_spec *tmpl, int reply_prog,
 			s.dport = sport0 + i / 3;
 		else
 			s.sport = sport0 + i / 3;
-		len = pkt_build(&s, in);
-		opts.data_in = in;
-		opts.data_size_in = len;
-		opts.data_out = out;
-		opts.data_size_out = sizeof(out);
-		if (is_xdp(run_prog)) {
-			xdp.data_end = len;
-			xdp.ingress_ifindex = topo.ifindex[s.dev];
-			opts.ctx_in = &xdp;
-			opts.ctx_size_in = sizeof(xdp);
-		} else {
-			skb.ifindex = skb.ingress_ifindex = topo.ifindex[s.dev];
-			opts.ctx_in = &skb;
-			opts.ctx_size_in = sizeof(skb);
-		}
-		if (!bpf_prog_test_run_opts(prog_fd(run_prog), &opts) &&
-		    step != 1 && (int)opts.retval == verdict)
+		if (unit_run(run_prog, &s) == verdict && step != 1)
 			hits++;
 	}
 	return hits;

@@ -208,6 +208,8 @@ bool flow_store(const struct crbpf_flow_key *k, const struct crbpf_flow *v);
  * sport0 + i); returns how many forward runs gave verdict. */
 int unit_flood(int prog, const struct pkt_spec *tmpl, int reply_prog,
 	       const struct pkt_spec *reply, __u16 sport0, int n, int verdict);
+/* Runs prog once on the frame of s; its return value, -1 if the run fails. */
+int unit_run(int prog, struct pkt_spec *s);
 /* Inserts a live flow entry {backend, client} -> public (pub0), no reply
  * yet (crbpf_unreplied). */
 bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
@@ -219,6 +221,8 @@ __u64 mono_ns(void);
 /* crbpf_flows of the unit runs, small enough for a flood case to overrun
  * (crbpf_unreplied: crbpf_unreplied_entries() of it) */
 #define UNIT_FLOWS 4096
+/* crbpf_frags of the unit runs, for the same reason */
+#define UNIT_FRAGS 1024
 /* The oldest entry a case writes is this far in the past. */
 #define UNIT_MIN_UPTIME_NS (150ULL * 1000000000ULL)
 /* fd of a map of the edge object the cases run against */
