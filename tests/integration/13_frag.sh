@@ -7,7 +7,9 @@
 # (IPv4 and IPv6). Then fragments in reverse order (last first), sent from raw
 # sockets by tests/lib/peer.py: client -> home (the home server checks the
 # datagram's hash) and home -> client (the client checks it); crbpf must meet
-# the last fragment first (frag_early). Last, the VPS's
+# the last fragment first (frag_early). Then `port del udp 7001`: the next
+# reversed datagrams to 7001 reach a server on the VPS whole (the mapping's
+# fragment state went with it). Last, the VPS's
 # own fragmented traffic keeps working while crbpf is attached: large pings
 # both ways, and a fragmented UDP datagram to an unmapped VPS port.
 source "$(dirname "$0")/../lib/common.sh"
@@ -128,6 +130,30 @@ elif [ "$((early1 - early0))" -ge 4 ] && [ "$wrong" = 0 ] && [ "$amb" = 0 ]; the
 	t_result early-fragments-by-address-pair PASS
 else
 	t_result early-fragments-by-address-pair FAIL "frag_early +$((early1 - early0)) (want >= 4), frag_early_wrong $wrong, drop_frag_ambiguous $amb"
+fi
+
+# port del takes the removed mapping's fragment state with it: 7001 is the
+# VPS's own afterwards (a server of its own there), and the clients' next
+# datagrams to it, last fragment first, must reach the VPS whole. Before,
+# their address pairs still sent the early fragments to the old backend.
+early2=$(vps_counter frag_early)
+must "crbpf port del udp 7001" vps_crbpf port del udp 7001 >/dev/null
+nsx_bg cr-vps fsrvdel4 "$PY" -u "$PEER" frag-serve --bind $VPS4 --port 7001
+nsx_bg cr-vps fsrvdel6 "$PY" -u "$PEER" frag-serve --bind $VPS6 --port 7001
+for l in fsrvdel4 fsrvdel6; do
+	wait_for 5 grep -q '^listening' "$TOPO_DIR/$l.log" || t_fail "peer.py frag-serve ($l) did not start"
+done
+frag_case port-del-v4-fragments-reach-vps "forward ok 3000 " \
+	peer cr-rtr frag-send $VPS4 7001 --bytes 3000 --seed 14
+frag_case port-del-v6-fragments-reach-vps "forward ok 3000 " \
+	peer cr-cli frag-send $VPS6 7001 --bytes 3000 --seed 16
+early3=$(vps_counter frag_early)
+if ! nums "$early2" "$early3"; then
+	t_result port-del-no-early-fragments FAIL "crbpf stats unreadable (frag_early '$early2' '$early3')"
+elif [ "$early3" = "$early2" ]; then
+	t_result port-del-no-early-fragments PASS
+else
+	t_result port-del-no-early-fragments FAIL "frag_early +$((early3 - early2)) after port del: early fragments still sent to the old backend"
 fi
 
 # The VPS's own fragmented traffic.
