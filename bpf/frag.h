@@ -13,7 +13,7 @@
  * yet. It is sent on when the address pair alone answers: every flow that
  * client has through that public address leads to one backend address
  * (forward), every flow between that backend and client to one public
- * address (reverse). The pair entries (crbpf_frag_pairs) are written when a
+ * address (reverse). The pair entries (crbpf_fragpairs) are written when a
  * flow is created and confirmed by every translated first fragment, and only
  * for mapped traffic; one unconfirmed for CRBPF_FRAG_PAIR_TIMEOUT_NS is gone,
  * and `crbpf port del` removes those of the backends it unmaps. Without a
@@ -76,13 +76,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crbpf_frags SEC(".maps");
 
+/* Named in at most 15 characters, as every pinned map: the tool lists the
+ * pins it removes by kernel map name (BPF_OBJ_NAME_LEN). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, CRBPF_MAX_FRAG_PAIRS);
 	__type(key, struct crbpf_frag_key);
 	__type(value, struct crbpf_frag);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} crbpf_frag_pairs SEC(".maps");
+} crbpf_fragpairs SEC(".maps");
 
 struct frag_info {
 	__be32 id; /* IPv4: the 16-bit id as found; IPv6: Fragment header id */
@@ -276,7 +278,7 @@ static __always_inline bool frag_pair_stale(const struct crbpf_frag *v,
 static __always_inline struct crbpf_frag *
 frag_pair_get(const struct crbpf_frag_key *k, __u64 now)
 {
-	struct crbpf_frag *cur = bpf_map_lookup_elem(&crbpf_frag_pairs, k);
+	struct crbpf_frag *cur = bpf_map_lookup_elem(&crbpf_fragpairs, k);
 
 	if (cur && frag_pair_stale(cur, now))
 		return NULL;
@@ -290,11 +292,11 @@ frag_pair_get(const struct crbpf_frag_key *k, __u64 now)
 static __always_inline void frag_pair_put(const struct crbpf_frag_key *k,
 					  struct crbpf_frag *v, __u64 now)
 {
-	struct crbpf_frag *cur = bpf_map_lookup_elem(&crbpf_frag_pairs, k);
+	struct crbpf_frag *cur = bpf_map_lookup_elem(&crbpf_fragpairs, k);
 
 	v->written_ns = now;
 	if (!cur) {
-		bpf_map_update_elem(&crbpf_frag_pairs, k, v, BPF_NOEXIST);
+		bpf_map_update_elem(&crbpf_fragpairs, k, v, BPF_NOEXIST);
 		return;
 	}
 	if (frag_pair_stale(cur, now)) {

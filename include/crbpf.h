@@ -246,7 +246,7 @@ struct crbpf_hflow {
 _Static_assert(sizeof(struct crbpf_hflow) == 8, "crbpf_hflow layout");
 
 /* crbpf_frags (LRU): what the fragments of one datagram need from its first
- * fragment (kind FWD/REV, id = IP id). crbpf_frag_pairs (LRU, same key and
+ * fragment (kind FWD/REV, id = IP id). crbpf_fragpairs (LRU, same key and
  * value): per address pair what a fragment ahead of its first may use (kind
  * PAIR_*, id 0; see bpf/frag.h). Pairs have a table of their own, so a flood
  * of datagram entries cannot evict them. */

@@ -192,7 +192,7 @@ int backend_gone(struct frag_backends *g, const struct model_port *e)
 	return 0;
 }
 
-/* The backend a crbpf_frags / crbpf_frag_pairs entry leads to (forward)
+/* The backend a crbpf_frags / crbpf_fragpairs entry leads to (forward)
  * or comes from (reverse). */
 static bool frag_of(const struct crbpf_frag_key *k, const struct crbpf_frag *v,
 		    const struct crbpf_addr_key *b)
@@ -209,7 +209,7 @@ static void frags_purge_map(const char *map, const struct frag_backends *g)
 	struct crbpf_frag *vals;
 	int fd, i, j, n;
 
-	/* quiet: pins of an older crbpf have no crbpf_frag_pairs */
+	/* quiet: pins of an older crbpf have no crbpf_fragpairs */
 	fd = pin_map_open_quiet(map);
 	if (fd < 0)
 		return;
@@ -237,7 +237,7 @@ void frags_purge(const struct frag_backends *g)
 {
 	if (!g->n)
 		return;
-	frags_purge_map("crbpf_frag_pairs", g);
+	frags_purge_map("crbpf_fragpairs", g);
 	frags_purge_map("crbpf_frags", g);
 }
 

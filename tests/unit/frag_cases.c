@@ -110,12 +110,12 @@ static void frag_entry_fresh(void)
 #define SEC_NS 1000000000ULL
 
 /* The pair entry of kind for (src, dst) UDP: the fd of the table that holds
- * it (crbpf_frag_pairs; crbpf_frags in an object from before that table),
+ * it (crbpf_fragpairs; crbpf_frags in an object from before that table),
  * -1 when none does. */
 static int pair_find(__u8 kind, int family, const char *src, const char *dst,
 		     struct crbpf_frag_key *k, struct crbpf_frag *v)
 {
-	static const char *const maps[] = { "crbpf_frag_pairs", "crbpf_frags" };
+	static const char *const maps[] = { "crbpf_fragpairs", "crbpf_frags" };
 	size_t i;
 	int fd;
 
@@ -169,7 +169,7 @@ static void pair_l_61s(void)
 	pair_age(FC4_L, 61);
 }
 
-/* The pair of FC4_J is in crbpf_frag_pairs, written within the second. */
+/* The pair of FC4_J is in crbpf_fragpairs, written within the second. */
 static bool pair_j_fresh(void)
 {
 	struct crbpf_frag_key k;
@@ -181,8 +181,8 @@ static bool pair_j_fresh(void)
 		unit_fail("no pair entry %s -> %s", FC4_J, VPS4);
 		return false;
 	}
-	return ASSERT_EQ(fd, edge_map_fd("crbpf_frag_pairs"),
-			 "pair entry in crbpf_frag_pairs") &
+	return ASSERT_EQ(fd, edge_map_fd("crbpf_fragpairs"),
+			 "pair entry in crbpf_fragpairs") &
 	       ASSERT_TRUE(v.written_ns <= now && now - v.written_ns < 2 * SEC_NS,
 			   "pair entry written just now");
 }
