@@ -499,6 +499,7 @@ int edge_cleanup_idle(void)
 			unlink_map_pin(names[i]);
 	if (!home_attached_count()) {
 		unlink_map_pin("crbpf_hflows");
+		unlink_map_pin("crbpf_hunreplied");
 		pin_dirs_remove_if_empty();
 	}
 	return 0;

@@ -201,6 +201,29 @@ static int served_by_cb(const char *tunnel, const char *path, void *data)
 	return 1;
 }
 
+/* Learned flows pinned by an older crbpf (keyed by the remote endpoint
+ * alone) cannot be shared with these programs: they are dropped, keeping
+ * their size, and flows are learned again from their next packet. */
+static void hflows_drop_old_layout(void)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	pin_path(path, sizeof(path), "maps", NULL, "crbpf_hflows");
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	    (info.key_size != sizeof(struct crbpf_hflow_key) ||
+	     info.value_size != sizeof(struct crbpf_hflow))) {
+		warn("crbpf_hflows has an older layout: learning the home's flows anew");
+		pin_unlink(path);
+	}
+	close(fd);
+}
+
 int home_attach(const struct home_args *a)
 {
 	char maps[PATH_MAX], path[PATH_MAX];
@@ -274,6 +297,7 @@ int home_attach(const struct home_args *a)
 			undo_unpin(u, path);
 	}
 	home_set_rodata(skel, &cfg);
+	hflows_drop_old_layout();
 	map_sync_pins(skel->obj);
 	ret = home_bpf__load(skel);
 	if (ret)
@@ -304,6 +328,20 @@ int home_attach(const struct home_args *a)
 					idx, path, u);
 		if (ret) {
 			err("failed to attach tc ingress to %s: %s", cfg.serve[i],
+			    strerror(-ret));
+			goto fail;
+		}
+		/* The egress learns tunnelled flows as their container sees
+		 * them (after Docker's DNAT): the tuples its replies carry. */
+		pin_path(path, sizeof(path), "links", "homefwd", cfg.serve[i]);
+		if (pin_exists(path))
+			ret = tc_replace(bpf_program__fd(skel->progs.crbpf_home_fwd),
+					 idx, path, u);
+		else
+			ret = tcx_attach_egress(bpf_program__fd(skel->progs.crbpf_home_fwd),
+						idx, path, u);
+		if (ret) {
+			err("failed to attach tc egress to %s: %s", cfg.serve[i],
 			    strerror(-ret));
 			goto fail;
 		}
@@ -351,6 +389,8 @@ int home_attach(const struct home_args *a)
 			resolve_iface(old.serve[i], &idx);
 			pin_path(path, sizeof(path), "links", "homesrv", old.serve[i]);
 			tc_detach_pin(path, idx);
+			pin_path(path, sizeof(path), "links", "homefwd", old.serve[i]);
+			tc_detach_pin(path, idx);
 		}
 		for (i = 0; i < (int)old.nout; i++) {
 			int idx = 0;
@@ -385,15 +425,16 @@ out:
 	return ret;
 }
 
-/* Learned flows of a tunnel: moved to its new ifindex (re-created), or
- * deleted (to 0: detached). */
-static void hflows_retarget(__u32 from, __u32 to)
+/* Learned flows of a tunnel in table name: moved to its new ifindex
+ * (re-created), or deleted (to 0: detached). */
+static void hflows_retarget_map(const char *name, __u32 from, __u32 to)
 {
 	struct crbpf_hflow_key *keys;
 	struct crbpf_hflow *vals;
 	int fd, i, n;
 
-	fd = pin_map_open("crbpf_hflows");
+	/* quiet: pins of an older crbpf have no crbpf_hunreplied */
+	fd = pin_map_open_quiet(name);
 	if (fd < 0)
 		return;
 	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
@@ -412,6 +453,12 @@ static void hflows_retarget(__u32 from, __u32 to)
 		free(vals);
 	}
 	close(fd);
+}
+
+static void hflows_retarget(__u32 from, __u32 to)
+{
+	hflows_retarget_map("crbpf_hflows", from, to);
+	hflows_retarget_map("crbpf_hunreplied", from, to);
 }
 
 int home_detach(const char *tunnel)
@@ -436,6 +483,11 @@ int home_detach(const char *tunnel)
 		pin_path(path, sizeof(path), "links", "homesrv", cfg.serve[i]);
 		r = tc_detach_pin(path, idx);
 		ret = ret ?: r;
+		pin_path(path, sizeof(path), "links", "homefwd", cfg.serve[i]);
+		if (pin_exists(path)) { /* an older crbpf attached none */
+			r = tc_detach_pin(path, idx);
+			ret = ret ?: r;
+		}
 	}
 	for (i = 0; i < cfg.nout; i++) {
 		int idx = 0;
@@ -456,6 +508,8 @@ int home_detach(const char *tunnel)
 	ret = ret ?: r;
 	if (!home_attached_count()) {
 		pin_path(path, sizeof(path), "maps", NULL, "crbpf_hflows");
+		pin_unlink(path);
+		pin_path(path, sizeof(path), "maps", NULL, "crbpf_hunreplied");
 		pin_unlink(path);
 		edge_cleanup_idle();
 	}
@@ -531,8 +585,8 @@ static int home_repair_cb(const char *tunnel, const char *path, void *data)
 	for (i = 0; i < cfg.nserve; i++) {
 		if (resolve_iface(cfg.serve[i], &idx))
 			(*missing)++;
-		else
-			pin_dead("homesrv", cfg.serve[i], &need);
+		else if (!pin_dead("homesrv", cfg.serve[i], &need))
+			pin_dead("homefwd", cfg.serve[i], &need);
 	}
 	for (i = 0; i < cfg.nout; i++)
 		pin_dead("homeout", cfg.out[i], &need);
