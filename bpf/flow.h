@@ -103,10 +103,7 @@ static __always_inline void flow_seen(struct crbpf_flow *f,
 		f->in_packets++;
 		f->in_bytes += len;
 	}
-	if ((f->flags | add) != f->flags)
-		f->flags |= add;
-	if (now - f->seen_ns >= CRBPF_FLOW_SEEN_STEP)
-		f->seen_ns = now;
+	flow_touch(&f->flags, &f->seen_ns, add, now);
 }
 
 #endif /* CRBPF_FLOW_H */

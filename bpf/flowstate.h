@@ -52,6 +52,18 @@ static __always_inline __u16 flow_pkt_flags(const struct pkt *p, bool reply)
 	return add;
 }
 
+/* A packet of a live flow adds to its flags and moves its last-seen time.
+ * Flags are written only when they change, seen_ns at most once a second:
+ * a busy flow's entry is not dirtied for them per packet. */
+static __always_inline void flow_touch(__u8 *flags, __u64 *seen_ns, __u16 add,
+				       __u64 now)
+{
+	if ((*flags | add) != *flags)
+		*flags |= add;
+	if (now - *seen_ns >= CRBPF_FLOW_SEEN_STEP)
+		*seen_ns = now;
+}
+
 /* A client SYN on a flow that has ended (FIN, RST) opens a new connection
  * on the same ports: it starts a new entry instead of inheriting the end. */
 static __always_inline bool flow_flags_reopened(__u16 flags,

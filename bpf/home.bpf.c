@@ -55,17 +55,6 @@ static __always_inline bool hflow_expired(const struct crbpf_hflow *h,
 	return true;
 }
 
-/* Flags and seen_ns written only when they change, seen_ns at most once a
- * second: a busy flow's entry is not dirtied per packet. */
-static __always_inline void hflow_touch(struct crbpf_hflow *h, __u16 add,
-					__u64 now)
-{
-	if ((h->flags | add) != h->flags)
-		h->flags |= add;
-	if (now - h->seen_ns >= CRBPF_FLOW_SEEN_STEP)
-		h->seen_ns = now;
-}
-
 /* Can a packet from the client go on with entry h of a flow on ifindex? */
 static __always_inline bool hflow_usable(const struct crbpf_hflow *h,
 					 const struct pkt *p, __u32 ifindex,
@@ -94,7 +83,7 @@ static __always_inline void hflow_learn(const struct pkt *p, __u32 ifindex)
 	h = bpf_map_lookup_elem(&crbpf_hflows, &k);
 	if (h) {
 		if (hflow_usable(h, p, ifindex, now)) {
-			hflow_touch(h, add, now);
+			flow_touch(&h->flags, &h->seen_ns, add, now);
 			return;
 		}
 		bpf_map_delete_elem(&crbpf_hflows, &k);
@@ -102,7 +91,7 @@ static __always_inline void hflow_learn(const struct pkt *p, __u32 ifindex)
 	h = bpf_map_lookup_elem(&crbpf_hunreplied, &k);
 	if (h && hflow_usable(h, p, ifindex, now)) {
 		if (!flow_flags_assured(h->flags, p)) {
-			hflow_touch(h, add, now);
+			flow_touch(&h->flags, &h->seen_ns, add, now);
 			return;
 		}
 		val = *h;
@@ -256,7 +245,7 @@ int crbpf_home_srv(struct __sk_buff *skb)
 	}
 	/* an error is no reply: it makes nothing assured */
 	if (ret == PKT_OK)
-		hflow_touch(h, flow_pkt_flags(&p, true), now);
+		flow_touch(&h->flags, &h->seen_ns, flow_pkt_flags(&p, true), now);
 	skb->mark = home_mark;
 	count(CRBPF_ST_HOME_MARK);
 	return TC_ACT_UNSPEC;
@@ -315,7 +304,7 @@ int crbpf_home_out(struct __sk_buff *skb)
 	if (!hf)
 		return TC_ACT_UNSPEC;
 	if (!icmp)
-		hflow_touch(hf, CRBPF_FLOW_REPLIED, now);
+		flow_touch(&hf->flags, &hf->seen_ns, CRBPF_FLOW_REPLIED, now);
 
 	/* The ICMPv6 checksum covers the pseudo header, ICMPv4's does not. */
 	if (icmp ? tc_nat_addr(skb, &p, true, to,

@@ -201,27 +201,25 @@ static int served_by_cb(const char *tunnel, const char *path, void *data)
 	return 1;
 }
 
+/* Attaches prog_fd to ifindex's tc ingress (egress) pinned at path, or
+ * swaps the program of the attachment already pinned there (an upgrade). */
+static int home_tc_attach(int prog_fd, int ifindex, bool egress,
+			  const char *path, struct undo *u)
+{
+	if (pin_exists(path))
+		return tc_replace(prog_fd, ifindex, path, u);
+	return egress ? tcx_attach_egress(prog_fd, ifindex, path, u) :
+			tc_attach(prog_fd, ifindex, path, u);
+}
+
 /* Learned flows pinned by an older crbpf (keyed by the remote endpoint
  * alone) cannot be shared with these programs: they are dropped, keeping
  * their size, and flows are learned again from their next packet. */
 static void hflows_drop_old_layout(void)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-	int fd;
-
-	pin_path(path, sizeof(path), "maps", NULL, "crbpf_hflows");
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	    (info.key_size != sizeof(struct crbpf_hflow_key) ||
-	     info.value_size != sizeof(struct crbpf_hflow))) {
+	if (map_drop_old_layout("crbpf_hflows", sizeof(struct crbpf_hflow_key),
+				sizeof(struct crbpf_hflow)) > 0)
 		warn("crbpf_hflows has an older layout: learning the home's flows anew");
-		pin_unlink(path);
-	}
-	close(fd);
 }
 
 int home_attach(const struct home_args *a)
@@ -304,12 +302,8 @@ int home_attach(const struct home_args *a)
 		goto fail_load;
 
 	pin_path(path, sizeof(path), "links", "hometun", a->tunnel);
-	if (pin_exists(path))
-		ret = tc_replace(bpf_program__fd(skel->progs.crbpf_home_tun),
-				 ifindex, path, u);
-	else
-		ret = tc_attach(bpf_program__fd(skel->progs.crbpf_home_tun),
-				ifindex, path, u);
+	ret = home_tc_attach(bpf_program__fd(skel->progs.crbpf_home_tun),
+			     ifindex, false, path, u);
 	if (ret) {
 		err("failed to attach tc ingress to %s: %s", a->tunnel, strerror(-ret));
 		goto fail;
@@ -320,12 +314,8 @@ int home_attach(const struct home_args *a)
 		if (resolve_iface(cfg.serve[i], &idx))
 			continue; /* keep_missing */
 		pin_path(path, sizeof(path), "links", "homesrv", cfg.serve[i]);
-		if (pin_exists(path))
-			ret = tc_replace(bpf_program__fd(skel->progs.crbpf_home_srv),
-					 idx, path, u);
-		else
-			ret = tc_attach(bpf_program__fd(skel->progs.crbpf_home_srv),
-					idx, path, u);
+		ret = home_tc_attach(bpf_program__fd(skel->progs.crbpf_home_srv),
+				     idx, false, path, u);
 		if (ret) {
 			err("failed to attach tc ingress to %s: %s", cfg.serve[i],
 			    strerror(-ret));
@@ -334,12 +324,8 @@ int home_attach(const struct home_args *a)
 		/* The egress learns tunnelled flows as their container sees
 		 * them (after Docker's DNAT): the tuples its replies carry. */
 		pin_path(path, sizeof(path), "links", "homefwd", cfg.serve[i]);
-		if (pin_exists(path))
-			ret = tc_replace(bpf_program__fd(skel->progs.crbpf_home_fwd),
-					 idx, path, u);
-		else
-			ret = tcx_attach_egress(bpf_program__fd(skel->progs.crbpf_home_fwd),
-						idx, path, u);
+		ret = home_tc_attach(bpf_program__fd(skel->progs.crbpf_home_fwd),
+				     idx, true, path, u);
 		if (ret) {
 			err("failed to attach tc egress to %s: %s", cfg.serve[i],
 			    strerror(-ret));
@@ -351,10 +337,7 @@ int home_attach(const struct home_args *a)
 
 		resolve_iface(cfg.out[i], &idx);
 		pin_path(path, sizeof(path), "links", "homeout", cfg.out[i]);
-		if (pin_exists(path))
-			ret = tc_replace(fd, idx, path, u);
-		else
-			ret = tcx_attach_egress(fd, idx, path, u);
+		ret = home_tc_attach(fd, idx, true, path, u);
 		if (ret == -EINVAL || ret == -EOPNOTSUPP) {
 			warn("no tc egress hook on %s (neither tcx nor clsact): UDP services bound to the wildcard address will answer tunnelled clients through it",
 			     cfg.out[i]);
@@ -585,8 +568,10 @@ static int home_repair_cb(const char *tunnel, const char *path, void *data)
 	for (i = 0; i < cfg.nserve; i++) {
 		if (resolve_iface(cfg.serve[i], &idx))
 			(*missing)++;
-		else if (!pin_dead("homesrv", cfg.serve[i], &need))
+		else {
+			pin_dead("homesrv", cfg.serve[i], &need);
 			pin_dead("homefwd", cfg.serve[i], &need);
+		}
 	}
 	for (i = 0; i < cfg.nout; i++)
 		pin_dead("homeout", cfg.out[i], &need);
