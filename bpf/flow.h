@@ -17,24 +17,7 @@
 #define CRBPF_FLOW_H
 
 #include "edge_maps.h"
-#include "parsing.h"
-
-#define CRBPF_NSEC_PER_SEC 1000000000ULL
-/* Granularity of seen_ns, so timeouts hold to within a second. */
-#define CRBPF_FLOW_SEEN_STEP CRBPF_NSEC_PER_SEC
-
-/* TCP header byte 13. */
-#define CRBPF_TCP_FIN 0x01
-#define CRBPF_TCP_SYN 0x02
-#define CRBPF_TCP_RST 0x04
-#define CRBPF_TCP_ACK 0x10
-
-/* The clock of created_ns and seen_ns: jiffy resolution is plenty for
- * timeouts in seconds, and it is cheaper than bpf_ktime_get_ns() (5.11+). */
-static __always_inline __u64 flow_now(void)
-{
-	return bpf_ktime_get_coarse_ns();
-}
+#include "flowstate.h"
 
 static __always_inline bool flow_expired(const struct crbpf_flow *f,
 					 __u8 proto, __u64 now)
@@ -47,24 +30,7 @@ static __always_inline bool flow_expired(const struct crbpf_flow *f,
 	t = bpf_map_lookup_elem(&crbpf_timeouts, &key);
 	if (t)
 		to = *t;
-	return now > seen &&
-	       now - seen > (__u64)crbpf_flow_timeout(&to, proto == IPPROTO_TCP,
-						      f->flags) *
-				    CRBPF_NSEC_PER_SEC;
-}
-
-/* What this packet adds to a flow's flags. */
-static __always_inline __u16 flow_pkt_flags(const struct pkt *p, bool reply)
-{
-	__u16 add = reply ? CRBPF_FLOW_REPLIED : 0;
-
-	if (p->proto != IPPROTO_TCP)
-		return add;
-	if (p->tcp_flags & CRBPF_TCP_RST)
-		add |= CRBPF_FLOW_RST;
-	if (p->tcp_flags & CRBPF_TCP_FIN)
-		add |= reply ? CRBPF_FLOW_FIN_OUT : CRBPF_FLOW_FIN_IN;
-	return add;
+	return flow_idle_expired(&to, seen, proto, f->flags, now);
 }
 
 /* A client SYN on a flow that has ended (FIN, RST) opens a new connection
@@ -72,9 +38,7 @@ static __always_inline __u16 flow_pkt_flags(const struct pkt *p, bool reply)
 static __always_inline bool flow_reopened(const struct crbpf_flow *f,
 					  const struct pkt *p)
 {
-	return p->proto == IPPROTO_TCP &&
-	       (p->tcp_flags & (CRBPF_TCP_SYN | CRBPF_TCP_ACK)) == CRBPF_TCP_SYN &&
-	       (f->flags & (CRBPF_FLOW_FIN_IN | CRBPF_FLOW_FIN_OUT | CRBPF_FLOW_RST));
+	return flow_flags_reopened(f->flags, p);
 }
 
 /* Can a forwarded packet go on with this live entry? */
@@ -117,23 +81,12 @@ flow_reply_lookup(const struct crbpf_flow_key *fk, __u64 now)
 	return flow;
 }
 
-/*
- * Does this client packet make a flow of crbpf_unreplied one that belongs
- * in crbpf_flows? As conntrack's "assured": the backend has replied and the
- * client then sent again -- for TCP a packet with ACK and without SYN, the
- * end of the handshake. A reply alone does not do it: a backend answers
- * every spoofed SYN or query too, and that flood must stay among its own
- * kind. (A blind spoofer that follows each SYN with an ACK after the
- * SYN-ACK would get through: telling that ACK apart needs the sequence
- * numbers, which crbpf does not track.)
- */
+/* Does this client packet make a flow of crbpf_unreplied one that belongs
+ * in crbpf_flows? When it is assured (flow_flags_assured()). */
 static __always_inline bool flow_assured(const struct crbpf_flow *f,
 					 const struct pkt *p)
 {
-	if (!(f->flags & CRBPF_FLOW_REPLIED))
-		return false;
-	return p->proto != IPPROTO_TCP ||
-	       (p->tcp_flags & (CRBPF_TCP_SYN | CRBPF_TCP_ACK)) == CRBPF_TCP_ACK;
+	return flow_flags_assured(f->flags, p);
 }
 
 /* A packet of a live flow: reply is backend -> client. */
@@ -150,10 +103,7 @@ static __always_inline void flow_seen(struct crbpf_flow *f,
 		f->in_packets++;
 		f->in_bytes += len;
 	}
-	if ((f->flags | add) != f->flags)
-		f->flags |= add;
-	if (now - f->seen_ns >= CRBPF_FLOW_SEEN_STEP)
-		f->seen_ns = now;
+	flow_touch(&f->flags, &f->seen_ns, add, now);
 }
 
 #endif /* CRBPF_FLOW_H */

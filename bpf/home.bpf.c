@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Home datapath. The tunnel's ingress learns the remote endpoint of every
- * TCP/UDP flow that arrives through it; a served bridge's ingress marks
- * replies to those endpoints so that an ip rule steers them into the tunnel.
- * Untouched packets return TC_ACT_UNSPEC, so that other tcx programs on the
- * same device still see them.
+ * Home datapath. The tunnel's ingress learns every TCP/UDP flow that arrives
+ * through it by its exact tuple; a served bridge's egress learns the same
+ * flow again as it leaves for a container, after Docker's DNAT changed its
+ * destination. A served bridge's ingress marks replies of those very tuples
+ * so that an ip rule steers them into the tunnel, and the home line's egress
+ * moves a wildcard-bound UDP service's replies there. A packet that merely
+ * came from some endpoint steers nothing else to that endpoint (issue 11
+ * item 2): the home's own flows to it keep their route. Untouched packets
+ * return TC_ACT_UNSPEC, so that other tcx programs on the same device still
+ * see them.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -13,6 +18,7 @@
 #include "home_maps.h"
 #include "parsing.h"
 #include "nat.h"
+#include "flowstate.h"
 #include "unit_hook.h" /* last: unit builds wrap the redirect helpers */
 
 /* Set by the tool between open and load. */
@@ -22,20 +28,106 @@ const volatile __u32 tun_ifindex;
 const volatile __be32 tun_addr4;
 const volatile __be32 tun_addr6[4];
 
+/* The tuple of p; in: p goes client -> home (the remote is its source),
+ * else home -> client (a reply). */
 static __always_inline void hflow_key(struct crbpf_hflow_key *k,
-				      const struct pkt *p, bool src)
+				      const struct pkt *p, bool in)
 {
 	__builtin_memset(k, 0, sizeof(*k));
-	__builtin_memcpy(k->addr, src ? p->saddr : p->daddr, sizeof(k->addr));
-	k->port = src ? p->sport : p->dport;
+	__builtin_memcpy(k->remote, in ? p->saddr : p->daddr, sizeof(k->remote));
+	__builtin_memcpy(k->local, in ? p->daddr : p->saddr, sizeof(k->local));
+	k->remote_port = in ? p->sport : p->dport;
+	k->local_port = in ? p->dport : p->sport;
 	k->family = p->family;
 	k->proto = p->proto;
 }
 
+/* Idle past the edge's default timeout for its state: treated as absent. */
+static __always_inline bool hflow_expired(const struct crbpf_hflow *h,
+					  __u8 proto, __u64 now)
+{
+	/* zero: the defaults (crbpf_flow_timeout()), conntrack's */
+	struct crbpf_timeouts to = {};
+
+	if (!flow_idle_expired(&to, h->seen_ns, proto, h->flags, now))
+		return false;
+	count(CRBPF_ST_FLOW_EXPIRED);
+	return true;
+}
+
+/* Can a packet from the client go on with entry h of a flow on ifindex? */
+static __always_inline bool hflow_usable(const struct crbpf_hflow *h,
+					 const struct pkt *p, __u32 ifindex,
+					 __u64 now)
+{
+	return h->tunnel_ifindex == ifindex && !hflow_expired(h, p->proto, now) &&
+	       !flow_flags_reopened(h->flags, p);
+}
+
+/*
+ * A packet client -> home of a flow that came through tunnel ifindex. A new
+ * tuple starts in crbpf_hunreplied and moves to crbpf_hflows when assured
+ * (flow_flags_assured()), so that spoofed tuples, answered or not, only
+ * ever evict each other. An expired entry, one of another tunnel or of a
+ * TCP connection that ended and is opened again starts over.
+ */
+static __always_inline void hflow_learn(const struct pkt *p, __u32 ifindex)
+{
+	__u16 add = flow_pkt_flags(p, false);
+	struct crbpf_hflow_key k;
+	struct crbpf_hflow val;
+	struct crbpf_hflow *h;
+	__u64 now = flow_now();
+
+	hflow_key(&k, p, true);
+	h = bpf_map_lookup_elem(&crbpf_hflows, &k);
+	if (h) {
+		if (hflow_usable(h, p, ifindex, now)) {
+			flow_touch(&h->flags, &h->seen_ns, add, now);
+			return;
+		}
+		bpf_map_delete_elem(&crbpf_hflows, &k);
+	}
+	h = bpf_map_lookup_elem(&crbpf_hunreplied, &k);
+	if (h && hflow_usable(h, p, ifindex, now)) {
+		if (!flow_flags_assured(h->flags, p)) {
+			flow_touch(&h->flags, &h->seen_ns, add, now);
+			return;
+		}
+		val = *h;
+		val.flags |= add;
+		val.seen_ns = now;
+		if (!bpf_map_update_elem(&crbpf_hflows, &k, &val, BPF_ANY))
+			bpf_map_delete_elem(&crbpf_hunreplied, &k);
+		return;
+	}
+	__builtin_memset(&val, 0, sizeof(val));
+	val.tunnel_ifindex = ifindex;
+	val.flags = add;
+	val.seen_ns = now;
+	bpf_map_update_elem(&crbpf_hunreplied, &k, &val, BPF_ANY);
+}
+
+/* The live entry of the flow whose reply (home -> client) has tuple k, in
+ * either table; NULL when there is none. */
+static __always_inline struct crbpf_hflow *
+hflow_reply_lookup(const struct crbpf_hflow_key *k, __u64 now)
+{
+	struct crbpf_hflow *h;
+
+	h = bpf_map_lookup_elem(&crbpf_hflows, k);
+	if (!h)
+		h = bpf_map_lookup_elem(&crbpf_hunreplied, k);
+	if (!h || h->tunnel_ifindex != tun_ifindex ||
+	    hflow_expired(h, k->proto, now))
+		return NULL;
+	return h;
+}
+
 /*
  * An ICMP error quotes the packet it is about. One bound for a tunnelled
- * client quotes a packet that client sent, so the quote's source is the
- * learned endpoint: fills k from it. False for anything else (no error, no
+ * client quotes a packet that client sent: fills k with the tuple of that
+ * flow (remote = the quote's source). False for anything else (no error, no
  * TCP/UDP quote, a non-first fragment, a quote from someone other than the
  * error's destination).
  */
@@ -65,7 +157,8 @@ static __always_inline bool icmp_quote_key(struct __sk_buff *skb,
 			return false;
 		proto = ip.v4.protocol;
 		in_l4 = in_l3 + ip.v4.ihl * 4;
-		k->addr[0] = ip.v4.saddr;
+		k->remote[0] = ip.v4.saddr;
+		k->local[0] = ip.v4.daddr;
 	} else {
 		/* ICMPv6 errors are types 1 to 4 */
 		if (p->proto != IPPROTO_ICMPV6 || type < 1 || type > 4)
@@ -75,13 +168,15 @@ static __always_inline bool icmp_quote_key(struct __sk_buff *skb,
 			return false;
 		proto = ip.v6.nexthdr;
 		in_l4 = in_l3 + sizeof(ip.v6);
-		__builtin_memcpy(k->addr, &ip.v6.saddr, sizeof(k->addr));
+		__builtin_memcpy(k->remote, &ip.v6.saddr, sizeof(k->remote));
+		__builtin_memcpy(k->local, &ip.v6.daddr, sizeof(k->local));
 	}
 	if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) ||
-	    !addr_eq(k->addr, p->daddr) ||
+	    !addr_eq(k->remote, p->daddr) ||
 	    bpf_skb_load_bytes(skb, in_l4, ports, sizeof(ports)))
 		return false;
-	k->port = ports[0];
+	k->remote_port = ports[0];
+	k->local_port = ports[1];
 	k->family = p->family;
 	k->proto = proto;
 	return true;
@@ -91,28 +186,34 @@ static __always_inline bool icmp_quote_key(struct __sk_buff *skb,
 SEC("tc")
 int crbpf_home_tun(struct __sk_buff *skb)
 {
-	struct crbpf_hflow_key k;
-	struct crbpf_hflow val;
-	struct crbpf_hflow *cur;
-	__u32 ifindex = skb->ingress_ifindex;
 	struct pkt p;
 
 	if (parse_skb(skb, false, &p) != PKT_OK) {
 		count(CRBPF_ST_HOME_PASS);
 		return TC_ACT_UNSPEC;
 	}
+	hflow_learn(&p, skb->ingress_ifindex);
+	count(CRBPF_ST_HOME_LEARN);
+	return TC_ACT_UNSPEC;
+}
 
-	hflow_key(&k, &p, true);
-	/* The lookup also refreshes the LRU entry; writing only on a change
-	 * keeps the per-packet cost to one hash lookup. */
-	cur = bpf_map_lookup_elem(&crbpf_hflows, &k);
-	if (!cur || cur->tunnel_ifindex != ifindex ||
-	    cur->local_port != p.dport) {
-		__builtin_memset(&val, 0, sizeof(val));
-		val.tunnel_ifindex = ifindex;
-		val.local_port = p.dport;
-		bpf_map_update_elem(&crbpf_hflows, &k, &val, BPF_ANY);
-	}
+/*
+ * Egress of a served bridge: a tunnelled packet on its way to a container,
+ * after Docker's DNAT (PREROUTING) gave it the container's address and port.
+ * Its tuple is the one the container's replies carry on the bridge's
+ * ingress, where crbpf_home_srv looks for it (their source is un-DNATed
+ * only after routing). skb->ingress_ifindex is the device the packet came
+ * in by: forwarding keeps it.
+ */
+SEC("tc")
+int crbpf_home_fwd(struct __sk_buff *skb)
+{
+	struct pkt p;
+
+	if (skb->ingress_ifindex != tun_ifindex ||
+	    parse_skb(skb, true, &p) != PKT_OK)
+		return TC_ACT_UNSPEC;
+	hflow_learn(&p, tun_ifindex);
 	count(CRBPF_ST_HOME_LEARN);
 	return TC_ACT_UNSPEC;
 }
@@ -122,6 +223,8 @@ SEC("tc")
 int crbpf_home_srv(struct __sk_buff *skb)
 {
 	struct crbpf_hflow_key k;
+	struct crbpf_hflow *h;
+	__u64 now;
 	struct pkt p;
 	int ret;
 
@@ -134,10 +237,15 @@ int crbpf_home_srv(struct __sk_buff *skb)
 		count(CRBPF_ST_HOME_PASS);
 		return TC_ACT_UNSPEC;
 	}
-	if (!bpf_map_lookup_elem(&crbpf_hflows, &k)) {
+	now = flow_now();
+	h = hflow_reply_lookup(&k, now);
+	if (!h) {
 		count(CRBPF_ST_HOME_PASS);
 		return TC_ACT_UNSPEC;
 	}
+	/* an error is no reply: it makes nothing assured */
+	if (ret == PKT_OK)
+		flow_touch(&h->flags, &h->seen_ns, flow_pkt_flags(&p, true), now);
 	skb->mark = home_mark;
 	count(CRBPF_ST_HOME_MARK);
 	return TC_ACT_UNSPEC;
@@ -162,6 +270,7 @@ int crbpf_home_out(struct __sk_buff *skb)
 	struct crbpf_hflow *hf;
 	__be32 to[4] = {};
 	bool icmp = false;
+	__u64 now;
 	struct pkt p;
 	int ret;
 
@@ -171,11 +280,6 @@ int crbpf_home_out(struct __sk_buff *skb)
 	else if (ret == CRBPF_ST_PASS_PROTO && icmp_quote_key(skb, &p, &k))
 		icmp = true;
 	else
-		return TC_ACT_UNSPEC;
-
-	hf = bpf_map_lookup_elem(&crbpf_hflows, &k);
-	if (!hf || hf->tunnel_ifindex != tun_ifindex ||
-	    (!icmp && hf->local_port != p.sport))
 		return TC_ACT_UNSPEC;
 
 	if (p.family == CRBPF_V4) {
@@ -190,6 +294,18 @@ int crbpf_home_out(struct __sk_buff *skb)
 		to[2] = tun_addr6[2];
 		to[3] = tun_addr6[3];
 	}
+	/* The flow came to the tunnel address, where the reply goes back
+	 * from; its source here is the line's. An ICMP error's quote carries
+	 * the flow's own tuple (conntrack undid any DNAT in it). */
+	if (!icmp)
+		__builtin_memcpy(k.local, to, sizeof(k.local));
+	now = flow_now();
+	hf = hflow_reply_lookup(&k, now);
+	if (!hf)
+		return TC_ACT_UNSPEC;
+	if (!icmp)
+		flow_touch(&hf->flags, &hf->seen_ns, CRBPF_FLOW_REPLIED, now);
+
 	/* The ICMPv6 checksum covers the pseudo header, ICMPv4's does not. */
 	if (icmp ? tc_nat_addr(skb, &p, true, to,
 			       p.family == CRBPF_V6 ? p.l4_off + 2 : 0, 0) :

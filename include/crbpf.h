@@ -228,22 +228,37 @@ struct crbpf_mstats {
 	__u64 new_flows;
 };
 
-/* crbpf_hflows (home, LRU): remote endpoint of a flow that arrived through
- * the tunnel; replies addressed to it are steered back into the tunnel. */
+/*
+ * crbpf_hflows (home, LRU): flows that arrived through the tunnel, by their
+ * exact tuple as the home sees it (conntrack's recipe): remote = the client,
+ * local = the address and port it reached -- the tunnel address on the
+ * tunnel, the container after Docker's DNAT on a served bridge. Only
+ * replies of that very tuple are steered back into the tunnel, so a spoofed
+ * source cannot pull the home's own traffic to that endpoint in. A tuple
+ * starts in crbpf_hunreplied (LRU, same key and value, a quarter of the
+ * size: crbpf_unreplied_entries()) and moves to crbpf_hflows when assured
+ * (a reply, then the client again), so a flood of spoofed tuples evicts
+ * only its own kind. Entries time out as the edge's flows do
+ * (crbpf_flow_timeout() with the default timeouts).
+ */
 struct crbpf_hflow_key {
-	__be32 addr[4];
-	__be16 port;
+	__be32 remote[4];
+	__be32 local[4];
+	__be16 remote_port;
+	__be16 local_port; /* before any home DNAT on the tunnel, after it on a bridge */
 	__u8 family;
 	__u8 proto;
+	__u16 pad;
 };
-_Static_assert(sizeof(struct crbpf_hflow_key) == 20, "crbpf_hflow_key layout");
+_Static_assert(sizeof(struct crbpf_hflow_key) == 40, "crbpf_hflow_key layout");
 
 struct crbpf_hflow {
 	__u32 tunnel_ifindex;
-	__be16 local_port; /* port the flow arrived on, before any home DNAT */
-	__u16 pad;
+	__u8 flags; /* enum crbpf_flow_flags */
+	__u8 pad[3];
+	__u64 seen_ns; /* bpf_ktime_get_coarse_ns() of the last packet, >= 1 s steps */
 };
-_Static_assert(sizeof(struct crbpf_hflow) == 8, "crbpf_hflow layout");
+_Static_assert(sizeof(struct crbpf_hflow) == 16, "crbpf_hflow layout");
 
 /* crbpf_frags (LRU): what the fragments of one datagram need from its first
  * fragment (kind FWD/REV, id = IP id). crbpf_fragpairs (LRU, same key and

@@ -251,14 +251,15 @@ static char *stale_fix(struct doctor *d, const char *kind, const char *dev,
 	if (!strcmp(kind, "hometun"))
 		return fmt("`crbpf watch` repairs it when %s is re-created; to remove it: crbpf home detach %s",
 			   dev, dev);
-	if (!strcmp(kind, "homesrv") || !strcmp(kind, "homeout")) {
+	if (!strcmp(kind, "homesrv") || !strcmp(kind, "homefwd") ||
+	    !strcmp(kind, "homeout")) {
 		char *cmd, *ret;
 
 		tunnel_serving(d, dev, tunnel);
 		if (!tunnel[0])
 			return fmt("`crbpf watch` repairs it when %s is re-created", dev);
 		/* Attaching again drops a served device it no longer names. */
-		if (gone && !strcmp(kind, "homesrv")) {
+		if (gone && strcmp(kind, "homeout")) {
 			cmd = home_attach_cmd(tunnel, dev);
 			ret = fmt("`crbpf watch` repairs it when %s is re-created; to stop serving it: %s",
 				  dev, cmd);
@@ -286,6 +287,8 @@ static const char *kind_desc(const char *kind)
 		return "home tunnel";
 	if (!strcmp(kind, "homesrv"))
 		return "served bridge";
+	if (!strcmp(kind, "homefwd"))
+		return "served bridge egress";
 	if (!strcmp(kind, "homeout"))
 		return "home line egress";
 	return "attachment";

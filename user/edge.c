@@ -210,21 +210,9 @@ out:
  * static rules until clients send again. */
 static void flows_drop_old_layout(void)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-	int fd;
-
-	pin_path(path, sizeof(path), "maps", NULL, "crbpf_flows");
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	    info.value_size != sizeof(struct crbpf_flow)) {
+	if (map_drop_old_layout("crbpf_flows", sizeof(struct crbpf_flow_key),
+				sizeof(struct crbpf_flow)) > 0)
 		warn("crbpf_flows has an older layout: starting a new flow table");
-		pin_unlink(path);
-	}
-	close(fd);
 }
 
 int parse_mss(const char *s, struct mss_opt *m)
@@ -499,6 +487,7 @@ int edge_cleanup_idle(void)
 			unlink_map_pin(names[i]);
 	if (!home_attached_count()) {
 		unlink_map_pin("crbpf_hflows");
+		unlink_map_pin("crbpf_hunreplied");
 		pin_dirs_remove_if_empty();
 	}
 	return 0;

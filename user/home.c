@@ -201,6 +201,27 @@ static int served_by_cb(const char *tunnel, const char *path, void *data)
 	return 1;
 }
 
+/* Attaches prog_fd to ifindex's tc ingress (egress) pinned at path, or
+ * swaps the program of the attachment already pinned there (an upgrade). */
+static int home_tc_attach(int prog_fd, int ifindex, bool egress,
+			  const char *path, struct undo *u)
+{
+	if (pin_exists(path))
+		return tc_replace(prog_fd, ifindex, path, u);
+	return egress ? tcx_attach_egress(prog_fd, ifindex, path, u) :
+			tc_attach(prog_fd, ifindex, path, u);
+}
+
+/* Learned flows pinned by an older crbpf (keyed by the remote endpoint
+ * alone) cannot be shared with these programs: they are dropped, keeping
+ * their size, and flows are learned again from their next packet. */
+static void hflows_drop_old_layout(void)
+{
+	if (map_drop_old_layout("crbpf_hflows", sizeof(struct crbpf_hflow_key),
+				sizeof(struct crbpf_hflow)) > 0)
+		warn("crbpf_hflows has an older layout: learning the home's flows anew");
+}
+
 int home_attach(const struct home_args *a)
 {
 	char maps[PATH_MAX], path[PATH_MAX];
@@ -274,18 +295,15 @@ int home_attach(const struct home_args *a)
 			undo_unpin(u, path);
 	}
 	home_set_rodata(skel, &cfg);
+	hflows_drop_old_layout();
 	map_sync_pins(skel->obj);
 	ret = home_bpf__load(skel);
 	if (ret)
 		goto fail_load;
 
 	pin_path(path, sizeof(path), "links", "hometun", a->tunnel);
-	if (pin_exists(path))
-		ret = tc_replace(bpf_program__fd(skel->progs.crbpf_home_tun),
-				 ifindex, path, u);
-	else
-		ret = tc_attach(bpf_program__fd(skel->progs.crbpf_home_tun),
-				ifindex, path, u);
+	ret = home_tc_attach(bpf_program__fd(skel->progs.crbpf_home_tun),
+			     ifindex, false, path, u);
 	if (ret) {
 		err("failed to attach tc ingress to %s: %s", a->tunnel, strerror(-ret));
 		goto fail;
@@ -296,14 +314,20 @@ int home_attach(const struct home_args *a)
 		if (resolve_iface(cfg.serve[i], &idx))
 			continue; /* keep_missing */
 		pin_path(path, sizeof(path), "links", "homesrv", cfg.serve[i]);
-		if (pin_exists(path))
-			ret = tc_replace(bpf_program__fd(skel->progs.crbpf_home_srv),
-					 idx, path, u);
-		else
-			ret = tc_attach(bpf_program__fd(skel->progs.crbpf_home_srv),
-					idx, path, u);
+		ret = home_tc_attach(bpf_program__fd(skel->progs.crbpf_home_srv),
+				     idx, false, path, u);
 		if (ret) {
 			err("failed to attach tc ingress to %s: %s", cfg.serve[i],
+			    strerror(-ret));
+			goto fail;
+		}
+		/* The egress learns tunnelled flows as their container sees
+		 * them (after Docker's DNAT): the tuples its replies carry. */
+		pin_path(path, sizeof(path), "links", "homefwd", cfg.serve[i]);
+		ret = home_tc_attach(bpf_program__fd(skel->progs.crbpf_home_fwd),
+				     idx, true, path, u);
+		if (ret) {
+			err("failed to attach tc egress to %s: %s", cfg.serve[i],
 			    strerror(-ret));
 			goto fail;
 		}
@@ -313,10 +337,7 @@ int home_attach(const struct home_args *a)
 
 		resolve_iface(cfg.out[i], &idx);
 		pin_path(path, sizeof(path), "links", "homeout", cfg.out[i]);
-		if (pin_exists(path))
-			ret = tc_replace(fd, idx, path, u);
-		else
-			ret = tcx_attach_egress(fd, idx, path, u);
+		ret = home_tc_attach(fd, idx, true, path, u);
 		if (ret == -EINVAL || ret == -EOPNOTSUPP) {
 			warn("no tc egress hook on %s (neither tcx nor clsact): UDP services bound to the wildcard address will answer tunnelled clients through it",
 			     cfg.out[i]);
@@ -350,6 +371,8 @@ int home_attach(const struct home_args *a)
 				continue;
 			resolve_iface(old.serve[i], &idx);
 			pin_path(path, sizeof(path), "links", "homesrv", old.serve[i]);
+			tc_detach_pin(path, idx);
+			pin_path(path, sizeof(path), "links", "homefwd", old.serve[i]);
 			tc_detach_pin(path, idx);
 		}
 		for (i = 0; i < (int)old.nout; i++) {
@@ -385,15 +408,16 @@ out:
 	return ret;
 }
 
-/* Learned flows of a tunnel: moved to its new ifindex (re-created), or
- * deleted (to 0: detached). */
-static void hflows_retarget(__u32 from, __u32 to)
+/* Learned flows of a tunnel in table name: moved to its new ifindex
+ * (re-created), or deleted (to 0: detached). */
+static void hflows_retarget_map(const char *name, __u32 from, __u32 to)
 {
 	struct crbpf_hflow_key *keys;
 	struct crbpf_hflow *vals;
 	int fd, i, n;
 
-	fd = pin_map_open("crbpf_hflows");
+	/* quiet: pins of an older crbpf have no crbpf_hunreplied */
+	fd = pin_map_open_quiet(name);
 	if (fd < 0)
 		return;
 	n = map_dump(fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
@@ -412,6 +436,12 @@ static void hflows_retarget(__u32 from, __u32 to)
 		free(vals);
 	}
 	close(fd);
+}
+
+static void hflows_retarget(__u32 from, __u32 to)
+{
+	hflows_retarget_map("crbpf_hflows", from, to);
+	hflows_retarget_map("crbpf_hunreplied", from, to);
 }
 
 int home_detach(const char *tunnel)
@@ -436,6 +466,11 @@ int home_detach(const char *tunnel)
 		pin_path(path, sizeof(path), "links", "homesrv", cfg.serve[i]);
 		r = tc_detach_pin(path, idx);
 		ret = ret ?: r;
+		pin_path(path, sizeof(path), "links", "homefwd", cfg.serve[i]);
+		if (pin_exists(path)) { /* an older crbpf attached none */
+			r = tc_detach_pin(path, idx);
+			ret = ret ?: r;
+		}
 	}
 	for (i = 0; i < cfg.nout; i++) {
 		int idx = 0;
@@ -456,6 +491,8 @@ int home_detach(const char *tunnel)
 	ret = ret ?: r;
 	if (!home_attached_count()) {
 		pin_path(path, sizeof(path), "maps", NULL, "crbpf_hflows");
+		pin_unlink(path);
+		pin_path(path, sizeof(path), "maps", NULL, "crbpf_hunreplied");
 		pin_unlink(path);
 		edge_cleanup_idle();
 	}
@@ -531,8 +568,10 @@ static int home_repair_cb(const char *tunnel, const char *path, void *data)
 	for (i = 0; i < cfg.nserve; i++) {
 		if (resolve_iface(cfg.serve[i], &idx))
 			(*missing)++;
-		else
+		else {
 			pin_dead("homesrv", cfg.serve[i], &need);
+			pin_dead("homefwd", cfg.serve[i], &need);
+		}
 	}
 	for (i = 0; i < cfg.nout; i++)
 		pin_dead("homeout", cfg.out[i], &need);

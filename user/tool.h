@@ -138,6 +138,7 @@ const char *tc_pin_kind(const char *pinpath);
 int prog_name_by_id(__u32 id, char *name, size_t len);
 int sysctl_forwarding(const char *dev, struct undo *u);
 int map_sync_pins(struct bpf_object *obj);
+int map_drop_old_layout(const char *name, __u32 key_size, __u32 value_size);
 
 /* timeouts.c */
 int timeouts_parse(const char *arg, struct crbpf_timeouts *t, __u32 *set);

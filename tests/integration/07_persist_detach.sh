@@ -32,7 +32,8 @@ hello_case persist-container "$CLI4:" peer cr-cli hello $VPS4 8080
 # The attachments this configuration makes, pinned; those that are links
 # (all with tcx, the XDP one always) must be in bpftool's list of crbpf links.
 # Only our own pins count: other crbpf users may attach at the same time.
-PINS_WANT="crbpf-test-home/links/homeout_eth0 crbpf-test-home/links/homesrv_docker0
+PINS_WANT="crbpf-test-home/links/homefwd_docker0 crbpf-test-home/links/homeout_eth0
+crbpf-test-home/links/homesrv_docker0
 crbpf-test-home/links/hometun_wgh crbpf-test-vps/links/edge_eth0
 crbpf-test-vps/links/tun_wg0 crbpf-test-vps/links/xdp_eth0"
 links_case() {

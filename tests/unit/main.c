@@ -143,6 +143,9 @@ static int home_share_maps(struct home_bpf *h)
 	err = bpf_map__reuse_fd(h->maps.crbpf_hflows,
 				bpf_map__fd(home->maps.crbpf_hflows));
 	if (!err)
+		err = bpf_map__reuse_fd(h->maps.crbpf_hunreplied,
+					bpf_map__fd(home->maps.crbpf_hunreplied));
+	if (!err)
 		err = bpf_map__reuse_fd(h->maps.crbpf_stats,
 					bpf_map__fd(home->maps.crbpf_stats));
 	return err;
@@ -190,6 +193,15 @@ static void load_objects(void)
 	unpin_all(home3->obj);
 	unpin_all(home4->obj);
 	home2->rodata->home_mark = HOME_MARK2;
+	/* small tables, so that a flood case fills them (the tool keeps the
+	 * proportion: crbpf_hunreplied is a quarter) */
+	bpf_map__set_max_entries(home->maps.crbpf_hflows, UNIT_FLOWS);
+	bpf_map__set_max_entries(home->maps.crbpf_hunreplied,
+				 crbpf_unreplied_entries(UNIT_FLOWS));
+	/* the tunnel whose flows crbpf_home_fwd learns and crbpf_home_srv
+	 * answers, as the tool sets it */
+	home->rodata->tun_ifindex = topo.ifindex[DEV_HTUN];
+	home2->rodata->tun_ifindex = topo.ifindex[DEV_HTUN];
 	/* crbpf_home_out instances: the tool sets the tunnel's ifindex and
 	 * addresses; home4's tunnel carries no IPv6 */
 	parse_addr(4, HTUN4, a4);
@@ -228,7 +240,7 @@ home_fail:
 static bool is_home(enum prog p)
 {
 	return p == P_HOME_TUN || p == P_HOME_SRV || p == P_HOME_SRV_MARK ||
-	       p == P_HOME_OUT || p == P_HOME_OUT_NO6;
+	       p == P_HOME_OUT || p == P_HOME_OUT_NO6 || p == P_HOME_FWD;
 }
 
 static bool is_xdp(enum prog p)
@@ -259,6 +271,8 @@ static int prog_fd(enum prog p)
 		return bpf_program__fd(home3->progs.crbpf_home_out);
 	case P_HOME_OUT_NO6:
 		return bpf_program__fd(home4->progs.crbpf_home_out);
+	case P_HOME_FWD:
+		return bpf_program__fd(home->progs.crbpf_home_fwd);
 	default:
 		return -1;
 	}
@@ -278,6 +292,20 @@ static int hflows_fd(enum prog p)
 	if (p == P_HOME_SRV_MARK)
 		return bpf_map__fd(home2->maps.crbpf_hflows);
 	return bpf_map__fd(home->maps.crbpf_hflows);
+}
+
+static int hunreplied_fd(enum prog p)
+{
+	if (p == P_HOME_SRV_MARK)
+		return bpf_map__fd(home2->maps.crbpf_hunreplied);
+	return bpf_map__fd(home->maps.crbpf_hunreplied);
+}
+
+int home_map_fd(const char *name)
+{
+	struct bpf_map *m = home ? bpf_object__find_map_by_name(home->obj, name) : NULL;
+
+	return m ? bpf_map__fd(m) : -1;
 }
 
 /* ---- map content, written as the crbpf tool writes it ---- */
@@ -705,14 +733,55 @@ static bool check_flow(const struct tcase *c)
 
 /* ---- home ---- */
 
-static void hflow_key(struct crbpf_hflow_key *k, int family, __u8 proto,
-		      const char *addr, __u16 port)
+void hflow_key(struct crbpf_hflow_key *k, int family, __u8 proto,
+	       const char *remote, __u16 rport, const char *local, __u16 lport)
 {
 	memset(k, 0, sizeof(*k));
-	parse_addr(family, addr, k->addr);
-	k->port = htons(port);
+	parse_addr(family, remote, k->remote);
+	parse_addr(family, local, k->local);
+	k->remote_port = htons(rport);
+	k->local_port = htons(lport);
 	k->family = family == 6 ? CRBPF_V6 : CRBPF_V4;
 	k->proto = proto;
+}
+
+/* Where the tuple k is: 0 crbpf_hflows, 1 crbpf_hunreplied, -1 neither. */
+int hflow_lookup(int prog, const struct crbpf_hflow_key *k, struct crbpf_hflow *v)
+{
+	if (!bpf_map_lookup_elem(hflows_fd(prog), k, v))
+		return 0;
+	if (!bpf_map_lookup_elem(hunreplied_fd(prog), k, v))
+		return 1;
+	return -1;
+}
+
+/* The tuple a case's reply belongs to, written as the programs would. */
+static bool add_hflow(const struct tcase *c)
+{
+	const struct pkt_spec *s = &c->in;
+	struct crbpf_hflow_key k;
+	struct crbpf_hflow v = {
+		.tunnel_ifindex = topo.ifindex[c->hflow_dev ? c->hflow_dev : DEV_HTUN],
+		.flags = c->hflow_flags,
+		.seen_ns = mono_ns() - c->hflow_idle * 1000000000ULL,
+	};
+
+	if (s->inner)
+		hflow_key(&k, s->family, s->inner->proto, s->inner->src,
+			  s->inner->sport, s->inner->dst, s->inner->dport);
+	else if (c->prog == P_HOME_OUT || c->prog == P_HOME_OUT_NO6)
+		hflow_key(&k, s->family, s->proto, s->dst, s->dport,
+			  s->family == 6 ? HTUN6 : HTUN4,
+			  c->hflow_lport ? c->hflow_lport : s->sport);
+	else
+		hflow_key(&k, s->family, s->proto, s->dst, s->dport, s->src,
+			  s->sport);
+	bpf_map_delete_elem(hflows_fd(c->prog), &k);
+	bpf_map_delete_elem(hunreplied_fd(c->prog), &k);
+	return ASSERT_OK(bpf_map_update_elem(c->hflow_unreplied ? hunreplied_fd(c->prog) :
+							       hflows_fd(c->prog),
+					     &k, &v, BPF_ANY),
+			 "insert hflow");
 }
 
 /* ---- one case ---- */
@@ -794,6 +863,7 @@ static struct crbpf_unit_redirect *redirect_seen(enum prog p)
 	switch (p) {
 	case P_HOME_TUN:
 	case P_HOME_SRV:
+	case P_HOME_FWD:
 		return &home->bss->crbpf_unit_redirect;
 	case P_HOME_SRV_MARK:
 		return &home2->bss->crbpf_unit_redirect;
@@ -913,20 +983,10 @@ static bool run_case(const struct tcase *tc)
 		return false;
 	if (c.setup)
 		c.setup();
-	if (c.add_hflow) {
-		struct crbpf_hflow_key k;
-		struct crbpf_hflow v = {
-			.tunnel_ifindex = topo.ifindex[c.hflow_dev ? c.hflow_dev : DEV_HTUN],
-			.local_port = htons(c.hflow_lport ? c.hflow_lport : c.in.sport),
-		};
-
-		hflow_key(&k, c.in.family, c.in.proto, c.in.dst, c.in.dport);
-		if (!ASSERT_OK(bpf_map_update_elem(hflows_fd(c.prog), &k, &v, BPF_ANY),
-			       "insert hflow"))
-			return false;
-	}
+	if (c.add_hflow && !add_hflow(&c))
+		return false;
 	if (c.learn)
-		hcount = map_count(hflows_fd(c.prog));
+		hcount = map_count(hflows_fd(c.prog)) + map_count(hunreplied_fd(c.prog));
 	stats_read(stats_fd(c.prog), st_before);
 	if (c.mst.on && !mstats_read(&c.mst, &m_before)) {
 		unit_fail("no crbpf_mstats entry for the mapping (tool writes one)");
@@ -945,6 +1005,9 @@ static bool run_case(const struct tcase *tc)
 	} else {
 		skb_in.ifindex = topo.ifindex[c.in.dev];
 		skb_in.ingress_ifindex = topo.ifindex[c.in.dev];
+		if (c.from_dev || c.prog == P_HOME_FWD)
+			skb_in.ingress_ifindex =
+				topo.ifindex[c.from_dev ? c.from_dev : DEV_HTUN];
 		skb_in.mark = c.mark_in;
 		opts.ctx_in = &skb_in;
 		opts.ctx_size_in = sizeof(skb_in);
@@ -1021,24 +1084,29 @@ static bool run_case(const struct tcase *tc)
 	if (c.learn > 0) {
 		struct crbpf_hflow_key k;
 		struct crbpf_hflow v = {};
+		int where;
 
-		hflow_key(&k, c.in.family, c.in.proto, c.in.src, c.in.sport);
-		if (bpf_map_lookup_elem(hflows_fd(c.prog), &k, &v)) {
-			unit_fail("endpoint %s:%u not learned in crbpf_hflows",
-				  c.in.src, c.in.sport);
+		hflow_key(&k, c.in.family, c.in.proto, c.in.src, c.in.sport,
+			  c.in.dst, c.in.dport);
+		where = hflow_lookup(c.prog, &k, &v);
+		if (where < 0) {
+			unit_fail("flow %s:%u -> %s:%u not learned", c.in.src,
+				  c.in.sport, c.in.dst, c.in.dport);
 			ok = false;
 		} else {
-			ok &= ASSERT_EQ(v.tunnel_ifindex, topo.ifindex[c.in.dev],
+			ok &= ASSERT_EQ(where, c.learn == 1 ? 1 : 0,
+					c.learn == 1 ? "tuple in crbpf_hunreplied (0: crbpf_hflows)" :
+						       "tuple in crbpf_hflows (1: crbpf_hunreplied)");
+			ok &= ASSERT_EQ(v.tunnel_ifindex, skb_in.ingress_ifindex,
 					"hflow tunnel_ifindex");
-			/* network order, as crbpf_home_out compares it with
-			 * the reply's source port */
-			ok &= ASSERT_EQ(v.local_port, htons(c.in.dport),
-					"hflow local_port (network order)");
-			ok &= ASSERT_EQ(v.pad, 0, "hflow pad");
+			ok &= ASSERT_TRUE(mono_ns() - v.seen_ns < 2000000000ULL,
+					  "hflow seen_ns is now");
+			ok &= ASSERT_TRUE(!v.pad[0] && !v.pad[1] && !v.pad[2], "hflow pad");
 		}
 	} else if (c.learn < 0) {
-		ok &= ASSERT_EQ(map_count(hflows_fd(c.prog)),
-				hcount, "crbpf_hflows entries (must not grow)");
+		ok &= ASSERT_EQ(map_count(hflows_fd(c.prog)) +
+					map_count(hunreplied_fd(c.prog)),
+				hcount, "crbpf_hflows + crbpf_hunreplied entries (must not grow)");
 	}
 	if (c.check_mark)
 		ok &= ASSERT_EQ(skb_out.mark, c.mark_out, "skb->mark");

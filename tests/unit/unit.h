@@ -227,6 +227,13 @@ __u64 mono_ns(void);
 #define UNIT_MIN_UPTIME_NS (150ULL * 1000000000ULL)
 /* fd of a map of the edge object the cases run against */
 int edge_map_fd(const char *name);
+/* fd of a map of the first home object (crbpf_home_tun/srv/fwd) */
+int home_map_fd(const char *name);
+void hflow_key(struct crbpf_hflow_key *k, int family, __u8 proto,
+	       const char *remote, __u16 rport, const char *local, __u16 lport);
+/* Where tuple k is for prog's object: 0 crbpf_hflows, 1 crbpf_hunreplied,
+ * -1 neither; v gets the entry. */
+int hflow_lookup(int prog, const struct crbpf_hflow_key *k, struct crbpf_hflow *v);
 
 
 /* ---- cases ---- */
@@ -245,6 +252,10 @@ enum prog {
 	 * crbpf_stats with the first (the tool pins them by name) */
 	P_HOME_OUT,
 	P_HOME_OUT_NO6, /* same, fourth object with tun_addr6 zero (no IPv6 in the tunnel) */
+	/* crbpf_home_fwd (egress of docker0) of the first object, whose
+	 * rodata tun_ifindex = wgh: the packet came in by from_dev (wgh
+	 * unless set) */
+	P_HOME_FWD,
 	P__MAX,
 };
 
@@ -327,14 +338,24 @@ struct tcase {
 	void (*setup)(void);
 	/* extra checks after the run (unit_fail() reasons, false on failure) */
 	bool (*check)(void);
-	/* home: learned endpoint {src, sport} expected in crbpf_hflows (1), or
-	 * crbpf_hflows must not grow (-1) */
+	/* home: tuple {src, sport, dst, dport} expected in crbpf_hunreplied
+	 * (1) or crbpf_hflows (2) after the run, learned on the device the
+	 * packet came in by; or neither table may grow (-1) */
 	int learn;
-	/* home_srv/home_out: insert hflow {dst, dport} before the run, learned on
-	 * hflow_dev (DEV_NONE: wgh) with local_port = hflow_lport (0: sport) */
+	/* home_srv/home_out: insert the tuple this reply belongs to before
+	 * the run (remote {dst, dport}, local {src, sport}; crbpf_home_out:
+	 * local {tunnel address, hflow_lport (0: sport)}; an ICMP error: the
+	 * quote's), learned on hflow_dev (DEV_NONE: wgh), with hflow_flags,
+	 * last seen hflow_idle seconds ago, in crbpf_hflows (or
+	 * crbpf_hunreplied with hflow_unreplied) */
 	bool add_hflow;
 	enum dev hflow_dev;
 	__u16 hflow_lport;
+	__u8 hflow_flags;
+	__u32 hflow_idle;
+	bool hflow_unreplied;
+	/* tc: skb->ingress_ifindex (DEV_NONE: in.dev; P_HOME_FWD: wgh) */
+	enum dev from_dev;
 	__u32 mark_in;
 	bool check_mark;
 	__u32 mark_out;
