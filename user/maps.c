@@ -17,8 +17,8 @@
 /* All entries of a (non per-CPU) map; returns the count or -errno. */
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
 {
-	char *k = NULL, *v = NULL, *prev = NULL;
-	int n = 0, cap = 0;
+	char *k = NULL, *v = NULL;
+	int n = 0, cap = 0, prev = -1, ret;
 
 	for (;;) {
 		if (n == cap) {
@@ -37,10 +37,18 @@ int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
 				return -ENOMEM;
 			}
 		}
-		if (bpf_map_get_next_key(fd, prev, k + n * ksz))
-			break;
-		prev = k + n * ksz;
-		if (bpf_map_lookup_elem(fd, prev, v + n * vsz))
+		/* prev as an index: the realloc above moves the keys */
+		if (bpf_map_get_next_key(fd, prev < 0 ? NULL : k + prev * ksz,
+					 k + n * ksz)) {
+			if (errno == ENOENT)
+				break;
+			ret = -errno;
+			free(k);
+			free(v);
+			return ret;
+		}
+		prev = n;
+		if (bpf_map_lookup_elem(fd, k + n * ksz, v + n * vsz))
 			continue; /* deleted meanwhile */
 		n++;
 	}
@@ -48,11 +56,6 @@ int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
 	*vals = v;
 	return n;
 }
-
-
-
-
-
 
 static bool device_in_use(const struct crbpf_backend *vals, int n, int ifindex)
 {
@@ -188,18 +191,21 @@ void edge_maps_close(struct edge_maps *m)
 
 int edge_maps_open(struct edge_maps *m)
 {
+	int ret;
+
 	m->ports = pin_map_open("crbpf_ports");
 	m->mstats = pin_map_open("crbpf_mstats");
 	m->rev = pin_map_open("crbpf_rev");
 	m->txports = pin_map_open("crbpf_txports");
 	m->except = pin_map_open("crbpf_except");
 	m->local = pin_map_open("crbpf_local");
-	if (m->ports < 0 || m->mstats < 0 || m->rev < 0 || m->txports < 0 ||
-	    m->except < 0 || m->local < 0) {
+	/* The first failure's errno: EMFILE is not "no such map". */
+	ret = m->ports < 0 ? m->ports : m->mstats < 0 ? m->mstats :
+	      m->rev < 0 ? m->rev : m->txports < 0 ? m->txports :
+	      m->except < 0 ? m->except : m->local < 0 ? m->local : 0;
+	if (ret)
 		edge_maps_close(m);
-		return -ENOENT;
-	}
-	return 0;
+	return ret;
 }
 
 
@@ -451,7 +457,9 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 			ret = -errno;
 		if (!ret)
 			continue;
-		err("failed to update %s: %s", op_maps[op->map].name, strerror(-ret));
+		if (ret != -EINTR) /* a signal: the journal says so */
+			err("failed to update %s: %s", op_maps[op->map].name,
+			    strerror(-ret));
 		if (!first)
 			first = ret;
 		if (!best_effort)

@@ -159,6 +159,74 @@ static int check_listeners(__u8 proto, __u16 first, __u16 last)
 	return -EADDRINUSE;
 }
 
+/* Whether port p is listed in net.ipv4.ip_local_reserved_ports, text as
+ * the sysctl reads ("8080,9000-9100"). */
+static bool port_reserved(const char *list, unsigned int p)
+{
+	const char *s = list;
+	unsigned long a, b;
+	char *end;
+
+	while (*s) {
+		a = strtoul(s, &end, 10);
+		b = a;
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		if (end == s)
+			break;
+		if (p >= a && p <= b)
+			return true;
+		s = end + strspn(end, ", \n");
+	}
+	return false;
+}
+
+/*
+ * The VPS's own connections (DNS, NTP, package downloads) take their source
+ * ports from net.ipv4.ip_local_port_range, IPv6 too, less the ports of
+ * ip_local_reserved_ports; their replies come back to those ports, and a
+ * mapping there forwards them to the backend instead. Returns 1 with a
+ * one-line message in msg when first-last holds such a port, 0 when not
+ * (or the sysctl cannot be read), -errno on a read error. `all` needs no
+ * check: it looks up the local socket of every packet (bpf/match.h).
+ */
+int ephemeral_overlap(__u8 proto, __u16 first, __u16 last, char *msg,
+		      size_t len)
+{
+	char reserved[4096] = "";
+	unsigned int lo, hi, p;
+	bool hit = false;
+	FILE *f;
+	int n;
+
+	f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	n = fscanf(f, "%u %u", &lo, &hi);
+	fclose(f);
+	if (n != 2)
+		return 0;
+	f = fopen("/proc/sys/net/ipv4/ip_local_reserved_ports", "r");
+	if (f) {
+		n = fread(reserved, 1, sizeof(reserved) - 1, f);
+		reserved[n > 0 ? n : 0] = 0;
+		fclose(f);
+	}
+	for (p = first > lo ? first : lo; p <= last && p <= hi && !hit; p++)
+		hit = !port_reserved(reserved, p);
+	if (!hit)
+		return 0;
+	if (first == last)
+		snprintf(msg, len, "%s port %u", proto_str(proto), first);
+	else
+		snprintf(msg, len, "%s %u-%u", proto_str(proto), first, last);
+	n = strlen(msg);
+	snprintf(msg + n, len - n,
+		 " overlaps the ephemeral port range %u-%u (net.ipv4.ip_local_port_range): the VPS's own connections would lose replies; use --force to map it anyway",
+		 lo, hi);
+	return 1;
+}
+
 /* Reverse program on the device that reaches backends, as tun_<dev>. */
 static int tun_ensure(int oif, const char *oifname, bool l2, struct undo *u)
 {
@@ -170,8 +238,15 @@ static int tun_ensure(int oif, const char *oifname, bool l2, struct undo *u)
 
 	pin_path(path, sizeof(path), "links", "tun", oifname);
 	if (pin_exists(path)) {
-		if (pin_alive(path, oif) > 0)
+		ret = pin_alive(path, oif);
+		if (ret > 0)
 			return 0;
+		/* Unknown (out of fds, say) is not gone: the pin stays. */
+		if (ret < 0 && ret != -ENOENT) {
+			err("failed to check the reverse program of %s: %s",
+			    oifname, strerror(-ret));
+			return ret;
+		}
 		/* Its device was deleted (and re-created): the attachment
 		 * went with it; the pin still holds the program. */
 		info("%s was re-created; attaching its reverse program again", oifname);
@@ -399,6 +474,18 @@ int port_add(struct port_args *a)
 	last = spec.last;
 	be = spec.be;
 	paddr = spec.paddr;
+	if (!a->force && !all) {
+		char msg[256];
+
+		ret = ephemeral_overlap(proto, first, last, msg, sizeof(msg));
+		if (ret > 0)
+			return usage_err("%s", msg);
+		if (ret < 0) {
+			err("failed to read net.ipv4.ip_local_port_range: %s",
+			    strerror(-ret));
+			return ret;
+		}
+	}
 	ret = tool_prepare();
 	if (ret)
 		return ret;
