@@ -77,11 +77,14 @@ struct release_ctx {
 static int release_cb(const char *dev, const char *path, void *data)
 {
 	struct release_ctx *r = data;
-	int ifindex = 0;
+	int ifindex = 0, ret;
 	__u32 key;
 
-	if (resolve_iface(dev, &ifindex) == 0 &&
-	    device_in_use(r->vals, r->n, ifindex))
+	ret = resolve_iface(dev, &ifindex);
+	if (ret == 0 && device_in_use(r->vals, r->n, ifindex))
+		return 0;
+	/* Only a device that is gone; out of fds (EMFILE), say, is not. */
+	if (ret && ret != -ENODEV)
 		return 0;
 	info("no mapping uses %s any more; removing its reverse program", dev);
 	tc_detach_pin(path, ifindex);

@@ -207,6 +207,8 @@ int ephemeral_overlap(__u8 proto, __u16 first, __u16 last, char *msg,
 	if (n != 2)
 		return 0;
 	f = fopen("/proc/sys/net/ipv4/ip_local_reserved_ports", "r");
+	if (!f && errno != ENOENT)
+		return -errno;
 	if (f) {
 		n = fread(reserved, 1, sizeof(reserved) - 1, f);
 		reserved[n > 0 ? n : 0] = 0;
@@ -474,18 +476,6 @@ int port_add(struct port_args *a)
 	last = spec.last;
 	be = spec.be;
 	paddr = spec.paddr;
-	if (!a->force && !all) {
-		char msg[256];
-
-		ret = ephemeral_overlap(proto, first, last, msg, sizeof(msg));
-		if (ret > 0)
-			return usage_err("%s", msg);
-		if (ret < 0) {
-			err("failed to read net.ipv4.ip_local_port_range: %s",
-			    strerror(-ret));
-			return ret;
-		}
-	}
 	ret = tool_prepare();
 	if (ret)
 		return ret;
@@ -501,11 +491,22 @@ int port_add(struct port_args *a)
 		if (!ret)
 			return usage_err("--addr %s is not an address of %s", a->addr, dev);
 	}
-	/* `all` never takes what a local socket serves: no check needed. */
+	/* `all` never takes what a local socket serves: no check needed.
+	 * A listener first: it is the more precise reason. */
 	if (!a->force && !all) {
+		char msg[256];
+
 		ret = check_listeners(proto, first, last);
 		if (ret)
 			return ret;
+		ret = ephemeral_overlap(proto, first, last, msg, sizeof(msg));
+		if (ret > 0)
+			return usage_err("%s", msg);
+		if (ret < 0) {
+			err("failed to read net.ipv4.ip_local_port_range: %s",
+			    strerror(-ret));
+			return ret;
+		}
 	}
 	addr_str(&be, abuf, sizeof(abuf));
 	ret = nl_route_get(&be, &oif, &rtype);
