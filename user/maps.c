@@ -472,6 +472,47 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 	return first;
 }
 
+/* nl_primary_addr() asked once per device and family while one command's
+ * rules run: a range of 13,536 ports asks it per port, a netlink dump each.
+ * primary_memo_reset() before each run: crbpf watch runs many, and
+ * addresses change between them. */
+static struct {
+	int ifindex;
+	__u8 family;
+	int ret;
+	struct addr a;
+} memo[16];
+static unsigned int nmemo;
+
+void primary_memo_reset(void)
+{
+	nmemo = 0;
+}
+
+int primary_memo(int ifindex, __u8 family, struct addr *out)
+{
+	unsigned int i;
+	struct addr a = {};
+	int ret;
+
+	for (i = 0; i < nmemo; i++)
+		if (memo[i].ifindex == ifindex && memo[i].family == family) {
+			if (!memo[i].ret)
+				*out = memo[i].a;
+			return memo[i].ret;
+		}
+	ret = nl_primary_addr(ifindex, family, &a);
+	if (nmemo < ARRAY_SIZE(memo)) {
+		memo[nmemo].ifindex = ifindex;
+		memo[nmemo].family = family;
+		memo[nmemo].ret = ret;
+		memo[nmemo++].a = a;
+	}
+	if (!ret)
+		*out = a;
+	return ret;
+}
+
 /* Loads the model of m, runs the rule fn computes, writes the result. */
 static int model_run(const struct edge_maps *m, struct undo *u, bool best_effort,
 		     int (*fn)(struct model *mod, struct model_ops *o, void *arg),
@@ -484,6 +525,7 @@ static int model_run(const struct edge_maps *m, struct undo *u, bool best_effort
 	ret = model_load(&mod, m);
 	if (ret)
 		return ret;
+	primary_memo_reset();
 	ret = fn(&mod, &ops, arg);
 	if (ret)
 		err("failed to compute the mappings: %s", strerror(-ret));
@@ -519,7 +561,7 @@ int local_flags_sync(struct undo *u)
 static int rev_refresh_fn(struct model *mod, struct model_ops *o, void *arg)
 {
 	(void)arg;
-	return model_rev_refresh(mod, nl_primary_addr, o);
+	return model_rev_refresh(mod, primary_memo, o);
 }
 
 /* Static reverse rules answer from the public device's primary address:
@@ -547,7 +589,7 @@ static int restore_fn(struct model *mod, struct model_ops *o, void *arg)
 {
 	struct restore_arg *r = arg;
 
-	return model_restore(mod, r->keys, r->vals, r->n, nl_primary_addr, o);
+	return model_restore(mod, r->keys, r->vals, r->n, primary_memo, o);
 }
 
 /* Mappings read from an older layout (maps_upgrade_prepare()) into the new
@@ -576,7 +618,7 @@ static bool dev_exists(int ifindex)
 
 static int purge_fn(struct model *mod, struct model_ops *o, void *arg)
 {
-	return model_purge(mod, *(int *)arg, dev_exists, nl_primary_addr, o);
+	return model_purge(mod, *(int *)arg, dev_exists, primary_memo, o);
 }
 
 /* Everything mapped on one public device (0: on devices that vanished). */

@@ -552,8 +552,9 @@ int port_add(struct port_args *a)
 	ret = model_load(&mod, &m);
 	if (ret)
 		goto out;
+	primary_memo_reset();
 	ret = model_port_add(&mod, &spec, pub_ifindex, oif, type == ARPHRD_ETHER,
-			     &a->except, nl_primary_addr, &ops);
+			     &a->except, primary_memo, &ops);
 	if (ret) {
 		err("failed to map %s %u-%u: %s", proto_str(proto), first, last,
 		    strerror(-ret));
@@ -699,7 +700,8 @@ int port_del(struct port_args *a)
 		if (p == last)
 			break;
 	}
-	ret = model_port_del(&mod, keys, nk, nl_primary_addr, &ops);
+	primary_memo_reset();
+	ret = model_port_del(&mod, keys, nk, primary_memo, &ops);
 	if (ret) {
 		err("failed to unmap %s %u-%u: %s", proto_str(proto), first, last,
 		    strerror(-ret));

@@ -337,6 +337,8 @@ struct edge_maps {
 int edge_maps_open(struct edge_maps *m);
 void edge_maps_close(struct edge_maps *m);
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals);
+void primary_memo_reset(void);
+int primary_memo(int ifindex, __u8 family, struct addr *out);
 int model_load(struct model *mod, const struct edge_maps *m);
 int maps_write(const struct edge_maps *m, const struct model_ops *o,
 	       struct undo *u, bool best_effort);
