@@ -552,6 +552,21 @@ static int devices_present(const char *path, const struct conf *c)
 	return 0;
 }
 
+/* The reverse programs of devices no mapping uses any more: port add and
+ * del leave them to the end of apply, as a rollback would need them. */
+static void release_unused(void)
+{
+	int ports = map_open_quiet("crbpf_ports");
+	int txports = map_open_quiet("crbpf_txports");
+
+	if (ports >= 0)
+		tun_release_unused(ports, txports);
+	if (ports >= 0)
+		close(ports);
+	if (txports >= 0)
+		close(txports);
+}
+
 /*
  * A signal: while apply has made only changes its journal tx can take back
  * (port del and add), stop and take them back; once it must detach or
@@ -696,10 +711,12 @@ static int apply_conf(const char *path, const struct conf *c)
 	free(attached);
 	if (undo_check(tx)) {
 		undo_rollback(tx);
-		first = -EINTR;
-	} else if (first) {
-		err("%s was applied only in part: %s", path, strerror(-first));
+		undo_free(tx);
+		return -EINTR;
 	}
+	release_unused();
+	if (first)
+		err("%s was applied only in part: %s", path, strerror(-first));
 	undo_free(tx);
 	return first;
 }

@@ -580,8 +580,10 @@ int port_add(struct port_args *a)
 	ret = tun_ensure(oif, oifname, type == ARPHRD_ETHER, u);
 	if (ret)
 		goto fail;
-	/* A replaced backend may have been the last one behind its device. */
-	tun_release_unused(m.ports, m.txports);
+	/* A replaced backend may have been the last one behind its device.
+	 * Within apply, once apply is through: a rollback needs it. */
+	if (!undo_nested(u))
+		tun_release_unused(m.ports, m.txports);
 	if (all)
 		info("mapped all %s ports (%d exceptions) of %s%s%s to %s via %s",
 		     proto_str(proto), a->except.n, a->addr ? a->addr : dev,
@@ -712,7 +714,8 @@ int port_del(struct port_args *a)
 		goto fail;
 	flows_purge(pub_ifindex, proto, first, last, match, paddr.a,
 		    nfams == 1 ? fam[0] : 0);
-	tun_release_unused(m.ports, m.txports);
+	if (!undo_nested(u))
+		tun_release_unused(m.ports, m.txports);
 	goto out;
 fail:
 	undo_rollback(u);

@@ -112,6 +112,7 @@ struct undo *undo_new(void);
 int undo_check(struct undo *u);
 int undo_interrupted(void);
 void undo_no_return(void);
+bool undo_nested(const struct undo *u);
 int undo_map(struct undo *u, int map_fd, const void *key, size_t ksz,
 	     size_t vsz);
 int undo_unpin(struct undo *u, const char *path);

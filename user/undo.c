@@ -131,6 +131,12 @@ void undo_no_return(void)
 	undo_forward = true;
 }
 
+/* Part of another command's journal (apply): what cannot be undone waits. */
+bool undo_nested(const struct undo *u)
+{
+	return u && u->parent;
+}
+
 static struct undo *undo_top(struct undo *u)
 {
 	while (u->parent)

@@ -35,7 +35,8 @@ lim() {
 		"$n" "$CRBPF" "$@"
 }
 
-# Every entry of the maps a mapping writes, as bpftool dumps them.
+# Every entry of the maps a mapping writes, as bpftool dumps them, and the
+# pins (the reverse program on wg0 among them).
 maps() {
 	local m
 	for m in crbpf_ports crbpf_mstats crbpf_rev crbpf_except crbpf_local crbpf_txports; do
@@ -45,6 +46,8 @@ import json, sys
 for e in sorted(json.dumps(x, sort_keys=True) for x in json.load(sys.stdin)):
     print(e)'
 	done
+	echo "== pins"
+	find "$VPS_PIN" | sort
 }
 
 nports() {
@@ -276,17 +279,15 @@ if vps_crbpf port add udp 52000-65535 $TUN_HOME4 --force >/dev/null 2>"$d/add.er
 else
 	t_result signal-TERM-port-del FAIL "port add udp 52000-65535 first: $(head -n1 "$d/add.err")"
 fi
-# apply: the del of tcp 9000-9100 is taken back with the half-done add.
+# apply: the dels of tcp 8000 and tcp 9000-9100 (the last mappings through
+# wg0: its reverse program must stay for the rollback) are taken back with
+# the half-done add.
 must "crbpf port add tcp 9000-9100" vps_crbpf port add tcp 9000-9100 $TUN_HOME4 >/dev/null
-cat >"$d/turn.conf" <<EOF
-[Edge]
-Interface = eth0
-Forward = tcp 8000 $TUN_HOME4
-Forward = udp 52000-65535 $TUN_HOME4 --force
-EOF
+printf '[Edge]\nInterface = eth0\nForward = udp 52000-65535 %s --force\n' $TUN_HOME4 >"$d/turn.conf"
 sig_case signal-TERM-apply TERM 2000 apply "$d/turn.conf"
 # (gone already where an apply failed half way)
 vps_crbpf port del tcp 9000-9100 >/dev/null 2>&1
+vps_crbpf port add tcp 8000 $TUN_HOME4 >/dev/null 2>&1
 
 # Without the hook: SIGTERM at several moments of a real range add (5,000
 # ports: the fd limit of the shell is enough for crbpf before this fix too).
