@@ -89,8 +89,12 @@ static void undo_signals_catch(void)
 	sigemptyset(&sa.sa_mask);
 	undo_signo = 0;
 	undo_forward = false;
+	/* A signal ignored at start stays ignored (nohup; a shell's
+	 * background job without job control ignores SIGINT and SIGQUIT). */
 	for (i = 0; i < ARRAY_SIZE(undo_sigs); i++)
-		sigaction(undo_sigs[i], &sa, &undo_old_sa[i]);
+		if (!sigaction(undo_sigs[i], NULL, &undo_old_sa[i]) &&
+		    undo_old_sa[i].sa_handler != SIG_IGN)
+			sigaction(undo_sigs[i], &sa, NULL);
 }
 
 static void undo_signals_restore(void)

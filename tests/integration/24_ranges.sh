@@ -246,10 +246,13 @@ sig_case() {
 	local case=$1 sig=$2 at=$3 pid rc
 	shift 3
 	maps >"$d/sig.before"
-	# nsenter and env exec: $! is crbpf itself.
+	# nsenter and env exec: $! is crbpf itself. Job control on: a
+	# background job would start with SIGINT and SIGQUIT ignored.
+	set -m
 	nsenter --net=/run/netns/cr-vps -- env CRBPF_PIN_ROOT=$VPS_PIN \
 		CRBPF_TEST_PAUSE_AT="$at" "$CRBPF" "$@" >"$d/sig.out" 2>"$d/sig.err" &
 	pid=$!
+	set +m
 	if ! wait_for 10 grep -q "test pause" "$d/sig.err"; then
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid"
@@ -257,6 +260,13 @@ sig_case() {
 		return
 	fi
 	kill -"$sig" "$pid"
+	# gone or a zombie waiting for `wait`
+	if ! wait_for 10 sh -c "! test -e /proc/$pid || grep -q '^[0-9]* (.*) Z' /proc/$pid/stat"; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid"
+		t_result "$case" FAIL "crbpf $* still running 10 s after SIG$sig"
+		return
+	fi
 	wait "$pid"
 	rc=$?
 	maps >"$d/sig.after"
@@ -296,10 +306,12 @@ bad=
 seen=
 stopped=0
 for delay in 0.01 0.05 0.1 0.15 0.2 0.3 0.5 0.7 1 2; do
+	set -m
 	nsenter --net=/run/netns/cr-vps -- env CRBPF_PIN_ROOT=$VPS_PIN \
 		bash -c 'ulimit -n "$(ulimit -Hn)" && exec "$@"' x \
 		"$CRBPF" port add udp 52000-56999 $TUN_HOME4 --force >/dev/null 2>"$d/real.err" &
 	pid=$!
+	set +m
 	sleep "$delay"
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid"
