@@ -335,9 +335,10 @@ static int add_run(const char *dev, const struct conf_forward *f,
 	return 0;
 }
 
-/* Forwards of one attached edge: removed first, then added or changed. */
+/* Forwards of one attached edge: removed first, then added or changed;
+ * a signal (undo_check(tx)) stops it before the next run. */
 static int apply_forwards(const struct conf_edge *e, int ifindex,
-			  const struct live *lv)
+			  const struct live *lv, struct undo *tx)
 {
 	struct entry *want = NULL, *have = NULL;
 	int *oif = NULL, nw = 0, nh = 0, i, j, c, ret, first = 0;
@@ -385,23 +386,32 @@ static int apply_forwards(const struct conf_edge *e, int ifindex,
 				same_run(&have[j - 1], &have[j]);
 		     j++)
 			;
+		if (have[i].change && undo_check(tx)) {
+			first = -EINTR;
+			goto done;
+		}
 		if (have[i].change) {
 			ret = del_run(e->dev, have, i, j);
 			first = first ?: ret;
 		}
 	}
 	qsort(want, nw, sizeof(*want), entry_fwd_cmp);
-	for (i = 0; i < nw; i = j) {
+	for (i = 0; i < nw && first != -EINTR; i = j) {
 		for (j = i + 1; j < nw && want[i].change && want[j].change &&
 				want[j].fwd == want[i].fwd &&
 				same_run(&want[j - 1], &want[j]);
 		     j++)
 			;
+		if (want[i].change && undo_check(tx)) {
+			first = -EINTR;
+			break;
+		}
 		if (want[i].change) {
 			ret = add_run(e->dev, &e->fwd[want[i].fwd], want, i, j);
 			first = first ?: ret;
 		}
 	}
+done:
 	ret = first;
 out:
 	free(want);
@@ -542,12 +552,41 @@ static int devices_present(const char *path, const struct conf *c)
 	return 0;
 }
 
+/* The reverse programs of devices no mapping uses any more: port add and
+ * del leave them to the end of apply, as a rollback would need them. */
+static void release_unused(void)
+{
+	int ports = map_open_quiet("crbpf_ports");
+	int txports = map_open_quiet("crbpf_txports");
+
+	if (ports >= 0)
+		tun_release_unused(ports, txports);
+	if (ports >= 0)
+		close(ports);
+	if (txports >= 0)
+		close(txports);
+}
+
+/*
+ * A signal: while apply has made only changes its journal tx can take back
+ * (port del and add), stop and take them back; once it must detach or
+ * attach something (not undone by the journal once done), finish first.
+ */
+static bool must_finish(struct undo *tx)
+{
+	if (undo_check(tx))
+		return false;
+	undo_no_return();
+	return true;
+}
+
 static int apply_conf(const char *path, const struct conf *c)
 {
 	struct crbpf_timeouts to_live;
 	struct names nm;
 	struct live lv;
 	bool to_differ, *attached;
+	struct undo *tx;
 	__u32 flows_live;
 	int i, ret, first = 0;
 
@@ -555,14 +594,20 @@ static int apply_conf(const char *path, const struct conf *c)
 	if (ret)
 		return ret;
 	attached = calloc(c->nedge + 1, sizeof(*attached));
-	if (!attached)
+	tx = undo_new();
+	if (!attached || !tx) {
+		free(attached);
+		undo_free(tx);
 		return -ENOMEM;
+	}
 
 	/* What the file no longer names goes first. */
 	ret = names_get("edge", &nm);
 	for (i = 0; !ret && i < nm.n; i++) {
 		if (edge_in(c, nm.v[i]))
 			continue;
+		if (!must_finish(tx))
+			break;
 		ret = edge_detach(nm.v[i]);
 		if (!ret)
 			say("detach %s", nm.v[i]);
@@ -575,6 +620,8 @@ static int apply_conf(const char *path, const struct conf *c)
 	for (i = 0; !ret && i < nm.n; i++) {
 		if (home_in(c, nm.v[i]))
 			continue;
+		if (!must_finish(tx))
+			break;
 		ret = home_detach(nm.v[i]);
 		if (!ret)
 			say("home detach %s", nm.v[i]);
@@ -616,6 +663,8 @@ static int apply_conf(const char *path, const struct conf *c)
 		} else if (mss_same) {
 			mss.set = false;
 		}
+		if (!must_finish(tx))
+			break;
 		ret = edge_attach(e->dev, ifindex, e->mode, flows_live ? 0 : c->flows,
 				  &c->to, to_differ ? CONF_TIMEOUTS_ALL : 0, &mss);
 		if (ret) {
@@ -636,7 +685,7 @@ static int apply_conf(const char *path, const struct conf *c)
 
 		if (!attached[i] || resolve_iface(c->edge[i].dev, &ifindex))
 			continue;
-		r = apply_forwards(&c->edge[i], ifindex, &lv);
+		r = apply_forwards(&c->edge[i], ifindex, &lv, tx);
 		first = first ?: r;
 	}
 	live_free(&lv);
@@ -650,6 +699,8 @@ static int apply_conf(const char *path, const struct conf *c)
 
 		if (home_same(h))
 			continue;
+		if (!must_finish(tx))
+			break;
 		for (j = 0; j < h->nserve; j++)
 			a.serve[j] = h->serve[j];
 		ret = home_attach(&a);
@@ -658,9 +709,42 @@ static int apply_conf(const char *path, const struct conf *c)
 		first = first ?: ret;
 	}
 	free(attached);
+	if (undo_check(tx)) {
+		undo_rollback(tx);
+		undo_free(tx);
+		return -EINTR;
+	}
+	release_unused();
 	if (first)
 		err("%s was applied only in part: %s", path, strerror(-first));
+	undo_free(tx);
 	return first;
+}
+
+/* Forward lines in the ephemeral port range without --force (port add
+ * refuses them): a usage error naming the first, before anything changes. */
+static int conf_ephemeral_check(const char *path, const struct conf *c)
+{
+	char msg[256];
+	int i, j, ret;
+
+	for (i = 0; i < c->nedge; i++)
+		for (j = 0; j < c->edge[i].nfwd; j++) {
+			const struct conf_forward *f = &c->edge[i].fwd[j];
+
+			if (f->args.force || f->spec.all)
+				continue;
+			ret = ephemeral_overlap(f->spec.proto, f->spec.first,
+						f->spec.last, msg, sizeof(msg));
+			if (ret > 0)
+				return usage_err("%s:%d: %s", path, f->line, msg);
+			if (ret < 0) {
+				err("failed to read net.ipv4.ip_local_port_range: %s",
+				    strerror(-ret));
+				return ret;
+			}
+		}
+	return 0;
 }
 
 int apply_file(const char *path, bool check_only)
@@ -671,7 +755,8 @@ int apply_file(const char *path, bool check_only)
 	ret = conf_parse(path, &c);
 	if (ret)
 		return ret;
-	if (!check_only) {
+	ret = conf_ephemeral_check(path, &c);
+	if (!ret && !check_only) {
 		ret = tool_prepare();
 		if (!ret)
 			ret = apply_conf(path, &c);
@@ -762,8 +847,11 @@ static void run_text(const struct run *r, const struct live *lv, int txports,
 		used += snprintf(buf + used, len - used, " --addr %s",
 				 addr_str(&pub, abuf, sizeof(abuf)));
 	}
-	/* A mapped port that a local socket serves was added with --force. */
-	if (!all && nl_listeners(r->k.proto, r->first, r->last, &l, 1) > 0)
+	/* A mapped port that a local socket serves, or in the ephemeral port
+	 * range, was added with --force. */
+	if (!all && (nl_listeners(r->k.proto, r->first, r->last, &l, 1) > 0 ||
+		     ephemeral_overlap(r->k.proto, r->first, r->last, xbuf,
+				       sizeof(xbuf)) > 0))
 		used += snprintf(buf + used, len - used, " --force");
 	/* A veth next hop is in the devmap only when --xdp-veth put it there. */
 	if ((r->be.flags & CRBPF_BE_L2) && txports >= 0 &&

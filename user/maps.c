@@ -17,8 +17,8 @@
 /* All entries of a (non per-CPU) map; returns the count or -errno. */
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
 {
-	char *k = NULL, *v = NULL, *prev = NULL;
-	int n = 0, cap = 0;
+	char *k = NULL, *v = NULL;
+	int n = 0, cap = 0, prev = -1, ret;
 
 	for (;;) {
 		if (n == cap) {
@@ -37,10 +37,18 @@ int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
 				return -ENOMEM;
 			}
 		}
-		if (bpf_map_get_next_key(fd, prev, k + n * ksz))
-			break;
-		prev = k + n * ksz;
-		if (bpf_map_lookup_elem(fd, prev, v + n * vsz))
+		/* prev as an index: the realloc above moves the keys */
+		if (bpf_map_get_next_key(fd, prev < 0 ? NULL : k + prev * ksz,
+					 k + n * ksz)) {
+			if (errno == ENOENT)
+				break;
+			ret = -errno;
+			free(k);
+			free(v);
+			return ret;
+		}
+		prev = n;
+		if (bpf_map_lookup_elem(fd, k + n * ksz, v + n * vsz))
 			continue; /* deleted meanwhile */
 		n++;
 	}
@@ -48,11 +56,6 @@ int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
 	*vals = v;
 	return n;
 }
-
-
-
-
-
 
 static bool device_in_use(const struct crbpf_backend *vals, int n, int ifindex)
 {
@@ -74,11 +77,14 @@ struct release_ctx {
 static int release_cb(const char *dev, const char *path, void *data)
 {
 	struct release_ctx *r = data;
-	int ifindex = 0;
+	int ifindex = 0, ret;
 	__u32 key;
 
-	if (resolve_iface(dev, &ifindex) == 0 &&
-	    device_in_use(r->vals, r->n, ifindex))
+	ret = resolve_iface(dev, &ifindex);
+	if (ret == 0 && device_in_use(r->vals, r->n, ifindex))
+		return 0;
+	/* Only a device that is gone; out of fds (EMFILE), say, is not. */
+	if (ret && ret != -ENODEV)
 		return 0;
 	info("no mapping uses %s any more; removing its reverse program", dev);
 	tc_detach_pin(path, ifindex);
@@ -259,18 +265,21 @@ void edge_maps_close(struct edge_maps *m)
 
 int edge_maps_open(struct edge_maps *m)
 {
+	int ret;
+
 	m->ports = pin_map_open("crbpf_ports");
 	m->mstats = pin_map_open("crbpf_mstats");
 	m->rev = pin_map_open("crbpf_rev");
 	m->txports = pin_map_open("crbpf_txports");
 	m->except = pin_map_open("crbpf_except");
 	m->local = pin_map_open("crbpf_local");
-	if (m->ports < 0 || m->mstats < 0 || m->rev < 0 || m->txports < 0 ||
-	    m->except < 0 || m->local < 0) {
+	/* The first failure's errno: EMFILE is not "no such map". */
+	ret = m->ports < 0 ? m->ports : m->mstats < 0 ? m->mstats :
+	      m->rev < 0 ? m->rev : m->txports < 0 ? m->txports :
+	      m->except < 0 ? m->except : m->local < 0 ? m->local : 0;
+	if (ret)
 		edge_maps_close(m);
-		return -ENOENT;
-	}
-	return 0;
+	return ret;
 }
 
 
@@ -522,7 +531,9 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 			ret = -errno;
 		if (!ret)
 			continue;
-		err("failed to update %s: %s", op_maps[op->map].name, strerror(-ret));
+		if (ret != -EINTR) /* a signal: the journal says so */
+			err("failed to update %s: %s", op_maps[op->map].name,
+			    strerror(-ret));
 		if (!first)
 			first = ret;
 		if (!best_effort)
@@ -530,6 +541,47 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 	}
 	free(zero);
 	return first;
+}
+
+/* nl_primary_addr() asked once per device and family while one command's
+ * rules run: a range of 13,536 ports asks it per port, a netlink dump each.
+ * primary_memo_reset() before each run: crbpf watch runs many, and
+ * addresses change between them. */
+static struct {
+	int ifindex;
+	__u8 family;
+	int ret;
+	struct addr a;
+} memo[16];
+static unsigned int nmemo;
+
+void primary_memo_reset(void)
+{
+	nmemo = 0;
+}
+
+int primary_memo(int ifindex, __u8 family, struct addr *out)
+{
+	unsigned int i;
+	struct addr a = {};
+	int ret;
+
+	for (i = 0; i < nmemo; i++)
+		if (memo[i].ifindex == ifindex && memo[i].family == family) {
+			if (!memo[i].ret)
+				*out = memo[i].a;
+			return memo[i].ret;
+		}
+	ret = nl_primary_addr(ifindex, family, &a);
+	if (nmemo < ARRAY_SIZE(memo)) {
+		memo[nmemo].ifindex = ifindex;
+		memo[nmemo].family = family;
+		memo[nmemo].ret = ret;
+		memo[nmemo++].a = a;
+	}
+	if (!ret)
+		*out = a;
+	return ret;
 }
 
 /* Loads the model of m, runs the rule fn computes, writes the result. */
@@ -544,6 +596,7 @@ static int model_run(const struct edge_maps *m, struct undo *u, bool best_effort
 	ret = model_load(&mod, m);
 	if (ret)
 		return ret;
+	primary_memo_reset();
 	ret = fn(&mod, &ops, arg);
 	if (ret)
 		err("failed to compute the mappings: %s", strerror(-ret));
@@ -579,7 +632,7 @@ int local_flags_sync(struct undo *u)
 static int rev_refresh_fn(struct model *mod, struct model_ops *o, void *arg)
 {
 	(void)arg;
-	return model_rev_refresh(mod, nl_primary_addr, o);
+	return model_rev_refresh(mod, primary_memo, o);
 }
 
 /* Static reverse rules answer from the public device's primary address:
@@ -607,7 +660,7 @@ static int restore_fn(struct model *mod, struct model_ops *o, void *arg)
 {
 	struct restore_arg *r = arg;
 
-	return model_restore(mod, r->keys, r->vals, r->n, nl_primary_addr, o);
+	return model_restore(mod, r->keys, r->vals, r->n, primary_memo, o);
 }
 
 /* Mappings read from an older layout (maps_upgrade_prepare()) into the new
@@ -650,7 +703,7 @@ static int purge_fn(struct model *mod, struct model_ops *o, void *arg)
 			if (ret)
 				return ret;
 		}
-	return model_purge(mod, pa->pub_ifindex, dev_exists, nl_primary_addr, o);
+	return model_purge(mod, pa->pub_ifindex, dev_exists, primary_memo, o);
 }
 
 /* Everything mapped on one public device (0: on devices that vanished). */

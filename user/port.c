@@ -159,6 +159,76 @@ static int check_listeners(__u8 proto, __u16 first, __u16 last)
 	return -EADDRINUSE;
 }
 
+/* Whether port p is listed in net.ipv4.ip_local_reserved_ports, text as
+ * the sysctl reads ("8080,9000-9100"). */
+static bool port_reserved(const char *list, unsigned int p)
+{
+	const char *s = list;
+	unsigned long a, b;
+	char *end;
+
+	while (*s) {
+		a = strtoul(s, &end, 10);
+		b = a;
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		if (end == s)
+			break;
+		if (p >= a && p <= b)
+			return true;
+		s = end + strspn(end, ", \n");
+	}
+	return false;
+}
+
+/*
+ * The VPS's own connections (DNS, NTP, package downloads) take their source
+ * ports from net.ipv4.ip_local_port_range, IPv6 too, less the ports of
+ * ip_local_reserved_ports; their replies come back to those ports, and a
+ * mapping there forwards them to the backend instead. Returns 1 with a
+ * one-line message in msg when first-last holds such a port, 0 when not
+ * (or the sysctl cannot be read), -errno on a read error. `all` needs no
+ * check: it looks up the local socket of every packet (bpf/match.h).
+ */
+int ephemeral_overlap(__u8 proto, __u16 first, __u16 last, char *msg,
+		      size_t len)
+{
+	char reserved[4096] = "";
+	unsigned int lo, hi, p;
+	bool hit = false;
+	FILE *f;
+	int n;
+
+	f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	n = fscanf(f, "%u %u", &lo, &hi);
+	fclose(f);
+	if (n != 2)
+		return 0;
+	f = fopen("/proc/sys/net/ipv4/ip_local_reserved_ports", "r");
+	if (!f && errno != ENOENT)
+		return -errno;
+	if (f) {
+		n = fread(reserved, 1, sizeof(reserved) - 1, f);
+		reserved[n > 0 ? n : 0] = 0;
+		fclose(f);
+	}
+	for (p = first > lo ? first : lo; p <= last && p <= hi && !hit; p++)
+		hit = !port_reserved(reserved, p);
+	if (!hit)
+		return 0;
+	if (first == last)
+		snprintf(msg, len, "%s port %u", proto_str(proto), first);
+	else
+		snprintf(msg, len, "%s %u-%u", proto_str(proto), first, last);
+	n = strlen(msg);
+	snprintf(msg + n, len - n,
+		 " overlaps the ephemeral port range %u-%u (net.ipv4.ip_local_port_range): the VPS's own connections would lose replies; use --force to map it anyway",
+		 lo, hi);
+	return 1;
+}
+
 /* Reverse program on the device that reaches backends, as tun_<dev>. */
 static int tun_ensure(int oif, const char *oifname, bool l2, struct undo *u)
 {
@@ -170,8 +240,15 @@ static int tun_ensure(int oif, const char *oifname, bool l2, struct undo *u)
 
 	pin_path(path, sizeof(path), "links", "tun", oifname);
 	if (pin_exists(path)) {
-		if (pin_alive(path, oif) > 0)
+		ret = pin_alive(path, oif);
+		if (ret > 0)
 			return 0;
+		/* Unknown (out of fds, say) is not gone: the pin stays. */
+		if (ret < 0 && ret != -ENOENT) {
+			err("failed to check the reverse program of %s: %s",
+			    oifname, strerror(-ret));
+			return ret;
+		}
 		/* Its device was deleted (and re-created): the attachment
 		 * went with it; the pin still holds the program. */
 		info("%s was re-created; attaching its reverse program again", oifname);
@@ -414,11 +491,22 @@ int port_add(struct port_args *a)
 		if (!ret)
 			return usage_err("--addr %s is not an address of %s", a->addr, dev);
 	}
-	/* `all` never takes what a local socket serves: no check needed. */
+	/* `all` never takes what a local socket serves: no check needed.
+	 * A listener first: it is the more precise reason. */
 	if (!a->force && !all) {
+		char msg[256];
+
 		ret = check_listeners(proto, first, last);
 		if (ret)
 			return ret;
+		ret = ephemeral_overlap(proto, first, last, msg, sizeof(msg));
+		if (ret > 0)
+			return usage_err("%s", msg);
+		if (ret < 0) {
+			err("failed to read net.ipv4.ip_local_port_range: %s",
+			    strerror(-ret));
+			return ret;
+		}
 	}
 	addr_str(&be, abuf, sizeof(abuf));
 	ret = nl_route_get(&be, &oif, &rtype);
@@ -464,8 +552,9 @@ int port_add(struct port_args *a)
 	ret = model_load(&mod, &m);
 	if (ret)
 		goto out;
+	primary_memo_reset();
 	ret = model_port_add(&mod, &spec, pub_ifindex, oif, type == ARPHRD_ETHER,
-			     &a->except, nl_primary_addr, &ops);
+			     &a->except, primary_memo, &ops);
 	if (ret) {
 		err("failed to map %s %u-%u: %s", proto_str(proto), first, last,
 		    strerror(-ret));
@@ -491,8 +580,10 @@ int port_add(struct port_args *a)
 	ret = tun_ensure(oif, oifname, type == ARPHRD_ETHER, u);
 	if (ret)
 		goto fail;
-	/* A replaced backend may have been the last one behind its device. */
-	tun_release_unused(m.ports, m.txports);
+	/* A replaced backend may have been the last one behind its device.
+	 * Within apply, once apply is through: a rollback needs it. */
+	if (!undo_nested(u))
+		tun_release_unused(m.ports, m.txports);
 	if (all)
 		info("mapped all %s ports (%d exceptions) of %s%s%s to %s via %s",
 		     proto_str(proto), a->except.n, a->addr ? a->addr : dev,
@@ -618,8 +709,10 @@ int port_del(struct port_args *a)
 		if (e)
 			ret = backend_gone(&gone, e);
 	}
-	if (!ret)
-		ret = model_port_del(&mod, keys, nk, nl_primary_addr, &ops);
+	if (!ret) {
+		primary_memo_reset();
+		ret = model_port_del(&mod, keys, nk, primary_memo, &ops);
+	}
 	if (ret) {
 		err("failed to unmap %s %u-%u: %s", proto_str(proto), first, last,
 		    strerror(-ret));
@@ -631,7 +724,8 @@ int port_del(struct port_args *a)
 	flows_purge(pub_ifindex, proto, first, last, match, paddr.a,
 		    nfams == 1 ? fam[0] : 0);
 	frags_purge(&gone);
-	tun_release_unused(m.ports, m.txports);
+	if (!undo_nested(u))
+		tun_release_unused(m.ports, m.txports);
 	goto out;
 fail:
 	undo_rollback(u);

@@ -104,9 +104,15 @@ int edge_attached_count(char *only, size_t len);
 int edge_is_attached(const char *dev);
 int home_attached_count(void);
 
-/* undo.c: journal of changes, replayed backwards on failure. */
-
+/* undo.c: journal of changes, replayed backwards on failure. A journal
+ * opened while another is open is part of it (apply around port add). While
+ * one is open, SIGINT/SIGTERM/SIGHUP/SIGQUIT make undo_map() and
+ * undo_check() return -EINTR, until undo_no_return(). */
 struct undo *undo_new(void);
+int undo_check(struct undo *u);
+int undo_interrupted(void);
+void undo_no_return(void);
+bool undo_nested(const struct undo *u);
 int undo_map(struct undo *u, int map_fd, const void *key, size_t ksz,
 	     size_t vsz);
 int undo_unpin(struct undo *u, const char *path);
@@ -333,6 +339,8 @@ struct edge_maps {
 int edge_maps_open(struct edge_maps *m);
 void edge_maps_close(struct edge_maps *m);
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals);
+void primary_memo_reset(void);
+int primary_memo(int ifindex, __u8 family, struct addr *out);
 int model_load(struct model *mod, const struct edge_maps *m);
 int maps_write(const struct edge_maps *m, const struct model_ops *o,
 	       struct undo *u, bool best_effort);
@@ -385,6 +393,8 @@ int port_pick_dev(const char *dev, char *name, int *ifindex);
 int read_cmd_prepare(int argc, char **argv, const char *use, const char *map,
 		     bool *json, int *only);
 int backends_refresh(int *waiting);
+int ephemeral_overlap(__u8 proto, __u16 first, __u16 last, char *msg,
+		      size_t len);
 void owner_of_inode(__u32 inode, char *buf, size_t len);
 /* match.c: --addr and `all` */
 int parse_except(const char *s, struct except_list *x);

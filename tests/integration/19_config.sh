@@ -156,7 +156,7 @@ cat >"$d/check.conf" <<EOF
 Interface = nosuchdev0
 Mode = tc
 Timeout = tcp=60, udp=5
-Forward = tcp 1-65535 $TUN_HOME4
+Forward = tcp 1-65535 $TUN_HOME4 --force
 [Home]
 Tunnel = nosuchtun0
 EOF
