@@ -589,9 +589,9 @@ static int apply_conf(const char *path, const struct conf *c)
 	live_timeouts(&to_live);
 	to_differ = memcmp(&to_live, &c->to, sizeof(to_live));
 	flows_live = live_flows_size();
-	if (flows_live && flows_live != (c->flows ?: CRBPF_MAX_FLOWS))
+	if (flows_live && flows_live != (c->flows ?: CRBPF_FLOWS_DEFAULT))
 		warn("Flows = %u: the flow table has %u entries and keeps that size until every edge is detached",
-		     c->flows ?: CRBPF_MAX_FLOWS, flows_live);
+		     c->flows ?: CRBPF_FLOWS_DEFAULT, flows_live);
 	for (i = 0; i < c->nedge; i++) {
 		const struct conf_edge *e = &c->edge[i];
 		struct mss_opt mss = e->mss;
@@ -870,7 +870,7 @@ static int live_conf(struct conf *c)
 	live_free(&lv);
 	if (!ret && c->nedge) {
 		flows = live_flows_size();
-		if (flows && flows != CRBPF_MAX_FLOWS)
+		if (flows && flows != CRBPF_FLOWS_DEFAULT)
 			c->flows = flows;
 		live_timeouts(&to);
 		for (i = 0; i < CONF_TIMEOUTS; i++)

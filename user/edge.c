@@ -205,28 +205,6 @@ out:
 	return ret;
 }
 
-/* A flow table pinned by an older crbpf holds smaller values, which the new
- * programs cannot share: it is dropped, keeping its size. Replies use the
- * static rules until clients send again. */
-static void flows_drop_old_layout(void)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-	int fd;
-
-	pin_path(path, sizeof(path), "maps", NULL, "crbpf_flows");
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	    info.value_size != sizeof(struct crbpf_flow)) {
-		warn("crbpf_flows has an older layout: starting a new flow table");
-		pin_unlink(path);
-	}
-	close(fd);
-}
-
 int parse_mss(const char *s, struct mss_opt *m)
 {
 	__u32 v;
@@ -271,6 +249,7 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	struct edge_bpf *skel = NULL;
 	struct undo *u = undo_new();
 	struct maps_upgrade mu = { .fd = { -1, -1, -1, -1 } };
+	struct layout_conv lc = {};
 	struct edge_rec rec = {};
 	bool upgrade;
 	int i, n, ret;
@@ -282,7 +261,7 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		goto fail;
 	/* Before the pin walk below, so that a failed attach unpins the new
 	 * maps and maps_upgrade_abort() can put the old ones back. */
-	ret = maps_upgrade_prepare(&mu);
+	ret = layout_check() ?: maps_upgrade_prepare(&mu);
 	if (ret)
 		goto fail;
 	pin_path(maps, sizeof(maps), "maps", NULL, NULL);
@@ -293,11 +272,6 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	if (n < 0) {
 		ret = n;
 		goto fail_load;
-	}
-	for (i = 0; i < n; i++) {
-		pin_path(path, sizeof(path), "maps", NULL, names[i]);
-		if (!pin_exists(path))
-			undo_unpin(u, path);
 	}
 	skel = edge_bpf__open_opts(&oo);
 	if (!skel) {
@@ -312,22 +286,32 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	bpf_program__set_autoload(skel->progs.crbpf_tun_tc, upgrade);
 	bpf_program__set_autoload(skel->progs.crbpf_rev_tc, upgrade);
 	bpf_program__set_autoload(skel->progs.crbpf_edge_xdp, mode != MODE_TC);
-	map_sync_pins(skel->obj);
-	flows_drop_old_layout();
-	pin_path(path, sizeof(path), "maps", NULL, "crbpf_flows");
-	if (flows && !pin_exists(path))
-		bpf_map__set_max_entries(skel->maps.crbpf_flows, flows);
-	else if (flows)
-		warn("crbpf_flows exists already; --flows applies when it is first created");
 	/* Unreplied flows get a table of their own, sized after the flow
-	 * table (after the pinned one when an older crbpf made it). */
-	pin_path(path, sizeof(path), "maps", NULL, "crbpf_unreplied");
-	if (!pin_exists(path))
-		bpf_map__set_max_entries(skel->maps.crbpf_unreplied,
-					 crbpf_unreplied_entries(bpf_map__max_entries(skel->maps.crbpf_flows)));
+	 * table; a pinned table of another size is resized (layout.c). */
+	flows = layout_flows_size(flows);
+	bpf_map__set_max_entries(skel->maps.crbpf_flows, flows);
+	bpf_map__set_max_entries(skel->maps.crbpf_unreplied,
+				 crbpf_unreplied_entries(flows));
+	ret = layout_prepare(skel->obj, &lc);
+	if (ret)
+		goto fail;
+	/* Converted maps are new maps: the reverse programs of the tunnels
+	 * must use them too. */
+	if (lc.n || mu.warned) {
+		bpf_program__set_autoload(skel->progs.crbpf_tun_tc, true);
+		bpf_program__set_autoload(skel->progs.crbpf_rev_tc, true);
+	}
+	for (i = 0; i < n; i++) {
+		pin_path(path, sizeof(path), "maps", NULL, names[i]);
+		if (!pin_exists(path))
+			undo_unpin(u, path);
+	}
 	ret = edge_bpf__load(skel);
 	if (ret)
 		goto fail_load;
+	ret = layout_finish(skel->obj, &lc);
+	if (ret)
+		goto fail;
 
 	ret = edge_local_fill(bpf_map__fd(skel->maps.crbpf_local), ifindex, u);
 	if (ret) {
@@ -366,7 +350,7 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		err("failed to attach tc ingress to %s: %s", dev, strerror(-ret));
 		goto fail;
 	}
-	if (upgrade) {
+	if (upgrade || lc.n || mu.warned) {
 		tu.skel = skel;
 		tu.u = u;
 		ret = pin_iter("tun", tun_upgrade_cb, &tu);
@@ -387,10 +371,16 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		err("failed to record the attachment of %s: %s", dev, strerror(-ret));
 		goto fail;
 	}
+	ret = layout_store();
+	if (ret) {
+		err("failed to record the layout of %s: %s", pin_root, strerror(-ret));
+		goto fail;
+	}
 	info("%s %s", upgrade ? "upgraded" : "attached to", dev);
 	edge_bpf__destroy(skel);
 	undo_free(u);
 	maps_upgrade_free(&mu);
+	layout_free(&lc);
 	return 0;
 
 fail_load:
@@ -399,6 +389,8 @@ fail:
 	edge_bpf__destroy(skel);
 	undo_rollback(u);
 	undo_free(u);
+	layout_abort(&lc);
+	layout_free(&lc);
 	maps_upgrade_abort(&mu);
 	maps_upgrade_free(&mu);
 	return ret;
@@ -431,9 +423,8 @@ int cmd_attach(int argc, char **argv)
 						 argv[i]);
 			mode = m;
 		} else if (!strcmp(opt, "--flows")) {
-			if (parse_u32(argv[i], &flows) || flows < 1024)
-				return usage_err("invalid --flows '%s' (expected a number >= 1024)",
-						 argv[i]);
+			if (parse_flows("--flows", argv[i], &flows))
+				return USAGE;
 		} else if (!strcmp(opt, "--timeout")) {
 			ret = timeouts_parse(argv[i], &to, &to_set);
 			if (ret)
@@ -499,6 +490,7 @@ int edge_cleanup_idle(void)
 			unlink_map_pin(names[i]);
 	if (!home_attached_count()) {
 		unlink_map_pin("crbpf_hflows");
+		layout_remove();
 		pin_dirs_remove_if_empty();
 	}
 	return 0;

@@ -206,6 +206,7 @@ int home_attach(const struct home_args *a)
 	char maps[PATH_MAX], path[PATH_MAX];
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps);
 	struct home_cfg cfg = {}, old = {};
+	struct layout_conv lc = {};
 	struct home_bpf *skel = NULL;
 	struct undo *u = undo_new();
 	struct bpf_map *map;
@@ -266,6 +267,9 @@ int home_attach(const struct home_args *a)
 		ret = -errno;
 		goto fail_load;
 	}
+	ret = layout_prepare(skel->obj, &lc);
+	if (ret)
+		goto fail;
 	bpf_object__for_each_map(map, skel->obj) {
 		if (bpf_map__is_internal(map))
 			continue;
@@ -274,10 +278,12 @@ int home_attach(const struct home_args *a)
 			undo_unpin(u, path);
 	}
 	home_set_rodata(skel, &cfg);
-	map_sync_pins(skel->obj);
 	ret = home_bpf__load(skel);
 	if (ret)
 		goto fail_load;
+	ret = layout_finish(skel->obj, &lc);
+	if (ret)
+		goto fail;
 
 	pin_path(path, sizeof(path), "links", "hometun", a->tunnel);
 	if (pin_exists(path))
@@ -342,6 +348,11 @@ int home_attach(const struct home_args *a)
 		    strerror(-ret));
 		goto fail;
 	}
+	ret = layout_store();
+	if (ret) {
+		err("failed to record the layout of %s: %s", pin_root, strerror(-ret));
+		goto fail;
+	}
 	if (upgrade) {
 		for (i = 0; i < (int)old.nserve; i++) {
 			int idx = 0;
@@ -378,7 +389,9 @@ fail:
 	home_bpf__destroy(skel);
 	skel = NULL;
 	undo_rollback(u);
+	layout_abort(&lc);
 out:
+	layout_free(&lc);
 	home_bpf__destroy(skel);
 	free(addrs);
 	undo_free(u);
