@@ -547,7 +547,7 @@ static int apply_conf(const char *path, const struct conf *c)
 	struct crbpf_timeouts to_live;
 	struct names nm;
 	struct live lv;
-	bool to_differ, *attached;
+	bool to_differ, flows_differ, *attached;
 	__u32 flows_live;
 	int i, ret, first = 0;
 
@@ -588,10 +588,11 @@ static int apply_conf(const char *path, const struct conf *c)
 	 * whose settings differ. One of them carries the shared timeouts. */
 	live_timeouts(&to_live);
 	to_differ = memcmp(&to_live, &c->to, sizeof(to_live));
+	/* A flow table of another size is resized by that re-attach too
+	 * (its flows copied, layout.c). */
 	flows_live = live_flows_size();
-	if (flows_live && flows_live != (c->flows ?: CRBPF_FLOWS_DEFAULT))
-		warn("Flows = %u: the flow table has %u entries and keeps that size until every edge is detached",
-		     c->flows ?: CRBPF_FLOWS_DEFAULT, flows_live);
+	flows_differ = flows_live &&
+		       flows_live != (c->flows ?: CRBPF_FLOWS_DEFAULT);
 	for (i = 0; i < c->nedge; i++) {
 		const struct conf_edge *e = &c->edge[i];
 		struct mss_opt mss = e->mss;
@@ -605,7 +606,7 @@ static int apply_conf(const char *path, const struct conf *c)
 		mode_same = is && mode_ok(e->mode, edge_mode(e->dev, ifindex));
 		mss_same = mss_ok(&e->mss, ifindex);
 		if (is && mode_same && mss_same &&
-		    !(to_differ && i == c->nedge - 1)) {
+		    !((to_differ || flows_differ) && i == c->nedge - 1)) {
 			attached[i] = true;
 			continue;
 		}
@@ -616,16 +617,19 @@ static int apply_conf(const char *path, const struct conf *c)
 		} else if (mss_same) {
 			mss.set = false;
 		}
-		ret = edge_attach(e->dev, ifindex, e->mode, flows_live ? 0 : c->flows,
+		ret = edge_attach(e->dev, ifindex, e->mode,
+				  flows_differ ? (c->flows ?: CRBPF_FLOWS_DEFAULT) :
+				  flows_live   ? 0 : c->flows,
 				  &c->to, to_differ ? CONF_TIMEOUTS_ALL : 0, &mss);
 		if (ret) {
 			first = first ?: ret;
 			continue;
 		}
-		say("attach %s%s%s%s%s", e->dev, e->mode ? " --mode " : "",
+		say("attach %s%s%s%s%s%s", e->dev, e->mode ? " --mode " : "",
 		    e->mode ? mode_names[e->mode] : "", !mss_same ? " (mss)" : "",
-		    to_differ ? " (timeouts)" : "");
+		    to_differ ? " (timeouts)" : "", flows_differ ? " (flows)" : "");
 		to_differ = false;
+		flows_differ = false;
 		flows_live = live_flows_size();
 		attached[i] = true;
 	}

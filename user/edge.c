@@ -239,6 +239,30 @@ static int edge_mss_set(int map_fd, int ifindex, const struct mss_opt *m,
 	return ret;
 }
 
+/* After a conversion the programs of the other public devices still use
+ * the old maps, which no pin holds any more: each is attached again, with
+ * the mode it was given, so that they all share the new ones. */
+static int edge_attach_others(const char *dev)
+{
+	char names[64][IF_NAMESIZE * 2];
+	struct crbpf_timeouts to = {};
+	struct mss_opt mss = {};
+	struct edge_rec rec;
+	int i, n, ifindex, ret = 0, r;
+
+	n = pin_names("edge", names, 64);
+	for (i = 0; i < n; i++) {
+		if (!strcmp(names[i], dev) ||
+		    pin_record_load("edge", names[i], &rec, sizeof(rec)) ||
+		    resolve_iface(names[i], &ifindex))
+			continue;
+		info("attaching %s again onto the converted maps", names[i]);
+		r = edge_attach(names[i], ifindex, rec.mode, 0, &to, 0, &mss);
+		ret = ret ?: r;
+	}
+	return ret;
+}
+
 int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		       __u32 flows, const struct crbpf_timeouts *to,
 		       __u32 to_set, const struct mss_opt *mss)
@@ -379,9 +403,10 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	info("%s %s", upgrade ? "upgraded" : "attached to", dev);
 	edge_bpf__destroy(skel);
 	undo_free(u);
+	ret = lc.n || mu.warned ? edge_attach_others(dev) : 0;
 	maps_upgrade_free(&mu);
 	layout_free(&lc);
-	return 0;
+	return ret;
 
 fail_load:
 	err("failed to load the edge programs: %s", strerror(-ret));

@@ -134,6 +134,7 @@ int layout_prepare(struct bpf_object *obj, struct layout_conv *c)
 	char path[PATH_MAX];
 	struct bpf_map *map;
 	int i, ret = 0;
+	__u32 pinned;
 
 	memset(c, 0, sizeof(*c));
 	ret = layout_check();
@@ -198,16 +199,21 @@ int layout_prepare(struct bpf_object *obj, struct layout_conv *c)
 		return ret;
 	}
 	/* Only once nothing is refused: the pins go aside for the load. */
+	pinned = layout_pinned();
 	for (i = 0; i < c->n; i++) {
 		struct layout_old *o = &c->m[i];
 
-		if (!c->warned)
-			warn("maps pinned by an older crbpf (layout %u): converting them",
-			     layout_pinned());
+		if (!c->warned && pinned < CRBPF_LAYOUT)
+			warn("maps pinned by an older crbpf (layout %u, now %u): converting them",
+			     pinned, CRBPF_LAYOUT);
 		c->warned = true;
 		if (!o->copy)
 			warn("%s has another layout (key %u, value %u bytes): its entries are dropped",
 			     o->name, o->key_size, o->value_size);
+		else
+			info("%s: a new map (%u entries, was %u), entries copied",
+			     o->name, bpf_map__max_entries(bpf_object__find_map_by_name(obj, o->name)),
+			     o->max_entries);
 		pin_path(path, sizeof(path), "maps", NULL, o->name);
 		ret = pin_unlink(path);
 		if (ret) {

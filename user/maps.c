@@ -17,7 +17,8 @@
 /* All entries of a (non per-CPU) map; returns the count or -errno. */
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
 {
-	char *k = NULL, *v = NULL, *prev = NULL;
+	char *k = NULL, *v = NULL;
+	long last = -1; /* offset of the last key read in k */
 	int n = 0, cap = 0;
 
 	for (;;) {
@@ -37,10 +38,13 @@ int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
 				return -ENOMEM;
 			}
 		}
-		if (bpf_map_get_next_key(fd, prev, k + n * ksz))
+		/* By offset: realloc() may have moved k (a stale pointer
+		 * restarted the walk, listing entries twice). */
+		if (bpf_map_get_next_key(fd, last < 0 ? NULL : k + last,
+					 k + n * ksz))
 			break;
-		prev = k + n * ksz;
-		if (bpf_map_lookup_elem(fd, prev, v + n * vsz))
+		last = n * ksz;
+		if (bpf_map_lookup_elem(fd, k + n * ksz, v + n * vsz))
 			continue; /* deleted meanwhile */
 		n++;
 	}
@@ -385,6 +389,14 @@ out:
 	return ret;
 }
 
+static __u32 map_max_entries(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+}
+
 static const struct {
 	const char *name;
 	__u32 ksz, vsz;
@@ -451,7 +463,13 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 			ret = -errno;
 		if (!ret)
 			continue;
-		err("failed to update %s: %s", op_maps[op->map].name, strerror(-ret));
+		/* A full BPF_F_NO_PREALLOC map says E2BIG. */
+		if (ret == -E2BIG)
+			err("failed to update %s: the map is full (%u entries)",
+			    op_maps[op->map].name, map_max_entries(fd));
+		else
+			err("failed to update %s: %s", op_maps[op->map].name,
+			    strerror(-ret));
 		if (!first)
 			first = ret;
 		if (!best_effort)
