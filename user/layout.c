@@ -46,11 +46,19 @@ static __u32 layout_pinned(void)
 {
 	struct layout_rec rec = {};
 	char path[PATH_MAX];
+	struct dirent *de;
+	__u32 v = 0;
+	DIR *d;
 
 	if (!pin_record_load("layout", NULL, &rec, sizeof(rec)))
 		return rec.layout;
-	pin_path(path, sizeof(path), "maps", NULL, "crbpf_stats");
-	return pin_exists(path) ? 1 : 0;
+	pin_path(path, sizeof(path), "maps", NULL, NULL);
+	d = opendir(path);
+	while (d && (de = readdir(d)) && !v)
+		v = de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return v;
 }
 
 int layout_check(void)
@@ -208,7 +216,7 @@ int layout_prepare(struct bpf_object *obj, struct layout_conv *c)
 			     pinned, CRBPF_LAYOUT);
 		c->warned = true;
 		if (!o->copy)
-			warn("%s has another layout (key %u, value %u bytes): its entries are dropped",
+			warn("%s has an older layout (key %u, value %u bytes): its entries are dropped",
 			     o->name, o->key_size, o->value_size);
 		else
 			info("%s: a new map (%u entries, was %u), entries copied",
