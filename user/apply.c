@@ -463,17 +463,7 @@ static void live_timeouts(struct crbpf_timeouts *t)
 /* Entries of the pinned flow table (0: none yet). */
 static __u32 live_flows_size(void)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd;
-
-	fd = map_open_quiet("crbpf_flows");
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.max_entries = 0;
-	close(fd);
-	return info.max_entries;
+	return layout_pinned_entries("crbpf_flows");
 }
 
 static bool home_same(const struct conf_home *h)

@@ -105,8 +105,8 @@ static bool is_kept(const char *name)
 	return false;
 }
 
-/* The pinned size of name, or 0. */
-static __u32 layout_pinned_entries(const char *name)
+/* The pinned size of map name, or 0 (none pinned). */
+__u32 layout_pinned_entries(const char *name)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);

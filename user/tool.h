@@ -418,6 +418,7 @@ struct layout_conv {
 int layout_check(void);
 int layout_store(void);
 void layout_remove(void);
+__u32 layout_pinned_entries(const char *name);
 __u32 layout_flows_size(__u32 asked);
 int layout_prepare(struct bpf_object *obj, struct layout_conv *c);
 int layout_finish(struct bpf_object *obj, struct layout_conv *c);
