@@ -27,9 +27,10 @@
  * slack. An LRU map must be preallocated: 32768 flows lock 5.5 MiB. */
 #define CRBPF_FLOWS_DEFAULT 32768
 /* --flows bounds: below, the per-CPU LRU free lists evict live flows early;
- * above, the table alone would lock over 200 MiB. */
+ * above, the tables would lock over 850 MiB (make bench asks for 2097152:
+ * a million flows with LRU slack). */
 #define CRBPF_FLOWS_MIN 1024
-#define CRBPF_FLOWS_MAX 1048576
+#define CRBPF_FLOWS_MAX 4194304
 /* Flows without a reply yet live in a table of their own, a quarter of the
  * flow table (at least CRBPF_MIN_UNREPLIED): a flood of spoofed or unanswered
  * flows evicts only its own kind, never an established flow. */

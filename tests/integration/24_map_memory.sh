@@ -81,16 +81,16 @@ check flows-grow-memory '[ "$f1" -gt $((f0 * 3)) ] && [ "$n" = 2000 ]' \
 before=$(kernel_mem)
 out=$(cr attach eth0 --flows 1023 2>&1)
 rc=$?
-check flows-below-min '[ "$rc" -eq 2 ] && [[ "$out" == *"1024-1048576"* ]]' \
+check flows-below-min '[ "$rc" -eq 2 ] && [[ "$out" == *"1024-4194304"* ]]' \
 	"--flows 1023: exit $rc, '$out'"
-out=$(cr attach eth0 --flows 1048577 2>&1)
+out=$(cr attach eth0 --flows 4194305 2>&1)
 rc=$?
-check flows-above-max '[ "$rc" -eq 2 ] && [[ "$out" == *"1024-1048576"* ]]' \
-	"--flows 1048577: exit $rc, '$out'"
+check flows-above-max '[ "$rc" -eq 2 ] && [[ "$out" == *"1024-4194304"* ]]' \
+	"--flows 4194305: exit $rc, '$out'"
 printf '[Edge]\nInterface = eth0\nFlows = 99999999\n' >"$TOPO_DIR/bad.conf"
 out=$(cr apply --check "$TOPO_DIR/bad.conf" 2>&1)
 rc=$?
-check config-flows-bound '[ "$rc" -eq 2 ] && [[ "$out" == *"1024-1048576"* ]]' \
+check config-flows-bound '[ "$rc" -eq 2 ] && [[ "$out" == *"1024-4194304"* ]]' \
 	"Flows = 99999999: exit $rc, '$out'"
 check bad-flows-change-nothing '[ "$(kernel_mem)" = "$before" ]' \
 	"map memory changed after refused commands"
