@@ -220,7 +220,8 @@ int layout_prepare(struct bpf_object *obj, struct layout_conv *c)
 			     o->name, o->key_size, o->value_size);
 		else
 			info("%s: a new map (%u entries, was %u), entries copied",
-			     o->name, bpf_map__max_entries(bpf_object__find_map_by_name(obj, o->name)),
+			     o->name, bpf_map__max_entries(
+					       bpf_object__find_map_by_name(obj, o->name)),
 			     o->max_entries);
 		pin_path(path, sizeof(path), "maps", NULL, o->name);
 		ret = pin_unlink(path);
