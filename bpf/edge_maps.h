@@ -6,6 +6,7 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, CRBPF_MAX_PORTS);
 	__type(key, struct crbpf_port_key);
 	__type(value, struct crbpf_backend);
@@ -14,7 +15,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, CRBPF_MAX_FLOWS);
+	__uint(max_entries, CRBPF_FLOWS_DEFAULT);
 	__type(key, struct crbpf_flow_key);
 	__type(value, struct crbpf_flow);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -23,7 +24,7 @@ struct {
 /* Flows without a reply yet (include/crbpf.h); sized by the tool. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, CRBPF_MAX_FLOWS / 4);
+	__uint(max_entries, CRBPF_FLOWS_DEFAULT / 4);
 	__type(key, struct crbpf_flow_key);
 	__type(value, struct crbpf_flow);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -31,6 +32,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, CRBPF_MAX_PORTS);
 	__type(key, struct crbpf_rev_key);
 	__type(value, struct crbpf_rev);
@@ -39,6 +41,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, CRBPF_MAX_LOCAL);
 	__type(key, struct crbpf_addr_key);
 	__type(value, struct crbpf_local);
@@ -47,6 +50,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, CRBPF_MAX_PORTS);
 	__type(key, struct crbpf_port_key);
 	__type(value, __u8);
@@ -55,6 +59,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, CRBPF_MAX_PORTS);
 	__type(key, struct crbpf_port_key);
 	__type(value, struct crbpf_mstats);

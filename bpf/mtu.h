@@ -25,6 +25,7 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, CRBPF_MAX_TXPORTS);
 	__type(key, __u32);
 	__type(value, struct crbpf_mss_cfg);

@@ -16,10 +16,21 @@
 #define CRBPF_V4 4
 #define CRBPF_V6 6
 
-/* One device fully mapped: 65535 ports x 2 protocols x 2 families. */
-#define CRBPF_MAX_PORTS 262144
-/* Flow table default; LRU free lists are per CPU, so leave ample slack. */
-#define CRBPF_MAX_FLOWS 262144
+/* Mappings (crbpf_ports, crbpf_rev, crbpf_except, crbpf_mstats): every port
+ * of both protocols of one family mapped one by one (`all` maps a whole
+ * device in one entry). These maps are BPF_F_NO_PREALLOC: only the tool
+ * writes them, entries cost memory when they exist, and the cap costs only
+ * the kernel's 16-byte bucket per slot (2 MiB each). */
+#define CRBPF_MAX_PORTS 131072
+/* Flow table default (--flows): a self-hosted service rarely holds more
+ * than a few thousand connections; LRU free lists are per CPU, so leave
+ * slack. An LRU map must be preallocated: 32768 flows lock 5.5 MiB. */
+#define CRBPF_FLOWS_DEFAULT 32768
+/* --flows bounds: below, the per-CPU LRU free lists evict live flows early;
+ * above, the tables would lock over 850 MiB (make bench asks for 2097152:
+ * a million flows with LRU slack). */
+#define CRBPF_FLOWS_MIN 1024
+#define CRBPF_FLOWS_MAX 4194304
 /* Flows without a reply yet live in a table of their own, a quarter of the
  * flow table (at least CRBPF_MIN_UNREPLIED): a flood of spoofed or unanswered
  * flows evicts only its own kind, never an established flow. */
@@ -29,10 +40,11 @@ static inline unsigned int crbpf_unreplied_entries(unsigned int flows)
 {
 	return flows / 4 > CRBPF_MIN_UNREPLIED ? flows / 4 : CRBPF_MIN_UNREPLIED;
 }
-/* Addresses of all attached public devices. */
+/* Addresses of all attached public devices (BPF_F_NO_PREALLOC). */
 #define CRBPF_MAX_LOCAL 1024
-/* Remote endpoints learned on a home tunnel. */
-#define CRBPF_MAX_HFLOWS 262144
+/* Remote endpoints learned on a home tunnel: one per flow arriving through
+ * it, like the edge's flow table (LRU, preallocated: 32768 lock 3 MiB). */
+#define CRBPF_MAX_HFLOWS 32768
 /* Devices an XDP program may redirect to (public NICs, Ethernet next hops). */
 #define CRBPF_MAX_TXPORTS 256
 
@@ -265,8 +277,12 @@ _Static_assert(sizeof(struct crbpf_hflow) == 16, "crbpf_hflow layout");
  * value): per address pair what a fragment ahead of its first may use (kind
  * PAIR_*, id 0; see bpf/frag.h). Pairs have a table of their own, so a flood
  * of datagram entries cannot evict them. */
-#define CRBPF_MAX_FRAGS 65536
-#define CRBPF_MAX_FRAG_PAIRS 16384
+/* Datagrams in flight within ipfrag_time (30 s): fragmented DNS and QUIC
+ * answers of a home server (LRU, preallocated: 8192 lock 1.1 MiB). */
+#define CRBPF_MAX_FRAGS 8192
+/* Client/public address pairs whose fragments arrive ahead of their first
+ * within 60 s: many fewer than datagrams (8192 lock 1.1 MiB). */
+#define CRBPF_MAX_FRAG_PAIRS 8192
 
 enum crbpf_frag_kind {
 	CRBPF_FRAG_FWD = 1, /* src = client, dst = public address */

@@ -473,17 +473,7 @@ static void live_timeouts(struct crbpf_timeouts *t)
 /* Entries of the pinned flow table (0: none yet). */
 static __u32 live_flows_size(void)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd;
-
-	fd = map_open_quiet("crbpf_flows");
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.max_entries = 0;
-	close(fd);
-	return info.max_entries;
+	return layout_pinned_entries("crbpf_flows");
 }
 
 static bool home_same(const struct conf_home *h)
@@ -585,7 +575,7 @@ static int apply_conf(const char *path, const struct conf *c)
 	struct crbpf_timeouts to_live;
 	struct names nm;
 	struct live lv;
-	bool to_differ, *attached;
+	bool to_differ, flows_differ, *attached;
 	struct undo *tx;
 	__u32 flows_live;
 	int i, ret, first = 0;
@@ -635,10 +625,11 @@ static int apply_conf(const char *path, const struct conf *c)
 	 * whose settings differ. One of them carries the shared timeouts. */
 	live_timeouts(&to_live);
 	to_differ = memcmp(&to_live, &c->to, sizeof(to_live));
+	/* A flow table of another size is resized by that re-attach too
+	 * (its flows copied, layout.c). */
 	flows_live = live_flows_size();
-	if (flows_live && flows_live != (c->flows ?: CRBPF_MAX_FLOWS))
-		warn("Flows = %u: the flow table has %u entries and keeps that size until every edge is detached",
-		     c->flows ?: CRBPF_MAX_FLOWS, flows_live);
+	flows_differ = flows_live &&
+		       flows_live != (c->flows ?: CRBPF_FLOWS_DEFAULT);
 	for (i = 0; i < c->nedge; i++) {
 		const struct conf_edge *e = &c->edge[i];
 		struct mss_opt mss = e->mss;
@@ -652,7 +643,7 @@ static int apply_conf(const char *path, const struct conf *c)
 		mode_same = is && mode_ok(e->mode, edge_mode(e->dev, ifindex));
 		mss_same = mss_ok(&e->mss, ifindex);
 		if (is && mode_same && mss_same &&
-		    !(to_differ && i == c->nedge - 1)) {
+		    !((to_differ || flows_differ) && i == c->nedge - 1)) {
 			attached[i] = true;
 			continue;
 		}
@@ -665,16 +656,19 @@ static int apply_conf(const char *path, const struct conf *c)
 		}
 		if (!must_finish(tx))
 			break;
-		ret = edge_attach(e->dev, ifindex, e->mode, flows_live ? 0 : c->flows,
+		ret = edge_attach(e->dev, ifindex, e->mode,
+				  flows_differ ? (c->flows ?: CRBPF_FLOWS_DEFAULT) :
+				  flows_live   ? 0 : c->flows,
 				  &c->to, to_differ ? CONF_TIMEOUTS_ALL : 0, &mss);
 		if (ret) {
 			first = first ?: ret;
 			continue;
 		}
-		say("attach %s%s%s%s%s", e->dev, e->mode ? " --mode " : "",
+		say("attach %s%s%s%s%s%s", e->dev, e->mode ? " --mode " : "",
 		    e->mode ? mode_names[e->mode] : "", !mss_same ? " (mss)" : "",
-		    to_differ ? " (timeouts)" : "");
+		    to_differ ? " (timeouts)" : "", flows_differ ? " (flows)" : "");
 		to_differ = false;
+		flows_differ = false;
 		flows_live = live_flows_size();
 		attached[i] = true;
 	}
@@ -958,7 +952,7 @@ static int live_conf(struct conf *c)
 	live_free(&lv);
 	if (!ret && c->nedge) {
 		flows = live_flows_size();
-		if (flows && flows != CRBPF_MAX_FLOWS)
+		if (flows && flows != CRBPF_FLOWS_DEFAULT)
 			c->flows = flows;
 		live_timeouts(&to);
 		for (i = 0; i < CONF_TIMEOUTS; i++)

@@ -85,8 +85,8 @@ static int edge_key(struct conf *c, struct conf_edge *e, const char *key,
 					 val);
 		e->mss_line = line;
 	} else if (!strcasecmp(key, "Flows")) {
-		if (parse_u32(val, &v) || v < 1024)
-			return usage_err("invalid Flows '%s' (expected a number >= 1024)", val);
+		if (parse_flows("Flows", val, &v))
+			return USAGE;
 		if (c->flows_line && c->flows != v)
 			return usage_err("Flows = %u differs from Flows = %u on line %d (all edges share one flow table)",
 					 v, c->flows, c->flows_line);

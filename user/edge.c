@@ -205,16 +205,6 @@ out:
 	return ret;
 }
 
-/* A flow table pinned by an older crbpf holds smaller values, which the new
- * programs cannot share: it is dropped, keeping its size. Replies use the
- * static rules until clients send again. */
-static void flows_drop_old_layout(void)
-{
-	if (map_drop_old_layout("crbpf_flows", sizeof(struct crbpf_flow_key),
-				sizeof(struct crbpf_flow)) > 0)
-		warn("crbpf_flows has an older layout: starting a new flow table");
-}
-
 int parse_mss(const char *s, struct mss_opt *m)
 {
 	__u32 v;
@@ -249,6 +239,30 @@ static int edge_mss_set(int map_fd, int ifindex, const struct mss_opt *m,
 	return ret;
 }
 
+/* After a conversion the programs of the other public devices still use
+ * the old maps, which no pin holds any more: each is attached again, with
+ * the mode it was given, so that they all share the new ones. */
+static int edge_attach_others(const char *dev)
+{
+	char names[64][IF_NAMESIZE * 2];
+	struct crbpf_timeouts to = {};
+	struct mss_opt mss = {};
+	struct edge_rec rec;
+	int i, n, ifindex, ret = 0, r;
+
+	n = pin_names("edge", names, 64);
+	for (i = 0; i < n; i++) {
+		if (!strcmp(names[i], dev) ||
+		    pin_record_load("edge", names[i], &rec, sizeof(rec)) ||
+		    resolve_iface(names[i], &ifindex))
+			continue;
+		info("attaching %s again onto the converted maps", names[i]);
+		r = edge_attach(names[i], ifindex, rec.mode, 0, &to, 0, &mss);
+		ret = ret ?: r;
+	}
+	return ret;
+}
+
 int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		       __u32 flows, const struct crbpf_timeouts *to,
 		       __u32 to_set, const struct mss_opt *mss)
@@ -259,6 +273,7 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	struct edge_bpf *skel = NULL;
 	struct undo *u = undo_new();
 	struct maps_upgrade mu = { .fd = { -1, -1, -1, -1 } };
+	struct layout_conv lc = {};
 	struct edge_rec rec = {};
 	bool upgrade;
 	int i, n, ret;
@@ -270,7 +285,7 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		goto fail;
 	/* Before the pin walk below, so that a failed attach unpins the new
 	 * maps and maps_upgrade_abort() can put the old ones back. */
-	ret = maps_upgrade_prepare(&mu);
+	ret = layout_check() ?: maps_upgrade_prepare(&mu);
 	if (ret)
 		goto fail;
 	pin_path(maps, sizeof(maps), "maps", NULL, NULL);
@@ -281,11 +296,6 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	if (n < 0) {
 		ret = n;
 		goto fail_load;
-	}
-	for (i = 0; i < n; i++) {
-		pin_path(path, sizeof(path), "maps", NULL, names[i]);
-		if (!pin_exists(path))
-			undo_unpin(u, path);
 	}
 	skel = edge_bpf__open_opts(&oo);
 	if (!skel) {
@@ -300,22 +310,32 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	bpf_program__set_autoload(skel->progs.crbpf_tun_tc, upgrade);
 	bpf_program__set_autoload(skel->progs.crbpf_rev_tc, upgrade);
 	bpf_program__set_autoload(skel->progs.crbpf_edge_xdp, mode != MODE_TC);
-	map_sync_pins(skel->obj);
-	flows_drop_old_layout();
-	pin_path(path, sizeof(path), "maps", NULL, "crbpf_flows");
-	if (flows && !pin_exists(path))
-		bpf_map__set_max_entries(skel->maps.crbpf_flows, flows);
-	else if (flows)
-		warn("crbpf_flows exists already; --flows applies when it is first created");
 	/* Unreplied flows get a table of their own, sized after the flow
-	 * table (after the pinned one when an older crbpf made it). */
-	pin_path(path, sizeof(path), "maps", NULL, "crbpf_unreplied");
-	if (!pin_exists(path))
-		bpf_map__set_max_entries(skel->maps.crbpf_unreplied,
-					 crbpf_unreplied_entries(bpf_map__max_entries(skel->maps.crbpf_flows)));
+	 * table; a pinned table of another size is resized (layout.c). */
+	flows = layout_flows_size(flows);
+	bpf_map__set_max_entries(skel->maps.crbpf_flows, flows);
+	bpf_map__set_max_entries(skel->maps.crbpf_unreplied,
+				 crbpf_unreplied_entries(flows));
+	ret = layout_prepare(skel->obj, &lc);
+	if (ret)
+		goto fail;
+	/* Converted maps are new maps: the reverse programs of the tunnels
+	 * must use them too. */
+	if (lc.n || mu.warned) {
+		bpf_program__set_autoload(skel->progs.crbpf_tun_tc, true);
+		bpf_program__set_autoload(skel->progs.crbpf_rev_tc, true);
+	}
+	for (i = 0; i < n; i++) {
+		pin_path(path, sizeof(path), "maps", NULL, names[i]);
+		if (!pin_exists(path))
+			undo_unpin(u, path);
+	}
 	ret = edge_bpf__load(skel);
 	if (ret)
 		goto fail_load;
+	ret = layout_finish(skel->obj, &lc);
+	if (ret)
+		goto fail;
 
 	ret = edge_local_fill(bpf_map__fd(skel->maps.crbpf_local), ifindex, u);
 	if (ret) {
@@ -354,7 +374,7 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		err("failed to attach tc ingress to %s: %s", dev, strerror(-ret));
 		goto fail;
 	}
-	if (upgrade) {
+	if (upgrade || lc.n || mu.warned) {
 		tu.skel = skel;
 		tu.u = u;
 		ret = pin_iter("tun", tun_upgrade_cb, &tu);
@@ -375,11 +395,18 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		err("failed to record the attachment of %s: %s", dev, strerror(-ret));
 		goto fail;
 	}
+	ret = layout_store();
+	if (ret) {
+		err("failed to record the layout of %s: %s", pin_root, strerror(-ret));
+		goto fail;
+	}
 	info("%s %s", upgrade ? "upgraded" : "attached to", dev);
 	edge_bpf__destroy(skel);
 	undo_free(u);
+	ret = lc.n || mu.warned ? edge_attach_others(dev) : 0;
 	maps_upgrade_free(&mu);
-	return 0;
+	layout_free(&lc);
+	return ret;
 
 fail_load:
 	err("failed to load the edge programs: %s", strerror(-ret));
@@ -387,6 +414,8 @@ fail:
 	edge_bpf__destroy(skel);
 	undo_rollback(u);
 	undo_free(u);
+	layout_abort(&lc);
+	layout_free(&lc);
 	maps_upgrade_abort(&mu);
 	maps_upgrade_free(&mu);
 	return ret;
@@ -419,9 +448,8 @@ int cmd_attach(int argc, char **argv)
 						 argv[i]);
 			mode = m;
 		} else if (!strcmp(opt, "--flows")) {
-			if (parse_u32(argv[i], &flows) || flows < 1024)
-				return usage_err("invalid --flows '%s' (expected a number >= 1024)",
-						 argv[i]);
+			if (parse_flows("--flows", argv[i], &flows))
+				return USAGE;
 		} else if (!strcmp(opt, "--timeout")) {
 			ret = timeouts_parse(argv[i], &to, &to_set);
 			if (ret)
@@ -488,6 +516,7 @@ int edge_cleanup_idle(void)
 	if (!home_attached_count()) {
 		unlink_map_pin("crbpf_hflows");
 		unlink_map_pin("crbpf_hunreplied");
+		layout_remove();
 		pin_dirs_remove_if_empty();
 	}
 	return 0;

@@ -212,21 +212,12 @@ static int home_tc_attach(int prog_fd, int ifindex, bool egress,
 			tc_attach(prog_fd, ifindex, path, u);
 }
 
-/* Learned flows pinned by an older crbpf (keyed by the remote endpoint
- * alone) cannot be shared with these programs: they are dropped, keeping
- * their size, and flows are learned again from their next packet. */
-static void hflows_drop_old_layout(void)
-{
-	if (map_drop_old_layout("crbpf_hflows", sizeof(struct crbpf_hflow_key),
-				sizeof(struct crbpf_hflow)) > 0)
-		warn("crbpf_hflows has an older layout: learning the home's flows anew");
-}
-
 int home_attach(const struct home_args *a)
 {
 	char maps[PATH_MAX], path[PATH_MAX];
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps);
 	struct home_cfg cfg = {}, old = {};
+	struct layout_conv lc = {};
 	struct home_bpf *skel = NULL;
 	struct undo *u = undo_new();
 	struct bpf_map *map;
@@ -287,6 +278,9 @@ int home_attach(const struct home_args *a)
 		ret = -errno;
 		goto fail_load;
 	}
+	ret = layout_prepare(skel->obj, &lc);
+	if (ret)
+		goto fail;
 	bpf_object__for_each_map(map, skel->obj) {
 		if (bpf_map__is_internal(map))
 			continue;
@@ -295,11 +289,12 @@ int home_attach(const struct home_args *a)
 			undo_unpin(u, path);
 	}
 	home_set_rodata(skel, &cfg);
-	hflows_drop_old_layout();
-	map_sync_pins(skel->obj);
 	ret = home_bpf__load(skel);
 	if (ret)
 		goto fail_load;
+	ret = layout_finish(skel->obj, &lc);
+	if (ret)
+		goto fail;
 
 	pin_path(path, sizeof(path), "links", "hometun", a->tunnel);
 	ret = home_tc_attach(bpf_program__fd(skel->progs.crbpf_home_tun),
@@ -363,6 +358,11 @@ int home_attach(const struct home_args *a)
 		    strerror(-ret));
 		goto fail;
 	}
+	ret = layout_store();
+	if (ret) {
+		err("failed to record the layout of %s: %s", pin_root, strerror(-ret));
+		goto fail;
+	}
 	if (upgrade) {
 		for (i = 0; i < (int)old.nserve; i++) {
 			int idx = 0;
@@ -401,7 +401,9 @@ fail:
 	home_bpf__destroy(skel);
 	skel = NULL;
 	undo_rollback(u);
+	layout_abort(&lc);
 out:
+	layout_free(&lc);
 	home_bpf__destroy(skel);
 	free(addrs);
 	undo_free(u);

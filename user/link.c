@@ -277,26 +277,6 @@ int map_sync_pins(struct bpf_object *obj)
 	return 0;
 }
 
-/* A map pinned as name whose key or value size differs from the given ones
- * (an older crbpf's layout) is unpinned: 1 if so, 0 if not or not pinned. */
-int map_drop_old_layout(const char *name, __u32 key_size, __u32 value_size)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-	int fd, ret = 0;
-
-	pin_path(path, sizeof(path), "maps", NULL, name);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	    (info.key_size != key_size || info.value_size != value_size))
-		ret = pin_unlink(path) ? 0 : 1;
-	close(fd);
-	return ret;
-}
-
 /* Whether the attachment pinned at pinpath still hooks the device that now
  * has ifindex: 1 yes, 0 no (the device was deleted, and maybe re-created
  * under the same name), -errno when the pin cannot be read. In the clsact

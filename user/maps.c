@@ -18,7 +18,8 @@
 int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
 {
 	char *k = NULL, *v = NULL;
-	int n = 0, cap = 0, prev = -1, ret;
+	long last = -1; /* offset of the last key read in k */
+	int n = 0, cap = 0, ret;
 
 	for (;;) {
 		if (n == cap) {
@@ -37,8 +38,9 @@ int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
 				return -ENOMEM;
 			}
 		}
-		/* prev as an index: the realloc above moves the keys */
-		if (bpf_map_get_next_key(fd, prev < 0 ? NULL : k + prev * ksz,
+		/* By offset: realloc() may have moved k (a stale pointer
+		 * restarted the walk, listing entries twice). */
+		if (bpf_map_get_next_key(fd, last < 0 ? NULL : k + last,
 					 k + n * ksz)) {
 			if (errno == ENOENT)
 				break;
@@ -47,7 +49,7 @@ int map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
 			free(v);
 			return ret;
 		}
-		prev = n;
+		last = n * ksz;
 		if (bpf_map_lookup_elem(fd, k + n * ksz, v + n * vsz))
 			continue; /* deleted meanwhile */
 		n++;
@@ -465,6 +467,14 @@ out:
 	return ret;
 }
 
+static __u32 map_max_entries(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+}
+
 static const struct {
 	const char *name;
 	__u32 ksz, vsz;
@@ -531,7 +541,12 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 			ret = -errno;
 		if (!ret)
 			continue;
-		if (ret != -EINTR) /* a signal: the journal says so */
+		/* A full BPF_F_NO_PREALLOC map says E2BIG; a signal (EINTR):
+		 * the journal says so. */
+		if (ret == -E2BIG)
+			err("failed to update %s: the map is full (%u entries)",
+			    op_maps[op->map].name, map_max_entries(fd));
+		else if (ret != -EINTR)
 			err("failed to update %s: %s", op_maps[op->map].name,
 			    strerror(-ret));
 		if (!first)

@@ -362,9 +362,13 @@ int nl_rule(bool add, __u8 family, const struct addr *src, __u32 mark,
 	    __u32 table)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh;
 	struct fib_rule_hdr *frh;
 	int ret;
+
+	/* libmnl sends the padding after FRA_PROTOCOL as it finds it. */
+	memset(buf, 0, 256);
+	nlh = mnl_nlmsg_put_header(buf);
 
 	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);

@@ -73,6 +73,15 @@ int parse_u32(const char *s, __u32 *v)
 	return 0;
 }
 
+/* --flows / Flows =: what (the option's name) names it in the message. */
+int parse_flows(const char *what, const char *s, __u32 *v)
+{
+	if (parse_u32(s, v) || *v < CRBPF_FLOWS_MIN || *v > CRBPF_FLOWS_MAX)
+		return usage_err("invalid %s '%s' (expected %u-%u)", what, s,
+				 CRBPF_FLOWS_MIN, CRBPF_FLOWS_MAX);
+	return 0;
+}
+
 int parse_iface(const char *s)
 {
 	if (!*s || strlen(s) >= IFNAMSIZ || strchr(s, '/') || strchr(s, ':') ||

@@ -323,13 +323,16 @@ int pin_record_store(const char *dir, const char *name, const char *map_name,
 	return ret;
 }
 
-/* -ENOENT: no record; -EINVAL: a record of another size (older crbpf). */
+/* -ENOENT: no record; -EINVAL: a larger record (a newer crbpf's). Records
+ * only grow at the end: a smaller one (an older crbpf's) reads with the
+ * fields it lacks zeroed. */
 int pin_record_load(const char *dir, const char *name, void *val, __u32 len)
 {
 	struct bpf_map_info info = {};
 	__u32 ilen = sizeof(info), key = 0;
 	char path[PATH_MAX];
 	int fd, ret = 0;
+	void *buf = NULL;
 
 	pin_path(path, sizeof(path), dir, NULL, name);
 	fd = bpf_obj_get(path);
@@ -337,10 +340,15 @@ int pin_record_load(const char *dir, const char *name, void *val, __u32 len)
 		return -errno;
 	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
 		ret = -errno;
-	else if (info.value_size != len)
+	else if (info.value_size > len || info.max_entries < 1)
 		ret = -EINVAL;
-	else if (bpf_map_lookup_elem(fd, &key, val))
+	else if (!(buf = calloc(1, len)))
+		ret = -ENOMEM;
+	else if (bpf_map_lookup_elem(fd, &key, buf))
 		ret = -errno;
+	else
+		memcpy(val, buf, len);
+	free(buf);
 	close(fd);
 	return ret;
 }

@@ -74,9 +74,26 @@ static int status_tun_cb(const char *dev, const char *path, void *data)
 	return 0;
 }
 
+static void mem_text_cb(const char *name, __u64 bytes, void *data)
+{
+	(void)data;
+	if (verbose)
+		printf("  %-16s %8.2f MiB\n", name, bytes / 1048576.0);
+}
+
+static void mem_json_cb(const char *name, __u64 bytes, void *data)
+{
+	int *n = data;
+
+	printf("%s{\"name\":", (*n)++ ? "," : "");
+	json_str(stdout, name);
+	printf(",\"memlock\":%llu}", (unsigned long long)bytes);
+}
+
 int cmd_status(int argc, char **argv)
 {
 	struct status_ctx s = { .f = stdout };
+	__u64 sum;
 	int ret;
 
 	if (argc == 2 && !strcmp(argv[1], "--json"))
@@ -98,11 +115,20 @@ int cmd_status(int argc, char **argv)
 		pin_iter("tun", status_tun_cb, &s);
 		printf("],\"home\":");
 		home_status_json(stdout);
-		printf("}\n");
+		printf(",\"maps\":[");
+		s.n = 0;
+		sum = layout_memlock(mem_json_cb, &s.n);
+		printf("],\"maps_memlock\":%llu}\n", (unsigned long long)sum);
 		return 0;
 	}
 	probe_status(stdout, false);
-	printf("pin root %s\nedge:\n", pin_root);
+	printf("pin root %s\n", pin_root);
+	/* What the kernel charges for crbpf's maps (memlock of each). */
+	sum = layout_memlock(NULL, NULL);
+	printf("map memory %.2f MiB%s\n", sum / 1048576.0,
+	       verbose ? ":" : " (crbpf -v status: per map)");
+	layout_memlock(mem_text_cb, NULL);
+	printf("edge:\n");
 	pin_iter("edge", status_edge_cb, &s);
 	if (!s.n)
 		printf("  (none)\n");

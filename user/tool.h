@@ -58,6 +58,7 @@ int parse_port_range(const char *s, __u16 *first, __u16 *last);
 int parse_proto(const char *s, __u8 *proto);
 int parse_backend(const char *s, struct addr *addr, __u16 *port);
 int parse_u32(const char *s, __u32 *v);
+int parse_flows(const char *what, const char *s, __u32 *v);
 int parse_iface(const char *s);
 int af_of(__u8 family);
 __u8 family_of_af(int af);
@@ -144,7 +145,6 @@ const char *tc_pin_kind(const char *pinpath);
 int prog_name_by_id(__u32 id, char *name, size_t len);
 int sysctl_forwarding(const char *dev, struct undo *u);
 int map_sync_pins(struct bpf_object *obj);
-int map_drop_old_layout(const char *name, __u32 key_size, __u32 value_size);
 
 /* timeouts.c */
 int timeouts_parse(const char *arg, struct crbpf_timeouts *t, __u32 *set);
@@ -415,6 +415,34 @@ int maps_upgrade_prepare(struct maps_upgrade *m);
 int maps_upgrade_finish(struct maps_upgrade *m, struct undo *u);
 void maps_upgrade_abort(struct maps_upgrade *m);
 void maps_upgrade_free(struct maps_upgrade *m);
+/* layout.c: the pinned state's layout number and the conversion of maps
+ * pinned by an older crbpf. 2: mappings in BPF_F_NO_PREALLOC maps, flow
+ * table sized by --flows. */
+#define CRBPF_LAYOUT 2
+#define LAYOUT_MAX_MAPS 24
+struct layout_old {
+	char name[16];
+	int fd; /* the old map */
+	__u32 type, key_size, value_size, max_entries;
+	bool copy; /* same key and value layout: entries copied */
+	bool unpinned;
+};
+struct layout_conv {
+	struct layout_old m[LAYOUT_MAX_MAPS];
+	int n;
+	bool warned;
+};
+int layout_check(void);
+int layout_store(void);
+void layout_remove(void);
+__u32 layout_pinned_entries(const char *name);
+__u32 layout_flows_size(__u32 asked);
+int layout_prepare(struct bpf_object *obj, struct layout_conv *c);
+int layout_finish(struct bpf_object *obj, struct layout_conv *c);
+void layout_abort(struct layout_conv *c);
+void layout_free(struct layout_conv *c);
+__u64 layout_memlock(void (*cb)(const char *name, __u64 bytes, void *data),
+		     void *data);
 /* status.c */
 int cmd_status(int argc, char **argv);
 /* stats.c */
