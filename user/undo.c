@@ -226,7 +226,7 @@ static int undo_map_ref(struct undo *u, int map_fd, size_t vsz)
 }
 
 /*
- * For tests only (tests/integration/24_ranges.sh): with CRBPF_TEST_PAUSE_AT=N
+ * For tests only (tests/integration/26_ranges.sh): with CRBPF_TEST_PAUSE_AT=N
  * the command stops once N map entries are journaled and written, says so
  * on stderr, and waits for a signal, so that one surely lands half way.
  */
