@@ -50,6 +50,8 @@ refused() {
 	crb "$root" "$@" >"$TOPO_DIR/out" 2>"$TOPO_DIR/err"
 	rc=$?
 	state >"$TOPO_DIR/state.after"
+	# Undone, so that the cases after it still find eth0 free.
+	[ "$rc" -eq 0 ] && crb "$root" down >/dev/null 2>&1
 	lines=$(grep -c . "$TOPO_DIR/err")
 	if [ "$rc" -ne 1 ]; then
 		t_result "pin-$case" FAIL "'crbpf $*' on $root exited $rc, want 1: $(head -c 200 "$TOPO_DIR/err")"
@@ -118,12 +120,6 @@ refused symlink-parent "$B/lnkroot is a symbolic link" "$B/lnkroot/crbpf" attach
 mkdir -m 0777 "$B/open"
 chmod 0777 "$B/open"
 refused parent-writable "$B/open is writable by others (mode 0777)" "$B/open/crbpf" attach eth0
-if [ -n "$(find "$B/elsewhere" -mindepth 1)" ]; then
-	t_result pin-symlink-untouched FAIL "crbpf wrote through a link: $(find "$B/elsewhere" | head -n3)"
-else
-	t_result pin-symlink-untouched PASS
-fi
-
 # --- item 13: the lock is per root, readers take none, writers time out ---
 # The holder is a real crbpf writer on $B/a that strace keeps for 12 s right
 # after its flock() returned, i.e. while it holds its lock. nsenter, not the
