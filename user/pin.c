@@ -127,16 +127,17 @@ static int pin_walk(bool create, int *root_fd, struct pin_why *w)
 		if (fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT) {
 			if (!create)
 				break;
-			if (mkdirat(dfd, comp, 0700) && errno != EEXIST) {
+			if (!mkdirat(dfd, comp, 0700)) {
+				if (pin_ncreated < (int)ARRAY_SIZE(pin_created))
+					snprintf(pin_created[pin_ncreated++],
+						 sizeof(pin_created[0]), "%s", path);
+			} else if (errno != EEXIST) {
 				ret = -errno;
 				snprintf(w->what, sizeof(w->what),
 					 "failed to create %s: %s", path,
 					 strerror(-ret));
 				break;
 			}
-			if (pin_ncreated < (int)ARRAY_SIZE(pin_created))
-				snprintf(pin_created[pin_ncreated++],
-					 sizeof(pin_created[0]), "%s", path);
 		}
 		/* What is checked is the directory opened, not the name, so it
 		 * cannot be swapped between the check and its use. */

@@ -172,6 +172,41 @@ else
 	t_result pin-lock-holder PASS
 fi
 
+# --- item 13: readers during changes ---
+# Readers take no lock, so they run while a writer is half way through a
+# range: they may show part of it, but must not crash (a signal, exit >= 124)
+# nor fail for anything but what they found.
+must "attach for the readers" crb "$B/c" attach eth0 >/dev/null
+(
+	for i in 1 2 3 4 5; do
+		crb "$B/c" port add tcp 2000-2600 $TUN_HOME4 >/dev/null || exit 1
+		crb "$B/c" port del tcp 2000-2600 >/dev/null || exit 1
+	done
+) 2>"$TOPO_DIR/writer.err" &
+writer=$!
+reads=0 bad=
+while kill -0 "$writer" 2>/dev/null && [ -z "$bad" ]; do
+	for cmd in "status --json" "port list --json" "config" "stats --json" "flows --json"; do
+		# shellcheck disable=SC2086
+		crb "$B/c" $cmd >/dev/null 2>"$TOPO_DIR/reader.err"
+		rc=$?
+		reads=$((reads + 1))
+		[ "$rc" -le 1 ] || { bad="'crbpf $cmd' exited $rc: $(head -c 200 "$TOPO_DIR/reader.err")"; break; }
+	done
+done
+wait "$writer"
+wrc=$?
+if [ -n "$bad" ]; then
+	t_result pin-readers-during-change FAIL "$bad"
+elif [ "$wrc" -ne 0 ]; then
+	t_result pin-readers-during-change FAIL "the writer failed: $(head -c 200 "$TOPO_DIR/writer.err")"
+elif [ "$reads" -lt 10 ]; then
+	t_result pin-readers-during-change FAIL "only $reads reads ran during the changes"
+else
+	t_result pin-readers-during-change PASS
+fi
+must "detach the readers' root" crb "$B/c" detach eth0 >/dev/null
+
 # --- item 13: numbers are decimal or 0x hex ---
 nsx cr-home env CRBPF_PIN_ROOT="$B/home" timeout -k 5 60 "$CRBPF" home attach wgh --table 0x64 \
 	>/dev/null 2>"$TOPO_DIR/home.err"
