@@ -47,5 +47,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if ! mountpoint -q /sys/fs/bpf; then
-	mount -t bpf bpf /sys/fs/bpf
+	# 0700: on a bpffs mounted without a mode (1777) any user can make
+	# directories where crbpf keeps its pins.
+	mount -t bpf -o mode=0700 bpf /sys/fs/bpf
 fi

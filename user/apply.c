@@ -995,7 +995,7 @@ int cmd_config(int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		return usage_err("usage: crbpf config");
-	ret = tool_prepare();
+	ret = tool_prepare_read();
 	if (ret)
 		return ret;
 	ret = live_conf(&c);

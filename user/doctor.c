@@ -149,7 +149,7 @@ static void check_dir_mode(struct doctor *d, const char *path)
 {
 	struct stat st;
 
-	if (stat(path, &st))
+	if (lstat(path, &st) || S_ISLNK(st.st_mode))
 		return;
 	if (st.st_mode & 022)
 		problem(d, "pin-mode", NULL, fmt("chmod 700 %s", path),
@@ -164,8 +164,10 @@ static void check_dir_mode(struct doctor *d, const char *path)
 
 static void check_pins(struct doctor *d)
 {
-	static const char *const subdirs[] = { "maps", "links", "home" };
+	static const char *const subdirs[] = { "maps", "links", "home", "edge" };
 	char path[PATH_MAX];
+	struct pin_why w;
+	int before = d->n;
 	size_t i;
 
 	if (!on_bpffs(pin_root)) {
@@ -192,6 +194,9 @@ static void check_pins(struct doctor *d)
 		pin_path(path, sizeof(path), subdirs[i], NULL, NULL);
 		check_dir_mode(d, path);
 	}
+	/* What the modes above miss: symbolic links, unsafe parents. */
+	if (d->n == before && pin_root_check(&w) == -EPERM)
+		problem(d, "pin-mode", NULL, strdup(w.fix), "%s", w.what);
 	checked(d, "pin root %s", pin_root);
 }
 

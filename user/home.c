@@ -647,10 +647,10 @@ int parse_home_attach(int argc, char **argv, struct home_args *a)
 				if (parse_u32(argv[i], &a->table) || !a->table ||
 				    (a->table >= RT_TABLE_DEFAULT &&
 				     a->table <= RT_TABLE_LOCAL))
-					return usage_err("invalid --table '%s' (1-4294967295, not 253-255)",
+					return usage_err("invalid --table '%s' (1-4294967295, not 253-255; decimal or 0x hex, no leading 0)",
 							 argv[i]);
 			} else if (parse_u32(argv[i], &a->mark) || !a->mark) {
-				return usage_err("invalid --mark '%s' (a non-zero 32-bit number)",
+				return usage_err("invalid --mark '%s' (a non-zero 32-bit number; decimal or 0x hex, no leading 0)",
 						 argv[i]);
 			}
 		} else if (opt[0] == '-') {

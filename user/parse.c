@@ -2,6 +2,7 @@
 /* Command-line values -> network byte order, and back for printing. */
 #include "tool.h"
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,15 +59,25 @@ int parse_proto(const char *s, __u8 *proto)
 	return 0;
 }
 
+/* Decimal, or hexadecimal after 0x. A leading 0 is refused, not read as
+ * octal (strtoul's base 0 and ip(8) take 0100 for 64, a reader for 100). */
 int parse_u32(const char *s, __u32 *v)
 {
 	unsigned long long x;
+	int base = 10;
 	char *end;
 
-	if (!*s || *s == '-' || *s == '+')
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	} else if (s[0] == '0' && s[1]) {
+		return -EINVAL;
+	}
+	/* strtoull would take a sign or leading blanks. */
+	if (!(base == 16 ? isxdigit((unsigned char)*s) : isdigit((unsigned char)*s)))
 		return -EINVAL;
 	errno = 0;
-	x = strtoull(s, &end, 0);
+	x = strtoull(s, &end, base);
 	if (errno || *end || x > 0xffffffffULL)
 		return -EINVAL;
 	*v = x;

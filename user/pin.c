@@ -3,6 +3,7 @@
  * $ROOT/edge/<dev> (what attach recorded about a public device).
  * bpffs refuses '.' in names, and VLAN devices have one (eth0.100): it is
  * stored as '%', which no real interface name keeps ("%d" is a template). */
+#define _GNU_SOURCE /* O_PATH */
 #include "tool.h"
 #include <dirent.h>
 #include <errno.h>
@@ -10,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -40,42 +43,296 @@ bool on_bpffs(const char *path)
 	return st.f_type == BPF_FS_MAGIC;
 }
 
+/* --- The pin root's safety ---
+ * Whoever can write to a directory on the way to a pin can unlink or replace
+ * the pin: an unprivileged user who pre-created the root on a bpffs mounted
+ * without a mode (1777) could remove crbpf's links and so detach its
+ * programs. So every directory from / to the root, and the root's
+ * subdirectories, must belong to root (or the user running crbpf), be
+ * writable by nobody else and not be a symbolic link. An ancestor writable
+ * by others passes only with the sticky bit (bpffs's own root at its default
+ * mode 1777, /tmp): then only an entry's owner may remove or rename it, and
+ * the entry below must belong to root. Once that holds nobody else can plant
+ * or swap anything under the root, so paths below it are safe to use by
+ * name; pin_exists() and pin_iter() still ignore symbolic links. */
+static const char *const pin_subdirs[] = { "maps", "links", "home", "edge" };
+
+/* -EPERM with what is wrong and what to do in w, or 0: path is safe. */
+static int dir_unsafe(const char *path, const struct stat *st, bool ancestor,
+		      struct pin_why *w)
+{
+	if (S_ISLNK(st->st_mode)) {
+		snprintf(w->what, sizeof(w->what), "%s is a symbolic link, which crbpf does not follow to its pins",
+			 path);
+		snprintf(w->fix, sizeof(w->fix), "rm %s", path);
+	} else if (!S_ISDIR(st->st_mode)) {
+		snprintf(w->what, sizeof(w->what), "%s is not a directory", path);
+		snprintf(w->fix, sizeof(w->fix), "rm %s", path);
+	} else if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		snprintf(w->what, sizeof(w->what), "%s belongs to uid %u, not root: that user can remove crbpf's pins",
+			 path, st->st_uid);
+		snprintf(w->fix, sizeof(w->fix), "check what is in it, then rm -r %s",
+			 path);
+	} else if ((st->st_mode & 022) && !(ancestor && (st->st_mode & S_ISVTX))) {
+		snprintf(w->what, sizeof(w->what), "%s is writable by %s (mode %04o): other users can remove crbpf's pins",
+			 path, st->st_mode & 002 ? "others" : "its group",
+			 st->st_mode & 07777);
+		snprintf(w->fix, sizeof(w->fix), "chmod 700 %s%s", path,
+			 ancestor ? ", or mount bpffs with -o mode=0700" : "");
+	} else {
+		return 0;
+	}
+	return -EPERM;
+}
+
+/* Directories pin_walk() created (to be journaled or, unused, removed). */
+static char pin_created[8][PATH_MAX];
+static int pin_ncreated;
+
+/* Walks pin_root from / without following links and checks every directory
+ * on the way; create makes the missing ones (0700). Returns an O_PATH fd of
+ * the root's parent, and in *root_fd the root itself (readable, to lock) or
+ * -1 when it does not exist; or -errno with the reason in w. */
+static int pin_walk(bool create, int *root_fd, struct pin_why *w)
+{
+	char path[PATH_MAX], comp[NAME_MAX + 1];
+	const char *p = pin_root, *slash;
+	int dfd, fd, ret = 0;
+	struct stat st;
+	size_t i, n;
+
+	*root_fd = -1;
+	dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	while (*p == '/')
+		p++;
+	while (*p) {
+		bool last;
+
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n >= sizeof(comp)) {
+			ret = -ENAMETOOLONG;
+			snprintf(w->what, sizeof(w->what), "%s: %s", pin_root,
+				 strerror(-ret));
+			break;
+		}
+		memcpy(comp, p, n);
+		comp[n] = 0;
+		snprintf(path, sizeof(path), "%.*s", (int)(p + n - pin_root), pin_root);
+		for (p += n; *p == '/'; p++)
+			;
+		last = !*p;
+		if (fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT) {
+			if (!create)
+				break;
+			if (!mkdirat(dfd, comp, 0700)) {
+				if (pin_ncreated < (int)ARRAY_SIZE(pin_created))
+					snprintf(pin_created[pin_ncreated++],
+						 sizeof(pin_created[0]), "%s", path);
+			} else if (errno != EEXIST) {
+				ret = -errno;
+				snprintf(w->what, sizeof(w->what),
+					 "failed to create %s: %s", path,
+					 strerror(-ret));
+				break;
+			}
+		}
+		/* What is checked is the directory opened, not the name, so it
+		 * cannot be swapped between the check and its use. */
+		fd = openat(dfd, comp, (last ? O_RDONLY : O_PATH) | O_DIRECTORY |
+					       O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			ret = -errno;
+			if (fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) ||
+			    !dir_unsafe(path, &st, !last, w))
+				snprintf(w->what, sizeof(w->what),
+					 "failed to open %s: %s", path,
+					 strerror(-ret));
+			else
+				ret = -EPERM;
+			break;
+		}
+		if (fstat(fd, &st))
+			ret = -errno;
+		else
+			ret = dir_unsafe(path, &st, !last, w);
+		if (ret || last) {
+			if (ret)
+				close(fd);
+			else
+				*root_fd = fd;
+			break;
+		}
+		close(dfd);
+		dfd = fd;
+	}
+	for (i = 0; !ret && *root_fd >= 0 && i < ARRAY_SIZE(pin_subdirs); i++) {
+		pin_path(path, sizeof(path), pin_subdirs[i], NULL, NULL);
+		if (!fstatat(*root_fd, pin_subdirs[i], &st, AT_SYMLINK_NOFOLLOW))
+			ret = dir_unsafe(path, &st, false, w);
+	}
+	if (ret) {
+		if (*root_fd >= 0)
+			close(*root_fd);
+		*root_fd = -1;
+		close(dfd);
+		return ret;
+	}
+	return dfd;
+}
+
+/* -EPERM and w when the root (as far as it exists) is unsafe. */
+int pin_root_check(struct pin_why *w)
+{
+	int dfd, fd;
+
+	w->fix[0] = 0;
+	dfd = pin_walk(false, &fd, w);
+	if (dfd < 0)
+		return dfd;
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
+	return 0;
+}
+
+/* --- The lock ---
+ * One writer per pin root at a time: port add reads crbpf_ports to
+ * recompute crbpf_rev, so two concurrent edits could undo each other. The
+ * lock is flock() on the root directory itself (bpffs holds no regular
+ * files), so other roots are not held up; it lasts until exit or
+ * pin_unlock() (crbpf watch holds it only while it repairs). Read-only
+ * commands take no lock: they may see a change half made, never block. */
 static int lock_fd = -1;
 
-/* One crbpf at a time: port add reads crbpf_ports to recompute crbpf_rev,
- * so two concurrent edits could undo each other. The lock is on the pin
- * root's parent (it exists once the root is on bpffs) and lasts until exit,
- * or until pin_unlock() (crbpf watch holds it only while it repairs). */
+/* Seconds a writer waits for the lock: $CRBPF_LOCK_TIMEOUT or 10. */
+static unsigned int lock_timeout(void)
+{
+	const char *env = getenv("CRBPF_LOCK_TIMEOUT");
+	__u32 v;
+
+	if (env && *env && !parse_u32(env, &v) && v <= 3600)
+		return v;
+	return 10;
+}
+
+/* "crbpf (pid 123)": who holds the flock on fd, from /proc/locks. */
+static void lock_holder(int fd, char *buf, size_t len)
+{
+	char line[256], comm[64] = "", cpath[64];
+	unsigned int maj, min;
+	unsigned long ino;
+	struct stat st;
+	FILE *f, *c;
+	int pid;
+
+	snprintf(buf, len, "another process");
+	if (fstat(fd, &st))
+		return;
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "->") ||
+		    sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%lu", &pid, &maj,
+			   &min, &ino) != 4 ||
+		    ino != st.st_ino || maj != major(st.st_dev) ||
+		    min != minor(st.st_dev))
+			continue;
+		snprintf(cpath, sizeof(cpath), "/proc/%d/comm", pid);
+		c = fopen(cpath, "re");
+		if (c) {
+			if (fgets(comm, sizeof(comm), c))
+				comm[strcspn(comm, "\n")] = 0;
+			fclose(c);
+		}
+		snprintf(buf, len, "%s (pid %d)", comm[0] ? comm : "a process", pid);
+		break;
+	}
+	fclose(f);
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Removes the directories pin_walk() created that nothing was put in. */
+static void pin_created_cleanup(void)
+{
+	while (pin_ncreated > 0)
+		rmdir(pin_created[--pin_ncreated]);
+}
+
+static int pin_why_err(const struct pin_why *w, int ret)
+{
+	if (w->fix[0])
+		err("unsafe pin root: %s (%s)", w->what, w->fix);
+	else
+		err("%s", w->what);
+	return ret;
+}
+
 static int pin_lock(void)
 {
-	char buf[PIN_ROOT_MAX];
-	char *slash;
-	int fd;
+	unsigned int timeout = lock_timeout();
+	long long deadline = mono_ms() + timeout * 1000LL;
+	const char *base = strrchr(pin_root, '/') + 1;
+	static bool cleanup_registered;
+	struct pin_why w = {};
+	struct stat a, b;
+	int dfd, fd;
 
 	if (lock_fd >= 0)
 		return 0;
-
-	snprintf(buf, sizeof(buf), "%s", pin_root);
-	do {
-		slash = strrchr(buf, '/');
-		if (slash == buf)
-			slash[1] = 0;
-		else if (slash)
-			*slash = 0;
-		fd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	} while (fd < 0 && slash && slash != buf);
-	if (fd < 0 || flock(fd, LOCK_EX)) {
-		err("failed to lock %s: %s", buf, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -errno;
+	if (!cleanup_registered) {
+		atexit(pin_created_cleanup);
+		cleanup_registered = true;
 	}
+	for (;;) {
+		dfd = pin_walk(true, &fd, &w);
+		if (dfd < 0)
+			return pin_why_err(&w, dfd);
+		while (flock(fd, LOCK_EX | LOCK_NB)) {
+			int ret = -errno;
+
+			if (ret != -EWOULDBLOCK || mono_ms() >= deadline) {
+				if (ret == -EWOULDBLOCK) {
+					lock_holder(fd, w.what, sizeof(w.what));
+					err("%s holds the lock on %s; waited %u s (CRBPF_LOCK_TIMEOUT)",
+					    w.what, pin_root, timeout);
+					ret = -EBUSY;
+				} else {
+					err("failed to lock %s: %s", pin_root,
+					    strerror(-ret));
+				}
+				close(fd);
+				close(dfd);
+				return ret;
+			}
+			usleep(20000);
+		}
+		/* The holder may have removed the root (the last detach) and
+		 * someone made it anew: a lock on the old one guards nothing. */
+		if (!fstat(fd, &a) && !fstatat(dfd, base, &b, AT_SYMLINK_NOFOLLOW) &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			break;
+		close(fd);
+		close(dfd);
+	}
+	close(dfd);
 	lock_fd = fd;
 	return 0;
 }
 
 void pin_unlock(void)
 {
+	pin_created_cleanup();
 	if (lock_fd >= 0)
 		close(lock_fd);
 	lock_fd = -1;
@@ -102,27 +359,48 @@ int pin_root_resolve(void)
 		err("pin root %s is not an absolute path (CRBPF_PIN_ROOT)", pin_root);
 		return -EINVAL;
 	}
+	/* The walk checks each component as it goes down: one that goes up
+	 * would check a directory other than the one used. */
+	if (strstr(pin_root, "/./") || strstr(pin_root, "/../") ||
+	    !strcmp(strrchr(pin_root, '/'), "/.") ||
+	    !strcmp(strrchr(pin_root, '/'), "/..")) {
+		err("pin root %s has . or .. components (CRBPF_PIN_ROOT)", pin_root);
+		return -EINVAL;
+	}
 	return 0;
 }
 
-int pin_init(void)
+/* write: the pin root (made if missing) locked for a change; otherwise
+ * only checked, for a command that reads. */
+static int pin_open(bool write)
 {
 	int ret = pin_root_resolve();
 
 	if (ret)
 		return ret;
-	if (on_bpffs(pin_root))
-		return pin_lock();
+	if (on_bpffs(pin_root)) {
+		struct pin_why w;
+
+		if (write)
+			return pin_lock();
+		ret = pin_root_check(&w);
+		return ret ? pin_why_err(&w, ret) : 0;
+	}
 	if (!strncmp(pin_root, "/sys/fs/bpf/", 12)) {
 		struct statfs st;
 
 		if (statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC) {
-			err("bpffs is not mounted at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)");
+			err("bpffs is not mounted at /sys/fs/bpf (mount -t bpf -o mode=0700 bpf /sys/fs/bpf)");
 			return -ENOENT;
 		}
 	}
-	err("pin root %s is not on a bpf filesystem (mount -t bpf bpf DIR)", pin_root);
+	err("pin root %s is not on a bpf filesystem (mount -t bpf -o mode=0700 bpf DIR)", pin_root);
 	return -ENOENT;
+}
+
+int pin_init(void)
+{
+	return pin_open(true);
 }
 
 int pin_path(char *buf, size_t len, const char *dir, const char *kind,
@@ -155,7 +433,9 @@ void pin_name_decode(const char *enc, char *dev, size_t len)
 
 bool pin_exists(const char *path)
 {
-	return !access(path, F_OK);
+	struct stat st;
+
+	return !lstat(path, &st) && !S_ISLNK(st.st_mode);
 }
 
 int pin_unlink(const char *path)
@@ -181,28 +461,21 @@ static int mkdir_one(const char *path, struct undo *u)
 
 int pin_dirs_create(struct undo *u)
 {
-	static const char *const subdirs[] = { "maps", "links", "home", "edge" };
 	char path[PATH_MAX];
-	char *slash;
 	size_t i;
-	int ret;
+	int ret, k;
 
-	/* Parents of the root (CRBPF_PIN_ROOT=/sys/fs/bpf/a/b) first. */
-	snprintf(path, sizeof(path), "%s", pin_root);
-	for (slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = 0;
-		if (access(path, F_OK)) {
-			ret = mkdir_one(path, u);
-			if (ret)
-				return ret;
-		}
-		*slash = '/';
+	/* pin_init() made the root and its parents, checked; a rollback
+	 * removes them like the rest. */
+	for (k = 0; u && k < pin_ncreated; k++) {
+		ret = undo_unlink_dir(u, pin_created[k]);
+		if (ret)
+			return ret;
 	}
-	ret = mkdir_one(pin_root, u);
-	if (ret)
-		return ret;
-	for (i = 0; i < ARRAY_SIZE(subdirs); i++) {
-		pin_path(path, sizeof(path), subdirs[i], NULL, NULL);
+	if (u)
+		pin_ncreated = 0;
+	for (i = 0; i < ARRAY_SIZE(pin_subdirs); i++) {
+		pin_path(path, sizeof(path), pin_subdirs[i], NULL, NULL);
 		ret = mkdir_one(path, u);
 		if (ret)
 			return ret;
@@ -212,12 +485,11 @@ int pin_dirs_create(struct undo *u)
 
 void pin_dirs_remove_if_empty(void)
 {
-	static const char *const subdirs[] = { "maps", "links", "home", "edge" };
 	char path[PATH_MAX];
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(subdirs); i++) {
-		pin_path(path, sizeof(path), subdirs[i], NULL, NULL);
+	for (i = 0; i < ARRAY_SIZE(pin_subdirs); i++) {
+		pin_path(path, sizeof(path), pin_subdirs[i], NULL, NULL);
 		rmdir(path);
 	}
 	rmdir(pin_root);
@@ -263,7 +535,7 @@ int pin_iter(const char *kind, pin_iter_cb cb, void *data)
 	while ((de = readdir(d))) {
 		const char *name = de->d_name;
 
-		if (name[0] == '.')
+		if (name[0] == '.' || de->d_type == DT_LNK)
 			continue;
 		if (kind) {
 			if (strncmp(name, kind, klen) || name[klen] != '_')
@@ -402,6 +674,13 @@ int need_root(void)
 int tool_prepare(void)
 {
 	return need_root() ?: pin_init();
+}
+
+/* The same for a command that only reads: the root is checked, not
+ * locked, so a change in progress does not hold it up. */
+int tool_prepare_read(void)
+{
+	return need_root() ?: pin_open(false);
 }
 
 int edge_is_attached(const char *dev)

@@ -753,7 +753,7 @@ static int port_list(struct port_args *a)
 
 	if (a->npos)
 		return usage_err("usage: crbpf port list [--dev IFACE] [--json]");
-	ret = tool_prepare();
+	ret = tool_prepare_read();
 	if (ret)
 		return ret;
 	if (a->dev) {

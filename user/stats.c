@@ -193,7 +193,7 @@ int read_cmd_prepare(int argc, char **argv, const char *use, const char *map,
 			return usage_err("usage: %s", use);
 		}
 	}
-	ret = tool_prepare();
+	ret = tool_prepare_read();
 	if (ret)
 		return ret;
 	if (dev) {

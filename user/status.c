@@ -100,7 +100,7 @@ int cmd_status(int argc, char **argv)
 		s.json = true;
 	else if (argc != 1)
 		return usage_err("usage: crbpf status [--json]");
-	ret = tool_prepare();
+	ret = tool_prepare_read();
 	if (ret)
 		return ret;
 	if (s.json) {

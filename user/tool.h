@@ -13,6 +13,7 @@
 #ifndef CRBPF_TOOL_H
 #define CRBPF_TOOL_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -80,6 +81,12 @@ struct bpf_object;
 extern char pin_root[PIN_ROOT_MAX];
 int pin_root_resolve(void);
 int pin_init(void);
+/* Why a pin root is unsafe, and what to do about it. */
+struct pin_why {
+	char what[PATH_MAX + 128];
+	char fix[2 * PATH_MAX + 64];
+};
+int pin_root_check(struct pin_why *w);
 bool on_bpffs(const char *path);
 int pin_path(char *buf, size_t len, const char *dir, const char *kind,
 	     const char *dev);
@@ -100,6 +107,7 @@ void pin_name_decode(const char *enc, char *dev, size_t len);
 int pin_unlink(const char *path);
 int need_root(void);
 int tool_prepare(void);
+int tool_prepare_read(void);
 /* What is attached, from the pins alone. */
 int edge_attached_count(char *only, size_t len);
 int edge_is_attached(const char *dev);

@@ -109,7 +109,7 @@ if ! flock -w 1500 9; then
 	exit 1
 fi
 make -s -C "$ROOT" bench-bins >&2 || { echo "bench: build failed" >&2; exit 1; }
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+mountpoint -q /sys/fs/bpf || mount -t bpf -o mode=0700 bpf /sys/fs/bpf
 if ! command -v trafgen >/dev/null; then
 	echo "bench: trafgen missing (Debian package netsniff-ng; make deps installs it)" >&2
 	exit 1

@@ -111,6 +111,9 @@ bad address-v6-no-brackets 2 vps port add tcp 8001 $TUN_HOME6
 bad address-v6-unclosed 2 vps port add tcp 8001 "[$TUN_HOME6"
 bad home-bad-table 2 home home attach wgh --table abc
 bad home-bad-mark 2 home home attach wgh --mark xyz
+# A leading 0 is refused, not read as octal (0100 was table 64).
+BAD_WANT_MSG="no leading 0" bad home-table-octal 2 home home attach wgh --serve docker0 --table 0100
+BAD_WANT_MSG="no leading 0" bad home-mark-octal 2 home home attach wgh --serve docker0 --mark 010
 BAD_WANT_MSG="no route to backend 192.0.2.55" bad backend-no-route-v4 nz vps port add tcp 8001 192.0.2.55
 BAD_WANT_MSG="no route to backend 2001:db8:dead::1" bad backend-no-route-v6 nz vps port add tcp 8001 "[2001:db8:dead::1]"
 BAD_WANT_MSG="eth9: No such device" bad no-such-interface-attach nz vps attach eth9

@@ -236,7 +236,7 @@ topo_up() {
 	[ -n "$TOPO_DIR" ] || TOPO_DIR=$(mktemp -d /tmp/crbpf-topo.XXXXXX)
 	mkdir -p "$TOPO_DIR"
 	topo_down
-	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || return 1
+	mountpoint -q /sys/fs/bpf || mount -t bpf -o mode=0700 bpf /sys/fs/bpf || return 1
 
 	for ns in "${TOPO_NS[@]}"; do
 		_topo_ns_add "$ns" || { echo "topo: cannot create $ns" >&2; return 1; }
