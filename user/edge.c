@@ -345,6 +345,8 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	ret = maps_upgrade_finish(&mu, u);
 	if (!ret)
 		ret = local_flags_sync(u);
+	if (!ret && upgrade)
+		ret = rev_refresh_all(u);
 	if (ret)
 		goto fail;
 	ret = txport_ensure(bpf_map__fd(skel->maps.crbpf_txports), ifindex, u);
@@ -714,7 +716,7 @@ static int edge_repair_cb(const char *dev, const char *path, void *data)
 		if (!local_current(fd, ifindex)) {
 			notice("the addresses of %s changed", dev);
 			ret = edge_local_fill(fd, ifindex, NULL) ?:
-			      local_flags_sync(NULL) ?: rev_refresh_all();
+			      local_flags_sync(NULL) ?: rev_refresh_all(NULL);
 		}
 		close(fd);
 		return ret;
@@ -736,7 +738,7 @@ static int edge_repair_cb(const char *dev, const char *path, void *data)
 		pin_unlink(xpath);
 		ret = edge_attach(dev, ifindex, rec.mode, 0, &to, 0, &mss);
 	}
-	return ret ?: rev_refresh_all();
+	return ret ?: rev_refresh_all(NULL);
 }
 
 int edge_repair(int *missing)

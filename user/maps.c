@@ -651,8 +651,9 @@ static int rev_refresh_fn(struct model *mod, struct model_ops *o, void *arg)
 }
 
 /* Static reverse rules answer from the public device's primary address:
- * after an address change every one of them is recomputed. */
-int rev_refresh_all(void)
+ * after an address change every one of them is recomputed; after an upgrade
+ * too, for the rules older crbpfs did not write (the `all` markers). */
+int rev_refresh_all(struct undo *u)
 {
 	struct edge_maps m = EDGE_MAPS_NONE;
 	int ret;
@@ -660,7 +661,7 @@ int rev_refresh_all(void)
 	ret = edge_maps_open(&m);
 	if (ret)
 		return ret;
-	ret = model_run(&m, NULL, false, rev_refresh_fn, NULL);
+	ret = model_run(&m, u, false, rev_refresh_fn, NULL);
 	edge_maps_close(&m);
 	return ret;
 }

@@ -366,7 +366,7 @@ int backend_gone(struct frag_backends *g, const struct model_port *e);
 void frags_purge(const struct frag_backends *g);
 int mappings_purge(int pub_ifindex);
 int ports_move_public(__u32 from, __u32 to);
-int rev_refresh_all(void);
+int rev_refresh_all(struct undo *u);
 int ports_restore(const struct crbpf_port_key *keys,
 		  const struct crbpf_backend *vals, int n, struct undo *u);
 

@@ -9,6 +9,10 @@
 #                   home detach read past its end)
 #   c8f9e41 (both)  the last layout before BPF_F_NO_PREALLOC and the
 #                   --flows-sized tables (the maps kept their 189 MiB)
+#   9d6ac53 (edge)  the last build before the `all` marker in crbpf_rev: its
+#                   `all` mapping gets the marker from the upgrade (before,
+#                   only at the next port add/del; until then a reply no
+#                   flow translated left untranslated)
 # Each old tree is built once (git archive, make build/crbpf) and cached
 # under build/old/. status and home detach over the old home record run
 # under valgrind. A layout newer than this build's is refused.
@@ -20,6 +24,7 @@ need_crbpf
 OLD_EDGE=8b19e22
 OLD_HOME=d412a7d
 OLD_MAIN=c8f9e41
+OLD_ALL=9d6ac53
 
 # old_build COMMIT: path of that commit's crbpf, built if not cached.
 old_build() {
@@ -32,7 +37,7 @@ old_build() {
 	fi
 	echo "$dir/src/build/crbpf"
 }
-for c in $OLD_EDGE $OLD_HOME $OLD_MAIN; do
+for c in $OLD_EDGE $OLD_HOME $OLD_MAIN $OLD_ALL; do
 	old_build "$c" >/dev/null
 	case $? in
 	0) ;;
@@ -135,6 +140,26 @@ round() {
 
 round r1 $OLD_EDGE $OLD_HOME old-home
 round r2 $OLD_MAIN $OLD_MAIN
+
+# all_markers: "PROTO:REFS" of each crbpf_rev entry with port 0 (the marker).
+all_markers() {
+	bpftool -j map dump pinned "$VPS_PIN/maps/crbpf_rev" | "$PY" -c '
+import json, sys
+for e in json.load(sys.stdin):
+    k = [int(b, 16) for b in e["key"]]
+    v = [int(b, 16) for b in e["value"]]
+    if k[16] == 0 and k[17] == 0:
+        print("%d:%d" % (k[19], v[18] | v[19] << 8))'
+}
+old=$(old_build $OLD_ALL) || t_fail "old builds vanished"
+CRBPF=$old must "all: old attach eth0" vps_crbpf attach eth0 >/dev/null
+CRBPF=$old must "all: old port add udp all" vps_crbpf port add udp all $TUN_HOME4 >/dev/null
+before=$(all_markers)
+must "all: attach eth0" vps_crbpf attach eth0 >/dev/null
+after=$(all_markers)
+check all-marker-upgraded '[ -z "$before" ] && [ "$after" = "17:1" ]' \
+	"markers before the upgrade: '$before', after: '$after' (want none, then 17:1)"
+must "all: vps down" vps_crbpf down >/dev/null
 
 # A layout from a newer crbpf is refused, nothing changed.
 must "attach eth0" vps_crbpf attach eth0 >/dev/null
