@@ -600,6 +600,22 @@ static enum own own_fwd(const struct view *v, const struct mdl_map **m)
 		if (!q || !q->ports || !is_local(q->family, q->saddr))
 			return OWN_MAYBE;
 		*m = model_lookup(q->family, q->proto, q->saddr, q->sport);
+		if (*m && is_all(*m)) {
+			/* about the VPS's own traffic: its socket's, or an
+			 * --except port's */
+			struct view r = *q;
+			int s;
+
+			memcpy(r.saddr, q->daddr, 16);
+			memcpy(r.daddr, q->saddr, 16);
+			r.sport = q->dport;
+			r.dport = q->sport;
+			s = socket_owns(&r);
+			if (excepted(*m, q->sport) || s > 0)
+				return OWN_NOT;
+			if (s < 0)
+				return OWN_MAYBE;
+		}
 		return *m ? OWN_FWD : OWN_MAYBE;
 	}
 	if (v->proto != IPPROTO_TCP && v->proto != IPPROTO_UDP)
@@ -972,14 +988,35 @@ static int gen_frame(int pi, __u8 *buf, struct pkt_spec *s)
 		}
 	}
 	/* truncation */
-	if (chance(15))
+	if (chance(15)) {
 		len = 14 + (int)below(len - 14 + 1);
+		/* now and then with an IP length that agrees: the kernel takes
+		 * the IP header, what follows it is cut short */
+		if (chance(50) && s->l3_off + 40 <= len && !s->vlan) {
+			int l = len - s->l3_off - (family == 6 ? 40 : 0);
+
+			buf[s->l3_off + (family == 4 ? 2 : 4)] = (__u8)(l >> 8);
+			buf[s->l3_off + (family == 4 ? 3 : 5)] = (__u8)l;
+		}
+	}
+	/* mostly with the IPv4 header checksum made right again, so that a
+	 * mutation reaches past the header check */
+	if (family == 4 && chance(70) && s->l3_off + 20 <= len &&
+	    (buf[s->l3_off] >> 4) == 4 && (buf[s->l3_off] & 15) >= 5 &&
+	    s->l3_off + (buf[s->l3_off] & 15) * 4 <= len) {
+		int hl = (buf[s->l3_off] & 15) * 4;
+
+		buf[s->l3_off + 10] = buf[s->l3_off + 11] = 0;
+		n = (__u16)~fold(sum16(0, buf + s->l3_off, hl));
+		buf[s->l3_off + 10] = (__u8)(n >> 8);
+		buf[s->l3_off + 11] = (__u8)n;
+	}
 	return len < 14 ? 14 : len;
 }
 
 /* ---- running ---- */
 
-static __u64 runs, checked, changed_n, refused;
+static __u64 runs, checked, changed_n, refused, changed_prog[16], icmp_changed;
 
 static void hex(const char *what, const __u8 *p, int len)
 {
@@ -1149,6 +1186,8 @@ static bool run_one(int pi, __u32 flags, const __u8 *in, int len, __u8 *out,
 	if (!changed)
 		return true;
 	changed_n++;
+	changed_prog[pi]++;
+	icmp_changed += vin.icmp_err;
 	parse_frame(out, *out_len,
 		    l3only && *out_len != len + 14 && (out[0] >> 4) != 0, &vout);
 	if (vout.q) {
@@ -1196,7 +1235,7 @@ int fuzz_main(int argc, char **argv)
 	__u64 seed = argc > 1 ? strtoull(argv[1], NULL, 0) : 0, iter;
 	double secs = argc > 0 ? atof(argv[0]) : 60;
 	struct timespec t0, t;
-	__u64 per_prog[N_PROGS] = {};
+	__u64 per_prog[N_PROGS] = {}, st[CRBPF_ST__MAX];
 	int failures = 0, pi;
 
 	if (!seed) {
@@ -1253,11 +1292,20 @@ int fuzz_main(int argc, char **argv)
 			break;
 	}
 	for (pi = 0; pi < N_PROGS; pi++)
-		printf("# fuzz-packets: %s: %llu frames\n", progs[pi].name,
-		       (unsigned long long)per_prog[pi]);
-	printf("# fuzz-packets: %llu runs, %llu outputs checked, %llu changed (translated) outputs verified, %llu frames too short for test_run\n",
+		printf("# fuzz-packets: %s: %llu frames, %llu changed\n", progs[pi].name,
+		       (unsigned long long)per_prog[pi],
+		       (unsigned long long)changed_prog[pi]);
+	/* what the programs made of them: the edge object's counters */
+	stats_sum(edge_map_fd("crbpf_stats"), st);
+	printf("# fuzz-packets: edge counters:");
+	for (pi = 0; pi < CRBPF_ST__MAX; pi++)
+		if (st[pi])
+			printf(" %s=%llu", crbpf_stat_names[pi], (unsigned long long)st[pi]);
+	printf("\n");
+	printf("# fuzz-packets: %llu runs, %llu outputs checked, %llu changed (translated) outputs verified (%llu ICMP errors), %llu frames too short for test_run\n",
 	       (unsigned long long)runs, (unsigned long long)checked,
-	       (unsigned long long)changed_n, (unsigned long long)refused);
+	       (unsigned long long)changed_n, (unsigned long long)icmp_changed,
+	       (unsigned long long)refused);
 	if (failures)
 		printf("[fuzz-packets] FAIL (%d failing frames, seed %llu)\n", failures,
 		       (unsigned long long)seed);
