@@ -5,17 +5,20 @@
 # with exactly one line "N passed, N failed, N skipped"; skipped cases are
 # also listed. Exits non-zero if anything failed. Optional arguments:
 # substrings selecting integration test files (e.g. `tests/run.sh tcp udp`);
-# --no-unit skips the unit tests. Each integration file gets
+# --no-unit skips the unit tests and the bounded fuzzer runs
+# (tests/fuzz/run.sh), --no-fuzz only the fuzzers. Each integration file gets
 # CRBPF_TEST_TIMEOUT seconds (default 900: a test may first wait for a
 # concurrent run to release the topology lock).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
 unit=1
+fuzz=1
 filters=()
 for a in "$@"; do
 	case "$a" in
 	--no-unit) unit=0 ;;
+	--no-fuzz) fuzz=0 ;;
 	*) filters+=("$a") ;;
 	esac
 done
@@ -76,6 +79,19 @@ if [ "$unit" -eq 1 ]; then
 		echo "[unit/model] FAIL"
 		echo "    build/model_tests not built (run make)"
 		fail=$((fail + 1)); failed+=(unit/model)
+	fi
+fi
+
+# The fuzzers, bounded: packets through every program (about a minute), the
+# parsers under libFuzzer (15 s per target); see tests/fuzz/run.sh.
+if [ "$unit" -eq 1 ] && [ "$fuzz" -eq 1 ]; then
+	out=$(bash tests/fuzz/run.sh 2>&1)
+	rc=$?
+	count <<<"$out"
+	if [ "$rc" -ne 0 ] && ! grep -q '] FAIL' <<<"$out"; then
+		echo "[fuzz] FAIL"
+		echo "    tests/fuzz/run.sh exited $rc"
+		fail=$((fail + 1)); failed+=(fuzz)
 	fi
 fi
 
