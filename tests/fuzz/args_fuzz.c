@@ -25,7 +25,8 @@
 static void check(bool ok, const char *what)
 {
 	if (!ok) {
-		fprintf(stderr, "args_fuzz: %s\n", what);
+		printf("args_fuzz: %s\n", what);
+		fflush(stdout);
 		abort();
 	}
 }

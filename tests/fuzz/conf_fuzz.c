@@ -44,13 +44,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fuzz_put_file((const uint8_t *)p1, l1))
 		abort();
 	if (conf_parse(fuzz_path, &again)) {
-		fprintf(stderr, "conf_fuzz: conf_write() output does not parse:\n%s", p1);
+		fprintf(stdout, "conf_fuzz: conf_write() output does not parse:\n%s", p1);
+		fflush(stdout);
 		abort();
 	}
 	p2 = print(&again, &l2);
 	conf_free(&again);
 	if (l1 != l2 || memcmp(p1, p2, l1)) {
-		fprintf(stderr, "conf_fuzz: conf_write() is not stable:\n%s---\n%s", p1, p2);
+		fprintf(stdout, "conf_fuzz: conf_write() is not stable:\n%s---\n%s", p1, p2);
+		fflush(stdout);
 		abort();
 	}
 	free(p1);

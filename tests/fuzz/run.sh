@@ -67,7 +67,8 @@ if [ "$csecs" -gt 0 ]; then
 		log=$(mktemp)
 		timeout -k 10 $((csecs + 60)) "$bin" -max_total_time="$csecs" -seed="$seed" \
 			-close_fd_mask=2 -artifact_prefix="build/fuzz-artifacts/$name-" \
-			-print_final_stats=1 "$work" "tests/fuzz/corpus/${name%_fuzz}" >"$log" 2>&1
+			-print_final_stats=1 -dict="tests/fuzz/${name%_fuzz}.dict" \
+			"$work" "tests/fuzz/corpus/${name%_fuzz}" >"$log" 2>&1
 		r=$?
 		runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -n1)
 		cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n1)
