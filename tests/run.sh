@@ -49,50 +49,35 @@ count() {
 	return $((1 - seen))
 }
 
-if [ "$unit" -eq 1 ]; then
-	if [ -x build/unit_tests ]; then
-		out=$(timeout -k 10 600 build/unit_tests 2>&1)
-		rc=$?
-		count <<<"$out"
-		if [ "$rc" -ne 0 ] && ! grep -q '] FAIL' <<<"$out"; then
-			# Crashed or failed without naming a case.
-			echo "[unit] FAIL"
-			echo "    build/unit_tests exited $rc"
-			fail=$((fail + 1)); failed+=(unit)
-		fi
-	else
-		echo "[unit] FAIL"
-		echo "    build/unit_tests not built (run make)"
-		fail=$((fail + 1)); failed+=(unit)
+# run_counted NAME SECONDS CMD...: runs a test program, tallies its result
+# lines, and fails NAME when it exits non-zero without naming a failure
+# (crashed, or failed without naming a case).
+run_counted() {
+	local name=$1 secs=$2 out rc
+	shift 2
+	if [ ! -x "$1" ] && [ "$1" != bash ]; then
+		echo "[$name] FAIL"
+		echo "    $1 not built (run make)"
+		fail=$((fail + 1)); failed+=("$name")
+		return
 	fi
-	# The mapping model's cases: no kernel, no root.
-	if [ -x build/model_tests ]; then
-		out=$(timeout -k 10 60 build/model_tests 2>&1)
-		rc=$?
-		count <<<"$out"
-		if [ "$rc" -ne 0 ] && ! grep -q '] FAIL' <<<"$out"; then
-			echo "[unit/model] FAIL"
-			echo "    build/model_tests exited $rc"
-			fail=$((fail + 1)); failed+=(unit/model)
-		fi
-	else
-		echo "[unit/model] FAIL"
-		echo "    build/model_tests not built (run make)"
-		fail=$((fail + 1)); failed+=(unit/model)
-	fi
-fi
-
-# The fuzzers, bounded: packets through every program (about a minute), the
-# parsers under libFuzzer (15 s per target); see tests/fuzz/run.sh.
-if [ "$unit" -eq 1 ] && [ "$fuzz" -eq 1 ]; then
-	out=$(bash tests/fuzz/run.sh 2>&1)
+	out=$(timeout -k 10 "$secs" "$@" 2>&1)
 	rc=$?
 	count <<<"$out"
 	if [ "$rc" -ne 0 ] && ! grep -q '] FAIL' <<<"$out"; then
-		echo "[fuzz] FAIL"
-		echo "    tests/fuzz/run.sh exited $rc"
-		fail=$((fail + 1)); failed+=(fuzz)
+		echo "[$name] FAIL"
+		echo "    $* exited $rc"
+		fail=$((fail + 1)); failed+=("$name")
 	fi
+}
+
+if [ "$unit" -eq 1 ]; then
+	run_counted unit 600 build/unit_tests
+	# The mapping model's cases: no kernel, no root.
+	run_counted unit/model 60 build/model_tests
+	# The fuzzers, bounded: packets through every program (about a
+	# minute), the parsers under libFuzzer (15 s per target).
+	[ "$fuzz" -eq 1 ] && run_counted fuzz 600 bash tests/fuzz/run.sh
 fi
 
 # The kernel's WireGuard where it can be loaded, wireguard-go otherwise

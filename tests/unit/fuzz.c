@@ -357,6 +357,24 @@ static void read_socks(const char *path, int family, __u8 proto)
 	fclose(f);
 }
 
+/* Sockets come and go (all_setup()'s unanswered connects give up after
+ * about two minutes): read again every second and before a failure counts.
+ * Returns whether the list changed. */
+static bool model_socks(void)
+{
+	static struct mdl_sock before[64];
+	int n = n_socks;
+
+	memcpy(before, socks, sizeof(before));
+	n_socks = 0;
+	memset(socks, 0, sizeof(socks));
+	read_socks("/proc/net/tcp", 4, IPPROTO_TCP);
+	read_socks("/proc/net/tcp6", 6, IPPROTO_TCP);
+	read_socks("/proc/net/udp", 4, IPPROTO_UDP);
+	read_socks("/proc/net/udp6", 6, IPPROTO_UDP);
+	return n != n_socks || memcmp(before, socks, sizeof(before));
+}
+
 static int key_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct crbpf_port_key));
@@ -388,10 +406,7 @@ static void model_load(void)
 	}
 	/* hash order differs from run to run; the seed must not */
 	qsort(mdl, n_mdl, sizeof(mdl[0]), key_cmp);
-	read_socks("/proc/net/tcp", 4, IPPROTO_TCP);
-	read_socks("/proc/net/tcp6", 6, IPPROTO_TCP);
-	read_socks("/proc/net/udp", 4, IPPROTO_UDP);
-	read_socks("/proc/net/udp6", 6, IPPROTO_UDP);
+	model_socks();
 }
 
 static __u8 fam_code(int family)
@@ -766,57 +781,40 @@ static const char *addr_for(int family, bool l3only, bool src)
 
 static __u8 opts_buf[40];
 
-/* TCP options: NOPs, MSS at any offset, SACK-permitted, window scale,
- * timestamps, EOL, and now and then a bogus length */
+/* TCP options: NOPs, MSS at any offset, window scale, SACK-permitted,
+ * timestamps, EOL, and now and then a kind with any length */
 static int gen_tcp_opts(void)
 {
-	int n = 0, max = 4 * (1 + below(10));
+	static const struct {
+		__u8 kind, len, fill;
+	} known[] = {
+		{ 1, 1, 0 }, { 1, 1, 0 }, { 2, 4, 0 }, { 2, 4, 0 }, /* NOP, MSS */
+		{ 3, 3, 7 }, { 8, 10, 0x11 }, { 4, 2, 0 }, { 0, 1, 0 },
+	};
+	int n = 0, max = 4 * (1 + below(10)), k, len;
 
 	while (n < max) {
-		switch (below(8)) {
-		case 0:
-		case 1:
-			opts_buf[n++] = 1;
-			break;
-		case 2:
-		case 3:
-			if (n + 4 > max)
-				goto out;
-			opts_buf[n] = 2;
-			opts_buf[n + 1] = 4;
-			opts_buf[n + 2] = (__u8)(chance(50) ? 0x05 : below(256));
-			opts_buf[n + 3] = (__u8)below(256);
-			n += 4;
-			break;
-		case 4:
-			if (n + 3 > max)
-				goto out;
-			opts_buf[n] = 3;
-			opts_buf[n + 1] = 3;
-			opts_buf[n + 2] = 7;
-			n += 3;
-			break;
-		case 5:
-			if (n + 10 > max)
-				goto out;
-			opts_buf[n] = 8;
-			opts_buf[n + 1] = 10;
-			memset(opts_buf + n + 2, 0x11, 8);
-			n += 10;
-			break;
-		case 6:
-			opts_buf[n++] = chance(50) ? 0 : 4; /* EOL or SACK-perm kind */
-			if (n < max && opts_buf[n - 1] == 4)
-				opts_buf[n++] = 2;
-			break;
-		default:
-			opts_buf[n++] = (__u8)below(40); /* a kind with any length */
+		k = below(sizeof(known) / sizeof(known[0]) + 1);
+		if (k == sizeof(known) / sizeof(known[0])) {
+			opts_buf[n++] = (__u8)below(40);
 			if (n < max)
 				opts_buf[n++] = (__u8)below(12);
-			break;
+			continue;
 		}
+		len = known[k].len;
+		if (n + len > max)
+			break;
+		opts_buf[n] = known[k].kind;
+		if (len > 1) {
+			opts_buf[n + 1] = (__u8)len;
+			memset(opts_buf + n + 2, known[k].fill, len - 2);
+		}
+		if (known[k].kind == 2) { /* MSS: often 1280-1535, any value */
+			opts_buf[n + 2] = (__u8)(chance(50) ? 0x05 : below(256));
+			opts_buf[n + 3] = (__u8)below(256);
+		}
+		n += len;
 	}
-out:
 	while (n % 4)
 		opts_buf[n++] = 1;
 	return n;
@@ -1235,6 +1233,7 @@ int fuzz_main(int argc, char **argv)
 	__u64 seed = argc > 1 ? strtoull(argv[1], NULL, 0) : 0, iter;
 	double secs = argc > 0 ? atof(argv[0]) : 60;
 	struct timespec t0, t;
+	time_t last_socks = 0;
 	__u64 per_prog[N_PROGS] = {}, st[CRBPF_ST__MAX];
 	int failures = 0, pi;
 
@@ -1273,12 +1272,20 @@ int fuzz_main(int argc, char **argv)
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			if ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 >= secs)
 				break;
+			if (t.tv_sec != last_socks) {
+				model_socks();
+				last_socks = t.tv_sec;
+			}
 		}
 		pi = below(N_PROGS);
 		len = gen_frame(pi, in, &s);
 		flags = pick_flags(pi, in, len);
 		per_prog[pi]++;
 		if (run_one(pi, flags, in, len, out, &out_len, &verdict))
+			continue;
+		/* a socket that closed since the last read: judge once more */
+		if (model_socks() &&
+		    run_one(pi, flags, in, len, out, &out_len, &verdict))
 			continue;
 		failures++;
 		printf("# fuzz-packets: FAILURE seed %llu iteration %llu: %s%s: %s (verdict %d)\n",
