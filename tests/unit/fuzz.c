@@ -1218,9 +1218,14 @@ static int pick_flags(int pi, const __u8 *in, int len)
 
 	if (progs[pi].xdp || !csum_complete_ok || chance(50))
 		return 0;
-	/* test_run sums skb->csum from the network header it set: with a
-	 * VLAN tag or an l3only frame that range is not the one the programs
-	 * keep skb->csum for (see main.c, UNIT_CSUM_COMPLETE) */
+	/* test_run (net/bpf/test_run.c) sets skb->csum to the sum from
+	 * skb_network_offset() (14: after the bytes eth_type_trans() took) to
+	 * the end, and after the run fails with EBADMSG unless skb->csum still
+	 * folds to that sum of the bytes. With a VLAN tag in the data, the
+	 * tag's TCI lies inside that range and a pop adjusts skb->csum for
+	 * TPID+TCI; on an l3only frame the range starts inside the IP
+	 * header. Neither is the layout a real tc hook sees (the stack has
+	 * untagged the skb; a tunnel's skb->csum starts at the IP header). */
 	parse_frame(in, len, progs[pi].l3only, &v);
 	if (progs[pi].l3only || v.ntags)
 		return 0;
