@@ -120,17 +120,15 @@ static bool is_err_type(int family, __u8 type)
 /* Transport checksum of [l4, end) (RFC 768/9293/4443, RFC 792 for ICMP). */
 static enum ck l4_check(const __u8 *f, const struct view *v)
 {
-	int n = v->end - v->l4, alen = v->family == 6 ? 16 : 4, coff;
+	int n = v->end - v->l4, alen = v->family == 6 ? 16 : 4;
 	__u32 s = 0;
 
 	switch (v->proto) {
 	case IPPROTO_TCP:
-		coff = 16;
 		if (n < 20)
 			return CK_NONE;
 		break;
 	case IPPROTO_UDP:
-		coff = 6;
 		if (n < 8 || rd16(f + v->l4 + 4) < 8 || rd16(f + v->l4 + 4) > n)
 			return CK_NONE;
 		n = rd16(f + v->l4 + 4);
@@ -142,14 +140,12 @@ static enum ck l4_check(const __u8 *f, const struct view *v)
 			return CK_NONE;
 		return fold(sum16(0, f + v->l4, n)) == 0xffff ? CK_OK : CK_BAD;
 	case IPPROTO_ICMPV6:
-		coff = 2;
 		if (v->family != 6 || n < 8)
 			return CK_NONE;
 		break;
 	default:
 		return CK_NONE;
 	}
-	(void)coff;
 	s = sum16(s, v->saddr, alen);
 	s = sum16(s, v->daddr, alen);
 	s += v->proto;
