@@ -26,11 +26,15 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <linux/if_link.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
@@ -738,6 +742,104 @@ static bool check_home_out(const struct view *in, const struct view *out)
 	return true;
 }
 
+/* The device the namespace's routing table sends a packet to addr by: the
+ * one holding the source address a connected UDP socket gets (cached). */
+static __u64 route_dev(int family, const __u8 *addr)
+{
+	static struct {
+		int family;
+		__u8 addr[16];
+		__u64 ifindex;
+	} cache[256];
+	static int n;
+	struct sockaddr_storage ss = {}, local = {};
+	socklen_t sl = sizeof(local);
+	struct ifaddrs *ifa, *i;
+	__u64 dev = 0;
+	int fd, k;
+
+	for (k = 0; k < n; k++)
+		if (cache[k].family == family && !memcmp(cache[k].addr, addr, 16))
+			return cache[k].ifindex;
+	if (family == 4) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(9);
+		memcpy(&a->sin_addr, addr, 4);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(9);
+		memcpy(&a->sin6_addr, addr, 16);
+	}
+	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+	if (fd >= 0 && !connect(fd, (struct sockaddr *)&ss, sizeof(ss)) &&
+	    !getsockname(fd, (struct sockaddr *)&local, &sl) && !getifaddrs(&ifa)) {
+		for (i = ifa; i; i = i->ifa_next) {
+			if (!i->ifa_addr || i->ifa_addr->sa_family != local.ss_family)
+				continue;
+			if (family == 4 ? !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr,
+						  &((struct sockaddr_in *)&local)->sin_addr, 4) :
+					  !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+						  &((struct sockaddr_in6 *)&local)->sin6_addr, 16)) {
+				dev = if_nametoindex(i->ifa_name);
+				break;
+			}
+		}
+		freeifaddrs(ifa);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (n < 256) {
+		cache[n].family = family;
+		memcpy(cache[n].addr, addr, 16);
+		cache[n++].ifindex = dev;
+	}
+	return dev;
+}
+
+/* A forward leaves by the device the mapping's backend is reached through
+ * (any backend's, when the model cannot tell which mapping), a reply or
+ * home_out's packet by the device the routing table has for its
+ * destination. XDP_TX (back out where it came in) is never right. */
+static bool check_target(int pi, int verdict, const struct crbpf_unit_redirect *r,
+			 const struct mdl_map *m, const struct view *out)
+{
+	__u64 want;
+	int i;
+
+	if (progs[pi].xdp ? verdict == XDP_TX : false)
+		return BAD("XDP_TX: sent back out of the device it came in by");
+	if (verdict != (progs[pi].xdp ? XDP_REDIRECT : TC_ACT_REDIRECT))
+		return true;
+	if (!r->calls)
+		return BAD("redirect verdict without a redirect helper call");
+	switch (progs[pi].prog) {
+	case P_EDGE_XDP:
+	case P_EDGE_TC:
+		if (m)
+			return r->target == m->be.ifindex ||
+				       BAD("redirected to ifindex %llu, the backend is behind %u",
+					   (unsigned long long)r->target, m->be.ifindex);
+		for (i = 0; i < n_mdl; i++)
+			if (r->target == mdl[i].be.ifindex)
+				return true;
+		return BAD("redirected to ifindex %llu, no backend's device",
+			   (unsigned long long)r->target);
+	case P_HOME_OUT:
+		return r->target == (__u64)topo.ifindex[DEV_HTUN] ||
+		       BAD("home_out redirected to ifindex %llu, not the tunnel",
+			   (unsigned long long)r->target);
+	default:
+		want = route_dev(out->family, out->daddr);
+		return r->target == want ||
+		       BAD("reply redirected to ifindex %llu, its destination's route is by %llu",
+			   (unsigned long long)r->target, (unsigned long long)want);
+	}
+}
+
 static bool check_csums(const struct view *in, const struct view *out)
 {
 	static const char *const slot[] = { "IPv4 header", "transport",
@@ -1097,6 +1199,7 @@ static bool run_one(int pi, __u32 flags, const __u8 *in, int len, __u8 *out,
 	struct __sk_buff skb = {};
 	struct xdp_md xdp = {};
 	bool xdp_prog = progs[pi].xdp, l3only = progs[pi].l3only, changed;
+	struct crbpf_unit_redirect *redir;
 	enum own own = OWN_NOT;
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 	int err;
@@ -1118,6 +1221,8 @@ static bool run_one(int pi, __u32 flags, const __u8 *in, int len, __u8 *out,
 	}
 	*out_len = 0;
 	*verdict = 0;
+	redir = unit_redirect_seen(progs[pi].prog);
+	memset(redir, 0, sizeof(*redir));
 	err = bpf_prog_test_run_opts(unit_prog_fd(progs[pi].prog), &opts);
 	runs++;
 	if (err) {
@@ -1205,6 +1310,8 @@ static bool run_one(int pi, __u32 flags, const __u8 *in, int len, __u8 *out,
 			return false;
 		break;
 	}
+	if (!check_target(pi, *verdict, redir, m, &vout))
+		return false;
 	return check_csums(&vin, &vout);
 }
 

@@ -1176,6 +1176,11 @@ int unit_prog_fd(enum prog p)
 	return prog_fd(p);
 }
 
+struct crbpf_unit_redirect *unit_redirect_seen(enum prog p)
+{
+	return redirect_seen(p);
+}
+
 int unit_fuzz_setup(void)
 {
 	if (!edge || !home) {

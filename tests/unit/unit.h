@@ -377,6 +377,8 @@ int unit_all_setup(void);
 /* ---- packet fuzzer (fuzz.c) ---- */
 
 int unit_prog_fd(enum prog p);
+/* The unit build's record of prog's last redirect (bpf/unit_hook.h). */
+struct crbpf_unit_redirect *unit_redirect_seen(enum prog p);
 /* The objects loaded and the maps of edge_cases and all_cases written: 0 */
 int unit_fuzz_setup(void);
 /* build/unit_tests --fuzz SECONDS [SEED]; --fuzz-replay FILE */
