@@ -259,8 +259,9 @@ const struct tcase frag_cases[] = {
 	 * the known datagram */
 	{ "frag_v6_short_payload_len", P_EDGE_TC,
 	  { PUB, UDP6F(FC6_A, VPS6), LATER6(0x2001), .len_raw = 6 },
-	  TC_ACT_UNSPEC, X_NONE, NULL, 0, M_KEEP, { ST(CRBPF_ST_PASS_MALFORMED, 1) },
-	  .note = "a fragment header past the payload length is not crbpf's" },
+	  TC_ACT_UNSPEC, X_NONE, NULL, 0, M_KEEP, { ST(CRBPF_ST_FWD_TC, 0),
+						  ST(CRBPF_ST_FRAG_FOLLOW, 0) },
+	  .note = "a fragment header past the payload length is not crbpf's: passed byte for byte" },
 	{ "frag_v6_last", P_EDGE_TC, { PUB, UDP6F(FC6_A, VPS6), LATER6(0x2001) },
 	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_6), M_KEEP,
 	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FRAG_FOLLOW, 1) },
