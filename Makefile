@@ -136,7 +136,7 @@ deps:
 # The test command the README gives: installs what it needs, builds, runs
 # every unit and integration test, ends with "N passed, N failed".
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all fuzz-bins
 	$(Q)bash tests/run.sh
 
 demo: deps
@@ -172,6 +172,39 @@ $(OUT)/bench/%: tests/bench/%.c $(BENCH_SKELS) $(SKELS) | $(OUT)/bench
 	$(Q)$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
 # end bench
 
+# libFuzzer targets (tests/fuzz/*_fuzz.c): the tool's objects again, built
+# by clang with the fuzzer, ASan and UBSan (any report aborts), in build/fuzz.
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer -Wall -Wextra -Werror \
+	-std=gnu11 -MMD -MP -Iinclude -I$(OUT) -Iuser -Itests/fuzz \
+	-DCRBPF_VERSION='"$(VERSION)"'
+FUZZ_TOOL_OBJS := $(patsubst user/%.c,$(OUT)/fuzz/user/%.o,$(filter-out user/main.c,$(TOOL_SRCS)))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(wildcard tests/fuzz/*_fuzz.c))
+.PHONY: fuzz fuzz-bins
+.SECONDARY: $(FUZZ_BINS:=.o) $(OUT)/fuzz/fuzz_common.o $(FUZZ_TOOL_OBJS)
+fuzz-bins: $(FUZZ_BINS)
+
+$(OUT)/fuzz $(OUT)/fuzz/user:
+	$(Q)mkdir -p $@
+
+$(OUT)/fuzz/user/%.o: user/%.c $(SKELS) | $(OUT)/fuzz/user
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(OUT)/fuzz/%.o: tests/fuzz/%.c | $(OUT)/fuzz
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(OUT)/fuzz/%_fuzz: $(OUT)/fuzz/%_fuzz.o $(OUT)/fuzz/fuzz_common.o $(FUZZ_TOOL_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LDLIBS)
+
+# make fuzz [FUZZ_ARGS='--seconds N --seed S']: long runs of the packet
+# fuzzer and the parser fuzzers (tests/fuzz/run.sh; default 10 min each).
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory all fuzz-bins
+	$(Q)bash tests/fuzz/run.sh --long $(FUZZ_ARGS)
+
 # arm64 cross build (Debian's gcc-aarch64-linux-gnu, arm64 -dev packages via
 # multiarch) into build-arm64/: the tool and its BPF objects; the host's
 # bpftool generates the skeletons (BPF objects do not depend on the host).
@@ -194,4 +227,5 @@ test-kernels: deps
 clean:
 	$(Q)rm -rf $(OUT) $(OUT_ARM64)
 
--include $(TOOL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(OUT)/model_tests.d $(BENCH_BINS:=.d)
+-include $(TOOL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(OUT)/model_tests.d $(BENCH_BINS:=.d) \
+	$(FUZZ_TOOL_OBJS:.o=.d) $(FUZZ_BINS:=.d)

@@ -8,7 +8,9 @@ pkgs=(clang llvm make gcc libc6-dev pkg-config libbpf-dev bpftool libelf-dev
       zlib1g-dev libmnl-dev iproute2 iptables nftables ethtool wireguard-go
       wireguard-tools socat python3 kmod util-linux procps coreutils iputils-ping
       dnsmasq-base bind9-dnsutils netsniff-ng tcpdump python3-prometheus-client
-      systemd strace)
+      systemd strace libclang-rt-dev)
+# libclang-rt-dev: libFuzzer and the ASan/UBSan runtimes of the default clang
+# (the parser fuzzers, make fuzz-bins).
 
 # Optional extra sets: `deps.sh arm64` (cross build, multiarch -dev
 # packages), `deps.sh kernels` (make test-kernels: qemu, busybox, cpio).

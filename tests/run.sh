@@ -5,17 +5,20 @@
 # with exactly one line "N passed, N failed, N skipped"; skipped cases are
 # also listed. Exits non-zero if anything failed. Optional arguments:
 # substrings selecting integration test files (e.g. `tests/run.sh tcp udp`);
-# --no-unit skips the unit tests. Each integration file gets
+# --no-unit skips the unit tests and the bounded fuzzer runs
+# (tests/fuzz/run.sh), --no-fuzz only the fuzzers. Each integration file gets
 # CRBPF_TEST_TIMEOUT seconds (default 900: a test may first wait for a
 # concurrent run to release the topology lock).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
 unit=1
+fuzz=1
 filters=()
 for a in "$@"; do
 	case "$a" in
 	--no-unit) unit=0 ;;
+	--no-fuzz) fuzz=0 ;;
 	*) filters+=("$a") ;;
 	esac
 done
@@ -46,37 +49,35 @@ count() {
 	return $((1 - seen))
 }
 
+# run_counted NAME SECONDS CMD...: runs a test program, tallies its result
+# lines, and fails NAME when it exits non-zero without naming a failure
+# (crashed, or failed without naming a case).
+run_counted() {
+	local name=$1 secs=$2 out rc
+	shift 2
+	if [ ! -x "$1" ] && [ "$1" != bash ]; then
+		echo "[$name] FAIL"
+		echo "    $1 not built (run make)"
+		fail=$((fail + 1)); failed+=("$name")
+		return
+	fi
+	out=$(timeout -k 10 "$secs" "$@" 2>&1)
+	rc=$?
+	count <<<"$out"
+	if [ "$rc" -ne 0 ] && ! grep -q '] FAIL' <<<"$out"; then
+		echo "[$name] FAIL"
+		echo "    $* exited $rc"
+		fail=$((fail + 1)); failed+=("$name")
+	fi
+}
+
 if [ "$unit" -eq 1 ]; then
-	if [ -x build/unit_tests ]; then
-		out=$(timeout -k 10 600 build/unit_tests 2>&1)
-		rc=$?
-		count <<<"$out"
-		if [ "$rc" -ne 0 ] && ! grep -q '] FAIL' <<<"$out"; then
-			# Crashed or failed without naming a case.
-			echo "[unit] FAIL"
-			echo "    build/unit_tests exited $rc"
-			fail=$((fail + 1)); failed+=(unit)
-		fi
-	else
-		echo "[unit] FAIL"
-		echo "    build/unit_tests not built (run make)"
-		fail=$((fail + 1)); failed+=(unit)
-	fi
+	run_counted unit 600 build/unit_tests
 	# The mapping model's cases: no kernel, no root.
-	if [ -x build/model_tests ]; then
-		out=$(timeout -k 10 60 build/model_tests 2>&1)
-		rc=$?
-		count <<<"$out"
-		if [ "$rc" -ne 0 ] && ! grep -q '] FAIL' <<<"$out"; then
-			echo "[unit/model] FAIL"
-			echo "    build/model_tests exited $rc"
-			fail=$((fail + 1)); failed+=(unit/model)
-		fi
-	else
-		echo "[unit/model] FAIL"
-		echo "    build/model_tests not built (run make)"
-		fail=$((fail + 1)); failed+=(unit/model)
-	fi
+	run_counted unit/model 60 build/model_tests
+	# The fuzzers, bounded: packets through every program (about a
+	# minute), the parsers under libFuzzer (15 s per target).
+	[ "$fuzz" -eq 1 ] && run_counted fuzz 600 bash tests/fuzz/run.sh
 fi
 
 # The kernel's WireGuard where it can be loaded, wireguard-go otherwise

@@ -250,6 +250,13 @@ static void all_setup(void)
 	sock(6, SOCK_DGRAM, VPS6, 45001, CLI6, 123, false);
 }
 
+/* The packet fuzzer's configuration: everything above (fuzz.c). */
+int unit_all_setup(void)
+{
+	all_setup();
+	return setup_err;
+}
+
 /* The flow the forward case created records how it matched. */
 static bool flow_match_is(const struct tcase *c, __u8 want)
 {

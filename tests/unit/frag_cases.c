@@ -390,6 +390,14 @@ const struct tcase frag_cases[] = {
 	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FRAG_FIRST, 1) },
 	  MST_IN(6, IPPROTO_UDP, 5000, 1, 1), .check_flow = true,
 	  .csum_complete = true },
+	/* found by the packet fuzzer: a payload length that ends inside the
+	 * fragment header (the kernel drops it) was forwarded as a fragment of
+	 * the known datagram */
+	{ "frag_v6_short_payload_len", P_EDGE_TC,
+	  { PUB, UDP6F(FC6_A, VPS6), LATER6(0x2001), .len_raw = 6 },
+	  TC_ACT_UNSPEC, X_NONE, NULL, 0, M_KEEP, { ST(CRBPF_ST_FWD_TC, 0),
+						  ST(CRBPF_ST_FRAG_FOLLOW, 0) },
+	  .note = "a fragment header past the payload length is not crbpf's: passed byte for byte" },
 	{ "frag_v6_last", P_EDGE_TC, { PUB, UDP6F(FC6_A, VPS6), LATER6(0x2001) },
 	  TC_ACT_REDIRECT, DNAT_ADDR(BE3_6), M_KEEP,
 	  { ST(CRBPF_ST_FWD_TC, 1), ST(CRBPF_ST_FRAG_FOLLOW, 1) },

@@ -13,6 +13,8 @@
  *     -w PCAP  also write every input and output frame to PCAP, for an
  *              independent look (tcpdump -vv -r PCAP checks checksums)
  *     SUBSTRING  run only cases whose name contains one of them
+ *   build/unit_tests --fuzz SECONDS [SEED]: the packet fuzzer (fuzz.c)
+ *   build/unit_tests --fuzz-replay FILE: one frame it saved, checked again
  *   UNIT_CSUM_COMPLETE=1 in the environment runs every tc case with
  *   BPF_F_TEST_SKB_CHECKSUM_COMPLETE (diagnostic: l3only and VLAN frames
  *   trip test_run's own checksum range there; see tcase.csum_complete)
@@ -1245,6 +1247,25 @@ static const struct {
 	{ "harness_compare_catches", harness_compare_catches },
 };
 
+int unit_prog_fd(enum prog p)
+{
+	return prog_fd(p);
+}
+
+struct crbpf_unit_redirect *unit_redirect_seen(enum prog p)
+{
+	return redirect_seen(p);
+}
+
+int unit_fuzz_setup(void)
+{
+	if (!edge || !home) {
+		fprintf(stderr, "unit: %s\n", edge ? home_err : edge_err);
+		return -1;
+	}
+	return unit_all_setup();
+}
+
 static bool selected(const char *name, int argc, char **argv, int first)
 {
 	int i;
@@ -1273,7 +1294,8 @@ int main(int argc, char **argv)
 		{ mtu_cases, n_mtu_cases },
 	};
 
-	while (first < argc && argv[first][0] == '-') {
+	while (first < argc && argv[first][0] == '-' &&
+	       strncmp(argv[first], "--fuzz", 6)) {
 		if (!strcmp(argv[first], "-v")) {
 			verbose = true;
 			first++;
@@ -1309,6 +1331,12 @@ int main(int argc, char **argv)
 		edge_bpf__destroy(edge);
 		edge = NULL;
 	}
+
+	/* The packet fuzzer against the same objects and maps (fuzz.c). */
+	if (first < argc && !strcmp(argv[first], "--fuzz"))
+		return fuzz_main(argc - first - 1, argv + first + 1);
+	if (first + 1 < argc && !strcmp(argv[first], "--fuzz-replay"))
+		return fuzz_replay(argv[first + 1]);
 
 	for (i = 0; i < (int)(sizeof(harness_tests) / sizeof(harness_tests[0])); i++) {
 		if (!selected(harness_tests[i].name, argc, argv, first))

@@ -396,5 +396,18 @@ extern const int n_mtu_cases;
 
 extern const struct tcase all_cases[];
 extern const int n_all_cases;
+/* all_cases.c's mappings, exceptions and sockets, once; 0 or -1 */
+int unit_all_setup(void);
+
+/* ---- packet fuzzer (fuzz.c) ---- */
+
+int unit_prog_fd(enum prog p);
+/* The unit build's record of prog's last redirect (bpf/unit_hook.h). */
+struct crbpf_unit_redirect *unit_redirect_seen(enum prog p);
+/* The objects loaded and the maps of edge_cases and all_cases written: 0 */
+int unit_fuzz_setup(void);
+/* build/unit_tests --fuzz SECONDS [SEED]; --fuzz-replay FILE */
+int fuzz_main(int argc, char **argv);
+int fuzz_replay(const char *path);
 
 #endif /* CRBPF_UNIT_H */
