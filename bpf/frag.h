@@ -205,11 +205,6 @@ static __always_inline int frag_parse(void *data, void *end, __u32 len,
 	p->l4_off = c.off;
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return CRBPF_ST_PASS_FRAGMENT;
-	/* The headers read so far must lie inside the datagram (the kernel
-	 * drops a fragment header past the payload length; 0 is BIG TCP). */
-	if (p->ip_len != (p->family == CRBPF_V4 ? 0 : sizeof(*ip6h)) &&
-	    p->l3_off + p->ip_len < c.off)
-		return CRBPF_ST_PASS_MALFORMED;
 	if (!fi->first)
 		return PKT_FRAG_LATER;
 	if (proto == IPPROTO_TCP) {
