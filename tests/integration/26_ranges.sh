@@ -17,8 +17,8 @@
 # range port add (held there by the test-only CRBPF_TEST_PAUSE_AT hook, see
 # user/undo.c), a port del, and an apply: exit 1, a message, every map as
 # before; and without the hook, SIGTERM at several moments of a real range
-# add leaves either the state before (exit 1 and the message) or the whole
-# range (exit 0).
+# add leaves either the state before (exit 1 and the message, or killed by
+# SIGTERM before crbpf began changing anything) or the whole range (exit 0).
 source "$(dirname "$0")/../lib/common.sh"
 t_begin ranges
 need_crbpf
@@ -323,6 +323,11 @@ for delay in 0.01 0.05 0.1 0.15 0.2 0.3 0.5 0.7 1 2; do
 		continue
 	fi
 	maps >"$d/real.after"
+	# Killed by the signal's default action: it came before the journal
+	# opened (a slow start, as under emulation), so nothing may have changed.
+	if [ "$rc" -eq 143 ] && diff -q "$d/real.before" "$d/real.after" >/dev/null; then
+		continue
+	fi
 	if [ "$rc" -ne 1 ] || ! diff -q "$d/real.before" "$d/real.after" >/dev/null; then
 		bad="$bad${bad:+; }after $delay s: exit $rc, $n entries"
 		# back to the state before: the whole range, then none of it
