@@ -8,9 +8,10 @@
  * 2^16 == 1 modulo 0xffff. Values are taken as they lie in the packet, so
  * byte order does not matter as long as it is never converted.
  *
- * tc programs must not use this: an skb may be CHECKSUM_PARTIAL, whose
- * checksum field holds only the pseudo-header sum; bpf_l3/l4_csum_replace()
- * know how to update that, these functions do not.
+ * tc programs use this only for skbs known not to be CHECKSUM_PARTIAL
+ * (nat.h: tc_nat_direct()): a partial checksum field holds only the
+ * pseudo-header sum; bpf_l3/l4_csum_replace() know how to update that, these
+ * functions do not.
  */
 #ifndef CRBPF_CSUM_H
 #define CRBPF_CSUM_H

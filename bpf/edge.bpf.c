@@ -577,7 +577,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	struct pkt p;
 	__u32 mtu;
 	long rc = 0;
-	bool later;
+	bool later, direct;
 	int ret;
 
 	__builtin_memset(&ie, 0, sizeof(ie));
@@ -666,15 +666,20 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 
 	if (tc_untag(skb, &p))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
-	/* A later fragment has no ports: only its address changes. */
-	if (ie.is_err ? tc_icmp_nat(skb, &p, &ie, true, q.proto, q.client,
-				    q.client_port, be.addr, be.port) :
-	    later   ? tc_nat_addr(skb, &p, false, be.addr, 0, 0) :
-			tc_nat(skb, &p, false, be.addr, be.port))
+	/* Direct writes where the checksums allow, TTL included; else the
+	 * helpers. A later fragment has no ports: only its address changes. */
+	direct = !ie.is_err && !later &&
+		 !tc_nat_direct(skb, &p, false, be.addr, be.port);
+	unit_nat(direct);
+	if (!direct &&
+	    (ie.is_err ? tc_icmp_nat(skb, &p, &ie, true, q.proto, q.client,
+				     q.client_port, be.addr, be.port) :
+	     later     ? tc_nat_addr(skb, &p, false, be.addr, 0, 0) :
+			 tc_nat(skb, &p, false, be.addr, be.port)))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 	if (!ie.is_err && tc_clamp_mss(skb, &p, ifindex, be.ifindex))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
-	if (tc_dec_ttl(skb, &p))
+	if (!direct && tc_dec_ttl(skb, &p))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 
 	ms = bpf_map_lookup_elem(&crbpf_mstats, &pk);
@@ -721,7 +726,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	struct frag_info fi;
 	const __be32 *src;
 	struct pkt p;
-	bool later;
+	bool later, direct;
 	long rc;
 	int ret;
 
@@ -782,14 +787,19 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 
 	if (tc_untag(skb, &p))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
-	if (ie.is_err ? tc_icmp_nat(skb, &p, &ie, false, fk.proto, fk.backend,
-				    fk.backend_port, pub.addr, pub.port) :
-	    later   ? tc_nat_addr(skb, &p, true, pub.addr, 0, 0) :
-			tc_nat(skb, &p, true, pub.addr, pub.port))
+	/* as in crbpf_edge_tc */
+	direct = !ie.is_err && !later &&
+		 !tc_nat_direct(skb, &p, true, pub.addr, pub.port);
+	unit_nat(direct);
+	if (!direct &&
+	    (ie.is_err ? tc_icmp_nat(skb, &p, &ie, false, fk.proto, fk.backend,
+				     fk.backend_port, pub.addr, pub.port) :
+	     later     ? tc_nat_addr(skb, &p, true, pub.addr, 0, 0) :
+			 tc_nat(skb, &p, true, pub.addr, pub.port)))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 	if (!ie.is_err && tc_clamp_mss(skb, &p, pub.ifindex, 0))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
-	if (tc_dec_ttl(skb, &p))
+	if (!direct && tc_dec_ttl(skb, &p))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 
 	/* An error about a flow counts for its mapping (fk.proto). */
@@ -849,79 +859,15 @@ int crbpf_rev_tc(struct __sk_buff *skb)
 
 /* ---- XDP --------------------------------------------------------------- */
 
-static __always_inline bool xdp_csum_partial(const struct pkt *p)
-{
-	return csum_looks_partial(p->saddr, p->daddr, p->family == CRBPF_V6,
-				  p->proto, p->ip_len - (p->l4_off - p->l3_off),
-				  p->l4csum);
-}
-
-/*
- * RFC 1624 rewrite of the source or destination address and port, and the
- * TTL / hop limit decrement. Only untagged frames come here, so the IP header
- * is at ETH_HLEN. Nothing is written unless every header is in bounds.
- */
+/* nat_direct() over the frame. Only untagged frames come here. */
 static __always_inline int xdp_nat(struct xdp_md *ctx, const struct pkt *p,
 				   bool src, const __be32 *to_addr,
 				   __be16 to_port)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u32 l4_off = p->l4_off;
-	struct ipv6hdr *ip6h;
-	struct iphdr *iph;
-	__be16 *port, *l4csum, ttl_old;
-	__u64 diff;
-	void *l4;
+	__u64 sum; /* no skb->csum in XDP */
 
-	/* Gives the verifier a bound for the variable offset below. */
-	if (l4_off > ETH_HLEN + 60)
-		return -1;
-	l4 = data + l4_off;
-	l4csum = l4 + (pkt_l4csum_off(p) - l4_off);
-	port = l4 + (pkt_port_off(p, src) - l4_off);
-	if ((void *)(l4csum + 1) > data_end || (void *)(port + 1) > data_end)
-		return -1;
-
-	if (p->family == CRBPF_V4) {
-		iph = data + ETH_HLEN;
-		if ((void *)(iph + 1) > data_end)
-			return -1;
-		if (src) {
-			diff = csum_diff32(0, iph->saddr, to_addr[0]);
-			iph->saddr = to_addr[0];
-		} else {
-			diff = csum_diff32(0, iph->daddr, to_addr[0]);
-			iph->daddr = to_addr[0];
-		}
-		/* TTL is the high byte of the TTL/protocol checksum word. */
-		ttl_old = *(__be16 *)&iph->ttl;
-		iph->ttl--;
-		csum_apply(&iph->check,
-			   csum_diff16(diff, ttl_old, *(__be16 *)&iph->ttl));
-	} else {
-		ip6h = data + ETH_HLEN;
-		if ((void *)(ip6h + 1) > data_end)
-			return -1;
-		if (src) {
-			diff = csum_diff128(0, ip6h->saddr.in6_u.u6_addr32,
-					    to_addr);
-			__builtin_memcpy(&ip6h->saddr, to_addr, 16);
-		} else {
-			diff = csum_diff128(0, ip6h->daddr.in6_u.u6_addr32,
-					    to_addr);
-			__builtin_memcpy(&ip6h->daddr, to_addr, 16);
-		}
-		ip6h->hop_limit--;
-	}
-
-	diff = csum_diff16(diff, *port, to_port);
-	*port = to_port;
-	if (p->proto == IPPROTO_UDP)
-		csum_apply_udp(l4csum, diff);
-	else
-		csum_apply(l4csum, diff);
-	return 0;
+	return nat_direct((void *)(long)ctx->data, (void *)(long)ctx->data_end,
+			  p, src, to_addr, to_port, &sum);
 }
 
 static __always_inline int xdp_write_macs(struct xdp_md *ctx,
@@ -950,7 +896,7 @@ static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
 	struct crbpf_mstats *ms;
 	long rc;
 
-	if (p->tagged || xdp_csum_partial(p))
+	if (p->tagged || pkt_csum_partial(p))
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 	fib_prepare(&fib, p, be->ifindex, p->saddr, be->addr, p->sport,
 		    be->port, p->ip_len);
@@ -1044,7 +990,7 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 		return xdp_pass(ret);
 	if (p.ttl <= 1)
 		return xdp_pass(CRBPF_ST_PASS_TTL);
-	if (p.tagged || xdp_csum_partial(&p))
+	if (p.tagged || pkt_csum_partial(&p))
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 
 	fib_prepare(&fib, &p, ctx->ingress_ifindex, pub.addr, p.daddr,

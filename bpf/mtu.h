@@ -153,14 +153,12 @@ static __always_inline int tc_clamp_mss(struct __sk_buff *skb,
 {
 	__u32 want = p->l4_off + sizeof(struct tcphdr) + CRBPF_TCPOPT_MAX;
 	__be16 old, new;
-	__u8 flags;
 	__u16 limit;
 	__u32 off;
 	bool odd;
 
-	if (p->proto != IPPROTO_TCP ||
-	    bpf_skb_load_bytes(skb, p->l4_off + 13, &flags, 1) ||
-	    !(flags & CRBPF_TCP_SYN))
+	/* the parser read the flags: only a SYN costs a helper */
+	if (p->proto != IPPROTO_TCP || !(p->tcp_flags & CRBPF_TCP_SYN))
 		return 0;
 	/* options may lie beyond what parse_skb() pulled */
 	if (want > skb->len)

@@ -36,5 +36,12 @@ static __always_inline void unit_saw(__u32 kind, __u64 target)
 		(bpf_redirect_map)((map), (key), (flags));                     \
 	})
 
+/* which rewrite a tc program chose (tc_nat_direct() or the helpers) */
+#define unit_nat(direct)                                                       \
+	(crbpf_unit_redirect.nat = (direct) ? CRBPF_UNIT_NAT_DIRECT :          \
+					      CRBPF_UNIT_NAT_HELPERS)
+
+#else
+#define unit_nat(direct) ((void)(direct))
 #endif /* CRBPF_UNIT */
 #endif /* CRBPF_UNIT_HOOK_H */

@@ -404,6 +404,15 @@ struct crbpf_unit_redirect {
 	__u32 calls;
 	__u32 kind;
 	__u64 target;
+	__u32 nat; /* enum crbpf_unit_nat: how a tc program rewrote */
+	__u32 pad;
+};
+
+/* tc address/port rewrite: nat.h's direct writes or the csum helpers */
+enum crbpf_unit_nat {
+	CRBPF_UNIT_NAT_NONE,
+	CRBPF_UNIT_NAT_DIRECT,
+	CRBPF_UNIT_NAT_HELPERS,
 };
 
 #endif /* CRBPF_H */

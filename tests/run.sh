@@ -73,6 +73,9 @@ run_counted() {
 
 if [ "$unit" -eq 1 ]; then
 	run_counted unit 600 build/unit_tests
+	# Again with a CHECKSUM_COMPLETE skb->csum that the kernel checks
+	# after every tc run (one SKIP line on kernels before 6.11).
+	run_counted unit/csum_complete 600 build/unit_tests --csum-complete
 	# The mapping model's cases: no kernel, no root.
 	run_counted unit/model 60 build/model_tests
 	# The fuzzers, bounded: packets through every program (about a

@@ -334,6 +334,11 @@ struct tcase {
 	 * skb->csum over the packet before the run and fails it (EBADMSG) when
 	 * the program left skb->csum disagreeing with the bytes */
 	bool csum_complete;
+	/* tc: the rewrite the program must choose (bpf/unit_hook.h):
+	 * CRBPF_UNIT_NAT_DIRECT (nat.h's direct writes) or _HELPERS */
+	enum crbpf_unit_nat nat;
+	/* tc: skb_shinfo(skb)->gso_size of the test skb (a GSO packet) */
+	__u32 gso_size;
 	/* extra map setup before the run */
 	void (*setup)(void);
 	/* extra checks after the run (unit_fail() reasons, false on failure) */
