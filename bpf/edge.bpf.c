@@ -518,6 +518,34 @@ static __always_inline int tc_icmp_nat(struct __sk_buff *skb,
 }
 
 /*
+ * The rewrite of a packet to a backend (src false) or from one (src true),
+ * TTL or hop limit decrement included: nat.h's direct writes where the
+ * checksums allow, otherwise the helpers. An ICMP error rewrites its quote
+ * (about the flow q*, see tc_icmp_nat()), a later fragment, which has no
+ * ports, only its address. 0 or -1.
+ */
+static __always_inline int tc_rewrite(struct __sk_buff *skb,
+				      const struct pkt *p,
+				      const struct icmp_err *ie, bool later,
+				      bool src, __u8 qproto,
+				      const __be32 *qaddr, __be16 qport,
+				      const __be32 *to_addr, __be16 to_port)
+{
+	bool direct = !ie->is_err && !later &&
+		      !tc_nat_direct(skb, p, src, to_addr, to_port);
+
+	unit_nat(direct);
+	if (direct)
+		return 0;
+	if (ie->is_err ? tc_icmp_nat(skb, p, ie, !src, qproto, qaddr, qport,
+				     to_addr, to_port) :
+	    later      ? tc_nat_addr(skb, p, src, to_addr, 0, 0) :
+			 tc_nat(skb, p, src, to_addr, to_port))
+		return -1;
+	return tc_dec_ttl(skb, p);
+}
+
+/*
  * Forward direction of an ICMP error: sent to a public address (by the client
  * or a router near it) about a reply that left through a mapping. The quote
  * is that reply as the client got it (public -> client); parse_icmp_err()
@@ -577,7 +605,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	struct pkt p;
 	__u32 mtu;
 	long rc = 0;
-	bool later, direct;
+	bool later;
 	int ret;
 
 	__builtin_memset(&ie, 0, sizeof(ie));
@@ -666,20 +694,9 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 
 	if (tc_untag(skb, &p))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
-	/* Direct writes where the checksums allow, TTL included; else the
-	 * helpers. A later fragment has no ports: only its address changes. */
-	direct = !ie.is_err && !later &&
-		 !tc_nat_direct(skb, &p, false, be.addr, be.port);
-	unit_nat(direct);
-	if (!direct &&
-	    (ie.is_err ? tc_icmp_nat(skb, &p, &ie, true, q.proto, q.client,
-				     q.client_port, be.addr, be.port) :
-	     later     ? tc_nat_addr(skb, &p, false, be.addr, 0, 0) :
-			 tc_nat(skb, &p, false, be.addr, be.port)))
-		return tc_drop(CRBPF_ST_DROP_ERROR);
-	if (!ie.is_err && tc_clamp_mss(skb, &p, ifindex, be.ifindex))
-		return tc_drop(CRBPF_ST_DROP_ERROR);
-	if (!direct && tc_dec_ttl(skb, &p))
+	if (tc_rewrite(skb, &p, &ie, later, false, q.proto, q.client,
+		       q.client_port, be.addr, be.port) ||
+	    (!ie.is_err && tc_clamp_mss(skb, &p, ifindex, be.ifindex)))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 
 	ms = bpf_map_lookup_elem(&crbpf_mstats, &pk);
@@ -726,7 +743,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	struct frag_info fi;
 	const __be32 *src;
 	struct pkt p;
-	bool later, direct;
+	bool later;
 	long rc;
 	int ret;
 
@@ -787,19 +804,9 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 
 	if (tc_untag(skb, &p))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
-	/* as in crbpf_edge_tc */
-	direct = !ie.is_err && !later &&
-		 !tc_nat_direct(skb, &p, true, pub.addr, pub.port);
-	unit_nat(direct);
-	if (!direct &&
-	    (ie.is_err ? tc_icmp_nat(skb, &p, &ie, false, fk.proto, fk.backend,
-				     fk.backend_port, pub.addr, pub.port) :
-	     later     ? tc_nat_addr(skb, &p, true, pub.addr, 0, 0) :
-			 tc_nat(skb, &p, true, pub.addr, pub.port)))
-		return tc_drop(CRBPF_ST_DROP_ERROR);
-	if (!ie.is_err && tc_clamp_mss(skb, &p, pub.ifindex, 0))
-		return tc_drop(CRBPF_ST_DROP_ERROR);
-	if (!direct && tc_dec_ttl(skb, &p))
+	if (tc_rewrite(skb, &p, &ie, later, true, fk.proto, fk.backend,
+		       fk.backend_port, pub.addr, pub.port) ||
+	    (!ie.is_err && tc_clamp_mss(skb, &p, pub.ifindex, 0)))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 
 	/* An error about a flow counts for its mapping (fk.proto). */
