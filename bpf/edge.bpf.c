@@ -30,6 +30,7 @@ struct public_side {
 	__be16 port;
 	__u32 ifindex;
 	__u32 match; /* enum crbpf_match of the mapping it came through */
+	__u32 mapping; /* its crbpf_mstats slot */
 };
 
 /* Untouched packets return TC_ACT_UNSPEC: under tcx that is "next", so
@@ -121,6 +122,7 @@ static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 		pub->port = flow->public_port;
 		pub->ifindex = flow->public_ifindex;
 		pub->match = flow->match;
+		pub->mapping = flow->mapping;
 		return PKT_OK;
 	}
 
@@ -141,6 +143,7 @@ static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 	pub->port = rev->public_port;
 	pub->ifindex = rev->public_ifindex;
 	pub->match = rev->match;
+	pub->mapping = rev->mapping;
 	return CRBPF_ST_REV_STATIC;
 }
 
@@ -182,6 +185,10 @@ static __always_inline void record_flow(const struct pkt *p,
 	}
 	if (live && cur->match == match) {
 		flow_seen(cur, p, false, len, now);
+		/* replies count where the mapping's packets do; a write only
+		 * when the tool gave the entry another id */
+		if (cur->mapping != be->mapping)
+			cur->mapping = be->mapping;
 		/* An assured flow moves to crbpf_flows, which a flood of
 		 * unanswered flows cannot evict from (fv: a copy, as the
 		 * entry itself goes). Should the move fail, it stays. */
@@ -201,6 +208,7 @@ static __always_inline void record_flow(const struct pkt *p,
 	fv.public_port = p->dport;
 	fv.public_ifindex = ifindex;
 	fv.match = match;
+	fv.mapping = be->mapping;
 	flow_start(&fv, p, len, now);
 	if (replied && live) {
 		/* the same public side, another mapping kind: in place */
@@ -578,7 +586,8 @@ static __always_inline int lookup_icmp_fwd(const struct crbpf_flow_key *q,
 	return PKT_OK;
 }
 
-/* FIB parameters of crbpf_edge_tc, off its stack: 6.1's verifier rounds
+/* FIB parameters of crbpf_edge_tc and crbpf_edge_xdp's hit, off their
+ * stacks: 6.1's verifier rounds
  * each frame of a call chain up to 32 bytes and refuses more than 512 in all,
  * and the program calls the MSS option-walk subprogram. */
 struct {
@@ -588,12 +597,16 @@ struct {
 	__type(value, struct bpf_fib_lookup);
 } crbpf_fibtmp SEC(".maps");
 
+/* The key of crbpf_fibtmp, read-only data rather than a stack slot: with
+ * the 32-byte crbpf_backend, 6.1 counted crbpf_edge_tc's frame plus the
+ * MSS subprogram's at 544 bytes (limit 512). */
+static const __u32 fibtmp_key = 0;
+
 SEC("tc")
 int crbpf_edge_tc(struct __sk_buff *skb)
 {
 	struct crbpf_flow_key q;
 	struct bpf_fib_lookup *fib;
-	__u32 zero = 0;
 	struct crbpf_port_key pk;
 	struct crbpf_backend be;
 	struct crbpf_mstats *ms;
@@ -671,7 +684,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	/* Route before rewriting, so that a packet with nowhere to go is
 	 * dropped as it came. tot_len 0: the MTU check then uses the skb,
 	 * which knows about GSO. */
-	fib = bpf_map_lookup_elem(&crbpf_fibtmp, &zero);
+	fib = bpf_map_lookup_elem(&crbpf_fibtmp, &fibtmp_key);
 	if (!fib)
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 	if (be.flags & CRBPF_BE_L2) {
@@ -699,7 +712,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	    (!ie.is_err && tc_clamp_mss(skb, &p, ifindex, be.ifindex)))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 
-	ms = bpf_map_lookup_elem(&crbpf_mstats, &pk);
+	ms = bpf_map_lookup_elem(&crbpf_mstats, &be.mapping);
 	if (ms) {
 		ms->in_packets++;
 		ms->in_bytes += len;
@@ -760,9 +773,11 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		flow = NULL;
 		__builtin_memset(&fk, 0, sizeof(fk));
 		fk.proto = p.proto;
-		/* counted for the mapping without --addr or `all` */
+		/* counted for the mapping its first fragment went through */
 		pub.match = 0;
-		ret = frag_later_rev(&p, &fi, pub.addr, &pub.port, &pub.ifindex);
+		pub.port = 0;
+		ret = frag_later_rev(&p, &fi, pub.addr, &pub.mapping,
+				     &pub.ifindex);
 	} else if (ret == CRBPF_ST_PASS_PROTO) {
 		ret = parse_icmp_err(skb, &p, &fk, &ie);
 	}
@@ -782,7 +797,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		/* the rest of a dropped first fragment is dropped too:
 		 * passed, the stack would forward it untranslated */
 		if (fi.frag)
-			frag_first_rev(&p, &fi, ret, pub.addr, pub.port,
+			frag_first_rev(&p, &fi, ret, pub.addr, pub.mapping,
 				       pub.ifindex);
 		if (ret == CRBPF_ST_DROP_NO_XLATE)
 			return tc_drop(ret);
@@ -810,8 +825,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 
 	/* An error about a flow counts for its mapping (fk.proto). */
-	ms = mstats_get(pub.ifindex, pub.addr, p.family, fk.proto, pub.port,
-			pub.match);
+	ms = bpf_map_lookup_elem(&crbpf_mstats, &pub.mapping);
 	if (ms) {
 		ms->out_packets++;
 		ms->out_bytes += len;
@@ -899,32 +913,38 @@ static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
 				       const struct crbpf_port_key *pk)
 {
 	__u64 len = ctx->data_end - ctx->data;
-	struct bpf_fib_lookup fib;
+	struct bpf_fib_lookup *fib;
 	struct crbpf_mstats *ms;
 	long rc;
 
 	if (p->tagged || pkt_csum_partial(p))
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
-	fib_prepare(&fib, p, be->ifindex, p->saddr, be->addr, p->sport,
+	/* Off the stack, as crbpf_edge_tc's: with the 32-byte crbpf_backend
+	 * and the 80-byte flow value, 6.1 counted this frame and the MSS
+	 * subprogram's at 544 bytes (limit 512). */
+	fib = bpf_map_lookup_elem(&crbpf_fibtmp, &fibtmp_key);
+	if (!fib)
+		return xdp_pass(CRBPF_ST_PASS_TO_TC);
+	fib_prepare(fib, p, be->ifindex, p->saddr, be->addr, p->sport,
 		    be->port, p->ip_len);
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), BPF_FIB_LOOKUP_OUTPUT);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 	/* Target chosen before any byte changes: a device not in the devmap
 	 * returns the XDP_PASS given as default, with the frame as it came.
 	 * (One devmap lookup; a separate membership lookup was a second.) */
-	if (bpf_redirect_map(&crbpf_txports, fib.ifindex, XDP_PASS) !=
+	if (bpf_redirect_map(&crbpf_txports, fib->ifindex, XDP_PASS) !=
 	    XDP_REDIRECT)
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 
 	/* Cannot fail once parse_pkt() accepted the frame; the bounds are
 	 * rechecked for the verifier. */
 	if (xdp_nat(ctx, p, false, be->addr, be->port) ||
-	    xdp_write_macs(ctx, &fib))
+	    xdp_write_macs(ctx, fib))
 		return xdp_pass(CRBPF_ST_PASS_MALFORMED);
-	xdp_clamp_mss(ctx, p, pk->ifindex, fib.ifindex);
+	xdp_clamp_mss(ctx, p, pk->ifindex, fib->ifindex);
 
-	ms = bpf_map_lookup_elem(&crbpf_mstats, pk);
+	ms = bpf_map_lookup_elem(&crbpf_mstats, &be->mapping);
 	if (ms) {
 		ms->in_packets++;
 		ms->in_bytes += len;
@@ -1015,8 +1035,7 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 		return xdp_pass(CRBPF_ST_PASS_MALFORMED);
 	xdp_clamp_mss(ctx, &p, pub.ifindex, 0);
 
-	ms = mstats_get(pub.ifindex, pub.addr, p.family, p.proto, pub.port,
-			pub.match);
+	ms = bpf_map_lookup_elem(&crbpf_mstats, &pub.mapping);
 	if (ms) {
 		ms->out_packets++;
 		ms->out_bytes += len;

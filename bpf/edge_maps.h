@@ -58,10 +58,9 @@ struct {
 } crbpf_except SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, CRBPF_MAX_PORTS);
-	__type(key, struct crbpf_port_key);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CRBPF_MAX_MAPPINGS);
+	__type(key, __u32);
 	__type(value, struct crbpf_mstats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crbpf_mstats SEC(".maps");

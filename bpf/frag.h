@@ -435,7 +435,7 @@ static __always_inline void frag_first_fwd(const struct pkt *p,
 	if (ret == PKT_OK) {
 		__builtin_memcpy(v.addr, be->addr, sizeof(v.addr));
 		v.ifindex = be->ifindex;
-		v.port = pk->port;
+		v.mapping = be->mapping;
 		v.flags = be->flags & CRBPF_BE_L2;
 		count(CRBPF_ST_FRAG_FIRST);
 		frag_pair_note(p, be, pk->ifindex, now);
@@ -468,7 +468,7 @@ static __always_inline int frag_early(const struct pkt *p,
 		return CRBPF_ST_DROP_FRAG_AMBIGUOUS;
 	*v = *pair;
 	v->flags |= CRBPF_FRAG_GUESS;
-	v->port = 0;
+	v->mapping = 0;
 	v->written_ns = now;
 	frag_datagram_key(&k, kind == CRBPF_FRAG_PAIR_FWD ? CRBPF_FRAG_FWD :
 							    CRBPF_FRAG_REV,
@@ -490,8 +490,8 @@ static __always_inline bool frag_is_local(const struct pkt *p)
 
 /*
  * Forward direction, later fragment: where its first fragment went, or the
- * address pair's answer. Fills be (port 0: nothing to rewrite) and pk (for
- * the mapping's counters; port 0 when only the pair answered). Returns
+ * address pair's answer. Fills be (port 0: nothing to rewrite; mapping 0,
+ * not counted, when only the pair answered) and pk. Returns
  * PKT_OK, a reason to pass, or CRBPF_ST_DROP_FRAG_AMBIGUOUS.
  */
 static __always_inline int frag_later_fwd(const struct pkt *p,
@@ -523,11 +523,11 @@ static __always_inline int frag_later_fwd(const struct pkt *p,
 	__builtin_memcpy(be->addr, v.addr, sizeof(be->addr));
 	be->ifindex = v.ifindex;
 	be->flags = v.flags & CRBPF_BE_L2;
+	be->mapping = v.mapping;
 	__builtin_memset(pk, 0, sizeof(*pk));
 	pk->ifindex = ifindex;
 	pk->family = p->family;
 	pk->proto = p->proto;
-	pk->port = v.port;
 	return PKT_OK;
 }
 
@@ -539,7 +539,7 @@ static __always_inline int frag_later_fwd(const struct pkt *p,
 static __always_inline void frag_first_rev(const struct pkt *p,
 					   const struct frag_info *fi, int ret,
 					   const __be32 *public_addr,
-					   __be16 public_port, __u32 ifindex)
+					   __u32 mapping, __u32 ifindex)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct crbpf_frag_key k;
@@ -557,7 +557,7 @@ static __always_inline void frag_first_rev(const struct pkt *p,
 	} else {
 		__builtin_memcpy(v.addr, public_addr, sizeof(v.addr));
 		v.ifindex = ifindex;
-		v.port = public_port;
+		v.mapping = mapping;
 		count(CRBPF_ST_FRAG_FIRST);
 		frag_pair_rev_note(p->family, p->proto, p->saddr, p->daddr,
 				   public_addr, ifindex, now);
@@ -566,13 +566,13 @@ static __always_inline void frag_first_rev(const struct pkt *p,
 	frag_remember(&k, &v, now, create);
 }
 
-/* Reverse direction, later fragment: the public address and port (port for
- * the counters only) it leaves with. Returns as frag_later_fwd(), or
+/* Reverse direction, later fragment: the public address it leaves with and
+ * the mapping it counts for. Returns as frag_later_fwd(), or
  * CRBPF_ST_DROP_NO_XLATE when its first fragment was dropped as such. */
 static __always_inline int frag_later_rev(const struct pkt *p,
 					  const struct frag_info *fi,
 					  __be32 *public_addr,
-					  __be16 *public_port, __u32 *ifindex)
+					  __u32 *mapping, __u32 *ifindex)
 {
 	struct crbpf_frag_key k;
 	struct crbpf_frag *cur, v;
@@ -594,7 +594,7 @@ static __always_inline int frag_later_rev(const struct pkt *p,
 			return ret;
 	}
 	__builtin_memcpy(public_addr, v.addr, sizeof(v.addr));
-	*public_port = v.port;
+	*mapping = v.mapping;
 	*ifindex = v.ifindex;
 	return PKT_OK;
 }

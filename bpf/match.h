@@ -138,18 +138,4 @@ static __always_inline int all_check(struct __sk_buff *skb, const struct pkt *p,
 	return PKT_OK;
 }
 
-/* Per-mapping counters of the entry a flow went through. */
-static __always_inline struct crbpf_mstats *
-mstats_get(__u32 ifindex, const __be32 *addr, __u8 family, __u8 proto,
-	   __be16 port, __u32 match)
-{
-	struct crbpf_port_key k;
-
-	port_key(&k, ifindex, family, proto,
-		 match & CRBPF_MATCH_ALL ? CRBPF_PORT_ALL : port);
-	if (match & CRBPF_MATCH_ADDR)
-		__builtin_memcpy(k.addr, addr, sizeof(k.addr));
-	return bpf_map_lookup_elem(&crbpf_mstats, &k);
-}
-
 #endif /* CRBPF_MATCH_H */

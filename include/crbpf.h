@@ -16,7 +16,7 @@
 #define CRBPF_V4 4
 #define CRBPF_V6 6
 
-/* Mappings (crbpf_ports, crbpf_rev, crbpf_except, crbpf_mstats): every port
+/* Mappings (crbpf_ports, crbpf_rev, crbpf_except): every port
  * of both protocols of one family mapped one by one (`all` maps a whole
  * device in one entry). These maps are BPF_F_NO_PREALLOC: only the tool
  * writes them, entries cost memory when they exist, and the cap costs only
@@ -63,7 +63,7 @@ static inline unsigned int crbpf_unreplied_entries(unsigned int flows)
  * crbpf_ports: public (device, family, proto, port, address) -> backend.
  * The programs look up, most specific first: (address, port), (any, port),
  * (address, all), (any, all); crbpf_local's flags skip lookups that cannot
- * hit. crbpf_mstats and crbpf_except use the same key.
+ * hit. crbpf_except uses the same key.
  */
 struct crbpf_port_key {
 	__u32 ifindex; /* public device the packet arrives on */
@@ -83,8 +83,8 @@ enum crbpf_backend_flags {
 	CRBPF_BE_ALL = 1 << 1,
 };
 
-/* Which kind of crbpf_ports entry a flow went through, so that replies
- * count for the same crbpf_mstats key (and port del finds its flows). */
+/* Which kind of crbpf_ports entry a flow went through (port del finds its
+ * flows by it). */
 enum crbpf_match {
 	CRBPF_MATCH_ADDR = 1 << 0, /* the key carries the public address */
 	CRBPF_MATCH_ALL = 1 << 1, /* the key's port is CRBPF_PORT_ALL */
@@ -95,8 +95,17 @@ struct crbpf_backend {
 	__be16 port; /* backend port for this public port (ranges pre-expanded) */
 	__u16 flags; /* enum crbpf_backend_flags */
 	__u32 ifindex; /* device the routing table uses to reach addr */
+	/* crbpf_mstats index, one per `port add` or config line (a range
+	 * shares it); 0: not counted. */
+	__u32 mapping;
+	__u16 nh; /* next-hop cache slot; 0: none */
+	__u16 pad;
 };
-_Static_assert(sizeof(struct crbpf_backend) == 24, "crbpf_backend layout");
+_Static_assert(sizeof(struct crbpf_backend) == 32, "crbpf_backend layout");
+
+/* crbpf_mstats slots (mapping ids 1..CRBPF_MAX_MAPPINGS-1; 0 is the bin of
+ * what no mapping counts): a per-CPU array of 4096 x 40 bytes per CPU. */
+#define CRBPF_MAX_MAPPINGS 4096
 
 /* crbpf_flows (LRU): keyed as a reply looks on the tunnel: src = backend,
  * dst = client. Flows that have seen a reply. A flow starts in
@@ -127,8 +136,10 @@ struct crbpf_flow {
 	__u64 in_bytes;
 	__u64 out_packets; /* backend -> client */
 	__u64 out_bytes;
+	__u32 mapping; /* crbpf_backend.mapping of the entry it came through */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct crbpf_flow) == 72, "crbpf_flow layout");
+_Static_assert(sizeof(struct crbpf_flow) == 80, "crbpf_flow layout");
 
 /* What a flow has seen; its state and timeout follow from these. */
 enum crbpf_flow_flags {
@@ -203,8 +214,9 @@ struct crbpf_rev {
 	__u16 refs;
 	__u32 public_ifindex;
 	__u32 match; /* enum crbpf_match (never CRBPF_MATCH_ALL) */
+	__u32 mapping; /* crbpf_backend.mapping of the entry it answers for */
 };
-_Static_assert(sizeof(struct crbpf_rev) == 28, "crbpf_rev layout");
+_Static_assert(sizeof(struct crbpf_rev) == 32, "crbpf_rev layout");
 
 /* crbpf_local: addresses of attached public devices -> ifindex. Only packets
  * addressed to the VPS itself are candidates for forwarding. */
@@ -231,7 +243,8 @@ _Static_assert(sizeof(struct crbpf_local) == 8, "crbpf_local layout");
 /* crbpf_except: (device, family, proto, port, address of the `all` entry)
  * -> 1 for every port an `all` mapping leaves alone (--except). */
 
-/* crbpf_mstats (per-CPU hash, keyed by crbpf_port_key): per mapping. */
+/* crbpf_mstats (per-CPU array indexed by crbpf_backend.mapping): per
+ * mapping. The tool zeroes a slot before it hands the id out again. */
 struct crbpf_mstats {
 	__u64 in_packets; /* client -> backend */
 	__u64 in_bytes;
@@ -315,7 +328,7 @@ enum crbpf_frag_flags {
 struct crbpf_frag {
 	__be32 addr[4]; /* new destination (FWD: backend) or source (REV: public) */
 	__u32 ifindex; /* FWD: device reaching the backend; REV: public device */
-	__be16 port; /* public port, for the mapping's counters; 0 unknown */
+	__u16 mapping; /* crbpf_backend.mapping, for the counters; 0 unknown */
 	__u16 flags; /* enum crbpf_frag_flags */
 	/* CLOCK_MONOTONIC: datagram entry when written; pair when last
 	 * confirmed, or (ambiguous) when last contradicted */

@@ -342,6 +342,7 @@ static int apply_forwards(const struct conf_edge *e, int ifindex,
 {
 	struct entry *want = NULL, *have = NULL;
 	int *oif = NULL, nw = 0, nh = 0, i, j, c, ret, first = 0;
+	bool *fchanged = NULL;
 	unsigned char rtype;
 
 	ret = wanted_entries(e, ifindex, &want, &nw);
@@ -349,7 +350,8 @@ static int apply_forwards(const struct conf_edge *e, int ifindex,
 		return ret;
 	have = calloc(lv->n + 1, sizeof(*have));
 	oif = calloc(e->nfwd + 1, sizeof(*oif));
-	if (!have || !oif) {
+	fchanged = calloc(e->nfwd + 1, sizeof(*fchanged));
+	if (!have || !oif || !fchanged) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -380,6 +382,13 @@ static int apply_forwards(const struct conf_edge *e, int ifindex,
 			j++;
 		}
 	}
+	/* A Forward line is one mapping (one counters id, user/model.c):
+	 * when part of it changes, all of it is added again, so that it stays
+	 * one mapping rather than the old ports' and the new ones'. */
+	for (i = 0; i < nw; i++)
+		fchanged[want[i].fwd] |= want[i].change;
+	for (i = 0; i < nw; i++)
+		want[i].change = fchanged[want[i].fwd];
 	qsort(have, nh, sizeof(*have), entry_run_cmp);
 	for (i = 0; i < nh; i = j) {
 		for (j = i + 1; j < nh && have[i].change && have[j].change &&
@@ -417,6 +426,7 @@ out:
 	free(want);
 	free(have);
 	free(oif);
+	free(fchanged);
 	return ret;
 }
 

@@ -344,6 +344,8 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	}
 	ret = maps_upgrade_finish(&mu, u);
 	if (!ret)
+		ret = layout_flows_convert(skel->obj, &lc);
+	if (!ret)
 		ret = local_flags_sync(u);
 	if (!ret && upgrade)
 		ret = rev_refresh_all(u);

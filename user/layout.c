@@ -15,7 +15,9 @@
  *   - same key and value size (a new size or flags): every entry is copied,
  *     the ones that do not fit counted and reported;
  *   - another key or value layout: maps_upgrade_prepare() converts the
- *     older port-key layout; flows, fragments, learned endpoints, counters
+ *     older port-key and backend layouts; flows of layout 2 are converted
+ *     (layout_flows_convert(): tracked replies need them); fragments,
+ *     learned endpoints, counters
  *     and reverse rules are dropped with a warning (caches and state the
  *     tool rebuilds); the maps that hold what the user configured
  *     (crbpf_ports, crbpf_except, crbpf_local) are never dropped: such an
@@ -93,6 +95,11 @@ static bool is_percpu(__u32 type)
 	return type == BPF_MAP_TYPE_PERCPU_HASH ||
 	       type == BPF_MAP_TYPE_PERCPU_ARRAY ||
 	       type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+static bool is_flow_table(const char *name)
+{
+	return !strcmp(name, "crbpf_flows") || !strcmp(name, "crbpf_unreplied");
 }
 
 static bool is_kept(const char *name)
@@ -189,6 +196,10 @@ int layout_prepare(struct bpf_object *obj, struct layout_conv *c)
 		o->copy = info.key_size == bpf_map__key_size(map) &&
 			  info.value_size == bpf_map__value_size(map) &&
 			  is_percpu(info.type) == is_percpu(bpf_map__type(map));
+		o->widen = is_flow_table(name) &&
+			   info.key_size == sizeof(struct crbpf_flow_key) &&
+			   info.value_size == OLD_FLOW_SIZE &&
+			   bpf_map__value_size(map) == sizeof(struct crbpf_flow);
 		if (!o->copy && is_kept(name)) {
 			err("pinned state at %s has %s of another layout (key %u, value %u bytes; this crbpf: %u, %u) that it cannot convert; run `crbpf down` and attach again (the mappings must then be added again)",
 			    pin_root, name, info.key_size, info.value_size,
@@ -215,7 +226,10 @@ int layout_prepare(struct bpf_object *obj, struct layout_conv *c)
 			warn("maps pinned by an older crbpf (layout %u, now %u): converting them",
 			     pinned, CRBPF_LAYOUT);
 		c->warned = true;
-		if (!o->copy)
+		if (o->widen)
+			info("%s: flows converted to the layout with mapping ids",
+			     o->name);
+		else if (!o->copy)
 			warn("%s has an older layout (key %u, value %u bytes): its entries are dropped",
 			     o->name, o->key_size, o->value_size);
 		else
@@ -292,6 +306,74 @@ int layout_finish(struct bpf_object *obj, struct layout_conv *c)
 			warn("%s: %d entries did not fit in %u and were dropped",
 			     o->name, lost, bpf_map__max_entries(map));
 	}
+	return 0;
+}
+
+/* The mapping id of the crbpf_ports entry (ports_fd) a flow of family
+ * and proto came through, from what it recorded of it: 0 when the entry is
+ * gone (its replies are then not counted). */
+static __u32 flow_mapping(int ports_fd, const struct crbpf_flow_key *k,
+			  const struct crbpf_flow *f)
+{
+	struct crbpf_port_key pk = { .ifindex = f->public_ifindex,
+				     .family = k->family,
+				     .proto = k->proto,
+				     .port = f->public_port };
+	struct crbpf_backend be;
+
+	if (f->match & CRBPF_MATCH_ALL)
+		pk.port = CRBPF_PORT_ALL;
+	if (f->match & CRBPF_MATCH_ADDR)
+		memcpy(pk.addr, f->public_addr, sizeof(pk.addr));
+	return bpf_map_lookup_elem(ports_fd, &pk, &be) ? 0 : be.mapping;
+}
+
+/*
+ * Flows of layout 2 (72-byte values) into the new tables, each with the
+ * mapping id of the entry it came through: dropped, a tracked mapping's
+ * replies (`all`, several public ports on one backend port) would have no
+ * translation until the client sends again. Runs once crbpf_ports holds
+ * the converted mappings. A flow that does not fit is lost, and said.
+ */
+int layout_flows_convert(struct bpf_object *obj, struct layout_conv *c)
+{
+	struct crbpf_flow_key *keys;
+	struct crbpf_flow v;
+	int i, j, n, ports_fd, lost;
+	char *vals;
+
+	ports_fd = pin_map_open("crbpf_ports");
+	if (ports_fd < 0)
+		return ports_fd;
+	for (i = 0; i < c->n; i++) {
+		struct layout_old *o = &c->m[i];
+		struct bpf_map *map = bpf_object__find_map_by_name(obj, o->name);
+
+		if (!o->widen || !map)
+			continue;
+		n = map_dump(o->fd, sizeof(*keys), OLD_FLOW_SIZE, (void **)&keys,
+			     (void **)&vals);
+		if (n < 0) {
+			close(ports_fd);
+			err("failed to read %s: %s", o->name, strerror(-n));
+			return n;
+		}
+		for (lost = 0, j = 0; j < n; j++) {
+			memset(&v, 0, sizeof(v));
+			memcpy(&v, vals + (size_t)j * OLD_FLOW_SIZE, OLD_FLOW_SIZE);
+			v.mapping = flow_mapping(ports_fd, &keys[j], &v);
+			if (bpf_map_update_elem(bpf_map__fd(map), &keys[j], &v,
+						BPF_NOEXIST) &&
+			    errno != EEXIST)
+				lost++;
+		}
+		if (lost)
+			warn("%s: %d of %d flows could not be converted", o->name,
+			     lost, n);
+		free(keys);
+		free(vals);
+	}
+	close(ports_fd);
 	return 0;
 }
 

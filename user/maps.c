@@ -340,7 +340,6 @@ static int ifindex_move(const char *map, __u32 from, __u32 to, size_t vsz)
 
 int ports_move_public(__u32 from, __u32 to)
 {
-	size_t pcpu = sizeof(struct crbpf_mstats) * libbpf_num_possible_cpus();
 	struct edge_maps m = EDGE_MAPS_NONE;
 	struct crbpf_flow_key *fk = NULL;
 	struct crbpf_flow *fv = NULL;
@@ -351,10 +350,9 @@ int ports_move_public(__u32 from, __u32 to)
 	ret = edge_maps_open(&m);
 	if (ret)
 		return ret;
-	/* Counters and exceptions first: a mapping is whole once it is in. */
-	ret = port_keys_move(m.mstats, pcpu, from, to);
-	if (!ret)
-		ret = port_keys_move(m.except, sizeof(__u32), from, to);
+	/* Exceptions first: a mapping is whole once it is in. Its counters
+	 * are indexed by the mapping id, which moves with the entries. */
+	ret = port_keys_move(m.except, sizeof(__u32), from, to);
 	if (!ret)
 		ret = port_keys_move(m.ports, sizeof(struct crbpf_backend), from, to);
 	if (ret)
@@ -481,7 +479,7 @@ static const struct {
 } op_maps[] = {
 	[MODEL_PORTS] = { "crbpf_ports", sizeof(struct crbpf_port_key),
 			  sizeof(struct crbpf_backend) },
-	[MODEL_MSTATS] = { "crbpf_mstats", sizeof(struct crbpf_port_key),
+	[MODEL_MSTATS] = { "crbpf_mstats", sizeof(__u32),
 			   sizeof(struct crbpf_mstats) },
 	[MODEL_EXCEPT] = { "crbpf_except", sizeof(struct crbpf_port_key), 1 },
 	[MODEL_REV] = { "crbpf_rev", sizeof(struct crbpf_rev_key),
@@ -509,7 +507,7 @@ static int op_fd(const struct edge_maps *m, int map)
 /*
  * Writes what the model computed, in order, each change journaled in u
  * first. One put replaces an entry atomically. Counters are written as
- * zero; a counter that cannot be deleted is left to expire with its key.
+ * zero (a mapping id's slot, before the entries that take the id).
  * best_effort: go on past a failed write (cleanup after a device is gone);
  * the first error is returned either way.
  */

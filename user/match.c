@@ -75,25 +75,40 @@ int addr_on_dev(int ifindex, const struct addr *a)
 /*
  * Upgrade from a crbpf whose maps predate public addresses in the keys
  * (crbpf_ports and crbpf_mstats keyed by 8 bytes, 24-byte crbpf_rev values,
- * crbpf_local holding a bare ifindex): the new programs cannot share those
- * maps. Their pins are set aside before the load, the mappings and local
- * addresses are rewritten into the new maps after it (per-mapping counters
- * start again), and on failure the old pins come back.
+ * crbpf_local holding a bare ifindex) or mapping ids (24-byte crbpf_ports
+ * values, crbpf_mstats a hash by port key): the new programs cannot share
+ * those maps. Their pins are set aside before the load, the mappings and
+ * local addresses are rewritten into the new maps after it (each range gets
+ * a mapping id; per-mapping counters start again), and on failure the old
+ * pins come back.
  */
 static const struct {
 	const char *name;
 	__u32 ksz, vsz;
 } layouts[MAPS_UPGRADE_N] = {
 	{ "crbpf_ports", sizeof(struct crbpf_port_key), sizeof(struct crbpf_backend) },
-	{ "crbpf_mstats", sizeof(struct crbpf_port_key), sizeof(struct crbpf_mstats) },
+	{ "crbpf_mstats", sizeof(__u32), sizeof(struct crbpf_mstats) },
 	{ "crbpf_rev", sizeof(struct crbpf_rev_key), sizeof(struct crbpf_rev) },
 	{ "crbpf_local", sizeof(struct crbpf_addr_key), sizeof(struct crbpf_local) },
 };
+
+/* n old 24-byte backends at old as crbpf_backend, without an id yet. */
+static struct crbpf_backend *backends_from_old(const void *old, int n)
+{
+	struct crbpf_backend *v = calloc(n + 1, sizeof(*v));
+	int j;
+
+	for (j = 0; v && j < n; j++)
+		memcpy(&v[j], (const char *)old + j * OLD_BACKEND_SIZE,
+		       OLD_BACKEND_SIZE);
+	return v;
+}
 
 int maps_upgrade_prepare(struct maps_upgrade *m)
 {
 	struct old_port_key *ok = NULL;
 	char path[PATH_MAX];
+	void *ov = NULL;
 	int i, fd, n;
 
 	memset(m, 0, sizeof(*m));
@@ -113,23 +128,32 @@ int maps_upgrade_prepare(struct maps_upgrade *m)
 			close(fd);
 			continue;
 		}
-		if (i == 0 && info.key_size == sizeof(*ok) &&
-		    info.value_size == sizeof(struct crbpf_backend)) {
-			n = map_dump(fd, sizeof(*ok), sizeof(struct crbpf_backend),
-				     (void **)&ok, (void **)&m->port_vals);
+		if (i == 0 && (info.key_size == sizeof(*ok) ||
+			       info.key_size == sizeof(struct crbpf_port_key)) &&
+		    info.value_size == OLD_BACKEND_SIZE) {
+			n = map_dump(fd, info.key_size, OLD_BACKEND_SIZE,
+				     (void **)&ok, &ov);
 			if (n < 0) {
 				close(fd);
 				return n;
 			}
-			m->port_keys = calloc(n + 1, sizeof(*m->port_keys));
-			if (!m->port_keys) {
-				free(ok);
+			m->port_vals = backends_from_old(ov, n);
+			if (info.key_size == sizeof(struct crbpf_port_key)) {
+				m->port_keys = (struct crbpf_port_key *)ok;
+				ok = NULL;
+			} else {
+				m->port_keys = calloc(n + 1, sizeof(*m->port_keys));
+				if (m->port_keys)
+					port_keys_from_old(ok, n, m->port_keys);
+			}
+			free(ok);
+			free(ov);
+			ov = NULL;
+			if (!m->port_keys || !m->port_vals) {
 				close(fd);
 				return -ENOMEM;
 			}
-			port_keys_from_old(ok, n, m->port_keys);
 			m->nports = n;
-			free(ok);
 		}
 		if (i == 3 && info.key_size == sizeof(struct crbpf_addr_key) &&
 		    info.value_size == sizeof(__u32)) {
@@ -139,12 +163,29 @@ int maps_upgrade_prepare(struct maps_upgrade *m)
 		}
 		if (!m->warned)
 			warn("maps pinned by an older crbpf: converting them");
+		if (i == 1)
+			warn("per-mapping counters (crbpf stats) start again from 0");
 		m->warned = true;
 		m->fd[i] = fd;
 		if (pin_unlink(path))
 			return -EIO;
 	}
 	return 0;
+}
+
+/* Datagram entries of fragments held a public port where the mapping id
+ * is now: gone, their fragments follow the address pairs (30 s at most). */
+static void frags_clear(void)
+{
+	struct crbpf_frag_key k;
+	int fd = pin_map_open_quiet("crbpf_frags");
+
+	if (fd < 0)
+		return;
+	while (!bpf_map_get_next_key(fd, NULL, &k) &&
+	       !bpf_map_delete_elem(fd, &k))
+		;
+	close(fd);
 }
 
 /* After the load: the old mappings and addresses into the new maps. */
@@ -168,8 +209,10 @@ int maps_upgrade_finish(struct maps_upgrade *m, struct undo *u)
 		}
 		close(fd);
 	}
-	if (!ret && m->nports)
+	if (!ret && m->nports) {
 		ret = ports_restore(m->port_keys, m->port_vals, m->nports, u);
+		frags_clear();
+	}
 	if (ret)
 		err("failed to convert the old maps: %s", strerror(-ret));
 	return ret;

@@ -51,6 +51,7 @@ bool same_scope(const struct crbpf_port_key *a,
 struct rev_src {
 	struct crbpf_rev_key rk;
 	struct crbpf_port_key pk;
+	__u32 mapping;
 };
 
 static int rev_src_cmp(const void *a, const void *b)
@@ -84,6 +85,7 @@ int rev_index_build(struct rev_index *ix, const struct model_port *ports, int n)
 			continue;
 		}
 		rev_key_of(&ix->src[ix->ns].rk, &ports[i].k, &ports[i].v);
+		ix->src[ix->ns].mapping = ports[i].v.mapping;
 		ix->src[ix->ns++].pk = ports[i].k;
 	}
 	qsort(ix->src, ix->ns, sizeof(*ix->src), rev_src_cmp);
@@ -152,6 +154,7 @@ int rev_rule_of(const struct rev_index *ix, const struct crbpf_rev_key *rk,
 	rev->public_port = hit->pk.port;
 	rev->refs = refs > 0xffff ? 0xffff : refs;
 	rev->public_ifindex = hit->pk.ifindex;
+	rev->mapping = hit->mapping;
 	return 1;
 }
 
@@ -298,6 +301,50 @@ void port_keys_from_old(const void *old, int n, struct crbpf_port_key *out)
 		out[j].proto = ok[j].proto;
 		out[j].port = ok[j].port;
 	}
+}
+
+/* Mapping ids (crbpf_backend.mapping, the crbpf_mstats slot): which ones
+ * the entries of m use. */
+static void ids_used(const struct model *m, __u8 *used)
+{
+	int i;
+
+	memset(used, 0, CRBPF_MAX_MAPPINGS);
+	used[0] = 1; /* 0: not counted */
+	for (i = 0; i < m->np; i++)
+		if (m->ports[i].v.mapping < CRBPF_MAX_MAPPINGS)
+			used[m->ports[i].v.mapping] = 1;
+}
+
+static int id_take(__u8 *used)
+{
+	int id;
+
+	for (id = 1; id < CRBPF_MAX_MAPPINGS; id++)
+		if (!used[id]) {
+			used[id] = 1;
+			return id;
+		}
+	return -ENOSPC;
+}
+
+/* The lowest id no entry of m uses: an id is free once its last entry is
+ * gone. -ENOSPC when all CRBPF_MAX_MAPPINGS - 1 are taken. */
+int mapping_id_alloc(const struct model *m)
+{
+	__u8 used[CRBPF_MAX_MAPPINGS];
+
+	ids_used(m, used);
+	return id_take(used);
+}
+
+/* The same backend as the user gave it (the device that reaches it is the
+ * routing table's business), whatever the counters' slot. */
+static bool same_backend(const struct crbpf_backend *a,
+			 const struct crbpf_backend *b)
+{
+	return !memcmp(a->addr, b->addr, sizeof(a->addr)) && a->port == b->port &&
+	       (a->flags & CRBPF_BE_ALL) == (b->flags & CRBPF_BE_ALL);
 }
 
 /*
@@ -522,6 +569,56 @@ static int key_op(struct model_ops *o, int map, bool del,
 	return 0;
 }
 
+/* Fresh counters in the slot of id, written before any entry refers to it:
+ * the slot may hold what an earlier mapping of that id counted. */
+static int mstats_zero_op(struct model_ops *o, __u32 id)
+{
+	struct model_op *op = op_add(o, MODEL_MSTATS, false);
+
+	if (!op)
+		return -ENOMEM;
+	op->k.id = id;
+	return 0;
+}
+
+/* The id the entries of a port add get: the one they have when every
+ * entry exists already with the same backend and one id (an apply that
+ * runs again keeps the counters), else a fresh one, its slot zeroed. */
+static int port_add_id(const struct model *m, const struct port_spec *s,
+		       __u32 pub_ifindex, __u32 oif, bool l2,
+		       struct model_ops *o, __u32 *id)
+{
+	const struct model_port *old;
+	__u32 keep = 0;
+	int ret;
+	__u16 p;
+
+	for (p = s->first;; p++) {
+		struct crbpf_port_key key;
+		struct crbpf_backend nb;
+
+		port_entry_of(s, pub_ifindex, oif, l2, p, &key, &nb);
+		old = model_port_find(m, &key);
+		if (!old || !old->v.mapping || !same_backend(&old->v, &nb) ||
+		    (keep && old->v.mapping != keep)) {
+			keep = 0;
+			break;
+		}
+		keep = old->v.mapping;
+		if (p == s->last)
+			break;
+	}
+	if (keep) {
+		*id = keep;
+		return 0;
+	}
+	ret = mapping_id_alloc(m);
+	if (ret < 0)
+		return ret;
+	*id = ret;
+	return mstats_zero_op(o, *id);
+}
+
 /* Replaces the except entries of the `all` entry scope with x (NULL: none). */
 static int except_ops(const struct model *m, const struct crbpf_port_key *scope,
 		      const struct except_list *x, struct model_ops *o)
@@ -662,17 +759,18 @@ int model_port_add(struct model *m, const struct port_spec *s, __u32 pub_ifindex
 		   __u32 oif, bool l2, const struct except_list *x,
 		   primary_addr_fn primary, struct model_ops *o)
 {
-	int from = o->n, ret = 0;
+	int from = o->n, ret;
+	__u32 id;
 	__u16 p;
 
+	ret = port_add_id(m, s, pub_ifindex, oif, l2, o, &id);
 	for (p = s->first; !ret; p++) {
 		struct crbpf_port_key key;
 		struct crbpf_backend nb;
 
 		port_entry_of(s, pub_ifindex, oif, l2, p, &key, &nb);
+		nb.mapping = id;
 		ret = port_put(o, &key, &nb);
-		if (!ret && !model_port_find(m, &key))
-			ret = key_op(o, MODEL_MSTATS, false, &key);
 		if (!ret && s->all)
 			ret = except_ops(m, &key, x, o);
 		if (p == s->last)
@@ -690,8 +788,10 @@ int model_port_add(struct model *m, const struct port_spec *s, __u32 pub_ifindex
 	return follow(m, o, from, primary, NULL, true);
 }
 
-/* port del of the entries of keys (those present): the entry, its
- * counters and its except set; then reverse rules and local flags. */
+/* port del of the entries of keys (those present): the entry and its
+ * except set; then reverse rules and local flags. The mapping id is free
+ * once no entry has it (an array slot cannot be deleted: the next mapping
+ * to take the id zeroes it). */
 int model_port_del(struct model *m, const struct crbpf_port_key *keys, int n,
 		   primary_addr_fn primary, struct model_ops *o)
 {
@@ -703,8 +803,6 @@ int model_port_del(struct model *m, const struct crbpf_port_key *keys, int n,
 		if (!e)
 			continue;
 		ret = key_op(o, MODEL_PORTS, true, &keys[i]);
-		if (!ret)
-			ret = key_op(o, MODEL_MSTATS, true, &keys[i]);
 		if (!ret && (e->v.flags & CRBPF_BE_ALL))
 			ret = except_ops(m, &keys[i], NULL, o);
 	}
@@ -729,21 +827,88 @@ int model_purge(struct model *m, int pub_ifindex, bool (*exists)(int ifindex),
 	return ret;
 }
 
-/* Mappings read from an older layout: those not in m yet, with fresh
- * counters and their reverse rules. */
+/* Entries of one mapping of an older layout sort next to each other:
+ * scope, backend, then the port. */
+static const struct crbpf_port_key *rk_keys;
+static const struct crbpf_backend *rk_vals;
+
+static int restore_cmp(const void *a, const void *b)
+{
+	const struct crbpf_port_key *x = &rk_keys[*(const int *)a],
+				    *y = &rk_keys[*(const int *)b];
+	const struct crbpf_backend *u = &rk_vals[*(const int *)a],
+				   *v = &rk_vals[*(const int *)b];
+	int c;
+
+	if (x->ifindex != y->ifindex)
+		return x->ifindex < y->ifindex ? -1 : 1;
+	if (x->family != y->family || x->proto != y->proto)
+		return x->family != y->family ? x->family - y->family :
+						 x->proto - y->proto;
+	c = memcmp(x->addr, y->addr, sizeof(x->addr)) ?:
+	    memcmp(u->addr, v->addr, sizeof(u->addr));
+	if (c)
+		return c;
+	if (u->flags != v->flags || u->ifindex != v->ifindex)
+		return u->flags != v->flags ? u->flags - v->flags :
+					      (u->ifindex < v->ifindex ? -1 : 1);
+	return ntohs(x->port) - ntohs(y->port);
+}
+
+/* Entry b continues the range of entry a: the same public scope and
+ * backend, the next port, the same offset to the backend port. */
+static bool restore_extends(const struct crbpf_port_key *ka,
+			    const struct crbpf_backend *va,
+			    const struct crbpf_port_key *kb,
+			    const struct crbpf_backend *vb)
+{
+	return !(va->flags & CRBPF_BE_ALL) && same_scope(ka, kb) &&
+	       !memcmp(va->addr, vb->addr, sizeof(va->addr)) &&
+	       va->flags == vb->flags && va->ifindex == vb->ifindex &&
+	       ntohs(kb->port) == ntohs(ka->port) + 1 &&
+	       (__u16)(ntohs(vb->port) - ntohs(kb->port)) ==
+		       (__u16)(ntohs(va->port) - ntohs(ka->port));
+}
+
+/* Mappings read from an older layout, without ids: those not in m yet,
+ * one id per range (consecutive ports of one scope and backend with one
+ * offset, as `port add` made them), fresh counters and their reverse
+ * rules. */
 int model_restore(struct model *m, const struct crbpf_port_key *keys,
 		  const struct crbpf_backend *vals, int n,
 		  primary_addr_fn primary, struct model_ops *o)
 {
-	int i, from = o->n, ret = 0;
+	__u8 used[CRBPF_MAX_MAPPINGS];
+	int i, k, id = 0, prev = -1, from = o->n, ret = 0;
+	int *ord = calloc(n + 1, sizeof(*ord));
 
-	for (i = 0; i < n && !ret; i++) {
+	if (!ord)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		ord[i] = i;
+	rk_keys = keys;
+	rk_vals = vals;
+	qsort(ord, n, sizeof(*ord), restore_cmp);
+	ids_used(m, used);
+	for (k = 0; k < n && !ret; k++) {
+		struct crbpf_backend v;
+
+		i = ord[k];
 		if (model_port_find(m, &keys[i]))
 			continue;
-		ret = port_put(o, &keys[i], &vals[i]);
+		if (prev < 0 || !restore_extends(&keys[prev], &vals[prev],
+						 &keys[i], &vals[i])) {
+			id = id_take(used);
+			ret = id < 0 ? id : mstats_zero_op(o, id);
+		}
+		prev = i;
+		v = vals[i];
+		v.mapping = id;
+		v.nh = 0;
 		if (!ret)
-			ret = key_op(o, MODEL_MSTATS, false, &keys[i]);
+			ret = port_put(o, &keys[i], &v);
 	}
+	free(ord);
 	return ret ?: follow(m, o, from, primary, NULL, false);
 }
 

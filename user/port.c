@@ -555,6 +555,11 @@ int port_add(struct port_args *a)
 	primary_memo_reset();
 	ret = model_port_add(&mod, &spec, pub_ifindex, oif, type == ARPHRD_ETHER,
 			     &a->except, primary_memo, &ops);
+	if (ret == -ENOSPC) {
+		err("failed to map %s %u-%u: all %d mapping ids are in use (port del some first)",
+		    proto_str(proto), first, last, CRBPF_MAX_MAPPINGS - 1);
+		goto out;
+	}
 	if (ret) {
 		err("failed to map %s %u-%u: %s", proto_str(proto), first, last,
 		    strerror(-ret));

@@ -46,77 +46,142 @@ static int read_counters(__u64 *sum)
 	return ret;
 }
 
+/* One mapping: a `port add` or config line, its entries sharing one id. */
 struct mstat_row {
-	struct crbpf_port_key k;
+	struct crbpf_port_key k; /* of its lowest port */
+	struct crbpf_backend be; /* of its lowest port */
+	__u16 first, last; /* public ports; 0: `all` */
 	struct crbpf_mstats t;
 };
 
-/* The per-mapping counters summed over CPUs, sorted; *out is the caller's
- * to free. Returns the number of rows or -errno. */
+static int row_cmp(const void *a, const void *b)
+{
+	return port_key_cmp(&((const struct mstat_row *)a)->k,
+			    &((const struct mstat_row *)b)->k);
+}
+
+/* The counters of mapping id summed over CPUs (v: scratch of ncpu). */
+static void mstats_sum(int fd, __u32 id, struct crbpf_mstats *v, int ncpu,
+		       struct crbpf_mstats *t)
+{
+	int c;
+
+	memset(t, 0, sizeof(*t));
+	if (bpf_map_lookup_elem(fd, &id, v))
+		return;
+	for (c = 0; c < ncpu; c++) {
+		t->in_packets += v[c].in_packets;
+		t->in_bytes += v[c].in_bytes;
+		t->out_packets += v[c].out_packets;
+		t->out_bytes += v[c].out_bytes;
+		t->new_flows += v[c].new_flows;
+	}
+}
+
+/* The mappings (crbpf_ports entries by mapping id) with their counters
+ * summed over CPUs, sorted; *out is the caller's to free. Returns the
+ * number of rows or -errno. */
 static int mapping_rows(int only, struct mstat_row **out)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct crbpf_port_key key, *prev = NULL;
+	struct crbpf_port_key *pk = NULL;
+	struct crbpf_backend *pv = NULL;
 	struct mstat_row *rows = NULL, *r;
-	struct crbpf_mstats *v;
-	int fd, c, n = 0, cap = 0;
+	struct crbpf_mstats *v = NULL;
+	int *row_of = NULL;
+	int fd, pfd, i, np, n = 0;
 
 	*out = NULL;
 	fd = pin_map_open("crbpf_mstats");
 	if (fd < 0)
 		return fd;
-	v = calloc(ncpu, sizeof(*v));
-	if (!v) {
+	pfd = pin_map_open("crbpf_ports");
+	if (pfd < 0) {
 		close(fd);
-		return -ENOMEM;
+		return pfd;
 	}
-	while (!bpf_map_get_next_key(fd, prev, &key)) {
-		prev = &key;
-		if (only && (int)key.ifindex != only)
-			continue;
-		if (bpf_map_lookup_elem(fd, &key, v))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			r = realloc(rows, cap * sizeof(*rows));
-			if (!r)
-				break;
-			rows = r;
-		}
-		r = &rows[n++];
-		memset(r, 0, sizeof(*r));
-		r->k = key;
-		for (c = 0; c < ncpu; c++) {
-			r->t.in_packets += v[c].in_packets;
-			r->t.in_bytes += v[c].in_bytes;
-			r->t.out_packets += v[c].out_packets;
-			r->t.out_bytes += v[c].out_bytes;
-			r->t.new_flows += v[c].new_flows;
-		}
+	np = map_dump(pfd, sizeof(*pk), sizeof(*pv), (void **)&pk, (void **)&pv);
+	close(pfd);
+	if (np < 0) {
+		close(fd);
+		return np;
 	}
-	free(v);
-	close(fd);
+	v = calloc(ncpu, sizeof(*v));
+	rows = calloc(np + 1, sizeof(*rows));
+	row_of = calloc(CRBPF_MAX_MAPPINGS, sizeof(*row_of));
+	if (!v || !rows || !row_of) {
+		n = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < np; i++) {
+		__u32 id = pv[i].mapping;
+		__u16 port = ntohs(pk[i].port);
+
+		if ((only && (int)pk[i].ifindex != only) || !id ||
+		    id >= CRBPF_MAX_MAPPINGS)
+			continue;
+		if (!row_of[id]) {
+			row_of[id] = ++n;
+			r = &rows[n - 1];
+			r->k = pk[i];
+			r->be = pv[i];
+			r->first = r->last = port;
+			mstats_sum(fd, id, v, ncpu, &r->t);
+			continue;
+		}
+		r = &rows[row_of[id] - 1];
+		if (port < r->first) {
+			r->first = port;
+			r->k = pk[i];
+			r->be = pv[i];
+		}
+		if (port > r->last)
+			r->last = port;
+	}
 	if (n)
-		qsort(rows, n, sizeof(*rows), port_key_cmp);
+		qsort(rows, n, sizeof(*rows), row_cmp);
+out:
+	close(fd);
+	free(pk);
+	free(pv);
+	free(v);
+	free(row_of);
+	if (n < 0) {
+		free(rows);
+		return n;
+	}
 	*out = rows;
 	return n;
 }
 
-/* A mapping's public side as text: address ("*" for any) and port ("all"). */
-static void mapping_names(const struct crbpf_port_key *k, char *pbuf,
-			  size_t plen, char *port, size_t portlen)
+/* A mapping's public side as text: address ("*" for any), its ports
+ * ("all", "8000", "52000-65535") and the backend ("10.9.0.2",
+ * "10.9.0.2:8080" where the port differs, "[fd00::2]"). */
+static void mapping_names(const struct mstat_row *r, char *pbuf, size_t plen,
+			  char *ports, size_t portlen, char *be, size_t belen)
 {
-	struct addr pub = { .family = k->family };
+	struct addr pub = { .family = r->k.family }, ba = { .family = r->k.family };
+	char abuf[INET6_ADDRSTRLEN];
+	__u16 bport = ntohs(r->be.port);
 
-	memcpy(pub.a, k->addr, sizeof(pub.a));
-	if (key_has_addr(k))
+	memcpy(pub.a, r->k.addr, sizeof(pub.a));
+	if (key_has_addr(&r->k))
 		addr_str(&pub, pbuf, plen);
 	else
 		snprintf(pbuf, plen, "*");
-	if (k->port == CRBPF_PORT_ALL)
-		snprintf(port, portlen, "all");
+	if (r->k.port == CRBPF_PORT_ALL)
+		snprintf(ports, portlen, "all");
+	else if (r->first == r->last)
+		snprintf(ports, portlen, "%u", r->first);
 	else
-		snprintf(port, portlen, "%u", ntohs(k->port));
+		snprintf(ports, portlen, "%u-%u", r->first, r->last);
+	memcpy(ba.a, r->be.addr, sizeof(ba.a));
+	addr_str(&ba, abuf, sizeof(abuf));
+	if (r->k.port == CRBPF_PORT_ALL || bport == r->first)
+		snprintf(be, belen, r->k.family == CRBPF_V6 ? "[%s]" : "%s", abuf);
+	else
+		snprintf(be, belen, r->k.family == CRBPF_V6 ? "[%s]:%u" : "%s:%u",
+			 abuf, bport);
 }
 
 static int print_mappings(int only, bool json)
@@ -131,9 +196,10 @@ static int print_mappings(int only, bool json)
 	for (i = 0; i < n; i++) {
 		const struct crbpf_port_key *k = &rows[i].k;
 		const struct crbpf_mstats *t = &rows[i].t;
-		char pbuf[INET6_ADDRSTRLEN], port[8];
+		char pbuf[INET6_ADDRSTRLEN], ports[16], be[INET6_ADDRSTRLEN + 10];
 
-		mapping_names(k, pbuf, sizeof(pbuf), port, sizeof(port));
+		mapping_names(&rows[i], pbuf, sizeof(pbuf), ports, sizeof(ports),
+			      be, sizeof(be));
 		ifname(k->ifindex, dname);
 		if (json) {
 			printf("%s{\"dev\":", i ? "," : "");
@@ -144,17 +210,19 @@ static int print_mappings(int only, bool json)
 			else
 				printf("null");
 			printf(",\"all\":%s", k->port == CRBPF_PORT_ALL ? "true" : "false");
-			printf(",\"proto\":\"%s\",\"port\":%u,\"family\":\"%s\",\"in_packets\":%llu,\"in_bytes\":%llu,\"out_packets\":%llu,\"out_bytes\":%llu,\"new_flows\":%llu}",
-			       proto_str(k->proto), ntohs(k->port),
-			       family_str(k->family), (unsigned long long)t->in_packets,
+			printf(",\"proto\":\"%s\",\"port\":%u,\"last_port\":%u,\"ports\":\"%s\",\"backend\":\"%s\",\"family\":\"%s\",\"in_packets\":%llu,\"in_bytes\":%llu,\"out_packets\":%llu,\"out_bytes\":%llu,\"new_flows\":%llu}",
+			       proto_str(k->proto), rows[i].first, rows[i].last,
+			       ports, be, family_str(k->family),
+			       (unsigned long long)t->in_packets,
 			       (unsigned long long)t->in_bytes,
 			       (unsigned long long)t->out_packets,
 			       (unsigned long long)t->out_bytes,
 			       (unsigned long long)t->new_flows);
 		} else {
-			printf("  %-12s %s %-5s %s %s  in %llu pkts %llu bytes  out %llu pkts %llu bytes  new flows %llu\n",
-			       dname, proto_str(k->proto), port,
-			       family_str(k->family), pbuf, (unsigned long long)t->in_packets,
+			printf("  %-12s %s %s -> %s  %s %s  in %llu pkts %llu bytes  out %llu pkts %llu bytes  new flows %llu\n",
+			       dname, proto_str(k->proto), ports, be,
+			       family_str(k->family), pbuf,
+			       (unsigned long long)t->in_packets,
 			       (unsigned long long)t->in_bytes,
 			       (unsigned long long)t->out_packets,
 			       (unsigned long long)t->out_bytes,
@@ -232,8 +300,9 @@ static void prom_head(FILE *f, const char *name, const char *help)
 /*
  * Every counter in the text exposition format (node_exporter's textfile
  * collector reads the same). Mappings are labelled by their public side
- * only (interface, family, protocol, port, the public address or "*"):
- * client addresses never become labels, so the series stay few.
+ * only (interface, family, protocol, port -- the mapping's range, "8000",
+ * "52000-65535" or "all" -- and the public address or "*"): one series per
+ * mapping, not per port, and client addresses never become labels.
  */
 static int print_prometheus(FILE *f, const __u64 *sum, int only, bool mappings)
 {
@@ -270,9 +339,11 @@ static int print_prometheus(FILE *f, const __u64 *sum, int only, bool mappings)
 			const __u64 val[3][2] = { { t->in_packets, t->out_packets },
 						  { t->in_bytes, t->out_bytes },
 						  { t->new_flows, 0 } };
-			char pbuf[INET6_ADDRSTRLEN], port[8];
+			char pbuf[INET6_ADDRSTRLEN], port[16];
+			char be[INET6_ADDRSTRLEN + 10];
 
-			mapping_names(k, pbuf, sizeof(pbuf), port, sizeof(port));
+			mapping_names(&rows[i], pbuf, sizeof(pbuf), port,
+				      sizeof(port), be, sizeof(be));
 			ifname(k->ifindex, dname);
 			for (d = 0; d < (m == 2 ? 1 : 2); d++) {
 				fprintf(f, "%s{", per_mapping[m].name);

@@ -241,6 +241,11 @@ struct port_spec {
 	__u16 first, last, bport;
 	struct addr be, paddr;
 };
+/* crbpf_ports values before mapping ids (layouts 1 and 2): the first 24
+ * bytes of struct crbpf_backend. */
+#define OLD_BACKEND_SIZE 24
+/* crbpf_flow before mapping ids (layout 2): the first 72 bytes. */
+#define OLD_FLOW_SIZE 72
 /* Keys of crbpf_ports before public addresses were part of them. */
 struct old_port_key {
 	__u32 ifindex;
@@ -297,13 +302,15 @@ struct model {
 	int np, nx, nr, nl;
 };
 /* What a command writes, in order: a put or delete per entry. mstats puts
- * are fresh (zero) counters; except puts have the value 1. */
+ * zero the slot of a mapping id before any entry takes it; except puts
+ * have the value 1. */
 enum model_map { MODEL_PORTS, MODEL_MSTATS, MODEL_EXCEPT, MODEL_REV, MODEL_LOCAL };
 struct model_op {
 	__u8 map; /* enum model_map */
 	bool del;
 	union {
-		struct crbpf_port_key port; /* ports, mstats, except */
+		struct crbpf_port_key port; /* ports, except */
+		__u32 id; /* mstats: the mapping id */
 		struct crbpf_rev_key rev;
 		struct crbpf_addr_key addr; /* local */
 	} k;
@@ -317,6 +324,7 @@ struct model_ops {
 	struct model_op *op;
 	int n, cap;
 };
+int mapping_id_alloc(const struct model *m);
 void model_sort(struct model *m);
 void model_free(struct model *m);
 void model_ops_free(struct model_ops *o);
@@ -425,14 +433,16 @@ void maps_upgrade_abort(struct maps_upgrade *m);
 void maps_upgrade_free(struct maps_upgrade *m);
 /* layout.c: the pinned state's layout number and the conversion of maps
  * pinned by an older crbpf. 2: mappings in BPF_F_NO_PREALLOC maps, flow
- * table sized by --flows. */
-#define CRBPF_LAYOUT 2
+ * table sized by --flows. 3: mapping ids (32-byte crbpf_backend, 80-byte
+ * flows, 32-byte reverse rules), crbpf_mstats an array indexed by them. */
+#define CRBPF_LAYOUT 3
 #define LAYOUT_MAX_MAPS 24
 struct layout_old {
 	char name[16];
 	int fd; /* the old map */
 	__u32 type, key_size, value_size, max_entries;
 	bool copy; /* same key and value layout: entries copied */
+	bool widen; /* flows of layout 2: converted (layout_flows_convert) */
 	bool unpinned;
 };
 struct layout_conv {
@@ -447,6 +457,7 @@ __u32 layout_pinned_entries(const char *name);
 __u32 layout_flows_size(__u32 asked);
 int layout_prepare(struct bpf_object *obj, struct layout_conv *c);
 int layout_finish(struct bpf_object *obj, struct layout_conv *c);
+int layout_flows_convert(struct bpf_object *obj, struct layout_conv *c);
 void layout_abort(struct layout_conv *c);
 void layout_free(struct layout_conv *c);
 __u64 layout_memlock(void (*cb)(const char *name, __u64 bytes, void *data),

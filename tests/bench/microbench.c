@@ -257,11 +257,11 @@ int main(int argc, char **argv)
 		struct crbpf_port_key pk = { .ifindex = pub_if, .family = CRBPF_V4,
 					     .proto = IPPROTO_UDP, .port = htons(7000) };
 		struct crbpf_backend be = { .port = htons(9000), .flags = CRBPF_BE_L2,
-					    .ifindex = nh_if };
+					    .ifindex = nh_if, .mapping = 1 };
 		struct crbpf_rev_key rk = { .port = htons(9000), .family = CRBPF_V4,
 					    .proto = IPPROTO_UDP };
 		struct crbpf_rev rv = { .public_port = htons(7000), .refs = 1,
-					.public_ifindex = pub_if };
+					.public_ifindex = pub_if, .mapping = 1 };
 		int ncpu = libbpf_num_possible_cpus();
 		struct crbpf_mstats *ms = calloc(ncpu > 0 ? ncpu : 1, sizeof(*ms));
 		__u32 v;
@@ -277,7 +277,8 @@ int main(int argc, char **argv)
 		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_txports), &v, &v, BPF_ANY) ||
 		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_ports), &pk, &be, BPF_ANY) ||
 		      !ms ||
-		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_mstats), &pk, ms, BPF_ANY) ||
+		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_mstats), &be.mapping, ms,
+					  BPF_ANY) ||
 		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_rev), &rk, &rv, BPF_ANY);
 		v = nh_if;
 		err = err || bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_txports), &v, &v, BPF_ANY);

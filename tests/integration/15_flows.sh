@@ -337,8 +337,8 @@ else
 	port=$(last_peer_port tcp8000)
 	if ! grep -q "older layout" "$TOPO_DIR/old.err"; then
 		t_result flows-old-layout-replaced FAIL "no warning about the old flow table: '$(head -n1 "$TOPO_DIR/old.err")'"
-	elif [ "$vsz" != "72 2048" ]; then
-		t_result flows-old-layout-replaced FAIL "crbpf_flows value size and entries '$vsz', want '72 2048' (size kept)"
+	elif [ "$vsz" != "80 2048" ]; then
+		t_result flows-old-layout-replaced FAIL "crbpf_flows value size and entries '$vsz', want '80 2048' (size kept)"
 	elif [[ "$out" != "hello $CLI4:"* ]] || [ -z "$(flow_get tcp "$port")" ]; then
 		t_result flows-old-layout-replaced FAIL "after the upgrade: hello '$out', flow '$(flow_get tcp "$port")'"
 	else

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # `crbpf stats --prometheus`: the text exposition parses (python3-prometheus-
 # client's parser, not crbpf's), every sample agrees with `stats --json` read
-# around it, no client address becomes a label; `--output FILE` replaces the
-# file whole and leaves no temporary behind; bad use changes nothing.
+# around it, no client address becomes a label; a range is one mapping (one
+# series, its ports in the port label, the text a row "udp 5299-5301 ->
+# BACKEND"); `--output FILE` replaces the file whole and leaves no
+# temporary behind; bad use changes nothing.
 source "$(dirname "$0")/../lib/common.sh"
 t_begin metrics
 need_crbpf
@@ -14,7 +16,7 @@ serve cr-home udp4 udp $TUN_HOME4 5300 || t_fail "home udp server did not start"
 must "crbpf attach eth0" vps_crbpf attach eth0 >/dev/null
 must "crbpf port add tcp 8000 10.0.0.2" vps_crbpf port add tcp 8000 $TUN_HOME4 >/dev/null
 must "crbpf port add tcp 8000 [fd00::2]" vps_crbpf port add tcp 8000 "[$TUN_HOME6]" >/dev/null
-must "crbpf port add udp 5300 10.0.0.2" vps_crbpf port add udp 5300 $TUN_HOME4 >/dev/null
+must "crbpf port add udp 5299-5301 10.0.0.2" vps_crbpf port add udp 5299-5301 $TUN_HOME4 >/dev/null
 must "crbpf home attach wgh" home_crbpf home attach wgh >/dev/null
 hello_case metrics-traffic-tcp "$CLI4:" peer cr-cli hello $VPS4 8000
 hello_case metrics-traffic-tcp6 "[$CLI6]:" peer cr-cli hello $VPS6 8000
@@ -42,6 +44,23 @@ if grep -qE '^crbpf_mapping_packets_total\{interface="eth0",family="ipv4",protoc
 	t_result metrics-traffic-counted PASS
 else
 	t_result metrics-traffic-counted FAIL "no translated packets in: $(grep -E 'port="8000".*direction|fwd_tc' "$d/stdout.prom" | head -n3 | tr '\n' ';')"
+fi
+
+# The UDP traffic to 5300 counts for the range 5299-5301: one series per
+# direction, none per port.
+range_in=$(grep -cE '^crbpf_mapping_packets_total\{interface="eth0",family="ipv4",protocol="udp",port="5299-5301",address="\*",direction="in"\} [1-9]' "$d/stdout.prom")
+per_port=$(grep -cE '^crbpf_mapping_[a-z_]*\{.*port="(5299|5300|5301)"' "$d/stdout.prom")
+series=$(grep -c '^crbpf_mapping_packets_total{.*port="5299-5301"' "$d/stdout.prom")
+if [ "$range_in" = 1 ] && [ "$per_port" = 0 ] && [ "$series" = 2 ]; then
+	t_result metrics-range-one-series PASS
+else
+	t_result metrics-range-one-series FAIL "range in-series with packets: $range_in, per-port series: $per_port, range packet series: $series (want 1, 0, 2)"
+fi
+row=$(vps_crbpf stats | grep -c "^  eth0 *udp 5299-5301 -> $TUN_HOME4  ipv4 \*  in [1-9]")
+if [ "$row" = 1 ]; then
+	t_result metrics-range-text-row PASS
+else
+	t_result metrics-range-text-row FAIL "crbpf stats: $(vps_crbpf stats | grep -A9 -i mapping | tr '\n' ';')"
 fi
 
 # --output: a file node_exporter's textfile collector reads.

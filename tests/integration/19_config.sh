@@ -401,6 +401,24 @@ else
 	t_result config-forms-roundtrip PASS
 fi
 
+# --- a Forward line is one mapping: grown, it is written whole ----------
+# 9000-9010 (two mappings until now: two port adds) grows to 9000-9012:
+# one row in crbpf stats, one counters id, not the old rows plus 9011-9012.
+sed "s/^Forward = tcp 9000-9010 /Forward = tcp 9000-9012 /" "$d/c.got" >"$d/c2.conf"
+if ! vps_crbpf apply "$d/c2.conf" >/dev/null 2>"$d/apply.err"; then
+	t_result config-grown-line-one-mapping FAIL "apply c2.conf: $(head -n1 "$d/apply.err")"
+else
+	rows=$(vps_crbpf stats --json | "$PY" -c '
+import json, sys
+print(" ".join(m["ports"] for m in json.load(sys.stdin)["mappings"]
+    if m["proto"] == "tcp" and m["port"] >= 9000))')
+	if [ "$rows" = "9000-9012" ]; then
+		t_result config-grown-line-one-mapping PASS
+	else
+		t_result config-grown-line-one-mapping FAIL "tcp mappings from 9000 in crbpf stats: '$rows', want '9000-9012'"
+	fi
+fi
+
 # --- an empty file takes everything down ---------------------------------
 : >"$d/empty.conf"
 if vps_crbpf apply "$d/empty.conf" >/dev/null 2>"$d/apply.err" &&

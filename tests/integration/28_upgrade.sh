@@ -13,6 +13,11 @@
 #                   `all` mapping gets the marker from the upgrade (before,
 #                   only at the next port add/del; until then a reply no
 #                   flow translated left untranslated)
+#   82b3345 (both)  layout 2, the last before mapping ids: 24-byte backends
+#                   and 72-byte flows. Each range becomes one mapping (one
+#                   id), the flows are converted with the id of their
+#                   mapping (not dropped), forwarding goes on, and the
+#                   per-mapping counters restart with a warning
 # Each old tree is built once (git archive, make build/crbpf) and cached
 # under build/old/. status and home detach over the old home record run
 # under valgrind. A layout newer than this build's is refused.
@@ -25,6 +30,7 @@ OLD_EDGE=8b19e22
 OLD_HOME=d412a7d
 OLD_MAIN=c8f9e41
 OLD_ALL=9d6ac53
+OLD_L2=82b3345
 
 # old_build COMMIT: path of that commit's crbpf, built if not cached.
 old_build() {
@@ -37,7 +43,7 @@ old_build() {
 	fi
 	echo "$dir/src/build/crbpf"
 }
-for c in $OLD_EDGE $OLD_HOME $OLD_MAIN $OLD_ALL; do
+for c in $OLD_EDGE $OLD_HOME $OLD_MAIN $OLD_ALL $OLD_L2; do
 	old_build "$c" >/dev/null
 	case $? in
 	0) ;;
@@ -140,6 +146,67 @@ round() {
 
 round r1 $OLD_EDGE $OLD_HOME old-home
 round r2 $OLD_MAIN $OLD_MAIN
+round r3 $OLD_L2 $OLD_L2
+
+# ---- layout 2 -> 3: mapping ids ----
+# flow_list: "proto client public backend" of every listed flow, sorted.
+flow_list() {
+	vps_crbpf flows --json | "$PY" -c '
+import json, sys
+print(" ".join(sorted("%s/%s:%s/%s:%s/%s:%s" % (f["proto"], f["client"], f["client_port"],
+    f["public"], f["public_port"], f["backend"], f["backend_port"])
+    for f in json.load(sys.stdin)["flows"])))'
+}
+# flow_ids: the mapping id (value bytes 72-75) of every entry of both flow
+# tables, space separated.
+flow_ids() {
+	local m
+	for m in crbpf_flows crbpf_unreplied; do
+		bpftool -j map dump pinned "$VPS_PIN/maps/$m" | "$PY" -c '
+import json, sys
+for e in json.load(sys.stdin):
+    v = [int(b, 16) for b in e["value"]]
+    print(v[72] | v[73] << 8 | v[74] << 16 | v[75] << 24)'
+	done | tr '\n' ' '
+}
+# stat_rows: "ports->backend:in_packets" of each `crbpf stats` mapping.
+stat_rows() {
+	vps_crbpf stats --json | "$PY" -c '
+import json, sys
+print(" ".join("%s/%s->%s:%d" % (m["proto"], m["ports"], m["backend"], m["in_packets"])
+    for m in json.load(sys.stdin)["mappings"]))'
+}
+old=$(old_build $OLD_L2) || t_fail "old builds vanished"
+CRBPF=$old must "ids: old attach eth0" vps_crbpf attach eth0 >/dev/null
+CRBPF=$old must "ids: old port add udp 9000" vps_crbpf port add udp 9000 $TUN_HOME4 >/dev/null
+CRBPF=$old must "ids: old port add tcp 9001" vps_crbpf port add tcp 9001 $TUN_HOME4 >/dev/null
+CRBPF=$old must "ids: old port add udp 61000-61010" vps_crbpf port add udp 61000-61010 $TUN_HOME4 >/dev/null
+CRBPF=$old must "ids: old home attach wgh" home_crbpf home attach wgh >/dev/null
+hello_case ids-old-udp "$CLI4:" peer cr-cli hello --proto udp --timeout 3 $VPS4 9000
+hello_case ids-old-tcp "$CLI4:" peer cr-cli hello --timeout 3 $VPS4 9001
+fbefore=$(flow_list)
+if vps_crbpf attach eth0 >"$TOPO_DIR/ids-attach.out" 2>&1; then
+	t_result ids-attach-over-layout2 PASS
+else
+	t_result ids-attach-over-layout2 FAIL "$(grep -v warning "$TOPO_DIR/ids-attach.out" | head -n2 | tr '\n' ' ')"
+fi
+check ids-counters-restart-warned 'grep -q "warning: per-mapping counters (crbpf stats) start again from 0" "$TOPO_DIR/ids-attach.out"' \
+	"attach said: $(tr '\n' ' ' <"$TOPO_DIR/ids-attach.out")"
+fafter=$(flow_list)
+check ids-flows-converted '[ -n "$fbefore" ] && [ "$fbefore" = "$fafter" ]' \
+	"flows before: '$fbefore'; after: '$fafter'"
+ids=$(flow_ids)
+check ids-flows-have-ids '[ -n "$ids" ] && ! grep -qw 0 <<<"$ids"' "flow mapping ids: '$ids'"
+rows=$(stat_rows)
+check ids-one-row-per-range '[ "$rows" = "tcp/9001->$TUN_HOME4:0 udp/9000->$TUN_HOME4:0 udp/61000-61010->$TUN_HOME4:0" ]' \
+	"stats mappings after the upgrade: '$rows'"
+hello_case ids-new-udp "$CLI4:" peer cr-cli hello --proto udp --timeout 3 $VPS4 9000
+hello_case ids-new-tcp "$CLI4:" peer cr-cli hello --timeout 3 $VPS4 9001
+rows=$(stat_rows)
+check ids-counted-after '[[ "$rows" == *"udp/9000->$TUN_HOME4:"[1-9]* ]] && [[ "$rows" == *"tcp/9001->$TUN_HOME4:"[1-9]* ]]' \
+	"stats mappings after traffic: '$rows'"
+must "ids: vps down" vps_crbpf down >/dev/null
+must "ids: home down" home_crbpf down >/dev/null
 
 # all_markers: "PROTO:REFS" of each crbpf_rev entry with port 0 (the marker).
 all_markers() {

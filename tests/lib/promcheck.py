@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 def mkey(m):
     return (m["dev"], m["family"], m["proto"],
-            "all" if m["all"] else str(m["port"]), m["addr"] or "*")
+            m["ports"], m["addr"] or "*")
 
 
 def main():

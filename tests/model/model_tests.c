@@ -485,7 +485,7 @@ static void test_ops_add_del(void)
 
 	EQ(add_op(&m, &o, PUB, 1000, 1002, "10.0.0.2", 2000, NULL, NULL), 0, "add");
 	EQ(count_ops(&o, 0, MODEL_PORTS, false), 3, "ports puts");
-	EQ(count_ops(&o, 0, MODEL_MSTATS, false), 3, "fresh counters");
+	EQ(count_ops(&o, 0, MODEL_MSTATS, false), 1, "fresh counters, one per range");
 	EQ(count_ops(&o, 0, MODEL_REV, false), 3, "rules");
 	EQ(count_ops(&o, 0, MODEL_EXCEPT, false), 0, "no except entries");
 	EQ(count_ops(&o, 0, MODEL_LOCAL, false), 0, "no local change");
@@ -503,16 +503,17 @@ static void test_ops_add_del(void)
 		EQ(r->v.rev.refs, 2, "ambiguous refs");
 	EQ(count_ops(&o, from, MODEL_MSTATS, false), 1, "counters of the new key");
 	from = o.n;
-	/* The same key again, another backend: replaced, counters kept. */
+	/* The same key again, another backend: replaced, a new mapping with
+	 * fresh counters. */
 	EQ(add_op(&m, &o, PUB, 3001, 3001, "10.0.0.2", 2005, NULL, NULL), 0, "replace");
-	EQ(count_ops(&o, from, MODEL_MSTATS, false), 0, "a replaced key keeps its counters");
+	EQ(count_ops(&o, from, MODEL_MSTATS, false), 1, "a replaced key's new counters");
 	r = rev_op(&o, "10.0.0.2", 2001);
 	if (check(r != NULL && !r->del, "old backend's rule rewritten"))
 		EQ(r->v.rev.refs, 1, "unambiguous after the replace");
 	from = o.n;
 	EQ(del_op(&m, &o, PUB, 1001, NULL), 0, "del");
 	EQ(count_ops(&o, from, MODEL_PORTS, true), 1, "ports delete");
-	EQ(count_ops(&o, from, MODEL_MSTATS, true), 1, "counters delete");
+	EQ(count_ops(&o, from, MODEL_MSTATS, true), 0, "no counters delete (an array)");
 	r = rev_op(&o, "10.0.0.2", 2001);
 	check(r != NULL && r->del, "last rule of 2001 deleted");
 	EQ(m.np, 3, "model entries after del");
@@ -632,6 +633,172 @@ static void test_ops_purge(void)
 	report("ops_purge");
 }
 
+/* The mapping id of the model's entry (dev, tcp, port), 0 when none. */
+static __u32 id_of(const struct model *m, __u16 port)
+{
+	struct crbpf_port_key k = { .ifindex = PUB, .family = CRBPF_V4,
+				    .proto = IPPROTO_TCP, .port = htons(port) };
+	const struct model_port *e = model_port_find(m, &k);
+
+	return e ? e->v.mapping : 0;
+}
+
+/* The index of the first MSTATS put of id in o from from, or -1. */
+static int zero_op_at(const struct model_ops *o, int from, __u32 id)
+{
+	int i;
+
+	for (i = from; i < o->n; i++)
+		if (o->op[i].map == MODEL_MSTATS && !o->op[i].del &&
+		    o->op[i].k.id == id)
+			return i;
+	return -1;
+}
+
+/* The index of the first ports put in o from from, or o->n. */
+static int first_port_put(const struct model_ops *o, int from)
+{
+	int i;
+
+	for (i = from; i < o->n; i++)
+		if (o->op[i].map == MODEL_PORTS && !o->op[i].del)
+			return i;
+	return o->n;
+}
+
+/* Mapping ids: one per port add (a range shares it), the lowest free one,
+ * kept when the same add runs again (apply), free once unreferenced, its
+ * counters zeroed before an entry takes it again; reverse rules carry it. */
+static void test_mapping_ids(void)
+{
+	struct model m = {};
+	struct model_ops o = {};
+	const struct model_op *r;
+	int from;
+
+	EQ(add_op(&m, &o, PUB, 1000, 1002, "10.0.0.2", 2000, NULL, NULL), 0, "add range");
+	EQ(id_of(&m, 1000), 1, "first id");
+	EQ(id_of(&m, 1002), 1, "a range shares its id");
+	check(zero_op_at(&o, 0, 1) >= 0 && zero_op_at(&o, 0, 1) < first_port_put(&o, 0),
+	      "slot 1 zeroed before the entries");
+	r = rev_op(&o, "10.0.0.2", 2001);
+	if (check(r != NULL, "rule of 2001"))
+		EQ(r->v.rev.mapping, 1, "reverse rule carries the id");
+	from = o.n;
+	EQ(add_op(&m, &o, PUB, 3000, 3000, "10.0.0.3", 80, NULL, NULL), 0, "add 2nd");
+	EQ(id_of(&m, 3000), 2, "second mapping, next id");
+	from = o.n;
+	/* apply again: same entries, same backend: id and counters kept */
+	EQ(add_op(&m, &o, PUB, 1000, 1002, "10.0.0.2", 2000, NULL, NULL), 0, "add again");
+	EQ(id_of(&m, 1001), 1, "re-run keeps the id");
+	EQ(count_ops(&o, from, MODEL_MSTATS, false), 0, "re-run keeps the counters");
+	from = o.n;
+	/* part of it again, same backend: still the range's id */
+	EQ(add_op(&m, &o, PUB, 1001, 1001, "10.0.0.2", 2001, NULL, NULL), 0, "add one port of it");
+	EQ(id_of(&m, 1001), 1, "a port of the range keeps the id");
+	EQ(count_ops(&o, from, MODEL_MSTATS, false), 0, "no counters reset");
+	from = o.n;
+	/* another backend: a new id (1 is still in use while it is chosen) */
+	EQ(add_op(&m, &o, PUB, 1000, 1002, "10.0.0.9", 2000, NULL, NULL), 0, "re-point");
+	EQ(id_of(&m, 1000), 3, "new backend, new id");
+	EQ(id_of(&m, 1002), 3, "whole range moved");
+	check(zero_op_at(&o, from, 3) >= 0, "slot 3 zeroed");
+	from = o.n;
+	/* 1 is unreferenced now: the lowest free id, zeroed before reuse */
+	EQ(add_op(&m, &o, PUB, 4000, 4000, "10.0.0.4", 4000, NULL, NULL), 0, "add 4th");
+	EQ(id_of(&m, 4000), 1, "freed id reused");
+	check(zero_op_at(&o, from, 1) >= 0 &&
+		      zero_op_at(&o, from, 1) < first_port_put(&o, from),
+	      "reused slot zeroed before its entry");
+	from = o.n;
+	EQ(del_op(&m, &o, PUB, 3000, NULL), 0, "del 2nd");
+	EQ(count_ops(&o, from, MODEL_MSTATS, false), 0, "del writes no counters");
+	EQ(mapping_id_alloc(&m), 2, "id of a deleted mapping free");
+	EQ(add_op(&m, &o, PUB, 5000, 5001, "10.0.0.5", 0, NULL, NULL), 0, "add 5th");
+	EQ(id_of(&m, 5001), 2, "deleted mapping's id reused");
+	model_ops_free(&o);
+	model_free(&m);
+	report("mapping_ids");
+}
+
+/* Every id taken: the add fails and nothing is written. */
+static void test_mapping_ids_full(void)
+{
+	struct model m = {};
+	struct model_ops o = {};
+	int i;
+
+	m.ports = calloc(CRBPF_MAX_MAPPINGS, sizeof(*m.ports));
+	for (i = 0; i < CRBPF_MAX_MAPPINGS - 1; i++) {
+		m.ports[i].k.ifindex = PUB2;
+		m.ports[i].k.family = CRBPF_V4;
+		m.ports[i].k.proto = IPPROTO_UDP;
+		m.ports[i].k.port = htons(i + 1);
+		m.ports[i].v.mapping = i + 1;
+	}
+	m.np = CRBPF_MAX_MAPPINGS - 1;
+	model_sort(&m);
+	EQ(mapping_id_alloc(&m), -ENOSPC, "no free id");
+	EQ(add_op(&m, &o, PUB, 80, 80, "10.0.0.2", 80, NULL, NULL), -ENOSPC, "add refused");
+	EQ(count_ops(&o, 0, MODEL_PORTS, false), 0, "nothing written");
+	model_ops_free(&o);
+	model_free(&m);
+	report("mapping_ids_full");
+}
+
+/* Entries of an older layout (no ids): one id per range as port add made
+ * it (same scope and backend, consecutive ports, one offset), `all`
+ * entries alone. */
+static void test_mapping_ids_restore(void)
+{
+	struct crbpf_port_key k[7] = {};
+	struct crbpf_backend v[7] = {};
+	static const struct {
+		__u16 port, bport;
+		const char *be;
+	} e[7] = {
+		{ 102, 202, "10.0.0.2" }, /* dumped out of order */
+		{ 100, 200, "10.0.0.2" },
+		{ 101, 201, "10.0.0.2" },
+		{ 103, 303, "10.0.0.2" }, /* another offset */
+		{ 104, 304, "10.0.0.2" },
+		{ 105, 305, "10.0.0.7" }, /* another backend */
+		{ CRBPF_PORT_ALL, 0, "10.0.0.8" },
+	};
+	struct model m = {};
+	struct model_ops o = {};
+	int i;
+
+	for (i = 0; i < 7; i++) {
+		k[i].ifindex = PUB;
+		k[i].family = CRBPF_V4;
+		k[i].proto = IPPROTO_TCP;
+		k[i].port = htons(e[i].port);
+		v[i].addr[0] = v4(e[i].be);
+		v[i].port = htons(e[i].bport);
+		v[i].ifindex = TUN;
+		v[i].flags = e[i].port ? 0 : CRBPF_BE_ALL;
+	}
+	EQ(model_restore(&m, k, v, 7, fake_primary, &o), 0, "restore");
+	EQ(m.np, 7, "entries");
+	EQ(count_ops(&o, 0, MODEL_MSTATS, false), 4, "four mappings, zeroed");
+	EQ(id_of(&m, 100), id_of(&m, 102), "100-102 one mapping");
+	EQ(id_of(&m, 101), id_of(&m, 100), "101 in it");
+	EQ(id_of(&m, 103), id_of(&m, 104), "103-104 one mapping");
+	check(id_of(&m, 103) != id_of(&m, 100), "another offset, another mapping");
+	check(id_of(&m, 105) != id_of(&m, 104), "another backend, another mapping");
+	check(id_of(&m, CRBPF_PORT_ALL) && id_of(&m, CRBPF_PORT_ALL) != id_of(&m, 105) &&
+		      id_of(&m, CRBPF_PORT_ALL) != id_of(&m, 100) &&
+		      id_of(&m, CRBPF_PORT_ALL) != id_of(&m, 103),
+	      "`all` alone");
+	for (i = 0; i < m.np; i++)
+		check(m.ports[i].v.mapping >= 1 && m.ports[i].v.mapping <= 4,
+		      "ids 1..4");
+	model_ops_free(&o);
+	model_free(&m);
+	report("mapping_ids_restore");
+}
+
 int main(void)
 {
 	test_ambiguous();
@@ -649,5 +816,8 @@ int main(void)
 	test_ops_all_except();
 	test_ops_addr();
 	test_ops_purge();
+	test_mapping_ids();
+	test_mapping_ids_full();
+	test_mapping_ids_restore();
 	return failed;
 }

@@ -91,14 +91,15 @@ static void mapping(int family, __u8 proto, __u16 port, const char *addr,
 		.flags = (dev == DEV_TUN ? 0 : CRBPF_BE_L2) |
 			 (port ? 0 : CRBPF_BE_ALL),
 	};
-	int ncpus = libbpf_num_possible_cpus();
-	void *zero = calloc(ncpus, sizeof(struct crbpf_mstats));
+	/* ids apart from main.c's table of mappings */
+	static __u32 next_id = 1000;
 
+	v.mapping = next_id++;
 	pkey(&k, family, proto, port, addr);
 	parse_addr(family, be, v.addr);
+	if (mstats_zero(v.mapping))
+		setup_err = -1;
 	put("crbpf_ports", &k, &v);
-	put("crbpf_mstats", &k, zero);
-	free(zero);
 }
 
 static void except(int family, __u8 proto, const char *addr, __u16 first,
@@ -224,7 +225,9 @@ static void all_setup(void)
 					    .proto = IPPROTO_TCP };
 		struct crbpf_rev rv = { .public_port = htons(7200), .refs = 1,
 					.public_ifindex = topo.ifindex[DEV_PUB],
-					.match = CRBPF_MATCH_ADDR };
+					.match = CRBPF_MATCH_ADDR,
+					.mapping = unit_mapping_of(4, IPPROTO_TCP,
+								   7200, VPS4_2) };
 
 		parse_addr(4, BE2_4, rk.addr);
 		parse_addr(4, VPS4_2, a);

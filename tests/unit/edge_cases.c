@@ -386,6 +386,25 @@ const struct tcase edge_cases[] = {
 	{ "tc_range_above", P_EDGE_TC, { PUB, TCP4(CLI4, 40054, VPS4, 8011) },
 	  PASS_TC(CRBPF_ST_PASS_NO_MAPPING) },
 
+	/* ---- one mapping id per range: every port counts in its slot ---- */
+	{ "tc_range_id_counts", P_EDGE_TC, { PUB, TCP4(CLI4, 40055, VPS4, 8005) },
+	  TC_ACT_REDIRECT, DNAT(BE3_4, 9005), M_KEEP, { ST(CRBPF_ST_FWD_TC, 1) },
+	  MST_IN(4, IPPROTO_TCP, 8000, 1, 1), .check_flow = true,
+	  .note = "port 8005 counts for the range 8000-8010 (read through 8000)" },
+	{ "xdp_range_id_counts", P_EDGE_XDP, { PUB, UDP4(CLI4, 40056, VPS4, 7102) },
+	  XDP_REDIRECT, DNAT(BE2_4, 7102), M_FWD_L2, { ST(CRBPF_ST_FWD_XDP, 1) },
+	  MST_IN(4, IPPROTO_UDP, 7100, 1, 1), .check_flow = true,
+	  .note = "port 7102 counts for the range 7100-7103 (read through 7100)" },
+	{ "rev_tc_range_id_flow", P_REV_TC, { NH, UDP4(BE2_4, 7101, CLI4, 40057) },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 7101), M_REV, { ST(CRBPF_ST_REV_TC, 1) },
+	  MST_OUT(4, IPPROTO_UDP, 7100, 1), .add_flow = true,
+	  .note = "a reply through a flow counts by the flow's mapping id" },
+	{ "rev_tc_range_id_static", P_REV_TC,
+	  { NH, UDP4(BE2_4, 7103, "198.51.100.22", 5556) },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 7103), M_REV,
+	  { ST(CRBPF_ST_REV_STATIC, 1) }, MST_OUT(4, IPPROTO_UDP, 7100, 1),
+	  .note = "a reply through the static rule counts by the rule's mapping id" },
+
 	/* ---- crbpf_edge_tc, L2 backends (--mode tc): FIB + MACs ---- */
 	{ "tc_v4_l2_hit", P_EDGE_TC, { PUB, TCP4(CLI4, 40060, VPS4, 2222) },
 	  TC_ACT_REDIRECT, DNAT(BE2_4, 22), M_FWD_L2, { ST(CRBPF_ST_FWD_TC, 1) },

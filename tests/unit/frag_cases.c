@@ -86,7 +86,7 @@ static void frag_entry(__u16 id, __u64 written_ns)
 	};
 	struct crbpf_frag v = {
 		.ifindex = topo.ifindex[DEV_TUN],
-		.port = htons(53),
+		.mapping = unit_mapping_of(4, IPPROTO_UDP, 53, NULL),
 		.written_ns = written_ns,
 	};
 

@@ -335,6 +335,7 @@ static const struct mapping mappings[] = {
 	{ 4, IPPROTO_TCP, 2222, 2222, BE2_4, 22, DEV_NH },
 	{ 4, IPPROTO_TCP, 2223, 2223, BE2_4, 22, DEV_NH }, /* 2 ports, 1 backend port */
 	{ 4, IPPROTO_UDP, 7000, 7000, BE2_4, 7000, DEV_NH },
+	{ 4, IPPROTO_UDP, 7100, 7103, BE2_4, 7100, DEV_NH }, /* L2 range */
 	{ 4, IPPROTO_TCP, 3333, 3333, BENN_4, 33, DEV_NH }, /* neighbour unresolved */
 	{ 6, IPPROTO_TCP, 2222, 2222, BE2_6, 22, DEV_NH },
 	{ 6, IPPROTO_UDP, 7000, 7000, BE2_6, 7000, DEV_NH },
@@ -355,16 +356,37 @@ static int fail_setup(const char *what, int err)
 	return err;
 }
 
-static int mstats_zero(const struct crbpf_port_key *key)
+/* Fresh counters in the crbpf_mstats slot of mapping id, as the tool
+ * writes them before an entry takes the id. */
+int mstats_zero(__u32 id)
 {
 	size_t sz = (size_t)ncpus * sizeof(struct crbpf_mstats);
 	void *zero = calloc(1, sz);
 	int err;
 
-	err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_mstats), key,
+	err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_mstats), &id,
 				  zero, BPF_ANY);
 	free(zero);
 	return err;
+}
+
+/* The mapping id of the crbpf_ports entry (pub0, family, proto, port,
+ * addr or any; port 0: the `all` entry), 0 when there is none. */
+__u32 unit_mapping_of(int family, __u8 proto, __u16 port, const char *addr)
+{
+	struct crbpf_port_key k = {
+		.ifindex = topo.ifindex[DEV_PUB],
+		.family = family == 6 ? CRBPF_V6 : CRBPF_V4,
+		.proto = proto,
+		.port = htons(port),
+	};
+	struct crbpf_backend be;
+
+	if (addr)
+		parse_addr(family, addr, k.addr);
+	if (bpf_map_lookup_elem(bpf_map__fd(edge->maps.crbpf_ports), &k, &be))
+		return 0;
+	return be.mapping;
 }
 
 static int edge_maps_setup(void)
@@ -410,10 +432,12 @@ static int edge_maps_setup(void)
 				.proto = m->proto,
 				.port = htons(p),
 			};
+			/* one id per mapping row, its range included */
 			struct crbpf_backend be = {
 				.port = htons(m->be_port + (p - m->port)),
 				.flags = m->dev == DEV_TUN ? 0 : CRBPF_BE_L2,
 				.ifindex = topo.ifindex[m->dev],
+				.mapping = i + 1,
 			};
 			struct crbpf_rev_key rk = {
 				.family = k.family,
@@ -423,6 +447,7 @@ static int edge_maps_setup(void)
 			struct crbpf_rev rv = {
 				.public_port = k.port,
 				.public_ifindex = pub,
+				.mapping = be.mapping,
 			};
 			size_t j;
 			int q;
@@ -432,7 +457,7 @@ static int edge_maps_setup(void)
 						  &k, &be, BPF_ANY);
 			if (err)
 				return fail_setup("crbpf_ports", err);
-			err = mstats_zero(&k);
+			err = mstats_zero(be.mapping);
 			if (err)
 				return fail_setup("crbpf_mstats", err);
 
@@ -478,21 +503,18 @@ static void stats_read(int fd, __u64 out[CRBPF_ST__MAX])
 	free(v);
 }
 
+/* The counters of the mapping m names: the slot its crbpf_ports entry's id
+ * indexes, as `crbpf stats` reads them. */
 static bool mstats_read(const struct mst_exp *m, struct crbpf_mstats *sum)
 {
-	struct crbpf_port_key k = {
-		.ifindex = topo.ifindex[DEV_PUB],
-		.family = m->family == 6 ? CRBPF_V6 : CRBPF_V4,
-		.proto = m->proto,
-		.port = m->all ? CRBPF_PORT_ALL : htons(m->port),
-	};
+	__u32 id = unit_mapping_of(m->family, m->proto, m->all ? 0 : m->port,
+				   m->addr);
 	struct crbpf_mstats *v = calloc(ncpus, sizeof(*v));
 	int c;
 
-	if (m->addr)
-		parse_addr(m->family, m->addr, k.addr);
 	memset(sum, 0, sizeof(*sum));
-	if (bpf_map_lookup_elem(bpf_map__fd(edge->maps.crbpf_mstats), &k, v)) {
+	if (!id ||
+	    bpf_map_lookup_elem(bpf_map__fd(edge->maps.crbpf_mstats), &id, v)) {
 		free(v);
 		return false;
 	}
@@ -652,6 +674,7 @@ bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
 	parse_addr(family, public_addr, v.public_addr);
 	v.public_port = htons(public_port);
 	v.public_ifindex = topo.ifindex[DEV_PUB];
+	v.mapping = unit_mapping_of(family, proto, public_port, NULL);
 	/* live: a flow that has just started */
 	v.created_ns = v.seen_ns = mono_ns();
 	return flow_store(&k, &v);
@@ -711,6 +734,16 @@ static void force_csum_eq_pseudo(struct tcase *c)
 	c->in.pay_word = (__u16)v;
 }
 
+/* The id of the entry a packet to (addr, port) hits, most specific first,
+ * as lookup_mapping() looks. */
+static __u32 mapping_hit(int family, __u8 proto, const char *addr, __u16 port)
+{
+	return unit_mapping_of(family, proto, port, addr) ?:
+	       unit_mapping_of(family, proto, port, NULL) ?:
+	       unit_mapping_of(family, proto, 0, addr) ?:
+	       unit_mapping_of(family, proto, 0, NULL);
+}
+
 static bool check_flow(const struct tcase *c)
 {
 	const struct pkt_spec *s = &c->in;
@@ -732,6 +765,10 @@ static bool check_flow(const struct tcase *c)
 	ok &= ASSERT_EQ(ntohs(v.public_port), s->dport, "flow public_port");
 	ok &= ASSERT_EQ(v.public_ifindex, topo.ifindex[s->dev],
 			"flow public_ifindex");
+	/* replies count for the mapping the flow came through */
+	ok &= ASSERT_EQ(v.mapping, mapping_hit(s->family, s->proto, s->dst,
+					       s->dport),
+			"flow mapping id");
 	return ok;
 }
 

@@ -210,6 +210,9 @@ int unit_flood(int prog, const struct pkt_spec *tmpl, int reply_prog,
 	       const struct pkt_spec *reply, __u16 sport0, int n, int verdict);
 /* Runs prog once on the frame of s; its return value, -1 if the run fails. */
 int unit_run(int prog, struct pkt_spec *s);
+/* Mapping ids: the slot of id zeroed; the id of a crbpf_ports entry of pub0. */
+int mstats_zero(__u32 id);
+__u32 unit_mapping_of(int family, __u8 proto, __u16 port, const char *addr);
 /* Inserts a live flow entry {backend, client} -> public (pub0), no reply
  * yet (crbpf_unreplied). */
 bool flow_insert(int family, __u8 proto, const char *backend, __u16 bport,
