@@ -573,7 +573,6 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	__u32 len = skb->len;
 	enum oversize big;
 	struct icmp_err ie;
-	struct frag_info fi;
 	struct pkt p;
 	__u32 mtu;
 	long rc = 0;
@@ -581,10 +580,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	int ret;
 
 	__builtin_memset(&ie, 0, sizeof(ie));
-	__builtin_memset(&fi, 0, sizeof(fi));
-	ret = parse_skb(skb, true, &p);
-	if (frag_candidate(ret, &p))
-		ret = frag_parse_skb(skb, true, &p, &fi);
+	ret = parse_skb(skb, true, true, &p);
 	later = ret == PKT_FRAG_LATER;
 	if (ret == PKT_OK) {
 		ret = lookup_mapping(p.family, p.proto, p.daddr, p.dport,
@@ -592,13 +588,13 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 		/* An `all` hit still leaves alone what the VPS owns. */
 		if (ret == PKT_OK && (be.flags & CRBPF_BE_ALL))
 			ret = all_check(skb, &p, &pk);
-		if (fi.frag)
-			frag_first_fwd(&p, &fi, ret, &pk, &be);
+		if (p.frag)
+			frag_first_fwd(&p, ret, &pk, &be);
 		/* Counted even after XDP, which only saw an `all` hit. */
 		if (ret == CRBPF_ST_PASS_EXCEPT || ret == CRBPF_ST_PASS_LOCAL_SOCK)
 			return tc_pass(ret);
 	} else if (later) {
-		ret = frag_later_fwd(&p, &fi, ifindex, &pk, &be);
+		ret = frag_later_fwd(&p, ifindex, &pk, &be);
 	} else if (ret == CRBPF_ST_PASS_PROTO) {
 		ret = parse_icmp_err(skb, &p, &q, &ie);
 		if (ret == PKT_OK)
@@ -718,7 +714,6 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	struct ethhdr eth;
 	__u64 now;
 	__u32 len = skb->len + (has_eth ? 0 : ETH_HLEN);
-	struct frag_info fi;
 	const __be32 *src;
 	struct pkt p;
 	bool later;
@@ -726,10 +721,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	int ret;
 
 	__builtin_memset(&ie, 0, sizeof(ie));
-	__builtin_memset(&fi, 0, sizeof(fi));
-	ret = parse_skb(skb, has_eth, &p);
-	if (frag_candidate(ret, &p))
-		ret = frag_parse_skb(skb, has_eth, &p, &fi);
+	ret = parse_skb(skb, has_eth, true, &p);
 	later = ret == PKT_FRAG_LATER;
 	if (ret == PKT_OK) {
 		reply_key(&fk, &p);
@@ -740,7 +732,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		fk.proto = p.proto;
 		/* counted for the mapping without --addr or `all` */
 		pub.match = 0;
-		ret = frag_later_rev(&p, &fi, pub.addr, &pub.port, &pub.ifindex);
+		ret = frag_later_rev(&p, pub.addr, &pub.port, &pub.ifindex);
 	} else if (ret == CRBPF_ST_PASS_PROTO) {
 		ret = parse_icmp_err(skb, &p, &fk, &ie);
 	}
@@ -759,9 +751,8 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 			ret = rev_no_xlate(skb, &p, skb->ingress_ifindex, &fib);
 		/* the rest of a dropped first fragment is dropped too:
 		 * passed, the stack would forward it untranslated */
-		if (fi.frag)
-			frag_first_rev(&p, &fi, ret, pub.addr, pub.port,
-				       pub.ifindex);
+		if (p.frag)
+			frag_first_rev(&p, ret, pub.addr, pub.port, pub.ifindex);
 		if (ret == CRBPF_ST_DROP_NO_XLATE)
 			return tc_drop(ret);
 		if (ret == CRBPF_ST_PASS_REV_MISS)

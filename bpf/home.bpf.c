@@ -188,7 +188,7 @@ int crbpf_home_tun(struct __sk_buff *skb)
 {
 	struct pkt p;
 
-	if (parse_skb(skb, false, &p) != PKT_OK) {
+	if (parse_skb(skb, false, false, &p) != PKT_OK) {
 		count(CRBPF_ST_HOME_PASS);
 		return TC_ACT_UNSPEC;
 	}
@@ -211,7 +211,7 @@ int crbpf_home_fwd(struct __sk_buff *skb)
 	struct pkt p;
 
 	if (skb->ingress_ifindex != tun_ifindex ||
-	    parse_skb(skb, true, &p) != PKT_OK)
+	    parse_skb(skb, true, false, &p) != PKT_OK)
 		return TC_ACT_UNSPEC;
 	hflow_learn(&p, tun_ifindex);
 	count(CRBPF_ST_HOME_LEARN);
@@ -228,7 +228,7 @@ int crbpf_home_srv(struct __sk_buff *skb)
 	struct pkt p;
 	int ret;
 
-	ret = parse_skb(skb, true, &p);
+	ret = parse_skb(skb, true, false, &p);
 	if (ret == PKT_OK) {
 		hflow_key(&k, &p, false);
 	} else if (ret != CRBPF_ST_PASS_PROTO || !icmp_quote_key(skb, &p, &k)) {
@@ -274,7 +274,7 @@ int crbpf_home_out(struct __sk_buff *skb)
 	struct pkt p;
 	int ret;
 
-	ret = parse_skb(skb, true, &p);
+	ret = parse_skb(skb, true, false, &p);
 	if (ret == PKT_OK && p.proto == IPPROTO_UDP)
 		hflow_key(&k, &p, false);
 	else if (ret == CRBPF_ST_PASS_PROTO && icmp_quote_key(skb, &p, &k))
