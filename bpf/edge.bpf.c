@@ -370,8 +370,9 @@ static __always_inline int parse_icmp_err(struct __sk_buff *skb,
 
 	/* The quoted L4 checksum is updated only when quoted (TCP's lies
 	 * beyond the 8 bytes every error carries) and not "none" (UDP 0). */
-	csum_rel = q.l4 + (q.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check) :
-						    offsetof(struct udphdr, check));
+	csum_rel = q.l4 + (q.proto == IPPROTO_TCP ?
+				   offsetof(struct tcphdr, check) :
+				   offsetof(struct udphdr, check));
 	if (icmp + csum_rel + sizeof(__sum16) <= end) {
 		if (bpf_skb_load_bytes(skb, icmp + csum_rel, &ie->l4csum,
 				       sizeof(ie->l4csum)))
@@ -686,7 +687,8 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		/* the rest of a dropped first fragment is dropped too:
 		 * passed, the stack would forward it untranslated */
 		if (p.frag)
-			frag_first_rev(&p, ret, pub.addr, pub.port, pub.ifindex);
+			frag_first_rev(&p, ret, pub.addr, pub.port,
+				       pub.ifindex);
 		if (ret == CRBPF_ST_DROP_NO_XLATE)
 			return tc_drop(ret);
 		if (ret == CRBPF_ST_PASS_REV_MISS)

@@ -337,7 +337,8 @@ static __always_inline int frag_later_fwd(const struct pkt *p, __u32 ifindex,
 		v = *cur;
 		count(CRBPF_ST_FRAG_FOLLOW);
 	} else {
-		ret = frag_early(p, CRBPF_FRAG_PAIR_FWD, p->saddr, p->daddr, &v);
+		ret = frag_early(p, CRBPF_FRAG_PAIR_FWD, p->saddr, p->daddr,
+				 &v);
 		if (ret != PKT_OK)
 			return ret;
 	}
@@ -408,7 +409,8 @@ static __always_inline int frag_later_rev(const struct pkt *p,
 		v = *cur;
 		count(CRBPF_ST_FRAG_FOLLOW);
 	} else {
-		ret = frag_early(p, CRBPF_FRAG_PAIR_REV, p->saddr, p->daddr, &v);
+		ret = frag_early(p, CRBPF_FRAG_PAIR_REV, p->saddr, p->daddr,
+				 &v);
 		if (ret != PKT_OK)
 			return ret;
 	}

@@ -223,7 +223,7 @@ struct pkt {
 	__be32 saddr[4];
 	__be32 daddr[4];
 	__be32 flowinfo; /* IPv6 traffic class + flow label, for the FIB */
-	__be32 frag_id; /* IPv4: the 16-bit id as found; IPv6: Fragment header id */
+	__be32 frag_id; /* IPv4: the 16-bit id as found; IPv6: the 32-bit one */
 	__u16 l3_off;
 	__u16 l4_off;
 	__u16 ip_len; /* IPv4 tot_len, IPv6 payload + 40: FIB MTU check */
@@ -389,7 +389,8 @@ static __always_inline int parse_ip(void *data, void *end, __u32 len,
 			p->proto = proto;
 			p->l4_off = c.off;
 			ret = parse_ipv6_frag(&c, p, &proto,
-					      c.off + bpf_ntohs(ip6h->payload_len));
+					      c.off +
+						      bpf_ntohs(ip6h->payload_len));
 			if (ret != PKT_OK)
 				return ret;
 		}
@@ -433,9 +434,10 @@ static __always_inline int parse_ip(void *data, void *end, __u32 len,
 	return PKT_OK;
 short_l4:
 	/* behind IPv6 extension headers it may lie beyond the pull */
-	return frags && p->family == CRBPF_V6 && p->l4_off > p->l3_off + sizeof(*ip6h) ?
-		       PKT_NEED_PULL :
-		       CRBPF_ST_PASS_MALFORMED;
+	if (frags && p->family == CRBPF_V6 &&
+	    p->l4_off > p->l3_off + sizeof(*ip6h))
+		return PKT_NEED_PULL;
+	return CRBPF_ST_PASS_MALFORMED;
 }
 
 /* parse_ip() without frags: what XDP and the home programs handle. */
