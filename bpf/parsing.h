@@ -470,7 +470,9 @@ static __always_inline int parse_skb(struct __sk_buff *skb, bool has_eth,
 		bpf_skb_pull_data(skb, want);
 	ret = parse_ip((void *)(long)skb->data, (void *)(long)skb->data_end,
 		       skb->len, has_eth, skb->protocol, frags, p);
-	if (ret == PKT_NEED_PULL) {
+	/* frags && ...: the callers without frags lose this code (clang
+	 * cannot tell that parse_ip() never returns these then). */
+	if (frags && ret == PKT_NEED_PULL) {
 		want = skb->len < FRAG_PULL_LEN ? skb->len : FRAG_PULL_LEN;
 		ret = CRBPF_ST_PASS_MALFORMED;
 		if ((void *)(long)skb->data + want >
@@ -484,7 +486,7 @@ static __always_inline int parse_skb(struct __sk_buff *skb, bool has_eth,
 	}
 	/* The stack moves the outer tag to skb->vlan_tci before tc: a tag
 	 * still in the data makes two, which XDP (seeing both) passes too. */
-	if ((ret == PKT_OK || ret == PKT_FRAG_LATER) && p->tagged &&
+	if ((ret == PKT_OK || (frags && ret == PKT_FRAG_LATER)) && p->tagged &&
 	    skb->vlan_present)
 		return CRBPF_ST_PASS_NOT_IP;
 	return ret;
