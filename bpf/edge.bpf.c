@@ -16,6 +16,7 @@
 #include "nat.h"
 #include "flow.h"
 #include "frag.h"
+#include "icmp_quote.h"
 #include "match.h"
 #include "mtu.h"
 #include "unit_hook.h" /* last: unit builds wrap the redirect helpers */
@@ -334,15 +335,6 @@ static __always_inline int tc_write_macs(struct __sk_buff *skb,
 
 /* ---- ICMP errors about forwarded flows (tc) ------------------------------- */
 
-/* Message types that quote the packet that caused them. */
-#define CRBPF_ICMP_DEST_UNREACH 3 /* incl. code 4, fragmentation needed */
-#define CRBPF_ICMP_TIME_EXCEEDED 11
-#define CRBPF_ICMP_PARAMETERPROB 12
-#define CRBPF_ICMPV6_DEST_UNREACH 1
-#define CRBPF_ICMPV6_PARAMPROB 4 /* 2 packet too big, 3 time exceeded */
-#define CRBPF_ICMP_HLEN 8
-#define CRBPF_QUOTE_L4_LEN 8 /* what RFC 792 guarantees of the transport header */
-
 /* Where the fields NAT touches lie, relative to the ICMP header (so that
  * tc_untag() does not move them), and their values as found. */
 struct icmp_err {
@@ -354,110 +346,49 @@ struct icmp_err {
 	bool src_backend; /* sent by the backend, not by a router on the way */
 };
 
-static __always_inline bool icmp_is_error(__u8 family, __u8 type)
-{
-	if (family == CRBPF_V4)
-		return type == CRBPF_ICMP_DEST_UNREACH ||
-		       type == CRBPF_ICMP_TIME_EXCEEDED ||
-		       type == CRBPF_ICMP_PARAMETERPROB;
-	return type >= CRBPF_ICMPV6_DEST_UNREACH && type <= CRBPF_ICMPV6_PARAMPROB;
-}
-
 /*
  * An ICMP error quotes the packet that caused it; it must go back to that
  * packet's source. Fills fk as if the quote were a forwarded packet: quoted
  * destination in backend/backend_port, quoted source in client/client_port
  * (reverse: the client's packet to the backend, so the flow key itself).
- * Read with bpf_skb_load_bytes(), as the quote lies beyond what parse_skb()
- * pulls into the linear area. Returns PKT_OK or the reason to pass.
+ * Returns PKT_OK or the reason to pass.
  */
 static __always_inline int parse_icmp_err(struct __sk_buff *skb,
 					  const struct pkt *p,
 					  struct crbpf_flow_key *fk,
 					  struct icmp_err *ie)
 {
-	__u32 icmp = p->l4_off, end = p->l3_off + p->ip_len;
-	__u32 in_l3 = icmp + CRBPF_ICMP_HLEN, in_l4, csum_rel;
-	union {
-		struct iphdr v4;
-		struct ipv6hdr v6;
-	} ip;
-	struct udphdr l4; /* ports at the same place in TCP */
-	__u8 type, proto;
-
-	if (p->proto != (p->family == CRBPF_V4 ? IPPROTO_ICMP : IPPROTO_ICMPV6))
-		return CRBPF_ST_PASS_PROTO;
-	if (icmp + CRBPF_ICMP_HLEN > end || bpf_skb_load_bytes(skb, icmp, &type, 1))
-		return CRBPF_ST_PASS_MALFORMED;
-	if (!icmp_is_error(p->family, type))
-		return CRBPF_ST_PASS_PROTO;
+	__u32 icmp = p->l4_off, end = p->l3_off + p->ip_len, csum_rel;
+	struct icmp_quote q;
+	int ret;
 
 	__builtin_memset(fk, 0, sizeof(*fk));
-	if (p->family == CRBPF_V4) {
-		if (in_l3 + sizeof(ip.v4) > end ||
-		    bpf_skb_load_bytes(skb, in_l3, &ip.v4, sizeof(ip.v4)))
-			return CRBPF_ST_PASS_MALFORMED;
-		if (ip.v4.version != 4 || ip.v4.ihl < 5)
-			return CRBPF_ST_PASS_MALFORMED;
-		/* Only a datagram's first fragment quotes ports (frag.h
-		 * forwards fragments, so errors about them come back too). */
-		if (ip.v4.frag_off & bpf_htons(CRBPF_IP_OFFSET))
-			return CRBPF_ST_PASS_FRAGMENT;
-		proto = ip.v4.protocol;
-		in_l4 = CRBPF_ICMP_HLEN + ip.v4.ihl * 4;
-		fk->backend[0] = ip.v4.daddr;
-		fk->client[0] = ip.v4.saddr;
-		ie->ipcsum = ip.v4.check;
-	} else {
-		if (in_l3 + sizeof(ip.v6) > end ||
-		    bpf_skb_load_bytes(skb, in_l3, &ip.v6, sizeof(ip.v6)))
-			return CRBPF_ST_PASS_MALFORMED;
-		if (ip.v6.version != 6)
-			return CRBPF_ST_PASS_MALFORMED;
-		proto = ip.v6.nexthdr;
-		in_l4 = CRBPF_ICMP_HLEN + sizeof(ip.v6);
-		if (proto == CRBPF_NEXTHDR_FRAGMENT) {
-			/* next header, reserved, offset|M, id: as for IPv4,
-			 * the first fragment's quote has the ports. */
-			__u8 fh[4];
-
-			if (icmp + in_l4 + 8 > end ||
-			    bpf_skb_load_bytes(skb, icmp + in_l4, fh, sizeof(fh)))
-				return CRBPF_ST_PASS_MALFORMED;
-			if (((fh[2] << 8) | fh[3]) & CRBPF_IP6_FRAG_OFFSET)
-				return CRBPF_ST_PASS_FRAGMENT;
-			proto = fh[0];
-			in_l4 += 8;
-		}
-		__builtin_memcpy(fk->backend, &ip.v6.daddr, sizeof(fk->backend));
-		__builtin_memcpy(fk->client, &ip.v6.saddr, sizeof(fk->client));
-	}
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-		return CRBPF_ST_PASS_PROTO;
-	if (icmp + in_l4 + CRBPF_QUOTE_L4_LEN > end ||
-	    bpf_skb_load_bytes(skb, icmp + in_l4, &l4, sizeof(l4)))
-		return CRBPF_ST_PASS_MALFORMED;
+	ret = icmp_quote_parse(skb, p, fk->client, fk->backend, &q);
+	if (ret != PKT_OK)
+		return ret;
 
 	/* The error goes back to the client that sent the quoted packet. */
 	if (!addr_eq(p->daddr, fk->client))
 		return CRBPF_ST_PASS_REV_MISS;
-	fk->backend_port = l4.dest;
-	fk->client_port = l4.source;
+	fk->backend_port = q.dport;
+	fk->client_port = q.sport;
 	fk->family = p->family;
-	fk->proto = proto;
+	fk->proto = q.proto;
+	ie->ipcsum = q.ipcsum;
 
 	/* The quoted L4 checksum is updated only when quoted (TCP's lies
 	 * beyond the 8 bytes every error carries) and not "none" (UDP 0). */
-	csum_rel = in_l4 + (proto == IPPROTO_TCP ? offsetof(struct tcphdr, check) :
-						   offsetof(struct udphdr, check));
+	csum_rel = q.l4 + (q.proto == IPPROTO_TCP ?
+				   offsetof(struct tcphdr, check) :
+				   offsetof(struct udphdr, check));
 	if (icmp + csum_rel + sizeof(__sum16) <= end) {
 		if (bpf_skb_load_bytes(skb, icmp + csum_rel, &ie->l4csum,
 				       sizeof(ie->l4csum)))
 			return CRBPF_ST_PASS_MALFORMED;
-		if (proto == IPPROTO_TCP || ie->l4csum)
+		if (q.proto == IPPROTO_TCP || ie->l4csum)
 			ie->in_csum = csum_rel;
 	}
-	ie->in_l4 = in_l4;
+	ie->in_l4 = q.l4;
 	ie->src_backend = addr_eq(p->saddr, fk->backend);
 	ie->is_err = true;
 	return PKT_OK;
@@ -614,7 +545,6 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	__u32 len = skb->len;
 	enum oversize big;
 	struct icmp_err ie;
-	struct frag_info fi;
 	struct pkt p;
 	__u32 mtu;
 	long rc = 0;
@@ -622,10 +552,11 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	int ret;
 
 	__builtin_memset(&ie, 0, sizeof(ie));
-	__builtin_memset(&fi, 0, sizeof(fi));
-	ret = parse_skb(skb, true, &p);
-	if (frag_candidate(ret, &p))
-		ret = frag_parse_skb(skb, true, &p, &fi);
+	/* Set on every path, not only for ICMP errors: clang keeps its
+	 * fields in registers across paths, and spilling one never set is a
+	 * read of an uninitialised register, which the verifier refuses. */
+	__builtin_memset(&q, 0, sizeof(q));
+	ret = parse_skb(skb, true, true, &p);
 	later = ret == PKT_FRAG_LATER;
 	if (ret == PKT_OK) {
 		ret = lookup_mapping(p.family, p.proto, p.daddr, p.dport,
@@ -633,13 +564,13 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 		/* An `all` hit still leaves alone what the VPS owns. */
 		if (ret == PKT_OK && (be.flags & CRBPF_BE_ALL))
 			ret = all_check(skb, &p, &pk);
-		if (fi.frag)
-			frag_first_fwd(&p, &fi, ret, &pk, &be);
+		if (p.frag)
+			frag_first_fwd(&p, ret, &pk, &be);
 		/* Counted even after XDP, which only saw an `all` hit. */
 		if (ret == CRBPF_ST_PASS_EXCEPT || ret == CRBPF_ST_PASS_LOCAL_SOCK)
 			return tc_pass(ret);
 	} else if (later) {
-		ret = frag_later_fwd(&p, &fi, ifindex, &pk, &be);
+		ret = frag_later_fwd(&p, ifindex, &pk, &be);
 	} else if (ret == CRBPF_ST_PASS_PROTO) {
 		ret = parse_icmp_err(skb, &p, &q, &ie);
 		if (ret == PKT_OK)
@@ -753,7 +684,6 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	struct ethhdr eth;
 	__u64 now;
 	__u32 len = skb->len + (has_eth ? 0 : ETH_HLEN);
-	struct frag_info fi;
 	const __be32 *src;
 	struct pkt p;
 	bool later;
@@ -761,10 +691,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	int ret;
 
 	__builtin_memset(&ie, 0, sizeof(ie));
-	__builtin_memset(&fi, 0, sizeof(fi));
-	ret = parse_skb(skb, has_eth, &p);
-	if (frag_candidate(ret, &p))
-		ret = frag_parse_skb(skb, has_eth, &p, &fi);
+	ret = parse_skb(skb, has_eth, true, &p);
 	later = ret == PKT_FRAG_LATER;
 	if (ret == PKT_OK) {
 		reply_key(&fk, &p);
@@ -776,8 +703,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		/* counted for the mapping its first fragment went through */
 		pub.match = 0;
 		pub.port = 0;
-		ret = frag_later_rev(&p, &fi, pub.addr, &pub.mapping,
-				     &pub.ifindex);
+		ret = frag_later_rev(&p, pub.addr, &pub.mapping, &pub.ifindex);
 	} else if (ret == CRBPF_ST_PASS_PROTO) {
 		ret = parse_icmp_err(skb, &p, &fk, &ie);
 	}
@@ -796,8 +722,8 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 			ret = rev_no_xlate(skb, &p, skb->ingress_ifindex, &fib);
 		/* the rest of a dropped first fragment is dropped too:
 		 * passed, the stack would forward it untranslated */
-		if (fi.frag)
-			frag_first_rev(&p, &fi, ret, pub.addr, pub.mapping,
+		if (p.frag)
+			frag_first_rev(&p, ret, pub.addr, pub.mapping,
 				       pub.ifindex);
 		if (ret == CRBPF_ST_DROP_NO_XLATE)
 			return tc_drop(ret);

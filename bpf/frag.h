@@ -34,6 +34,9 @@
  *
  * XDP leaves every fragment to tc: fragments are rare, tc must handle them
  * anyway for layer-3 backends, and one implementation is one to verify.
+ * The tc programs' parser (parse_skb() with frags, parsing.h) tells which
+ * fragment a packet is (struct pkt's frag, frag_id); this file holds only
+ * what follows from that.
  */
 #ifndef CRBPF_FRAG_H
 #define CRBPF_FRAG_H
@@ -41,13 +44,6 @@
 #include "edge_maps.h"
 #include "parsing.h"
 
-#define CRBPF_NEXTHDR_HOP 0
-#define CRBPF_NEXTHDR_ROUTING 43
-#define CRBPF_NEXTHDR_DEST 60
-/* Extension headers walked before the Fragment header (RFC 8200 order:
- * hop-by-hop, destination options, routing); more is not a datagram we map. */
-#define CRBPF_FRAG_MAX_EXT 3
-#define CRBPF_IP6_FRAG_OFFSET 0xfff8
 /* A datagram entry older than the kernel's reassembly timeout (ipfrag_time,
  * 30 s) belongs to a datagram no receiver still waits for: the 16-bit IPv4
  * id wraps, and an old decision must not steer a new datagram. */
@@ -59,14 +55,6 @@
 #define CRBPF_FRAG_PAIR_TIMEOUT_NS (60ULL * 1000000000ULL)
 /* A live pair is confirmed (written) at most this often. */
 #define CRBPF_FRAG_PAIR_STEP_NS 1000000000ULL
-
-/* Returned by frag_parse(): a fragment without the L4 header; p holds the
- * IP fields, p->proto the datagram's protocol, sport/dport are 0. */
-#define PKT_FRAG_LATER (-2)
-
-/* Linear bytes frag_parse() may touch: Ethernet, VLAN, IPv6, extension
- * headers up to 64 bytes each in the usual case, Fragment header, TCP. */
-#define FRAG_PULL_LEN (ETH_HLEN + 4 + 40 + 3 * 64 + 8 + 20)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -86,166 +74,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crbpf_fragpairs SEC(".maps");
 
-struct frag_info {
-	__be32 id; /* IPv4: the 16-bit id as found; IPv6: Fragment header id */
-	bool first; /* offset 0: the L4 header is here */
-	bool frag; /* this is a fragment at all */
-};
-
-/* parse_pkt() returned CRBPF_ST_PASS_FRAGMENT, or PASS_PROTO for IPv6 with
- * an extension header that may hide a Fragment header. */
-static __always_inline bool frag_candidate(int ret, const struct pkt *p)
-{
-	if (ret == CRBPF_ST_PASS_FRAGMENT)
-		return true;
-	return ret == CRBPF_ST_PASS_PROTO && p->family == CRBPF_V6 &&
-	       (p->proto == CRBPF_NEXTHDR_HOP ||
-		p->proto == CRBPF_NEXTHDR_ROUTING ||
-		p->proto == CRBPF_NEXTHDR_DEST);
-}
-
-/*
- * Parses a fragment from scratch. First fragments of TCP/UDP come back as
- * PKT_OK with p filled as parse_pkt() fills it (l4_off behind any IPv6
- * extension headers); later TCP/UDP fragments as PKT_FRAG_LATER; anything
- * else with the reason to pass (a fragmented ping is no business of ours;
- * IPv6 extension headers without a Fragment header stay PASS_PROTO).
- */
-static __always_inline int frag_parse(void *data, void *end, __u32 len,
-				      bool has_eth, __be16 l3proto,
-				      struct pkt *p, struct frag_info *fi)
-{
-	struct cursor c;
-	struct iphdr *iph;
-	struct ipv6hdr *ip6h;
-	struct tcphdr *th;
-	struct udphdr *uh;
-	bool tagged = false;
-	__u16 fo;
-	int proto, i;
-
-	__builtin_memset(p, 0, sizeof(*p));
-	__builtin_memset(fi, 0, sizeof(*fi));
-	cursor_init(&c, data, end, len);
-	if (has_eth) {
-		proto = parse_eth(&c, &tagged);
-		if (proto < 0)
-			return CRBPF_ST_PASS_MALFORMED;
-		l3proto = proto;
-	}
-	p->tagged = tagged;
-	p->l3_off = c.off;
-
-	if (l3proto == bpf_htons(ETH_P_IP)) {
-		proto = parse_ipv4(&c, &iph);
-		if (proto < 0)
-			return proto == PARSE_INVALID ? CRBPF_ST_PASS_INVALID :
-							CRBPF_ST_PASS_MALFORMED;
-		fo = bpf_ntohs(iph->frag_off);
-		if (!(fo & (CRBPF_IP_MF | CRBPF_IP_OFFSET)))
-			return CRBPF_ST_PASS_MALFORMED;
-		fi->id = iph->id;
-		fi->first = !(fo & CRBPF_IP_OFFSET);
-		p->family = CRBPF_V4;
-		p->saddr[0] = iph->saddr;
-		p->daddr[0] = iph->daddr;
-		p->ttl = iph->ttl;
-		p->tos = iph->tos;
-		p->ip_len = bpf_ntohs(iph->tot_len);
-	} else if (l3proto == bpf_htons(ETH_P_IPV6)) {
-		proto = parse_ipv6(&c, &ip6h);
-		if (proto < 0)
-			return proto == PARSE_INVALID ? CRBPF_ST_PASS_INVALID :
-							CRBPF_ST_PASS_MALFORMED;
-		p->family = CRBPF_V6;
-		__builtin_memcpy(p->saddr, &ip6h->saddr, sizeof(p->saddr));
-		__builtin_memcpy(p->daddr, &ip6h->daddr, sizeof(p->daddr));
-		p->ttl = ip6h->hop_limit;
-		p->flowinfo = *(__be32 *)ip6h & bpf_htonl(0x0fffffff);
-		p->ip_len = bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
-		for (i = 0; i < CRBPF_FRAG_MAX_EXT + 1; i++) {
-			__u8 *eh = cursor_hdr(&c);
-
-			if (proto == CRBPF_NEXTHDR_FRAGMENT)
-				break;
-			if (proto != CRBPF_NEXTHDR_HOP &&
-			    proto != CRBPF_NEXTHDR_ROUTING &&
-			    proto != CRBPF_NEXTHDR_DEST)
-				return CRBPF_ST_PASS_PROTO;
-			if ((void *)(eh + 2) > c.end)
-				return CRBPF_ST_PASS_MALFORMED;
-			proto = eh[0];
-			c.off += (eh[1] + 1) * 8;
-		}
-		if (proto != CRBPF_NEXTHDR_FRAGMENT)
-			return CRBPF_ST_PASS_PROTO;
-		{
-			/* next header, reserved, offset|M, id */
-			__u8 *fh = cursor_hdr(&c);
-
-			/* beyond the payload length (0 too: no jumbogram is
-			 * fragmented) the kernel drops it as truncated */
-			if (c.off + 8 > (__u32)p->l3_off + sizeof(*ip6h) +
-						bpf_ntohs(ip6h->payload_len))
-				return CRBPF_ST_PASS_INVALID;
-			if ((void *)(fh + 8) > c.end)
-				return CRBPF_ST_PASS_MALFORMED;
-			proto = fh[0];
-			fo = bpf_ntohs(*(__be16 *)(fh + 2));
-			fi->id = *(__be32 *)(fh + 4);
-			fi->first = !(fo & CRBPF_IP6_FRAG_OFFSET);
-			c.off += 8;
-		}
-	} else {
-		return CRBPF_ST_PASS_NOT_IP;
-	}
-
-	fi->frag = true;
-	p->proto = proto;
-	p->l4_off = c.off;
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-		return CRBPF_ST_PASS_FRAGMENT;
-	if (!fi->first)
-		return PKT_FRAG_LATER;
-	if (proto == IPPROTO_TCP) {
-		if (parse_tcp(&c, &th) < 0)
-			return CRBPF_ST_PASS_MALFORMED;
-		p->sport = th->source;
-		p->dport = th->dest;
-		p->l4csum = th->check;
-		p->tcp_flags = ((__u8 *)th)[13];
-	} else {
-		if (parse_udp(&c, &uh) < 0)
-			return CRBPF_ST_PASS_MALFORMED;
-		p->sport = uh->source;
-		p->dport = uh->dest;
-		p->l4csum = uh->check;
-		p->udp_nocsum = p->family == CRBPF_V4 && !uh->check;
-		if (udp6_nocsum(p))
-			return CRBPF_ST_PASS_INVALID;
-	}
-	if (p->l3_off + p->ip_len < c.off)
-		return CRBPF_ST_PASS_MALFORMED;
-	return PKT_OK;
-}
-
-static __always_inline int frag_parse_skb(struct __sk_buff *skb, bool has_eth,
-					  struct pkt *p, struct frag_info *fi)
-{
-	__u32 want = skb->len < FRAG_PULL_LEN ? skb->len : FRAG_PULL_LEN;
-	int ret;
-
-	if ((void *)(long)skb->data + want > (void *)(long)skb->data_end)
-		bpf_skb_pull_data(skb, want);
-	ret = frag_parse((void *)(long)skb->data, (void *)(long)skb->data_end,
-			 skb->len, has_eth, skb->protocol, p, fi);
-	/* as parse_skb(): two tags are none of ours */
-	if ((ret == PKT_OK || ret == PKT_FRAG_LATER) && p->tagged &&
-	    skb->vlan_present)
-		return CRBPF_ST_PASS_NOT_IP;
-	return ret;
-}
-
 static __always_inline void frag_key(struct crbpf_frag_key *k, __u8 kind,
 				     __u8 family, __u8 proto,
 				     const __be32 *src, const __be32 *dst,
@@ -261,10 +89,9 @@ static __always_inline void frag_key(struct crbpf_frag_key *k, __u8 kind,
 }
 
 static __always_inline void frag_datagram_key(struct crbpf_frag_key *k,
-					      __u8 kind, const struct pkt *p,
-					      const struct frag_info *fi)
+					      __u8 kind, const struct pkt *p)
 {
-	frag_key(k, kind, p->family, p->proto, p->saddr, p->daddr, fi->id);
+	frag_key(k, kind, p->family, p->proto, p->saddr, p->daddr, p->frag_id);
 }
 
 static __always_inline bool frag_pair_stale(const struct crbpf_frag *v,
@@ -417,8 +244,7 @@ static __always_inline void frag_remember(const struct crbpf_frag_key *k,
  * for a while (it has fragmented traffic of both kinds). Without a pair
  * nothing would steer the rest: no entry is written for it.
  */
-static __always_inline void frag_first_fwd(const struct pkt *p,
-					   const struct frag_info *fi, int ret,
+static __always_inline void frag_first_fwd(const struct pkt *p, int ret,
 					   const struct crbpf_port_key *pk,
 					   const struct crbpf_backend *be)
 {
@@ -445,14 +271,13 @@ static __always_inline void frag_first_fwd(const struct pkt *p,
 			 p->daddr, 0);
 		create = frag_pair_contradict(&k, now);
 	}
-	frag_datagram_key(&k, CRBPF_FRAG_FWD, p, fi);
+	frag_datagram_key(&k, CRBPF_FRAG_FWD, p);
 	frag_remember(&k, &v, now, create);
 }
 
 /* The address pair's answer for a fragment ahead of its first: PKT_OK with
  * *v filled (and remembered for the datagram), or the reason to pass/drop. */
-static __always_inline int frag_early(const struct pkt *p,
-				      const struct frag_info *fi, __u8 kind,
+static __always_inline int frag_early(const struct pkt *p, __u8 kind,
 				      const __be32 *a, const __be32 *b,
 				      struct crbpf_frag *v)
 {
@@ -472,7 +297,7 @@ static __always_inline int frag_early(const struct pkt *p,
 	v->written_ns = now;
 	frag_datagram_key(&k, kind == CRBPF_FRAG_PAIR_FWD ? CRBPF_FRAG_FWD :
 							    CRBPF_FRAG_REV,
-			  p, fi);
+			  p);
 	bpf_map_update_elem(&crbpf_frags, &k, v, BPF_ANY);
 	count(CRBPF_ST_FRAG_EARLY);
 	return PKT_OK;
@@ -494,9 +319,7 @@ static __always_inline bool frag_is_local(const struct pkt *p)
  * not counted, when only the pair answered) and pk. Returns
  * PKT_OK, a reason to pass, or CRBPF_ST_DROP_FRAG_AMBIGUOUS.
  */
-static __always_inline int frag_later_fwd(const struct pkt *p,
-					  const struct frag_info *fi,
-					  __u32 ifindex,
+static __always_inline int frag_later_fwd(const struct pkt *p, __u32 ifindex,
 					  struct crbpf_port_key *pk,
 					  struct crbpf_backend *be)
 {
@@ -506,7 +329,7 @@ static __always_inline int frag_later_fwd(const struct pkt *p,
 
 	if (!frag_is_local(p))
 		return CRBPF_ST_PASS_NOT_LOCAL;
-	frag_datagram_key(&k, CRBPF_FRAG_FWD, p, fi);
+	frag_datagram_key(&k, CRBPF_FRAG_FWD, p);
 	cur = frag_datagram_get(&k, bpf_ktime_get_ns());
 	if (cur) {
 		if (cur->flags & CRBPF_FRAG_PASS)
@@ -514,7 +337,7 @@ static __always_inline int frag_later_fwd(const struct pkt *p,
 		v = *cur;
 		count(CRBPF_ST_FRAG_FOLLOW);
 	} else {
-		ret = frag_early(p, fi, CRBPF_FRAG_PAIR_FWD, p->saddr, p->daddr,
+		ret = frag_early(p, CRBPF_FRAG_PAIR_FWD, p->saddr, p->daddr,
 				 &v);
 		if (ret != PKT_OK)
 			return ret;
@@ -536,8 +359,7 @@ static __always_inline int frag_later_fwd(const struct pkt *p,
  * where a pair would steer it). A reply crbpf cannot translate is dropped:
  * so is the rest, which the stack would forward with the backend's source.
  * A translated one confirms the pair. */
-static __always_inline void frag_first_rev(const struct pkt *p,
-					   const struct frag_info *fi, int ret,
+static __always_inline void frag_first_rev(const struct pkt *p, int ret,
 					   const __be32 *public_addr,
 					   __u32 mapping, __u32 ifindex)
 {
@@ -562,7 +384,7 @@ static __always_inline void frag_first_rev(const struct pkt *p,
 		frag_pair_rev_note(p->family, p->proto, p->saddr, p->daddr,
 				   public_addr, ifindex, now);
 	}
-	frag_datagram_key(&k, CRBPF_FRAG_REV, p, fi);
+	frag_datagram_key(&k, CRBPF_FRAG_REV, p);
 	frag_remember(&k, &v, now, create);
 }
 
@@ -570,7 +392,6 @@ static __always_inline void frag_first_rev(const struct pkt *p,
  * the mapping it counts for. Returns as frag_later_fwd(), or
  * CRBPF_ST_DROP_NO_XLATE when its first fragment was dropped as such. */
 static __always_inline int frag_later_rev(const struct pkt *p,
-					  const struct frag_info *fi,
 					  __be32 *public_addr,
 					  __u32 *mapping, __u32 *ifindex)
 {
@@ -578,7 +399,7 @@ static __always_inline int frag_later_rev(const struct pkt *p,
 	struct crbpf_frag *cur, v;
 	int ret;
 
-	frag_datagram_key(&k, CRBPF_FRAG_REV, p, fi);
+	frag_datagram_key(&k, CRBPF_FRAG_REV, p);
 	cur = frag_datagram_get(&k, bpf_ktime_get_ns());
 	if (cur) {
 		if (cur->flags & CRBPF_FRAG_DROP)
@@ -588,7 +409,7 @@ static __always_inline int frag_later_rev(const struct pkt *p,
 		v = *cur;
 		count(CRBPF_ST_FRAG_FOLLOW);
 	} else {
-		ret = frag_early(p, fi, CRBPF_FRAG_PAIR_REV, p->saddr, p->daddr,
+		ret = frag_early(p, CRBPF_FRAG_PAIR_REV, p->saddr, p->daddr,
 				 &v);
 		if (ret != PKT_OK)
 			return ret;

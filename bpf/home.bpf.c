@@ -17,6 +17,7 @@
 #include <bpf/bpf_endian.h>
 #include "home_maps.h"
 #include "parsing.h"
+#include "icmp_quote.h"
 #include "nat.h"
 #include "flowstate.h"
 #include "unit_hook.h" /* last: unit builds wrap the redirect helpers */
@@ -128,57 +129,23 @@ hflow_reply_lookup(const struct crbpf_hflow_key *k, __u64 now)
  * An ICMP error quotes the packet it is about. One bound for a tunnelled
  * client quotes a packet that client sent: fills k with the tuple of that
  * flow (remote = the quote's source). False for anything else (no error, no
- * TCP/UDP quote, a non-first fragment, a quote from someone other than the
- * error's destination).
+ * TCP/UDP quote with its ports, a non-first fragment, a quote from someone
+ * other than the error's destination).
  */
 static __always_inline bool icmp_quote_key(struct __sk_buff *skb,
 					   const struct pkt *p,
 					   struct crbpf_hflow_key *k)
 {
-	__u32 off = p->l4_off, in_l3 = off + 8, in_l4;
-	union {
-		struct iphdr v4;
-		struct ipv6hdr v6;
-	} ip;
-	__be16 ports[2];
-	__u8 type, proto;
+	struct icmp_quote q;
 
-	if (bpf_skb_load_bytes(skb, off, &type, 1))
-		return false;
 	__builtin_memset(k, 0, sizeof(*k));
-	if (p->family == CRBPF_V4) {
-		/* destination unreachable, time exceeded, parameter problem */
-		if (p->proto != IPPROTO_ICMP ||
-		    (type != 3 && type != 11 && type != 12))
-			return false;
-		if (bpf_skb_load_bytes(skb, in_l3, &ip.v4, sizeof(ip.v4)) ||
-		    ip.v4.version != 4 || ip.v4.ihl < 5 ||
-		    (ip.v4.frag_off & bpf_htons(CRBPF_IP_OFFSET)))
-			return false;
-		proto = ip.v4.protocol;
-		in_l4 = in_l3 + ip.v4.ihl * 4;
-		k->remote[0] = ip.v4.saddr;
-		k->local[0] = ip.v4.daddr;
-	} else {
-		/* ICMPv6 errors are types 1 to 4 */
-		if (p->proto != IPPROTO_ICMPV6 || type < 1 || type > 4)
-			return false;
-		if (bpf_skb_load_bytes(skb, in_l3, &ip.v6, sizeof(ip.v6)) ||
-		    ip.v6.version != 6)
-			return false;
-		proto = ip.v6.nexthdr;
-		in_l4 = in_l3 + sizeof(ip.v6);
-		__builtin_memcpy(k->remote, &ip.v6.saddr, sizeof(k->remote));
-		__builtin_memcpy(k->local, &ip.v6.daddr, sizeof(k->local));
-	}
-	if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) ||
-	    !addr_eq(k->remote, p->daddr) ||
-	    bpf_skb_load_bytes(skb, in_l4, ports, sizeof(ports)))
+	if (icmp_quote_parse(skb, p, k->remote, k->local, &q) != PKT_OK ||
+	    !addr_eq(k->remote, p->daddr))
 		return false;
-	k->remote_port = ports[0];
-	k->local_port = ports[1];
+	k->remote_port = q.sport;
+	k->local_port = q.dport;
 	k->family = p->family;
-	k->proto = proto;
+	k->proto = q.proto;
 	return true;
 }
 
@@ -188,7 +155,7 @@ int crbpf_home_tun(struct __sk_buff *skb)
 {
 	struct pkt p;
 
-	if (parse_skb(skb, false, &p) != PKT_OK) {
+	if (parse_skb(skb, false, false, &p) != PKT_OK) {
 		count(CRBPF_ST_HOME_PASS);
 		return TC_ACT_UNSPEC;
 	}
@@ -211,7 +178,7 @@ int crbpf_home_fwd(struct __sk_buff *skb)
 	struct pkt p;
 
 	if (skb->ingress_ifindex != tun_ifindex ||
-	    parse_skb(skb, true, &p) != PKT_OK)
+	    parse_skb(skb, true, false, &p) != PKT_OK)
 		return TC_ACT_UNSPEC;
 	hflow_learn(&p, tun_ifindex);
 	count(CRBPF_ST_HOME_LEARN);
@@ -228,7 +195,7 @@ int crbpf_home_srv(struct __sk_buff *skb)
 	struct pkt p;
 	int ret;
 
-	ret = parse_skb(skb, true, &p);
+	ret = parse_skb(skb, true, false, &p);
 	if (ret == PKT_OK) {
 		hflow_key(&k, &p, false);
 	} else if (ret != CRBPF_ST_PASS_PROTO || !icmp_quote_key(skb, &p, &k)) {
@@ -274,7 +241,7 @@ int crbpf_home_out(struct __sk_buff *skb)
 	struct pkt p;
 	int ret;
 
-	ret = parse_skb(skb, true, &p);
+	ret = parse_skb(skb, true, false, &p);
 	if (ret == PKT_OK && p.proto == IPPROTO_UDP)
 		hflow_key(&k, &p, false);
 	else if (ret == CRBPF_ST_PASS_PROTO && icmp_quote_key(skb, &p, &k))

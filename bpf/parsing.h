@@ -37,10 +37,17 @@
 #define AF_INET6 10
 #endif
 
-/* Kernel-internal in net/ip.h, not exported through UAPI. */
+/* Kernel-internal in net/ip.h and net/ipv6.h, not exported through UAPI. */
 #define CRBPF_IP_MF 0x2000
 #define CRBPF_IP_OFFSET 0x1fff
+#define CRBPF_IP6_FRAG_OFFSET 0xfff8
+#define CRBPF_NEXTHDR_HOP 0
+#define CRBPF_NEXTHDR_ROUTING 43
 #define CRBPF_NEXTHDR_FRAGMENT 44
+#define CRBPF_NEXTHDR_DEST 60
+/* Extension headers walked before the Fragment header (RFC 8200 order:
+ * hop-by-hop, destination options, routing); more is not a datagram we map. */
+#define CRBPF_FRAG_MAX_EXT 3
 
 struct cursor {
 	void *data;
@@ -207,11 +214,16 @@ static __always_inline int parse_udp(struct cursor *c, struct udphdr **uhp)
 	return 0;
 }
 
+/* struct pkt's frag: which fragment of its datagram a packet is */
+#define PKT_FIRST_FRAG 1 /* offset 0: the L4 header is here */
+#define PKT_LATER_FRAG 2 /* no L4 header */
+
 /* What the programs need to know about a TCP/UDP packet, by value. */
 struct pkt {
 	__be32 saddr[4];
 	__be32 daddr[4];
 	__be32 flowinfo; /* IPv6 traffic class + flow label, for the FIB */
+	__be32 frag_id; /* IPv4: the 16-bit id as found; IPv6: the 32-bit one */
 	__u16 l3_off;
 	__u16 l4_off;
 	__u16 ip_len; /* IPv4 tot_len, IPv6 payload + 40: FIB MTU check */
@@ -225,6 +237,7 @@ struct pkt {
 	__u8 tagged; /* a VLAN tag sits in the data between MACs and IP */
 	__u8 udp_nocsum; /* IPv4 UDP without checksum: must stay 0 */
 	__u8 tcp_flags; /* TCP header byte 13: FIN, SYN, RST, ACK, ... */
+	__u8 frag; /* 0 or PKT_FIRST_FRAG/PKT_LATER_FRAG (parse_ip() frags) */
 };
 
 /*
@@ -240,15 +253,82 @@ static __always_inline bool udp6_nocsum(const struct pkt *p)
 	return p->family == CRBPF_V6 && p->proto == IPPROTO_UDP && !p->l4csum;
 }
 
-/* Returned by parse_pkt() when the packet is TCP/UDP and fully parsed;
+/* Returned by parse_ip() when the packet is TCP/UDP and fully parsed;
  * anything else is the enum crbpf_stat reason to count and pass. */
 #define PKT_OK (-1)
+/* parse_ip(frags): a later fragment of TCP/UDP, without the L4 header; p
+ * holds the IP fields, p->proto the datagram's protocol, sport/dport are 0. */
+#define PKT_FRAG_LATER (-2)
+/* parse_ip(frags): the IPv6 extension headers run past the linear data
+ * (parse_skb() pulls more and parses again). */
+#define PKT_NEED_PULL (-3)
 
-/* has_eth: data starts at an Ethernet header, else at the IP header and
- * l3proto (skb->protocol) names the family. */
-static __always_inline int parse_pkt(void *data, void *end, __u32 len,
-				     bool has_eth, __be16 l3proto,
-				     struct pkt *p)
+static __always_inline bool ipv6_ext_hdr(int proto)
+{
+	return proto == CRBPF_NEXTHDR_HOP || proto == CRBPF_NEXTHDR_ROUTING ||
+	       proto == CRBPF_NEXTHDR_DEST;
+}
+
+/*
+ * IPv6 extension headers up to a Fragment header (frags mode), *proto the
+ * first of them and ip_end the end of the datagram: fills the fragment
+ * fields of p and *proto with the datagram's protocol, the cursor behind the
+ * Fragment header, and returns PKT_OK. Without a Fragment header within
+ * CRBPF_FRAG_MAX_EXT headers the packet stays what it is without frags,
+ * CRBPF_ST_PASS_PROTO; otherwise a reason to pass, or PKT_NEED_PULL.
+ */
+static __always_inline int parse_ipv6_frag(struct cursor *c, struct pkt *p,
+					   int *proto, __u32 ip_end)
+{
+	int next = *proto, i;
+	__u8 *fh;
+	__u16 fo;
+
+	for (i = 0; i < CRBPF_FRAG_MAX_EXT + 1; i++) {
+		__u8 *eh = cursor_hdr(c);
+
+		if (next == CRBPF_NEXTHDR_FRAGMENT)
+			break;
+		if (!ipv6_ext_hdr(next))
+			return CRBPF_ST_PASS_PROTO;
+		if ((void *)(eh + 2) > c->end)
+			return PKT_NEED_PULL;
+		next = eh[0];
+		c->off += (eh[1] + 1) * 8;
+	}
+	if (next != CRBPF_NEXTHDR_FRAGMENT)
+		return CRBPF_ST_PASS_PROTO;
+	/* next header, reserved, offset|M, id; beyond the payload length
+	 * (0 too: no jumbogram is fragmented) the kernel drops it as
+	 * truncated */
+	fh = cursor_hdr(c);
+	if (c->off + 8 > ip_end)
+		return CRBPF_ST_PASS_INVALID;
+	if ((void *)(fh + 8) > c->end)
+		return PKT_NEED_PULL;
+	fo = bpf_ntohs(*(__be16 *)(fh + 2));
+	p->frag = fo & CRBPF_IP6_FRAG_OFFSET ? PKT_LATER_FRAG : PKT_FIRST_FRAG;
+	p->frag_id = *(__be32 *)(fh + 4);
+	*proto = fh[0];
+	c->off += 8;
+	return PKT_OK;
+}
+
+/*
+ * The parser of every program. has_eth: data starts at an Ethernet header,
+ * else at the IP header and l3proto (skb->protocol) names the family.
+ *
+ * frags (the tc programs of the edge, which follow fragments: frag.h): an
+ * IP fragment of TCP/UDP comes back with p->frag set, as PKT_OK when it is
+ * the first (p as for an unfragmented packet, l4_off behind any IPv6
+ * extension headers) or PKT_FRAG_LATER; a fragment of anything else is
+ * CRBPF_ST_PASS_FRAGMENT. IPv6 extension headers are walked for a Fragment
+ * header only here; without one they stay CRBPF_ST_PASS_PROTO. Without
+ * frags (XDP, home) every fragment is CRBPF_ST_PASS_FRAGMENT.
+ */
+static __always_inline int parse_ip(void *data, void *end, __u32 len,
+				    bool has_eth, __be16 l3proto, bool frags,
+				    struct pkt *p)
 {
 	struct cursor c;
 	struct iphdr *iph;
@@ -274,8 +354,14 @@ static __always_inline int parse_pkt(void *data, void *end, __u32 len,
 		if (proto < 0)
 			return proto == PARSE_INVALID ? CRBPF_ST_PASS_INVALID :
 							CRBPF_ST_PASS_MALFORMED;
-		if (iph->frag_off & bpf_htons(CRBPF_IP_MF | CRBPF_IP_OFFSET))
-			return CRBPF_ST_PASS_FRAGMENT;
+		if (iph->frag_off & bpf_htons(CRBPF_IP_MF | CRBPF_IP_OFFSET)) {
+			if (!frags)
+				return CRBPF_ST_PASS_FRAGMENT;
+			p->frag = iph->frag_off & bpf_htons(CRBPF_IP_OFFSET) ?
+					  PKT_LATER_FRAG :
+					  PKT_FIRST_FRAG;
+			p->frag_id = iph->id;
+		}
 		p->family = CRBPF_V4;
 		p->saddr[0] = iph->saddr;
 		p->daddr[0] = iph->daddr;
@@ -287,7 +373,7 @@ static __always_inline int parse_pkt(void *data, void *end, __u32 len,
 		if (proto < 0)
 			return proto == PARSE_INVALID ? CRBPF_ST_PASS_INVALID :
 							CRBPF_ST_PASS_MALFORMED;
-		if (proto == CRBPF_NEXTHDR_FRAGMENT)
+		if (proto == CRBPF_NEXTHDR_FRAGMENT && !frags)
 			return CRBPF_ST_PASS_FRAGMENT;
 		p->family = CRBPF_V6;
 		__builtin_memcpy(p->saddr, &ip6h->saddr, sizeof(p->saddr));
@@ -295,22 +381,41 @@ static __always_inline int parse_pkt(void *data, void *end, __u32 len,
 		p->ttl = ip6h->hop_limit;
 		p->flowinfo = *(__be32 *)ip6h & bpf_htonl(0x0fffffff);
 		p->ip_len = bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
+		if (frags && (proto == CRBPF_NEXTHDR_FRAGMENT ||
+			      ipv6_ext_hdr(proto))) {
+			int ret;
+
+			/* as without frags when no Fragment header follows */
+			p->proto = proto;
+			p->l4_off = c.off;
+			ret = parse_ipv6_frag(&c, p, &proto,
+					      c.off +
+						      bpf_ntohs(ip6h->payload_len));
+			if (ret != PKT_OK)
+				return ret;
+		}
 	} else {
 		return CRBPF_ST_PASS_NOT_IP;
 	}
 
 	p->proto = proto;
 	p->l4_off = c.off;
+	if (p->frag) {
+		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+			return CRBPF_ST_PASS_FRAGMENT;
+		if (p->frag == PKT_LATER_FRAG)
+			return PKT_FRAG_LATER;
+	}
 	if (proto == IPPROTO_TCP) {
 		if (parse_tcp(&c, &th) < 0)
-			return CRBPF_ST_PASS_MALFORMED;
+			goto short_l4;
 		p->sport = th->source;
 		p->dport = th->dest;
 		p->l4csum = th->check;
 		p->tcp_flags = ((__u8 *)th)[13];
 	} else if (proto == IPPROTO_UDP) {
 		if (parse_udp(&c, &uh) < 0)
-			return CRBPF_ST_PASS_MALFORMED;
+			goto short_l4;
 		p->sport = uh->source;
 		p->dport = uh->dest;
 		p->l4csum = uh->check;
@@ -322,21 +427,39 @@ static __always_inline int parse_pkt(void *data, void *end, __u32 len,
 	}
 	/* The L4 header must lie inside the IP datagram, not in Ethernet
 	 * padding. A zero length field is BIG TCP (GRO beyond 64 KiB): the
-	 * skb length is authoritative there. */
+	 * skb length is authoritative there (never a fragment's). */
 	if (p->ip_len != (p->family == CRBPF_V4 ? 0 : sizeof(*ip6h)) &&
 	    p->l3_off + p->ip_len < c.off)
 		return CRBPF_ST_PASS_MALFORMED;
 	return PKT_OK;
+short_l4:
+	/* behind IPv6 extension headers it may lie beyond the pull */
+	if (frags && p->family == CRBPF_V6 &&
+	    p->l4_off > p->l3_off + sizeof(*ip6h))
+		return PKT_NEED_PULL;
+	return CRBPF_ST_PASS_MALFORMED;
 }
 
-/* Linear bytes the parser may touch: Ethernet, VLAN, IPv4 with options, TCP. */
-#define PARSE_PULL_LEN (ETH_HLEN + 4 + 60 + 20)
-
-/* parse_pkt() for tc. Headers that sit in skb fragments are invisible to
- * direct packet access, so they are pulled into the linear area first (the
- * content does not change). */
-static __always_inline int parse_skb(struct __sk_buff *skb, bool has_eth,
+/* parse_ip() without frags: what XDP and the home programs handle. */
+static __always_inline int parse_pkt(void *data, void *end, __u32 len,
+				     bool has_eth, __be16 l3proto,
 				     struct pkt *p)
+{
+	return parse_ip(data, end, len, has_eth, l3proto, false, p);
+}
+
+/* Linear bytes parse_ip() may touch: Ethernet, VLAN, IPv4 with options, TCP. */
+#define PARSE_PULL_LEN (ETH_HLEN + 4 + 60 + 20)
+/* With frags: Ethernet, VLAN, IPv6, extension headers up to 64 bytes each
+ * in the usual case, Fragment header, TCP. */
+#define FRAG_PULL_LEN (ETH_HLEN + 4 + 40 + 3 * 64 + 8 + 20)
+
+/* parse_ip() for tc. Headers that sit in skb fragments are invisible to
+ * direct packet access, so they are pulled into the linear area first (the
+ * content does not change): what an ordinary packet needs, and for IPv6
+ * extension headers beyond that, more and a second parse. */
+static __always_inline int parse_skb(struct __sk_buff *skb, bool has_eth,
+				     bool frags, struct pkt *p)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
@@ -345,11 +468,26 @@ static __always_inline int parse_skb(struct __sk_buff *skb, bool has_eth,
 
 	if (data + want > data_end)
 		bpf_skb_pull_data(skb, want);
-	ret = parse_pkt((void *)(long)skb->data, (void *)(long)skb->data_end,
-			skb->len, has_eth, skb->protocol, p);
+	ret = parse_ip((void *)(long)skb->data, (void *)(long)skb->data_end,
+		       skb->len, has_eth, skb->protocol, frags, p);
+	/* frags && ...: the callers without frags lose this code (clang
+	 * cannot tell that parse_ip() never returns these then). */
+	if (frags && ret == PKT_NEED_PULL) {
+		want = skb->len < FRAG_PULL_LEN ? skb->len : FRAG_PULL_LEN;
+		ret = CRBPF_ST_PASS_MALFORMED;
+		if ((void *)(long)skb->data + want >
+			    (void *)(long)skb->data_end &&
+		    !bpf_skb_pull_data(skb, want))
+			ret = parse_ip((void *)(long)skb->data,
+				       (void *)(long)skb->data_end, skb->len,
+				       has_eth, skb->protocol, frags, p);
+		if (ret == PKT_NEED_PULL)
+			ret = CRBPF_ST_PASS_MALFORMED;
+	}
 	/* The stack moves the outer tag to skb->vlan_tci before tc: a tag
 	 * still in the data makes two, which XDP (seeing both) passes too. */
-	if (ret == PKT_OK && p->tagged && skb->vlan_present)
+	if ((ret == PKT_OK || (frags && ret == PKT_FRAG_LATER)) && p->tagged &&
+	    skb->vlan_present)
 		return CRBPF_ST_PASS_NOT_IP;
 	return ret;
 }

@@ -339,6 +339,13 @@ const struct tcase frag_cases[] = {
 	{ "frag_v4_xdp_last", P_EDGE_XDP,
 	  { PUB, UDP4F(FC4_D, VPS4), LATER4(0x1020) },
 	  .verdict = XDP_PASS, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) } },
+	{ "frag_v6_xdp_first", P_EDGE_XDP,
+	  { PUB, UDP6(FC6_C, 41022, VPS6, 5000), FIRST6(0x2022) },
+	  .verdict = XDP_PASS, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) } },
+	{ "frag_v6_xdp_hbh_first", P_EDGE_XDP,
+	  { PUB, UDP6(FC6_C, 41023, VPS6, 5000), FIRST6(0x2023), .v6hbh = true },
+	  .verdict = XDP_PASS, .st = { ST(CRBPF_ST_PASS_PROTO, 1) },
+	  .note = "XDP walks no extension headers: tc finds the Fragment header" },
 
 	/* ---- ambiguous pairs: dropped, never sent to a guessed backend ---- */
 	{ "frag_v4_pair_b1", P_EDGE_TC, { PUB, UDP4(FC4_B, 41040, VPS4, 53) },
