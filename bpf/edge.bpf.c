@@ -988,15 +988,13 @@ static __always_inline int edge_xdp_hit(struct xdp_md *ctx, const struct pkt *p,
 					const struct crbpf_port_key *pk)
 {
 	__u64 len = ctx->data_end - ctx->data;
-	bool l2 = be->flags & CRBPF_BE_L2;
 	struct bpf_fib_lookup fib;
 	struct crbpf_mstats *ms;
-	__u32 out, mtu;
 	long rc;
 
 	if (p->tagged || xdp_csum_partial(p))
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
-	if (l2) {
+	if (be->flags & CRBPF_BE_L2) {
 		fib_prepare(&fib, p, be->ifindex, p->saddr, be->addr, p->sport,
 			    be->port, p->ip_len);
 		rc = bpf_fib_lookup(ctx, &fib, sizeof(fib),
@@ -1010,26 +1008,28 @@ static __always_inline int edge_xdp_hit(struct xdp_md *ctx, const struct pkt *p,
 		if (bpf_redirect_map(&crbpf_txports, fib.ifindex, XDP_PASS) !=
 		    XDP_REDIRECT)
 			return xdp_pass(CRBPF_ST_PASS_TO_TC);
-		out = fib.ifindex;
 	} else {
 		/* The IP length: a tunnel's hard_header_len is 0. Too big
-		 * goes to tc, which sends the ICMP error or the packet whole. */
-		mtu = p->ip_len;
-		if (!handoff_on() || !mtu ||
-		    bpf_check_mtu(ctx, be->ifindex, &mtu, 0, 0) !=
+		 * goes to tc, which sends the ICMP error or the packet whole.
+		 * fib is unused here: its ifindex word holds the length, as
+		 * a local of its own would overrun 6.1's 512-byte stack. */
+		fib.ifindex = p->ip_len;
+		if (!handoff_on() || !fib.ifindex ||
+		    bpf_check_mtu(ctx, be->ifindex, &fib.ifindex, 0, 0) !=
 			    BPF_MTU_CHK_RET_SUCCESS)
 			return xdp_pass(CRBPF_ST_PASS_TO_TC);
-		out = be->ifindex;
 	}
 
 	/* Cannot fail once parse_pkt() accepted the frame; the bounds are
 	 * rechecked for the verifier. */
 	if (xdp_nat(ctx, p, false, be->addr, be->port) ||
-	    (l2 ? xdp_write_macs(ctx, &fib) :
-		  handoff_write((void *)(long)ctx->data,
-				(void *)(long)ctx->data_end, out)))
+	    (be->flags & CRBPF_BE_L2 ?
+		     xdp_write_macs(ctx, &fib) :
+		     handoff_write((void *)(long)ctx->data,
+				   (void *)(long)ctx->data_end, be->ifindex)))
 		return xdp_pass(CRBPF_ST_PASS_MALFORMED);
-	xdp_clamp_mss(ctx, p, pk->ifindex, out);
+	xdp_clamp_mss(ctx, p, pk->ifindex,
+		      be->flags & CRBPF_BE_L2 ? fib.ifindex : be->ifindex);
 
 	ms = bpf_map_lookup_elem(&crbpf_mstats, pk);
 	if (ms) {
@@ -1037,7 +1037,7 @@ static __always_inline int edge_xdp_hit(struct xdp_md *ctx, const struct pkt *p,
 		ms->in_bytes += len;
 	}
 	record_flow(p, be, pk->ifindex, match_of(pk, be), ms, len);
-	if (!l2) {
+	if (!(be->flags & CRBPF_BE_L2)) {
 		count(CRBPF_ST_FWD_HANDOFF);
 		return XDP_PASS;
 	}
