@@ -19,6 +19,7 @@
 #include "icmp_quote.h"
 #include "match.h"
 #include "mtu.h"
+#include "handoff.h"
 #include "unit_hook.h" /* last: unit builds wrap the redirect helpers */
 
 #ifndef EEXIST
@@ -533,6 +534,34 @@ struct {
  * MSS subprogram's at 544 bytes (limit 512). */
 static const __u32 fibtmp_key = 0;
 
+/* The receiving end of the hand-off (handoff.h): a frame crbpf_edge_xdp
+ * marked is rewritten and counted already, and only needs sending. Returns
+ * TC_ACT_UNSPEC for a frame that is no marker. A direct read, ahead of any
+ * helper that would invalidate packet pointers. */
+static __always_inline int tc_handoff(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct handoff_mark *m = data;
+	__u32 ifindex;
+
+	if ((void *)(m + 1) > data_end)
+		return TC_ACT_UNSPEC;
+	if (!handoff_is_ours(m)) {
+		/* Shaped like a marker, with another token: stale or forged.
+		 * Only where the stack would drop it anyway (not our MAC). */
+		if (*(__u8 *)data == HANDOFF_LAA && m->flags == HANDOFF_L3 &&
+		    !m->zero && skb->pkt_type == PACKET_OTHERHOST)
+			return tc_drop(CRBPF_ST_DROP_HANDOFF_FORGED);
+		return TC_ACT_UNSPEC;
+	}
+	ifindex = m->ifindex;
+	/* an offloaded tag XDP did not see: popped, as tc_untag() does */
+	if (skb->vlan_present && bpf_skb_vlan_pop(skb))
+		return tc_drop(CRBPF_ST_DROP_ERROR);
+	return bpf_redirect(ifindex, 0);
+}
+
 SEC("tc")
 int crbpf_edge_tc(struct __sk_buff *skb)
 {
@@ -541,8 +570,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	struct crbpf_port_key pk;
 	struct crbpf_backend be;
 	struct crbpf_mstats *ms;
-	__u32 ifindex = skb->ingress_ifindex;
-	__u32 len = skb->len;
+	__u32 ifindex, len;
 	enum oversize big;
 	struct icmp_err ie;
 	struct pkt p;
@@ -551,6 +579,17 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	bool later;
 	int ret;
 
+	/* Only behind crbpf_edge_xdp, the one writer of markers. */
+	if (edge_xdp_attached && handoff_on()) {
+		ret = tc_handoff(skb);
+		if (ret != TC_ACT_UNSPEC)
+			return ret;
+	}
+	/* Read after the hand-off: read before, they stay live across it and
+	 * cost 16 bytes of spills, over 6.1's 512-byte combined stack (this
+	 * frame is 480 with the MSS subprogram's 32). */
+	ifindex = skb->ingress_ifindex;
+	len = skb->len;
 	__builtin_memset(&ie, 0, sizeof(ie));
 	/* Set on every path, not only for ICMP errors: clang keeps its
 	 * fields in registers across paths, and spilling one never set is a
@@ -831,12 +870,15 @@ static __always_inline int xdp_write_macs(struct xdp_md *ctx,
 	return 0;
 }
 
-/* Route first and rewrite only when the frame can leave from here: anything
- * unresolved goes to tc as it came, which resolves neighbours and knows
- * about VLAN tags and partial checksums. */
-static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
-				       const struct crbpf_backend *be,
-				       const struct crbpf_port_key *pk)
+/* An Ethernet next hop: route first and rewrite only when the frame can leave
+ * from here; anything unresolved goes to tc as it came, which resolves
+ * neighbours. A layer 3 device (no ndo_xdp_xmit): the hand-off to tc
+ * (handoff.h), when the packet fits the device. Partial checksums and
+ * tagged frames go to tc, which knows about both. One rewrite block for
+ * both, so the verifier walks it once. */
+static __always_inline int edge_xdp_hit(struct xdp_md *ctx, const struct pkt *p,
+					const struct crbpf_backend *be,
+					const struct crbpf_port_key *pk)
 {
 	__u64 len = ctx->data_end - ctx->data;
 	struct bpf_fib_lookup *fib;
@@ -851,24 +893,42 @@ static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
 	fib = bpf_map_lookup_elem(&crbpf_fibtmp, &fibtmp_key);
 	if (!fib)
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
-	fib_prepare(fib, p, be->ifindex, p->saddr, be->addr, p->sport,
-		    be->port, p->ip_len);
-	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), BPF_FIB_LOOKUP_OUTPUT);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
-		return xdp_pass(CRBPF_ST_PASS_TO_TC);
-	/* Target chosen before any byte changes: a device not in the devmap
-	 * returns the XDP_PASS given as default, with the frame as it came.
-	 * (One devmap lookup; a separate membership lookup was a second.) */
-	if (bpf_redirect_map(&crbpf_txports, fib->ifindex, XDP_PASS) !=
-	    XDP_REDIRECT)
-		return xdp_pass(CRBPF_ST_PASS_TO_TC);
+	if (be->flags & CRBPF_BE_L2) {
+		fib_prepare(fib, p, be->ifindex, p->saddr, be->addr, p->sport,
+			    be->port, p->ip_len);
+		rc = bpf_fib_lookup(ctx, fib, sizeof(*fib),
+				    BPF_FIB_LOOKUP_OUTPUT);
+		if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+			return xdp_pass(CRBPF_ST_PASS_TO_TC);
+		/* Target chosen before any byte changes: a device not in
+		 * the devmap returns the XDP_PASS given as default, with the
+		 * frame as it came. (One devmap lookup; a separate
+		 * membership lookup was a second.) */
+		if (bpf_redirect_map(&crbpf_txports, fib->ifindex, XDP_PASS) !=
+		    XDP_REDIRECT)
+			return xdp_pass(CRBPF_ST_PASS_TO_TC);
+	} else {
+		/* The IP length: a tunnel's hard_header_len is 0. Too big
+		 * goes to tc, which sends the ICMP error or the packet whole.
+		 * The scratch's ifindex word holds the length: a local of
+		 * its own would overrun 6.1's 512-byte stack. */
+		fib->ifindex = p->ip_len;
+		if (!handoff_on() || !fib->ifindex ||
+		    bpf_check_mtu(ctx, be->ifindex, &fib->ifindex, 0, 0) !=
+			    BPF_MTU_CHK_RET_SUCCESS)
+			return xdp_pass(CRBPF_ST_PASS_TO_TC);
+	}
 
 	/* Cannot fail once parse_pkt() accepted the frame; the bounds are
 	 * rechecked for the verifier. */
 	if (xdp_nat(ctx, p, false, be->addr, be->port) ||
-	    xdp_write_macs(ctx, fib))
+	    (be->flags & CRBPF_BE_L2 ?
+		     xdp_write_macs(ctx, fib) :
+		     handoff_write((void *)(long)ctx->data,
+				   (void *)(long)ctx->data_end, be->ifindex)))
 		return xdp_pass(CRBPF_ST_PASS_MALFORMED);
-	xdp_clamp_mss(ctx, p, pk->ifindex, fib->ifindex);
+	xdp_clamp_mss(ctx, p, pk->ifindex,
+		      be->flags & CRBPF_BE_L2 ? fib->ifindex : be->ifindex);
 
 	ms = bpf_map_lookup_elem(&crbpf_mstats, &be->mapping);
 	if (ms) {
@@ -876,6 +936,10 @@ static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
 		ms->in_bytes += len;
 	}
 	record_flow(p, be, pk->ifindex, match_of(pk, be), ms, len);
+	if (!(be->flags & CRBPF_BE_L2)) {
+		count(CRBPF_ST_FWD_HANDOFF);
+		return XDP_PASS;
+	}
 	count(CRBPF_ST_FWD_XDP);
 	return XDP_REDIRECT;
 }
@@ -890,6 +954,12 @@ int crbpf_edge_xdp(struct xdp_md *ctx)
 	struct pkt p;
 	int ret;
 
+	/* Only this program writes markers: one from the wire is forged. */
+	if (handoff_on() && data + sizeof(struct handoff_mark) <= data_end &&
+	    handoff_is_ours(data)) {
+		count(CRBPF_ST_DROP_HANDOFF_FORGED);
+		return XDP_DROP;
+	}
 	ret = parse_pkt(data, data_end, data_end - data, true, 0, &p);
 	if (ret != PKT_OK)
 		return xdp_pass(ret);
@@ -899,12 +969,11 @@ int crbpf_edge_xdp(struct xdp_md *ctx)
 		return xdp_pass(ret);
 	if (p.ttl <= 1)
 		return xdp_pass(CRBPF_ST_PASS_TTL);
-	/* XDP cannot transmit into a layer 3 device (no ndo_xdp_xmit). An
-	 * `all` hit needs its exception and socket checks: tc makes that
+	/* An `all` hit needs its exception and socket checks: tc makes that
 	 * decision alone, once, since it runs for every packet XDP passes. */
-	if (!(be.flags & CRBPF_BE_L2) || (be.flags & CRBPF_BE_ALL))
+	if (be.flags & CRBPF_BE_ALL)
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
-	return edge_xdp_l2(ctx, &p, &be, &pk);
+	return edge_xdp_hit(ctx, &p, &be, &pk);
 }
 
 /* Replies on an Ethernet next-hop device, out of the public NIC. Whatever

@@ -400,6 +400,12 @@ enum crbpf_stat {
 	/* reply from a mapped backend port with no flow and no single public
 	 * side: the stack would forward it untranslated, so it is dropped */
 	CRBPF_ST_DROP_NO_XLATE,
+	/* client -> tunnel backend: XDP rewrote it and marked the frame,
+	 * crbpf_edge_tc only redirected it (the hand-off, bpf/handoff.h) */
+	CRBPF_ST_FWD_HANDOFF,
+	/* frame carrying a hand-off marker XDP did not write: from the wire
+	 * (XDP) or with another token (tc) */
+	CRBPF_ST_DROP_HANDOFF_FORGED,
 	CRBPF_ST__MAX,
 };
 

@@ -665,6 +665,25 @@ static void check_vps_wg(struct doctor *d, const struct tun_dev *t)
 	wg_dev_free(&w);
 }
 
+/* XDP hands packets to tunnel backends to crbpf_edge_tc (bpf/handoff.h):
+ * without it they are dropped. */
+static void check_edge_tc(struct doctor *d, const char *dev)
+{
+	char path[PATH_MAX], xpath[PATH_MAX];
+	int ifindex = if_nametoindex(dev);
+
+	pin_path(path, sizeof(path), "links", "edge", dev);
+	pin_path(xpath, sizeof(xpath), "links", "xdp", dev);
+	if (!ifindex || pin_alive(xpath, ifindex) <= 0 ||
+	    pin_alive(path, ifindex) > 0)
+		return;
+	problem(d, "handoff", dev,
+		fmt("`crbpf watch` attaches it again within 10 s; by hand: crbpf detach %s, then attach %s again",
+		    dev, dev),
+		"XDP is attached to %s without crbpf_edge_tc: the packets it hands to tc for tunnel backends are dropped",
+		dev);
+}
+
 static void check_vps(struct doctor *d)
 {
 	struct tun_list t = {};
@@ -712,6 +731,8 @@ static void check_vps(struct doctor *d)
 			break;
 		}
 	}
+	for (i = 0; i < d->nedges; i++)
+		check_edge_tc(d, d->edges[i]);
 	check_listeners_mapped(d);
 	checked(d, "VPS: %d edge%s, %d mapping entr%s", d->nedges,
 		d->nedges == 1 ? "" : "s", d->nports, d->nports == 1 ? "y" : "ies");

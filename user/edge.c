@@ -263,6 +263,31 @@ static int edge_attach_others(const char *dev)
 	return ret;
 }
 
+/* The XDP -> tc hand-off marker (bpf/handoff.h) into rodata. Not on a
+ * bridge or bond port: its rx_handler runs after tc and would forward a
+ * marked frame that crbpf's tc missed, where the stack drops it. */
+static int edge_handoff_set(struct edge_bpf *skel, const char *dev, int ifindex)
+{
+	__u8 mac[6], tok[6];
+	int master, ret;
+
+	ret = nl_link_l2(ifindex, mac, &master);
+	if (ret) {
+		err("failed to read the link of %s: %s", dev, strerror(-ret));
+		return ret;
+	}
+	if (master)
+		return 0;
+	ret = layout_handoff(mac, tok);
+	if (ret) {
+		err("failed to draw the hand-off token: %s", strerror(-ret));
+		return ret;
+	}
+	memcpy((void *)&skel->rodata->handoff_dst_lo, tok, 4);
+	memcpy((void *)&skel->rodata->handoff_dst_hi, tok + 4, 2);
+	return 0;
+}
+
 int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		       __u32 flows, const struct crbpf_timeouts *to,
 		       __u32 to_set, const struct mss_opt *mss)
@@ -303,6 +328,9 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		goto fail_load;
 	}
 	skel->rodata->edge_xdp_attached = mode != MODE_TC;
+	ret = mode == MODE_TC ? 0 : edge_handoff_set(skel, dev, ifindex);
+	if (ret)
+		goto fail;
 	/* Only what gets attached is verified (seconds each on a small VPS):
 	 * the reverse programs only for an upgrade of the tunnels' ones,
 	 * crbpf_rev_xdp never. */

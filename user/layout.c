@@ -32,12 +32,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 struct layout_rec {
 	__u32 layout;
+	/* h_dest of the XDP -> tc hand-off marker (bpf/handoff.h): 02 then
+	 * 40 secret bits. Drawn once and kept across attaches: tc is replaced
+	 * before XDP, and a new token would drop what the old XDP marked in
+	 * between. Zero in an older crbpf's record. */
+	__u8 handoff[6];
+	__u8 pad[2];
 };
+
+/* A token this run drew, for layout_store() to keep. */
+static __u8 handoff_drawn[6];
 
 /* Maps whose entries only the user can make again. */
 static const char *const kept_maps[] = { "crbpf_ports", "crbpf_except",
@@ -74,10 +84,40 @@ int layout_check(void)
 	return -EPROTO;
 }
 
+/* The hand-off token for a device whose MAC is dev_mac: the pinned one, or
+ * a new one that differs from dev_mac (frames to the device's own MAC are
+ * PACKET_HOST: the fail-safe would not hold, and XDP would drop them). */
+int layout_handoff(const __u8 dev_mac[6], __u8 out[6])
+{
+	struct layout_rec rec = {};
+	ssize_t n;
+
+	if (handoff_drawn[0] != 0x02 &&
+	    !pin_record_load("layout", NULL, &rec, sizeof(rec)) &&
+	    rec.handoff[0] == 0x02)
+		memcpy(handoff_drawn, rec.handoff, sizeof(handoff_drawn));
+	while (handoff_drawn[0] != 0x02 ||
+	       !memcmp(handoff_drawn, dev_mac, sizeof(handoff_drawn))) {
+		handoff_drawn[0] = 0x02;
+		n = getrandom(handoff_drawn + 1, sizeof(handoff_drawn) - 1, 0);
+		if (n != (ssize_t)sizeof(handoff_drawn) - 1) {
+			handoff_drawn[0] = 0;
+			return n < 0 ? -errno : -EIO;
+		}
+	}
+	memcpy(out, handoff_drawn, sizeof(handoff_drawn));
+	return 0;
+}
+
 int layout_store(void)
 {
-	struct layout_rec rec = { CRBPF_LAYOUT };
+	struct layout_rec rec = {};
 
+	if (handoff_drawn[0] == 0x02)
+		memcpy(rec.handoff, handoff_drawn, sizeof(rec.handoff));
+	else
+		pin_record_load("layout", NULL, &rec, sizeof(rec));
+	rec.layout = CRBPF_LAYOUT;
 	return pin_record_store("layout", NULL, "crbpf_layout", &rec,
 				sizeof(rec));
 }

@@ -86,6 +86,8 @@ struct link_reply {
 	__u32 mtu;
 	char *kind;
 	size_t kind_len;
+	__u32 master;
+	__u8 mac[6];
 };
 
 static int linkinfo_attr_cb(const struct nlattr *attr, void *data)
@@ -105,6 +107,11 @@ static int link_attr_cb(const struct nlattr *attr, void *data)
 		mnl_attr_parse_nested(attr, linkinfo_attr_cb, data);
 	else if (mnl_attr_get_type(attr) == IFLA_MTU)
 		r->mtu = mnl_attr_get_u32(attr);
+	else if (mnl_attr_get_type(attr) == IFLA_MASTER)
+		r->master = mnl_attr_get_u32(attr);
+	else if (mnl_attr_get_type(attr) == IFLA_ADDRESS &&
+		 mnl_attr_get_payload_len(attr) == sizeof(r->mac))
+		memcpy(r->mac, mnl_attr_get_payload(attr), sizeof(r->mac));
 	return MNL_CB_OK;
 }
 
@@ -147,23 +154,40 @@ int nl_link_type(int ifindex, unsigned short *type)
 	return nl_link_info(ifindex, type, NULL, 0);
 }
 
-int nl_link_mtu(int ifindex, __u32 *mtu)
+static int link_get(int ifindex, struct link_reply *r)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct link_reply r = {};
 	struct ifinfomsg *ifi;
-	int ret;
 
 	nlh->nlmsg_type = RTM_GETLINK;
 	nlh->nlmsg_flags = NLM_F_REQUEST;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
-	ret = nl_talk(NETLINK_ROUTE, nlh, link_cb, &r);
+	return nl_talk(NETLINK_ROUTE, nlh, link_cb, r);
+}
+
+int nl_link_mtu(int ifindex, __u32 *mtu)
+{
+	struct link_reply r = {};
+	int ret = link_get(ifindex, &r);
+
 	if (!ret && !r.mtu)
 		ret = -ENODEV;
 	*mtu = r.mtu;
+	return ret;
+}
+
+/* The device's MAC address (zero for none) and the ifindex of the device it
+ * is enslaved to (a bridge, a bond; 0 for none). */
+int nl_link_l2(int ifindex, __u8 mac[6], int *master)
+{
+	struct link_reply r = {};
+	int ret = link_get(ifindex, &r);
+
+	memcpy(mac, r.mac, sizeof(r.mac));
+	*master = (int)r.master;
 	return ret;
 }
 

@@ -190,6 +190,7 @@ struct nlmsghdr;
 int nl_talk(int bus, struct nlmsghdr *nlh,
 	    int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
 int nl_link_mtu(int ifindex, __u32 *mtu);
+int nl_link_l2(int ifindex, __u8 mac[6], int *master);
 struct nl_route {
 	struct addr dst;
 	__u8 dst_len;
@@ -452,6 +453,7 @@ struct layout_conv {
 };
 int layout_check(void);
 int layout_store(void);
+int layout_handoff(const __u8 dev_mac[6], __u8 out[6]);
 void layout_remove(void);
 __u32 layout_pinned_entries(const char *name);
 __u32 layout_flows_size(__u32 asked);

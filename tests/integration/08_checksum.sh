@@ -8,8 +8,9 @@
 # hashes, every client-flow packet entering the tunnel on the VPS (wg0) and
 # arriving at the client (eth0) has its checksum verified from scratch:
 # WireGuard marks decrypted packets CHECKSUM_UNNECESSARY, so home would never
-# notice a bad one. A backend behind wg0 is always forwarded in tc (XDP hands
-# it over), so the XDP rewrite is checked on its own path: a backend behind
+# notice a bad one. A backend behind wg0 is rewritten by XDP and only
+# redirected by tc (the hand-off: fwd_handoff must grow in native XDP with
+# tx off); the XDP redirect is checked on its own path: a backend behind
 # an Ethernet next hop on the VPS (a veth with --xdp-veth and GRO, as in
 # 11_l2_nexthop), where fwd_xdp must grow in the XDP modes with complete
 # checksums (tx off) and stay flat with --mode tc, and its checksums are
@@ -50,6 +51,7 @@ for mode in auto generic tc; do
 			t_fail "checksum capture did not start"
 		bad=
 		xdp0=$(vps_counter fwd_xdp)
+		ho0=$(vps_counter fwd_handoff)
 		for dst in "$VPS4 8000 v4" "$VPS6 8000 v6" "$VPS4 8080 ctr" "$VPS4 9000 nexthop"; do
 			set -- $dst
 			out=$(peer cr-cli put --timeout 20 --bytes $MB "$1" "$2" 2>&1) ||
@@ -58,6 +60,7 @@ for mode in auto generic tc; do
 				bad="$bad; get $3: $(tail -n1 <<<"$out")"
 		done
 		xdp1=$(vps_counter fwd_xdp)
+		ho1=$(vps_counter fwd_handoff)
 		sleep 0.2
 		# 60 MB each way through the tunnel: thousands of segments. The
 		# next hop's 20 MB arrive GRO-merged, and with tx on its replies
@@ -74,6 +77,15 @@ for mode in auto generic tc; do
 			bad="$bad; fwd_xdp did not grow: XDP forwarded nothing to the next hop"
 		elif [ "$mode" = tc ] && [ "$xdp1" -ne "$xdp0" ]; then
 			bad="$bad; fwd_xdp grew by $((xdp1 - xdp0)) in --mode tc"
+		fi
+		# The tunnel's XDP hand-off (bpf/handoff.h): native XDP sees
+		# complete checksums with tx off; --mode tc has no XDP.
+		if ! nums "$ho0" "$ho1"; then
+			bad="$bad; fwd_handoff unreadable ('$ho0' '$ho1')"
+		elif [ "$mode" = auto ] && [ "$tx" = off ] && [ "$ho1" -le "$ho0" ]; then
+			bad="$bad; fwd_handoff did not grow: XDP handed nothing to tc for the tunnel"
+		elif [ "$mode" = tc ] && [ "$ho1" -ne "$ho0" ]; then
+			bad="$bad; fwd_handoff grew by $((ho1 - ho0)) in --mode tc"
 		fi
 		if [ -z "$bad" ]; then
 			t_result "checksum-$mode-tx-$tx" PASS

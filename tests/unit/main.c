@@ -118,7 +118,8 @@ static void pcap_write(const __u8 *frame, int len, bool l3only)
 
 /* ---- objects ---- */
 
-static struct edge_bpf *edge;
+static struct edge_bpf *edge, *edgeh;
+static const __u8 unit_handoff[6] = UNIT_HANDOFF;
 static struct home_bpf *home, *home2, *home3, *home4;
 static int ncpus;
 static char edge_err[128], home_err[128];
@@ -155,6 +156,44 @@ static int home_share_maps(struct home_bpf *h)
 	return err;
 }
 
+/* The object the tool loads for a device with XDP: the hand-off on, every
+ * map shared with edge as the pins share them. */
+static void load_edgeh(void)
+{
+	struct bpf_map *m, *em;
+	int err = 0;
+
+	edgeh = edge_bpf__open();
+	if (!edgeh) {
+		snprintf(edge_err, sizeof(edge_err), "edge_bpf__open (hand-off): %s",
+			 strerror(errno));
+		goto fail;
+	}
+	unpin_all(edgeh->obj);
+	edgeh->rodata->edge_xdp_attached = true;
+	memcpy((void *)&edgeh->rodata->handoff_dst_lo, unit_handoff, 4);
+	memcpy((void *)&edgeh->rodata->handoff_dst_hi, unit_handoff + 4, 2);
+	bpf_object__for_each_map(m, edgeh->obj) {
+		if (bpf_map__is_internal(m))
+			continue;
+		em = bpf_object__find_map_by_name(edge->obj, bpf_map__name(m));
+		err = em ? bpf_map__reuse_fd(m, bpf_map__fd(em)) : -ENOENT;
+		if (err)
+			break;
+	}
+	if (!err)
+		err = edge_bpf__load(edgeh);
+	if (!err)
+		return;
+	snprintf(edge_err, sizeof(edge_err), "edge_bpf__load (hand-off): %s",
+		 strerror(-err));
+fail:
+	edge_bpf__destroy(edgeh);
+	edgeh = NULL;
+	edge_bpf__destroy(edge);
+	edge = NULL;
+}
+
 static void load_objects(void)
 {
 	__be32 a4[4];
@@ -182,6 +221,9 @@ static void load_objects(void)
 			edge = NULL;
 		}
 	}
+
+	if (edge)
+		load_edgeh();
 
 	home = home_bpf__open();
 	home2 = home_bpf__open();
@@ -249,7 +291,7 @@ static bool is_home(enum prog p)
 
 static bool is_xdp(enum prog p)
 {
-	return p == P_EDGE_XDP || p == P_REV_XDP;
+	return p == P_EDGE_XDP || p == P_REV_XDP || p == P_EDGE_XDP_H;
 }
 
 static int prog_fd(enum prog p)
@@ -259,6 +301,10 @@ static int prog_fd(enum prog p)
 		return bpf_program__fd(edge->progs.crbpf_edge_xdp);
 	case P_EDGE_TC:
 		return bpf_program__fd(edge->progs.crbpf_edge_tc);
+	case P_EDGE_XDP_H:
+		return bpf_program__fd(edgeh->progs.crbpf_edge_xdp);
+	case P_EDGE_TC_H:
+		return bpf_program__fd(edgeh->progs.crbpf_edge_tc);
 	case P_REV_TC:
 		return bpf_program__fd(edge->progs.crbpf_rev_tc);
 	case P_TUN_TC:
@@ -827,11 +873,55 @@ static bool add_hflow(const struct tcase *c)
 
 /* ---- one case ---- */
 
+/* The marker crbpf_edge_xdp writes for tun0 (bpf/handoff.h), with
+ * UNIT_HANDOFF or (M_HANDOFF_OTHER) a token one bit off. */
+static void handoff_macs(enum macs m, __u8 dst[6], __u8 src[6])
+{
+	__u32 ifindex = topo.ifindex[DEV_TUN];
+
+	memcpy(dst, unit_handoff, 6);
+	if (m == M_HANDOFF_OTHER)
+		dst[5] ^= 1;
+	memcpy(src, &ifindex, 4);
+	src[4] = 1;
+	src[5] = 0;
+}
+
+static struct crbpf_unit_redirect *redirect_seen(enum prog p);
+static enum dev dev_of(int ifindex);
+
+/* P_EDGE_TC_H over what P_EDGE_XDP_H passed: a redirect to tun0 that
+ * changes nothing. */
+static bool run_chain_tc(const __u8 *f, int len)
+{
+	static __u8 out[PKT_MAX * 2];
+	struct __sk_buff skb = {};
+	const struct crbpf_unit_redirect *r = redirect_seen(P_EDGE_TC_H);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f, .data_size_in = len,
+		    .data_out = out, .data_size_out = sizeof(out),
+		    .ctx_in = &skb, .ctx_size_in = sizeof(skb));
+	bool ok = true;
+
+	skb.ifindex = topo.ifindex[DEV_PUB];
+	skb.ingress_ifindex = topo.ifindex[DEV_PUB];
+	memset(redirect_seen(P_EDGE_TC_H), 0, sizeof(struct crbpf_unit_redirect));
+	if (!ASSERT_OK(bpf_prog_test_run_opts(prog_fd(P_EDGE_TC_H), &opts) ? -errno : 0,
+		       "BPF_PROG_TEST_RUN of crbpf_edge_tc on the XDP output"))
+		return false;
+	ok &= ASSERT_EQ((int)opts.retval, TC_ACT_REDIRECT, "crbpf_edge_tc verdict on the XDP output");
+	ok &= ASSERT_EQ(r->calls, 1, "crbpf_edge_tc redirect calls");
+	ok &= ASSERT_EQ(r->kind, CRBPF_REDIR_TC, "crbpf_edge_tc redirect kind (bpf_redirect)");
+	ok &= ASSERT_EQ(dev_of(r->target), DEV_TUN, "crbpf_edge_tc redirect target (tun0)");
+	ok &= pkt_compare(f, len, out, opts.data_size_out, 0);
+	return ok;
+}
+
 static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
 			   __u8 *out, int *out_len)
 {
 	struct pkt_spec s = c->in, quoted;
 	const __u8 *dmac = c->in.dmac, *smac = c->in.smac;
+	__u8 hdst[6], hsrc[6];
 
 	if (c->expect_frame) {
 		*out_len = c->expect_frame(c, in, in_len, out);
@@ -889,6 +979,10 @@ static void expected_frame(const struct tcase *c, const __u8 *in, int in_len,
 	} else if (c->macs == M_REV) {
 		dmac = topo.peer_mac[DEV_PUB];
 		smac = topo.mac[DEV_PUB];
+	} else if (c->macs == M_HANDOFF) {
+		handoff_macs(c->macs, hdst, hsrc);
+		dmac = hdst;
+		smac = hsrc;
 	}
 	if (c->expect)
 		c->expect(c, &s);
@@ -912,6 +1006,9 @@ static struct crbpf_unit_redirect *redirect_seen(enum prog p)
 		return &home3->bss->crbpf_unit_redirect;
 	case P_HOME_OUT_NO6:
 		return &home4->bss->crbpf_unit_redirect;
+	case P_EDGE_XDP_H:
+	case P_EDGE_TC_H:
+		return &edgeh->bss->crbpf_unit_redirect;
 	default:
 		return &edge->bss->crbpf_unit_redirect;
 	}
@@ -946,6 +1043,8 @@ static enum dev redirect_dev(const struct tcase *c)
 	switch (c->prog) {
 	case P_EDGE_XDP:
 	case P_EDGE_TC:
+	case P_EDGE_XDP_H:
+	case P_EDGE_TC_H:
 		return DEV_TUN;
 	case P_REV_TC:
 	case P_TUN_TC:
@@ -1013,7 +1112,14 @@ static bool run_case(const struct tcase *tc)
 		return false;
 	}
 
-	in_len = pkt_build(&c.in, in);
+	if (c.in_macs == M_HANDOFF || c.in_macs == M_HANDOFF_OTHER) {
+		__u8 hdst[6], hsrc[6];
+
+		handoff_macs(c.in_macs, hdst, hsrc);
+		in_len = pkt_build_macs(&c.in, hdst, hsrc, in);
+	} else {
+		in_len = pkt_build(&c.in, in);
+	}
 	expected_frame(&c, in, in_len, want, &want_len);
 
 	if (c.udp_ffff) {
@@ -1110,6 +1216,9 @@ static bool run_case(const struct tcase *tc)
 		ok &= ASSERT_TRUE(udp_zero, "UDP checksum 0 stays 0");
 	else if (udp_zero && !c.in.csum0)
 		ok &= ASSERT_TRUE(false, "UDP checksum became 0");
+
+	if (c.chain_tc && (int)opts.retval == c.verdict)
+		ok &= run_chain_tc(got, opts.data_size_out);
 
 	stats_read(stats_fd(c.prog), st_after);
 	if (getenv("UNIT_STATS"))
@@ -1484,6 +1593,7 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("# unit: %d cases PASS, %d cases FAIL\n", passed, failed);
+	edge_bpf__destroy(edgeh);
 	edge_bpf__destroy(edge);
 	home_bpf__destroy(home);
 	home_bpf__destroy(home2);

@@ -259,6 +259,12 @@ enum prog {
 	 * rodata tun_ifindex = wgh: the packet came in by from_dev (wgh
 	 * unless set) */
 	P_HOME_FWD,
+	/* crbpf_edge_xdp / crbpf_edge_tc of a second edge object loaded as
+	 * the tool loads it for a device with XDP: rodata edge_xdp_attached
+	 * and the hand-off token UNIT_HANDOFF; it shares every map with the
+	 * first */
+	P_EDGE_XDP_H,
+	P_EDGE_TC_H,
 	P__MAX,
 };
 
@@ -289,7 +295,14 @@ enum macs {
 	M_FWD_NH2, /* nh2 -> L2 backend behind it (nh3) */
 	M_REV, /* pub0 -> router (pub1) */
 	M_SKIP, /* left to bpf_redirect_neigh: not compared */
+	/* the hand-off marker to tun0: h_dest UNIT_HANDOFF, h_source tun0's
+	 * ifindex + flags (bpf/handoff.h) */
+	M_HANDOFF,
+	M_HANDOFF_OTHER, /* the same with another token (input only) */
 };
+
+/* The hand-off token of P_EDGE_XDP_H / P_EDGE_TC_H (h_dest of the marker). */
+#define UNIT_HANDOFF { 0x02, 0xc7, 0x0a, 0x11, 0xee, 0x05 }
 
 struct stat_exp {
 	bool on;
@@ -371,6 +384,13 @@ struct tcase {
 	 * not the one main.c derives (redirect_dev(): the next hop of macs,
 	 * else the tunnel of the program's direction) */
 	enum dev redirect_dev;
+	/* the input frame's MAC header: M_HANDOFF, M_HANDOFF_OTHER (M_KEEP:
+	 * as pkt_build makes it) */
+	enum macs in_macs;
+	/* XDP hand-off cases: the output goes on through P_EDGE_TC_H, which
+	 * must redirect it to tun0 unchanged (the stats are compared over
+	 * both runs) */
+	bool chain_tc;
 	const char *note; /* printed with a failure: what the case pins down */
 	/* extra checks after the run */
 	bool (*check_case)(const struct tcase *c);
