@@ -8,11 +8,20 @@
  * whose cost is subtracted. crb_micro_cycle does the same from a table of
  * templates, the next one each run: many flows, so the program's map
  * lookups miss the CPU caches as they do under real traffic.
+ *
+ * crb_micro_tc and crb_null_tc are the same for tc programs: a tc test run
+ * does not reset the skb between repeats either. Their prog array is a
+ * separate one, since a prog array holds programs of one type only. The
+ * restore covers the whole frame microbench sends (MICRO_HDR bytes); a frame
+ * of another length means a program changed its size, and the harness then
+ * returns MICRO_BROKEN, which no program returns, instead of running it.
  */
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
 #define MICRO_HDR 64 /* bytes restored: Ethernet + IPv4/IPv6 + UDP fit */
+#define MICRO_BROKEN 0x7e57 /* no XDP or tc verdict; microbench.c checks */
 
 struct micro_tmpl {
 	__u8 bytes[MICRO_HDR];
@@ -38,7 +47,9 @@ static __always_inline int run_from(struct xdp_md *ctx, const struct micro_tmpl 
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 
-	if (!t || data + MICRO_HDR > data_end)
+	/* A program that moved data (adjust_head) leaves it moved. */
+	if (!t || ctx->data_end - ctx->data != MICRO_HDR ||
+	    data + MICRO_HDR > data_end)
 		return XDP_ABORTED;
 	__builtin_memcpy(data, t->bytes, MICRO_HDR);
 	bpf_tail_call(ctx, &micro_jmp, 0);
@@ -79,6 +90,43 @@ SEC("xdp")
 int crb_null(struct xdp_md *ctx)
 {
 	return XDP_PASS;
+}
+
+/* The tc side: its own template (the bytes the tc program is to see) and
+ * prog array. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct micro_tmpl);
+} micro_tmpl_tc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} micro_jmp_tc SEC(".maps");
+
+SEC("tc")
+int crb_micro_tc(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	const struct micro_tmpl *t = bpf_map_lookup_elem(&micro_tmpl_tc, &zero);
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	if (!t || skb->len != MICRO_HDR || data + MICRO_HDR > data_end)
+		return MICRO_BROKEN;
+	__builtin_memcpy(data, t->bytes, MICRO_HDR);
+	bpf_tail_call(skb, &micro_jmp_tc, 0);
+	return MICRO_BROKEN;
+}
+
+SEC("tc")
+int crb_null_tc(struct __sk_buff *skb)
+{
+	return TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
