@@ -405,7 +405,9 @@ warm() {
 	[ "${3:-}" = forward ] && nsn=crb-gen dev=crbg$(idx "$row")
 	s0=$(sent "$nsn" "$dev")
 	want=$((2 * flows > WARM_MIN ? 2 * flows : WARM_MIN))
-	deadline=$(($(date +%s) + 5 + 2 * flows / 100000))
+	# Generous: the generator shares its CPU with the path, and a slow
+	# path (conntrack at 1M flows) on a busy VM sent 30 kpps.
+	deadline=$(($(date +%s) + 10 + want / 20000))
 	while [ "$(date +%s)" -le "$deadline" ]; do
 		if ! kill -0 "$GEN_PID" 2>/dev/null; then
 			log "warm $row: the generator exited: $(cat "$TMPD/gen.out")"

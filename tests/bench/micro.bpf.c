@@ -10,8 +10,8 @@
  * lookups miss the CPU caches as they do under real traffic.
  *
  * crb_micro_tc and crb_null_tc are the same for tc programs: a tc test run
- * does not reset the skb between repeats either. Their prog array is a
- * separate one, since a prog array holds programs of one type only. The
+ * does not reset the skb between repeats either. Their template is slot 1
+ * of micro_tmpl, their prog array a separate one. The
  * restore covers the whole frame microbench sends (MICRO_HDR bytes); a frame
  * of another length means a program changed its size, and the harness then
  * returns MICRO_BROKEN, which no program returns, instead of running it.
@@ -27,9 +27,10 @@ struct micro_tmpl {
 	__u8 bytes[MICRO_HDR];
 };
 
+/* [0]: the frame crb_micro restores, [1]: crb_micro_tc's */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct micro_tmpl);
 } micro_tmpl SEC(".maps");
@@ -92,15 +93,7 @@ int crb_null(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-/* The tc side: its own template (the bytes the tc program is to see) and
- * prog array. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct micro_tmpl);
-} micro_tmpl_tc SEC(".maps");
-
+/* The tc side: a prog array holds programs of one type only. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, 1);
@@ -111,8 +104,8 @@ struct {
 SEC("tc")
 int crb_micro_tc(struct __sk_buff *skb)
 {
-	__u32 zero = 0;
-	const struct micro_tmpl *t = bpf_map_lookup_elem(&micro_tmpl_tc, &zero);
+	__u32 one = 1;
+	const struct micro_tmpl *t = bpf_map_lookup_elem(&micro_tmpl, &one);
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 

@@ -202,7 +202,8 @@ struct harness {
 	int run_fd; /* crb_micro, crb_micro_cycle or crb_micro_tc */
 	int null_fd; /* crb_null or crb_null_tc */
 	int jmp_fd; /* micro_jmp or micro_jmp_tc */
-	int tmpl_fd; /* micro_tmpl or micro_tmpl_tc; -1: micro_cycle */
+	int tmpl_fd; /* micro_tmpl; -1: the frames are in micro_cycle */
+	__u32 tmpl_key; /* micro_tmpl slot: 0 XDP, 1 tc */
 	bool tc;
 };
 
@@ -217,7 +218,7 @@ static int measure(const struct harness *h, int prog_fd, const __u8 *frame,
 	int i, r;
 
 	if (h->tmpl_fd >= 0 &&
-	    bpf_map_update_elem(h->tmpl_fd, &zero, frame, BPF_ANY))
+	    bpf_map_update_elem(h->tmpl_fd, &h->tmpl_key, frame, BPF_ANY))
 		return -errno;
 	for (i = 0; i < rounds; i++) {
 		if (bpf_map_update_elem(h->jmp_fd, &zero, &prog_fd, BPF_ANY))
@@ -636,14 +637,14 @@ int main(int argc, char **argv)
 	hx = (struct harness){ bpf_program__fd(m->progs.crb_micro),
 			       bpf_program__fd(m->progs.crb_null),
 			       bpf_map__fd(m->maps.micro_jmp),
-			       bpf_map__fd(m->maps.micro_tmpl), false };
+			       bpf_map__fd(m->maps.micro_tmpl), 0, false };
 	hc = hx;
 	hc.run_fd = bpf_program__fd(m->progs.crb_micro_cycle);
 	hc.tmpl_fd = -1;
 	ht = (struct harness){ bpf_program__fd(m->progs.crb_micro_tc),
 			       bpf_program__fd(m->progs.crb_null_tc),
 			       bpf_map__fd(m->maps.micro_jmp_tc),
-			       bpf_map__fd(m->maps.micro_tmpl_tc), true };
+			       bpf_map__fd(m->maps.micro_tmpl), 1, true };
 	ret = 0;
 
 	if (nh) {
