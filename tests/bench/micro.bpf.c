@@ -42,19 +42,26 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } micro_jmp SEC(".maps");
 
-/* Restore the headers from t, then run the program under test. */
+/* Restore the frame from template t, then run the program under test
+ * through prog array jmp; for XDP and tc contexts alike. len is the frame's
+ * length now: a program that moved data (adjust_head) leaves it moved, and
+ * the harness then returns broken instead. */
+#define RUN_FROM(ctx, len, t, jmp, broken)                                     \
+	({                                                                     \
+		const struct micro_tmpl *t_ = (t);                             \
+		void *data_ = (void *)(long)(ctx)->data;                       \
+		void *end_ = (void *)(long)(ctx)->data_end;                    \
+                                                                               \
+		if (t_ && (len) == MICRO_HDR && data_ + MICRO_HDR <= end_) {   \
+			__builtin_memcpy(data_, t_->bytes, MICRO_HDR);         \
+			bpf_tail_call((ctx), (jmp), 0);                        \
+		}                                                              \
+		(broken);                                                      \
+	})
+
 static __always_inline int run_from(struct xdp_md *ctx, const struct micro_tmpl *t)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-
-	/* A program that moved data (adjust_head) leaves it moved. */
-	if (!t || ctx->data_end - ctx->data != MICRO_HDR ||
-	    data + MICRO_HDR > data_end)
-		return XDP_ABORTED;
-	__builtin_memcpy(data, t->bytes, MICRO_HDR);
-	bpf_tail_call(ctx, &micro_jmp, 0);
-	return XDP_ABORTED;
+	return RUN_FROM(ctx, ctx->data_end - ctx->data, t, &micro_jmp, XDP_ABORTED);
 }
 
 SEC("xdp")
@@ -105,15 +112,9 @@ SEC("tc")
 int crb_micro_tc(struct __sk_buff *skb)
 {
 	__u32 one = 1;
-	const struct micro_tmpl *t = bpf_map_lookup_elem(&micro_tmpl, &one);
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
 
-	if (!t || skb->len != MICRO_HDR || data + MICRO_HDR > data_end)
-		return MICRO_BROKEN;
-	__builtin_memcpy(data, t->bytes, MICRO_HDR);
-	bpf_tail_call(skb, &micro_jmp_tc, 0);
-	return MICRO_BROKEN;
+	return RUN_FROM(skb, skb->len, bpf_map_lookup_elem(&micro_tmpl, &one),
+			&micro_jmp_tc, MICRO_BROKEN);
 }
 
 SEC("tc")
