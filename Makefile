@@ -39,7 +39,7 @@ BENCH_BPF := $(wildcard tests/bench/*.bpf.c)
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(patsubst %.skel.h,%.bpf.o,$(UNIT_SKELS)) $(UNIT_SKELS)
-.PHONY: all deps test unit integration demo bench bench-quick clean install uninstall
+.PHONY: all deps test unit integration demo bench bench-quick bench-micro clean install uninstall
 
 all: $(OUT)/crbpf $(OUT)/unit_tests $(OUT)/model_tests
 
@@ -150,6 +150,11 @@ bench: deps
 bench-quick: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/bench/bench.sh --quick
+
+# The micro-benchmark alone, in a namespace of its own (no trafgen needed).
+bench-micro:
+	$(Q)$(MAKE) --no-print-directory all bench-bins
+	$(Q)bash tests/bench/micro.sh
 
 # bench: tests/bench/*.bpf.c -> build/bench/*.bpf.o + .skel.h,
 # tests/bench/*.c -> build/bench/<name>; built by tests/bench/bench.sh.

@@ -10,7 +10,11 @@ The statistic: a row's cost per packet is 1e9/best(row) - 1e9/best(rxlimit)
 ns, from the best (highest) rate of its trials. Interference on a shared VM
 only ever slows a trial down, so the best trial is the least disturbed
 estimate; the median and the min-max of the rates are printed beside it to
-show the spread. Ratios to a baseline are ratios of these costs."""
+show the spread. Ratios to a baseline are ratios of these costs.
+
+The targets block checks issue 12's targets on the 64-byte tables and the
+micro-benchmark: each line gives the measured value, the target and "met" or
+"missed"; a figure that was not measured is "not measured", never "met"."""
 import argparse
 import json
 import statistics
@@ -26,10 +30,64 @@ ROWS = [
     ("tc", "crbpf --mode tc -> Ethernet", "iptables"),
     ("tun-iptables", "iptables DNAT -> TUN (L3 tunnel)", "tun-iptables"),
     ("tun-crbpf", "crbpf auto -> TUN (L3 tunnel)", "tun-iptables"),
+    ("tun-floor", "floor: XDP pass + tc redirect -> TUN", "tun-iptables"),
     ("reply-flows", "crbpf reply, flows established", None),
     ("reply-static", "crbpf reply, static reverse rule", None),
 ]
-MICRO = ("hit_ns", "hit_many_ns", "miss_ns", "rev_ns")
+# micro-benchmark figures each row needs (bench.sh runs the cases where it
+# has their devices: the xdp row's namespace, tun-crbpf's)
+MICRO = {"xdp": ("hit_ns", "hit_many_ns", "miss_ns", "rev_ns", "tc_ns"),
+         "tun-crbpf": ("tun_ns",)}
+TARGET_SIZE = 64
+MANY = 1000000
+
+
+def targets(get, micro, flowsets):
+    """Issue 12's targets: (name, value, op, limit, note) per line; value
+    None = not measured."""
+    out = []
+
+    def ns(row, flows):
+        e = get(row, TARGET_SIZE, flows)
+        return e.get("ns") if e else None
+
+    def ratio(a, b):
+        return a / b if a is not None and b is not None and b > 0 and a > 0 else None
+
+    for flows in flowsets:
+        f = "%s flow%s" % (format(flows, ","), "" if flows == 1 else "s")
+        out.append(("xdp x less vs iptables, " + f, ratio(ns("iptables", flows), ns("xdp", flows)),
+                    ">=", 4.0, "Ethernet XDP at most 1/4 of iptables' cost"))
+        out.append(("xdp +ns / bare XDP redirect +ns, " + f, ratio(ns("xdp", flows), ns("redirect", flows)),
+                    "<=", 1.5, "within 1.5x of the XDP floor"))
+        out.append(("tun-crbpf x less vs tun-iptables, " + f,
+                    ratio(ns("tun-iptables", flows), ns("tun-crbpf", flows)),
+                    ">=", 2.0, "tunnel at most 1/2 of iptables' cost"))
+        out.append(("tc x less vs iptables, " + f, ratio(ns("iptables", flows), ns("tc", flows)),
+                    ">=", 1.5, "--mode tc at most 1/1.5 of iptables' cost"))
+    for row in ("xdp", "tc", "tun-crbpf"):
+        one, many = get(row, TARGET_SIZE, 1), get(row, TARGET_SIZE, MANY)
+        r = None
+        note = "best Mpps(1M flows) / best Mpps(1 flow)"
+        if one and many and one.get("best_pps") and many.get("best_pps"):
+            r = many["best_pps"] / one["best_pps"]
+            if one.get("ns") is not None and many.get("ns") is not None:
+                note = "+ns %.0f -> %.0f (%+.0f)" % (one["ns"], many["ns"], many["ns"] - one["ns"])
+        out.append(("%s rate 1M flows / 1 flow" % row, r, ">=", 0.90, note))
+    hit, tun, hm = micro.get("hit_ns"), micro.get("tun_ns"), micro.get("hit_many_ns")
+    out.append(("micro hit_ns", hit, "<=", 50.0, "Ethernet XDP hit, BPF_PROG_TEST_RUN"))
+    out.append(("micro tun_ns", tun, "<=", 60.0, "tunnel packet: XDP + tc on its output"
+                + (" (%.0f + %.0f)" % (micro["tun_xdp_ns"], micro["tun_tc_ns"])
+                   if "tun_xdp_ns" in micro and "tun_tc_ns" in micro else "")))
+    out.append(("micro hit_many_ns / hit_ns", ratio(hm, hit), "<=", 1.5,
+                "%s flows cycled" % format(int(micro.get("many_flows", 0)), ",")))
+    return out
+
+
+def verdict(value, op, limit):
+    if value is None:
+        return "not measured"
+    return "met" if (value >= limit if op == ">=" else value <= limit) else "missed"
 
 
 def stat(values):
@@ -121,13 +179,14 @@ def main():
                 out.write("  %-46s %-24s %7.3f %8s %7s\n" % (label, spread, e["best_pps"] / 1e6, ns, ratio))
 
     micro = extra["micro"]
+
+    def mf(k):
+        return "%.1f" % micro[k] if k in micro else "-"
     if micro:
-        out.write("\nBPF_PROG_TEST_RUN (ns/packet): edge XDP hit %s, hit cycling %s flows %s, miss %s, reverse XDP %s\n"
-                  % ("%.1f" % micro["hit_ns"] if "hit_ns" in micro else "-",
-                     format(int(micro.get("many_flows", 0)), ","),
-                     "%.1f" % micro["hit_many_ns"] if "hit_many_ns" in micro else "-",
-                     "%.1f" % micro["miss_ns"] if "miss_ns" in micro else "-",
-                     "%.1f" % micro["rev_ns"] if "rev_ns" in micro else "-"))
+        out.write("\nBPF_PROG_TEST_RUN (ns/packet): edge XDP hit %s, hit cycling %s flows %s, miss %s, reverse XDP %s, "
+                  "--mode tc hit %s, tunnel packet %s (XDP %s + tc %s)\n"
+                  % (mf("hit_ns"), format(int(micro.get("many_flows", 0)), ","), mf("hit_many_ns"),
+                     mf("miss_ns"), mf("rev_ns"), mf("tc_ns"), mf("tun_ns"), mf("tun_xdp_ns"), mf("tun_tc_ns")))
     live = extra["live"]
     if live:
         out.write("live update: %d port add/del ops in %.1fs (%d failed) while sending %d pps on the mapped port: "
@@ -136,6 +195,16 @@ def main():
                      live.get("rate", 0), live.get("sent", 0), live.get("received", 0),
                      live.get("lost", 0), live.get("veth_drops", 0)))
 
+    tlines = []
+    out.write("\ntargets (issue 12; %d-byte frames, costs from the best trial of each row):\n" % TARGET_SIZE)
+    for name, value, op, limit, note in targets(get, micro, flowsets):
+        v = verdict(value, op, limit)
+        tlines.append({"name": name, "value": value, "op": op, "target": limit,
+                       "status": v, "note": note})
+        out.write("  %-50s %12s  target %s %-4s %-12s %s\n"
+                  % (name, "%.3f" % value if value is not None else "not measured",
+                     op, "%g" % limit, v, note))
+
     missing = []
     for row in wanted:
         for size in sizes:
@@ -143,12 +212,15 @@ def main():
                 e = get(row, size, flows)
                 if not e or not e.get("best_pps"):
                     missing.append("%s/%dB/%d flows" % (row, size, flows))
+    for row, keys in MICRO.items():
+        if row in wanted:
+            missing += ["micro/" + k for k in keys if k not in micro]
     if "xdp" in wanted:
-        missing += ["micro/" + k for k in MICRO if k not in micro]
         if not live.get("sent") or live.get("received", -1) < 0 or live.get("ops_failed", 1) > 0:
             missing.append("live/update")
     doc = {"meta": meta, "results": results, "micro": micro, "live": live,
-           "failed_rows": sorted(errors), "complete": not missing, "missing": missing}
+           "failed_rows": sorted(errors), "complete": not missing, "missing": missing,
+           "targets": tlines}
     with open(a.json, "w") as f:
         json.dump(doc, f, indent=1, sort_keys=True)
     out.write("\nJSON: %s\n" % a.json)

@@ -4,7 +4,12 @@
  * and drops them. Everything else (ARP, ND, ...) passes, so neighbour
  * resolution towards the sink still works. crb_redirect is the benchmark's
  * floor for an XDP forwarder: no parsing, no rewrite, one devmap redirect to
- * the device user space put in slot 0. See sink.c for usage.
+ * the device user space put in slot 0. crb_pass and crb_tcredirect are the
+ * floor of the skb path into a layer-3 device: an XDP program that passes
+ * everything (as crbpf's XDP passes a tunnel packet to tc, and as on veth
+ * any XDP program makes the receive copy short-headroom skbs), and a tc
+ * program that redirects every packet to tc_to, untouched (the kernel strips
+ * the MAC header for a TUN or wg device). See sink.c for usage.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -75,6 +80,20 @@ SEC("xdp")
 int crb_redirect(struct xdp_md *ctx)
 {
 	return bpf_redirect_map(&sink_tx, 0, XDP_PASS);
+}
+
+SEC("xdp")
+int crb_pass(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+__u32 tc_to; /* ifindex, set by user space */
+
+SEC("tc")
+int crb_tcredirect(struct __sk_buff *skb)
+{
+	return bpf_redirect(tc_to, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -10,6 +10,12 @@
  *                                           attach crb_redirect (every frame
  *                                           XDP-redirected to DEV2, untouched)
  *                                           and pin its link as DIR/link
+ *   sink tcredirect --dev DEV --to DEV2 --pin DIR
+ *                                           attach crb_pass (XDP) and a tcx
+ *                                           ingress link of crb_tcredirect
+ *                                           (every packet bpf_redirect()ed to
+ *                                           DEV2, untouched), pin them as
+ *                                           DIR/link and DIR/tclink
  *   sink read --pin DIR                     print "packets=N bytes=N"
  *   sink measure --pin DIR --duration SEC   count over SEC seconds: "received=N
  *                                           seconds=T pps=R gbps=G start=UNIXTIME"
@@ -33,6 +39,10 @@
 #include <bpf/bpf.h>
 #include "util.h"
 #include "bench/sink.skel.h"
+
+#ifndef BPF_TCX_INGRESS /* uapi headers older than 6.6 */
+#define BPF_TCX_INGRESS 46
+#endif
 
 struct sink_count {
 	__u64 packets;
@@ -116,12 +126,35 @@ static int measure(int map_fd, double duration, int every_second)
 	return 0;
 }
 
+/* crb_tcredirect as a tcx ingress link on ifindex, pinned as pin/tclink
+ * (tcx: Linux 6.6+, as crbpf uses where the kernel has it). */
+static int tc_pin(struct sink_bpf *skel, int ifindex, const char *pin)
+{
+	char path[512];
+	int fd, err = 0;
+
+	fd = bpf_link_create(bpf_program__fd(skel->progs.crb_tcredirect),
+			     ifindex, BPF_TCX_INGRESS, NULL);
+	if (fd < 0) {
+		fprintf(stderr, "sink: attach tcx ingress: %s\n", strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/tclink", pin);
+	if (bpf_obj_pin(fd, path)) {
+		fprintf(stderr, "sink: pin %s: %s\n", path, strerror(errno));
+		err = -1;
+	}
+	close(fd);
+	return err;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: sink run --dev DEV [--duration SEC]\n"
 		"       sink attach --dev DEV --pin DIR\n"
 		"       sink redirect --dev DEV --to DEV2 --pin DIR\n"
+		"       sink tcredirect --dev DEV --to DEV2 --pin DIR\n"
 		"       sink read --pin DIR\n"
 		"       sink measure --pin DIR --duration SEC\n"
 		"       sink detach --pin DIR\n");
@@ -165,8 +198,10 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	if (!strcmp(cmd, "run") || !strcmp(cmd, "attach") || !strcmp(cmd, "redirect")) {
-		int redirect = !strcmp(cmd, "redirect");
+	if (!strcmp(cmd, "run") || !strcmp(cmd, "attach") ||
+	    !strcmp(cmd, "redirect") || !strcmp(cmd, "tcredirect")) {
+		int tcred = !strcmp(cmd, "tcredirect");
+		int redirect = tcred || !strcmp(cmd, "redirect");
 		int pinned = strcmp(cmd, "run") != 0;
 		__u32 to_ifindex = 0, zero = 0;
 
@@ -188,13 +223,17 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sink: load BPF object: %s\n", strerror(errno));
 			return 1;
 		}
-		if (redirect && bpf_map_update_elem(bpf_map__fd(skel->maps.sink_tx),
-						    &zero, &to_ifindex, BPF_ANY)) {
+		skel->bss->tc_to = to_ifindex;
+		if (redirect && !tcred &&
+		    bpf_map_update_elem(bpf_map__fd(skel->maps.sink_tx),
+					&zero, &to_ifindex, BPF_ANY)) {
 			fprintf(stderr, "sink: devmap slot for %s: %s\n", to, strerror(errno));
 			goto out;
 		}
-		link = bpf_program__attach_xdp(redirect ? skel->progs.crb_redirect :
-						     skel->progs.crb_sink, ifindex);
+		link = bpf_program__attach_xdp(tcred ? skel->progs.crb_pass :
+					       redirect ? skel->progs.crb_redirect :
+							  skel->progs.crb_sink,
+					       ifindex);
 		if (!link) {
 			fprintf(stderr, "sink: attach XDP to %s: %s\n", dev, strerror(errno));
 			goto out;
@@ -209,10 +248,17 @@ int main(int argc, char **argv)
 				fprintf(stderr, "sink: pin %s: %s\n", path, strerror(errno));
 				goto out;
 			}
+			if (tcred && tc_pin(skel, ifindex, pin)) {
+				snprintf(path, sizeof(path), "%s/count", pin);
+				unlink(path);
+				goto out;
+			}
 			snprintf(path, sizeof(path), "%s/link", pin);
 			if (bpf_link__pin(link, path)) {
 				fprintf(stderr, "sink: pin %s: %s\n", path, strerror(errno));
 				snprintf(path, sizeof(path), "%s/count", pin);
+				unlink(path);
+				snprintf(path, sizeof(path), "%s/tclink", pin);
 				unlink(path);
 				goto out;
 			}
@@ -233,6 +279,8 @@ int main(int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/count", pin);
 	if (!strcmp(cmd, "detach")) {
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/tclink", pin);
 		unlink(path);
 		snprintf(path, sizeof(path), "%s/link", pin);
 		unlink(path);
