@@ -334,6 +334,9 @@ struct tcase {
 	 * skb->csum over the packet before the run and fails it (EBADMSG) when
 	 * the program left skb->csum disagreeing with the bytes */
 	bool csum_complete;
+	/* flow sampling of the run (edge.bpf.c flow_sampled()); S_OFF, the
+	 * default, samples every packet as before sampling */
+	enum sample { S_OFF, S_MISS, S_HIT } sample;
 	/* extra map setup before the run */
 	void (*setup)(void);
 	/* extra checks after the run (unit_fail() reasons, false on failure) */
@@ -393,6 +396,9 @@ extern const struct tcase frag_cases[];
 extern const int n_frag_cases;
 extern const struct tcase mtu_cases[];
 extern const int n_mtu_cases;
+
+extern const struct tcase sample_cases[];
+extern const int n_sample_cases;
 
 extern const struct tcase all_cases[];
 extern const int n_all_cases;
