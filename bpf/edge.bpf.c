@@ -143,9 +143,10 @@ static __always_inline bool flow_pkt_notes(const struct pkt *p)
  * caller once the packet is really translated), CRBPF_ST_DROP_NO_XLATE for a packet from a mapped backend
  * port that neither answers (several public sides lead there, or an `all`
  * mapping: the tool's marker entry with port CRBPF_PORT_ALL), for
- * rev_no_xlate() to judge, CRBPF_ST_PASS_REV_MISS for anything else. */
+ * rev_no_xlate() to judge, CRBPF_ST_PASS_REV_MISS for anything else.
+ * *now is set (flow_now()) when a flow was looked up. */
 static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
-					  __u64 now, bool touch,
+					  __u64 *now, bool touch,
 					  struct public_side *pub,
 					  struct crbpf_flow **fp)
 {
@@ -162,8 +163,10 @@ static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 	rk.proto = fk->proto;
 	rev = bpf_map_lookup_elem(&crbpf_rev, &rk);
 	tracked = !rev || rev->refs != 1 || (rev->match & CRBPF_REV_TRACK);
-	if (tracked || touch)
-		flow = flow_reply_lookup(fk, now);
+	if (tracked || touch) {
+		*now = flow_now();
+		flow = flow_reply_lookup(fk, *now);
+	}
 	if (flow) {
 		*fp = flow;
 		__builtin_memcpy(pub->addr, flow->public_addr,
@@ -802,10 +805,10 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		return tc_drop(CRBPF_ST_DROP_INVALID);
 	if (ret != PKT_OK)
 		return tc_pass(ret);
-	now = flow_now();
+	now = 0;
 	pkts = flow_sampled();
 	if (!later) {
-		ret = lookup_reverse(&fk, now,
+		ret = lookup_reverse(&fk, &now,
 				     pkts || ie.is_err || flow_pkt_notes(&p),
 				     &pub, &flow);
 		if (ret == CRBPF_ST_DROP_NO_XLATE)
@@ -1085,9 +1088,9 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	if (ret != PKT_OK)
 		return xdp_pass(ret);
 	reply_key(&fk, &p);
-	now = flow_now();
+	now = 0;
 	pkts = flow_sampled();
-	ret = lookup_reverse(&fk, now, pkts || flow_pkt_notes(&p), &pub, &flow);
+	ret = lookup_reverse(&fk, &now, pkts || flow_pkt_notes(&p), &pub, &flow);
 	if (ret == CRBPF_ST_DROP_NO_XLATE) {
 		ret = rev_no_xlate(ctx, &p, ctx->ingress_ifindex, &fib);
 		if (ret == CRBPF_ST_DROP_NO_XLATE) {

@@ -23,52 +23,22 @@
 #define SEC_NS 1000000000ULL
 #define SAMPLE_N 16
 
-#define PUB .dev = DEV_PUB
-#define NH .dev = DEV_NH
-#define DNAT(a, p) .x = X_DNAT, .to_addr = (a), .to_port = (p)
-#define SNAT(a, p) .x = X_SNAT, .to_addr = (a), .to_port = (p)
-#define SYN .tcp_flags = 0x02
-#define SYNACK .tcp_flags = 0x12
-#define FINACK .tcp_flags = 0x11
-#define RST .tcp_flags = 0x04
-#define ACK .tcp_flags = 0x10
-
-struct sref {
-	int family;
-	__u8 proto;
-	const char *backend;
-	__u16 bport;
-	const char *client;
-	__u16 cport;
-};
-
-static const struct sref S1 = { 6, IPPROTO_TCP, BE2_6, 22, CLI6, 42001 };
-static const struct sref SU = { 6, IPPROTO_UDP, BE2_6, 7000, CLI6, 42002 };
-static const struct sref T1 = { 4, IPPROTO_TCP, BE2_4, 22, CLI4, 42003 };
-static const struct sref TU = { 4, IPPROTO_UDP, BE2_4, 7000, CLI4, 42004 };
-static const struct sref S3 = { 6, IPPROTO_TCP, BE2_6, 22, CLI6, 42005 };
-
-static void skey(const struct sref *f, struct crbpf_flow_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	parse_addr(f->family, f->backend, k->backend);
-	parse_addr(f->family, f->client, k->client);
-	k->backend_port = htons(f->bport);
-	k->client_port = htons(f->cport);
-	k->family = f->family == 6 ? CRBPF_V6 : CRBPF_V4;
-	k->proto = f->proto;
-}
+static const struct fref S1 = { 6, IPPROTO_TCP, BE2_6, 22, CLI6, 42001 };
+static const struct fref SU = { 6, IPPROTO_UDP, BE2_6, 7000, CLI6, 42002 };
+static const struct fref T1 = { 4, IPPROTO_TCP, BE2_4, 22, CLI4, 42003 };
+static const struct fref TU = { 4, IPPROTO_UDP, BE2_4, 7000, CLI4, 42004 };
+static const struct fref S3 = { 6, IPPROTO_TCP, BE2_6, 22, CLI6, 42005 };
 
 /* crbpf_flows (0) or crbpf_unreplied (1) holds f's entry; -1 neither */
-static int sget(const struct sref *f, struct crbpf_flow *v)
+static int sget(const struct fref *f, struct crbpf_flow *v)
 {
 	struct crbpf_flow_key k;
 
-	skey(f, &k);
+	fref_key(f, &k);
 	return flow_lookup(&k, v);
 }
 
-static bool sexpect(const struct sref *f, int table, __u16 flags, __u64 in,
+static bool sexpect(const struct fref *f, int table, __u16 flags, __u64 in,
 		    __u64 out)
 {
 	struct crbpf_flow v;
@@ -87,22 +57,18 @@ static bool sexpect(const struct sref *f, int table, __u16 flags, __u64 in,
  * moves seen_ns (it moves at >= 1 s), one that does not leaves it. */
 static __u64 aged_seen;
 
-static void sage(const struct sref *f)
+static void sage(const struct fref *f)
 {
-	struct crbpf_flow_key k;
 	struct crbpf_flow v;
 
-	skey(f, &k);
-	if (flow_lookup(&k, &v) < 0) {
-		unit_fail("no flow entry for client port %u", f->cport);
+	if (!fget(f, &v))
 		return;
-	}
 	v.seen_ns = mono_ns() - 5 * SEC_NS;
 	aged_seen = v.seen_ns;
-	flow_store(&k, &v);
+	fput(f, &v);
 }
 
-static bool seen_kept(const struct sref *f)
+static bool seen_kept(const struct fref *f)
 {
 	struct crbpf_flow v;
 
@@ -111,7 +77,7 @@ static bool seen_kept(const struct sref *f)
 	return ASSERT_EQ(v.seen_ns, aged_seen, "seen_ns untouched");
 }
 
-static bool seen_moved(const struct sref *f)
+static bool seen_moved(const struct fref *f)
 {
 	struct crbpf_flow v;
 
