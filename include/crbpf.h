@@ -365,7 +365,7 @@ enum crbpf_stat {
 	CRBPF_ST_REV_XDP, /* backend -> client, XDP devmap redirect */
 	CRBPF_ST_REV_TC, /* backend -> client, tc redirect with resolved MACs */
 	CRBPF_ST_REV_NEIGH, /* backend -> client, tc bpf_redirect_neigh */
-	CRBPF_ST_REV_STATIC, /* reverse answered by crbpf_rev, no flow entry */
+	CRBPF_ST_REV_STATIC, /* reverse answered by crbpf_rev: a static mapping, or no flow */
 	CRBPF_ST_PASS_REV_MISS, /* tunnel packet that is no reply to a mapping */
 	CRBPF_ST_DROP_NO_ROUTE, /* no route back to the client / to the backend */
 	CRBPF_ST_DROP_ERROR, /* a helper failed after the packet was rewritten */

@@ -262,6 +262,10 @@ import json, sys
 c = json.load(sys.stdin)["counters"]
 print(sum(v for k, v in c.items() if k.startswith("drop_") or k == "pass_rev_miss"))'
 }
+# 5300 static again: the replies of flows the flood evicts take the static
+# rule (a tracked mapping would drop them), and only sampled datagrams
+# make entries, about 1 in 16: some 700 of the 12000.
+must "crbpf port del udp 5310" vps_crbpf port del udp 5310 >/dev/null
 nf0=$(vps_counter flow_new)
 lost0=$(crbpf_losses)
 stopfile=$TOPO_DIR/stop2
@@ -317,8 +321,8 @@ if [ "$putrc" -ne 0 ]; then
 	t_result flows-flood-transfer-intact FAIL "transfer during the flood: $(tail -n1 "$TOPO_DIR/put2.out")"
 elif ! nums "$nf0" "$nf1" "$lost0" "$lost1" "$listed"; then
 	t_result flows-flood-transfer-intact FAIL "crbpf stats or flows unreadable (flow_new '$nf0' '$nf1', losses '$lost0' '$lost1', listed '$listed')"
-elif [ $((nf1 - nf0)) -lt 3000 ]; then
-	t_result flows-flood-transfer-intact FAIL "only $((nf1 - nf0)) new flows during the flood ($(cat "$TOPO_DIR/flood.out")), want > 3000"
+elif [ $((nf1 - nf0)) -lt 200 ]; then
+	t_result flows-flood-transfer-intact FAIL "only $((nf1 - nf0)) new flows during the flood ($(cat "$TOPO_DIR/flood.out")), want > 200"
 elif [ $((lost1 - lost0)) -ne 0 ]; then
 	t_result flows-flood-transfer-intact FAIL "crbpf dropped or missed $((lost1 - lost0)) packets during the flood (drop_*, pass_rev_miss)"
 elif [ "$listed" -gt 1024 ]; then
