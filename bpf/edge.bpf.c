@@ -602,7 +602,7 @@ static __always_inline int lookup_icmp_fwd(const struct crbpf_flow_key *q,
 	return PKT_OK;
 }
 
-/* FIB parameters of crbpf_edge_tc, off its stack: 6.1's verifier rounds
+/* FIB parameters of crbpf_edge_tc and edge_xdp_l2, off their stack: 6.1's verifier rounds
  * each frame of a call chain up to 32 bytes and refuses more than 512 in all,
  * and the program calls the MSS option-walk subprogram. */
 struct {
@@ -1002,30 +1002,37 @@ static __always_inline int edge_xdp_l2(struct xdp_md *ctx, const struct pkt *p,
 				       const struct crbpf_port_key *pk)
 {
 	__u64 len = ctx->data_end - ctx->data;
-	struct bpf_fib_lookup fib;
+	struct bpf_fib_lookup *fib;
 	struct crbpf_mstats *ms;
+	__u32 zero = 0;
 	long rc;
 
 	if (p->tagged || xdp_csum_partial(p))
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
-	fib_prepare(&fib, p, be->ifindex, p->saddr, be->addr, p->sport,
+	/* Off the stack, as in crbpf_edge_tc: with the flow record inlined
+	 * the frame exceeds 6.1's 512 bytes per call chain (the MSS walk is
+	 * a call). tc and XDP never interleave on one CPU (softirq). */
+	fib = bpf_map_lookup_elem(&crbpf_fibtmp, &zero);
+	if (!fib)
+		return xdp_pass(CRBPF_ST_PASS_TO_TC);
+	fib_prepare(fib, p, be->ifindex, p->saddr, be->addr, p->sport,
 		    be->port, p->ip_len);
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), BPF_FIB_LOOKUP_OUTPUT);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 	/* Target chosen before any byte changes: a device not in the devmap
 	 * returns the XDP_PASS given as default, with the frame as it came.
 	 * (One devmap lookup; a separate membership lookup was a second.) */
-	if (bpf_redirect_map(&crbpf_txports, fib.ifindex, XDP_PASS) !=
+	if (bpf_redirect_map(&crbpf_txports, fib->ifindex, XDP_PASS) !=
 	    XDP_REDIRECT)
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 
 	/* Cannot fail once parse_pkt() accepted the frame; the bounds are
 	 * rechecked for the verifier. */
 	if (xdp_nat(ctx, p, false, be->addr, be->port) ||
-	    xdp_write_macs(ctx, &fib))
+	    xdp_write_macs(ctx, fib))
 		return xdp_pass(CRBPF_ST_PASS_MALFORMED);
-	xdp_clamp_mss(ctx, p, pk->ifindex, fib.ifindex);
+	xdp_clamp_mss(ctx, p, pk->ifindex, fib->ifindex);
 
 	ms = bpf_map_lookup_elem(&crbpf_mstats, pk);
 	if (ms) {
