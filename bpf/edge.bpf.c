@@ -622,7 +622,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	struct crbpf_port_key pk;
 	struct crbpf_backend be;
 	struct crbpf_mstats *ms;
-	__u32 ifindex, len;
+	__u32 len;
 	enum oversize big;
 	struct icmp_err ie;
 	struct pkt p;
@@ -637,10 +637,10 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 		if (ret != TC_ACT_UNSPEC)
 			return ret;
 	}
-	/* Read after the hand-off: read before, they stay live across it and
-	 * cost 16 bytes of spills, over 6.1's 512-byte combined stack (this
-	 * frame is 480 with the MSS subprogram's 32). */
-	ifindex = skb->ingress_ifindex;
+	/* Read after the hand-off: read before, it stays live across it and
+	 * costs a spill; likewise skb->ingress_ifindex is read where used, not
+	 * kept: 6.1 allows 512 bytes for this frame plus the MSS subprogram's
+	 * 32, and each scalar kept across helper calls takes 8. */
 	len = skb->len;
 	__builtin_memset(&ie, 0, sizeof(ie));
 	/* Set on every path, not only for ICMP errors: clang keeps its
@@ -651,7 +651,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	later = ret == PKT_FRAG_LATER;
 	if (ret == PKT_OK) {
 		ret = lookup_mapping(p.family, p.proto, p.daddr, p.dport,
-				     ifindex, &pk, &be);
+				     skb->ingress_ifindex, &pk, &be);
 		/* An `all` hit still leaves alone what the VPS owns. */
 		if (ret == PKT_OK && (be.flags & CRBPF_BE_ALL))
 			ret = all_check(skb, &p, &pk);
@@ -661,11 +661,11 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 		if (ret == CRBPF_ST_PASS_EXCEPT || ret == CRBPF_ST_PASS_LOCAL_SOCK)
 			return tc_pass(ret);
 	} else if (later) {
-		ret = frag_later_fwd(&p, ifindex, &pk, &be);
+		ret = frag_later_fwd(&p, skb->ingress_ifindex, &pk, &be);
 	} else if (ret == CRBPF_ST_PASS_PROTO) {
 		ret = parse_icmp_err(skb, &p, &q, &ie);
 		if (ret == PKT_OK)
-			ret = lookup_icmp_fwd(&q, ifindex, &pk, &be);
+			ret = lookup_icmp_fwd(&q, skb->ingress_ifindex, &pk, &be);
 	}
 	if (ret == CRBPF_ST_DROP_FRAG_AMBIGUOUS)
 		return tc_drop(ret);
@@ -686,7 +686,7 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 			if ((p.tagged && tc_untag(skb, &p)) ||
 			    tc_send_too_big(skb, &p, mtu))
 				return tc_drop(CRBPF_ST_DROP_ERROR);
-			return bpf_redirect(ifindex, 0);
+			return bpf_redirect(skb->ingress_ifindex, 0);
 		}
 		if (big == OVERSIZE_STACK) {
 			/* translated only: the stack's forwarding fragments
@@ -696,8 +696,8 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 				     tc_nat(skb, &p, false, be.addr, be.port)))
 				return tc_drop(CRBPF_ST_DROP_ERROR);
 			if (!later)
-				record_flow(&p, &be, ifindex, match_of(&pk, &be),
-					    NULL, len);
+				record_flow(&p, &be, skb->ingress_ifindex,
+					    match_of(&pk, &be), NULL, len);
 			return tc_pass(CRBPF_ST_PASS_OVERSIZE);
 		}
 		count(CRBPF_ST_FWD_OVERSIZE);
@@ -731,7 +731,8 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 	if (tc_rewrite(skb, &p, &ie, later, false, q.proto, q.client,
 		       q.client_port, be.addr, be.port) ||
-	    (!ie.is_err && tc_clamp_mss(skb, &p, ifindex, be.ifindex)))
+	    (!ie.is_err &&
+	     tc_clamp_mss(skb, &p, skb->ingress_ifindex, be.ifindex)))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 
 	ms = bpf_map_lookup_elem(&crbpf_mstats, &be.mapping);
@@ -741,7 +742,8 @@ int crbpf_edge_tc(struct __sk_buff *skb)
 	}
 	/* An error belongs to a flow that exists already. */
 	if (!ie.is_err && !later)
-		record_flow(&p, &be, ifindex, match_of(&pk, &be), ms, len);
+		record_flow(&p, &be, skb->ingress_ifindex, match_of(&pk, &be),
+			    ms, len);
 
 	if (!(be.flags & CRBPF_BE_L2)) {
 		/* Layer 3 device: the kernel strips the MAC header itself. */
