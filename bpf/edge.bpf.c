@@ -98,25 +98,78 @@ static __always_inline void reply_key(struct crbpf_flow_key *fk,
 		 p->dport);
 }
 
-/* Reverse direction lookup: the live flow entry first, the static rule only
- * when exactly one public port leads to this backend port. Returns PKT_OK for
- * a flow (in *fp, for flow_seen() once the packet is translated),
- * CRBPF_ST_REV_STATIC for a static rule (counted by the caller once the
- * packet is really translated), CRBPF_ST_DROP_NO_XLATE for a packet from a
- * mapped backend port that neither answers (several public sides lead
- * there, or an `all` mapping: the tool's marker entry with port
- * CRBPF_PORT_ALL), for rev_no_xlate() to judge, CRBPF_ST_PASS_REV_MISS for
- * anything else. */
+/*
+ * The flow tables off the per-packet path. A static mapping (no
+ * CRBPF_BE_TRACK, crbpf_rev refs == 1 without CRBPF_REV_TRACK) translates
+ * both ways without its flow, so its packets write the flow only when they
+ * change its state (TCP SYN, FIN, RST: flow_pkt_notes()) or are sampled:
+ * one packet in 1 << flow_sample_log2, which counts for all of them.
+ * Tracked mappings read the flow on every packet; their counters are
+ * sampled alike. Per-flow packets and bytes are then multiples of N.
+ */
+#define CRBPF_FLOW_SAMPLE_LOG2 4
+
+#ifdef CRBPF_UNIT
+/* Unit runs set both per case (tests/unit/main.c): log2 0 samples every
+ * packet, as before sampling, which keeps the table-driven cases
+ * deterministic; crbpf_unit_rand stands for the random draw. */
+__u32 flow_sample_log2;
+__u32 crbpf_unit_rand;
+#define flow_rand() crbpf_unit_rand
+#else
+const volatile __u32 flow_sample_log2 = CRBPF_FLOW_SAMPLE_LOG2;
+#define flow_rand() bpf_get_prandom_u32()
+#endif
+
+/* How many packets this one counts for in a flow: N when sampled, else 0. */
+static __always_inline __u32 flow_sampled(void)
+{
+	__u32 n = 1u << (flow_sample_log2 & 31);
+
+	return flow_rand() & (n - 1) ? 0 : n;
+}
+
+/* A packet that changes a flow's state: a TCP SYN (a new connection, or
+ * the SYN-ACK that answers it), FIN or RST. */
+static __always_inline bool flow_pkt_notes(const struct pkt *p)
+{
+	return p->proto == IPPROTO_TCP &&
+	       (p->tcp_flags & (CRBPF_TCP_SYN | CRBPF_TCP_FIN | CRBPF_TCP_RST));
+}
+
+/* Reverse direction lookup. A static rule (refs == 1, no CRBPF_REV_TRACK)
+ * answers alone unless touch (the packet is sampled or changes the flow,
+ * or is an ICMP error); otherwise the live flow entry comes first, the
+ * static rule only when exactly one public port leads to this backend
+ * port. Returns PKT_OK for a flow (in *fp, for flow_seen() once the packet
+ * is translated), CRBPF_ST_REV_STATIC for a static rule (counted by the
+ * caller once the packet is really translated), CRBPF_ST_DROP_NO_XLATE for a packet from a mapped backend
+ * port that neither answers (several public sides lead there, or an `all`
+ * mapping: the tool's marker entry with port CRBPF_PORT_ALL), for
+ * rev_no_xlate() to judge, CRBPF_ST_PASS_REV_MISS for anything else.
+ * *now is set (flow_now()) when a flow was looked up. */
 static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
-					  __u64 now, struct public_side *pub,
+					  __u64 *now, bool touch,
+					  struct public_side *pub,
 					  struct crbpf_flow **fp)
 {
 	struct crbpf_rev_key rk;
-	struct crbpf_flow *flow;
+	struct crbpf_flow *flow = NULL;
 	struct crbpf_rev *rev;
+	bool tracked;
 
 	*fp = NULL;
-	flow = flow_reply_lookup(fk, now);
+	__builtin_memset(&rk, 0, sizeof(rk));
+	__builtin_memcpy(rk.addr, fk->backend, sizeof(rk.addr));
+	rk.port = fk->backend_port;
+	rk.family = fk->family;
+	rk.proto = fk->proto;
+	rev = bpf_map_lookup_elem(&crbpf_rev, &rk);
+	tracked = !rev || rev->refs != 1 || (rev->match & CRBPF_REV_TRACK);
+	if (tracked || touch) {
+		*now = flow_now();
+		flow = flow_reply_lookup(fk, *now);
+	}
 	if (flow) {
 		*fp = flow;
 		__builtin_memcpy(pub->addr, flow->public_addr,
@@ -127,13 +180,6 @@ static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 		pub->mapping = flow->mapping;
 		return PKT_OK;
 	}
-
-	__builtin_memset(&rk, 0, sizeof(rk));
-	__builtin_memcpy(rk.addr, fk->backend, sizeof(rk.addr));
-	rk.port = fk->backend_port;
-	rk.family = fk->family;
-	rk.proto = fk->proto;
-	rev = bpf_map_lookup_elem(&crbpf_rev, &rk);
 	if (!rev) {
 		rk.port = CRBPF_PORT_ALL;
 		return bpf_map_lookup_elem(&crbpf_rev, &rk) ?
@@ -144,13 +190,15 @@ static __always_inline int lookup_reverse(const struct crbpf_flow_key *fk,
 	__builtin_memcpy(pub->addr, rev->public_addr, sizeof(pub->addr));
 	pub->port = rev->public_port;
 	pub->ifindex = rev->public_ifindex;
-	pub->match = rev->match;
+	pub->match = rev->match & ~CRBPF_REV_TRACK;
 	pub->mapping = rev->mapping;
 	return CRBPF_ST_REV_STATIC;
 }
 
 /* Lookup first: an LRU update pops a free node even when the key exists,
- * which on every packet would churn (and evict from) the free lists. */
+ * which on every packet would churn (and evict from) the free lists. A
+ * static mapping's packet that neither changes its flow nor is sampled
+ * leaves the tables alone (see flow_sampled()). */
 static __always_inline void record_flow(const struct pkt *p,
 					const struct crbpf_backend *be,
 					__u32 ifindex, __u8 match,
@@ -159,10 +207,14 @@ static __always_inline void record_flow(const struct pkt *p,
 	struct crbpf_flow_key fk;
 	struct crbpf_flow fv;
 	struct crbpf_flow *cur;
-	__u64 now = flow_now();
+	__u32 pkts = flow_sampled();
 	bool live, replied;
+	__u64 now;
 	long err;
 
+	if (!pkts && !(be->flags & CRBPF_BE_TRACK) && !flow_pkt_notes(p))
+		return;
+	now = flow_now();
 	flow_key(&fk, p->family, p->proto, be->addr, be->port, p->saddr,
 		 p->sport);
 	/* established flows first: they carry most packets */
@@ -186,7 +238,7 @@ static __always_inline void record_flow(const struct pkt *p,
 		return;
 	}
 	if (live && cur->match == match) {
-		flow_seen(cur, p, false, len, now);
+		flow_seen(cur, p, false, pkts, len, now);
 		/* replies count where the mapping's packets do; a write only
 		 * when the tool gave the entry another id */
 		if (cur->mapping != be->mapping)
@@ -211,7 +263,7 @@ static __always_inline void record_flow(const struct pkt *p,
 	fv.public_ifindex = ifindex;
 	fv.match = match;
 	fv.mapping = be->mapping;
-	flow_start(&fv, p, len, now);
+	flow_start(&fv, p, pkts, len, now);
 	if (replied && live) {
 		/* the same public side, another mapping kind: in place */
 		if (!bpf_map_update_elem(&crbpf_flows, &fk, &fv, BPF_ANY))
@@ -727,6 +779,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	__u32 len = skb->len + (has_eth ? 0 : ETH_HLEN);
 	const __be32 *src;
 	struct pkt p;
+	__u32 pkts;
 	bool later;
 	long rc;
 	int ret;
@@ -756,9 +809,12 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 		return tc_drop(CRBPF_ST_DROP_INVALID);
 	if (ret != PKT_OK)
 		return tc_pass(ret);
-	now = flow_now();
+	now = 0;
+	pkts = flow_sampled();
 	if (!later) {
-		ret = lookup_reverse(&fk, now, &pub, &flow);
+		ret = lookup_reverse(&fk, &now,
+				     pkts || ie.is_err || flow_pkt_notes(&p),
+				     &pub, &flow);
 		if (ret == CRBPF_ST_DROP_NO_XLATE)
 			ret = rev_no_xlate(skb, &p, skb->ingress_ifindex, &fib);
 		/* the rest of a dropped first fragment is dropped too:
@@ -799,7 +855,7 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	}
 	/* An error is no packet of the flow: it neither refreshes nor ends it. */
 	if (flow && !ie.is_err)
-		flow_seen(flow, &p, true, len, now);
+		flow_seen(flow, &p, true, pkts, len, now);
 
 	if (has_eth) {
 		if (rc == BPF_FIB_LKUP_RET_SUCCESS && tc_write_macs(skb, &fib))
@@ -992,6 +1048,7 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	struct crbpf_mstats *ms;
 	struct crbpf_flow *flow;
 	struct pkt p;
+	__u32 pkts;
 	__u64 now;
 	long rc;
 	int ret;
@@ -1001,8 +1058,9 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 	if (ret != PKT_OK)
 		return xdp_pass(ret);
 	reply_key(&fk, &p);
-	now = flow_now();
-	ret = lookup_reverse(&fk, now, &pub, &flow);
+	now = 0;
+	pkts = flow_sampled();
+	ret = lookup_reverse(&fk, &now, pkts || flow_pkt_notes(&p), &pub, &flow);
 	if (ret == CRBPF_ST_DROP_NO_XLATE) {
 		ret = rev_no_xlate(ctx, &p, ctx->ingress_ifindex, &fib);
 		if (ret == CRBPF_ST_DROP_NO_XLATE) {
@@ -1038,7 +1096,7 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 		ms->out_bytes += len;
 	}
 	if (flow)
-		flow_seen(flow, &p, true, len, now);
+		flow_seen(flow, &p, true, pkts, len, now);
 	if (ret == CRBPF_ST_REV_STATIC)
 		count(CRBPF_ST_REV_STATIC);
 	count(CRBPF_ST_REV_XDP);

@@ -10,7 +10,8 @@
  *
  * Counters are plain adds: each direction's packets mostly arrive on one CPU
  * (RSS, the tunnel's decrypt worker), so a lost increment is rare and only
- * costs accuracy. Flags are written only when they change, seen_ns at most
+ * costs accuracy. They are sampled: one packet in N adds N packets and N
+ * times its length (edge.bpf.c flow_sampled()). Flags are written only when they change, seen_ns at most
  * once a second: a busy flow's entry is not dirtied for them per packet.
  */
 #ifndef CRBPF_FLOW_H
@@ -52,16 +53,17 @@ static __always_inline bool flow_usable(const struct crbpf_flow *f,
 	return !flow_reopened(f, p);
 }
 
-/* A new entry for the first forwarded packet of a flow. */
+/* A new entry for the first forwarded packet of a flow, which counts as
+ * pkts packets (flow_sampled()). */
 static __always_inline void flow_start(struct crbpf_flow *f,
-				       const struct pkt *p, __u64 len,
-				       __u64 now)
+				       const struct pkt *p, __u32 pkts,
+				       __u64 len, __u64 now)
 {
 	f->flags = flow_pkt_flags(p, false);
 	f->created_ns = now;
 	f->seen_ns = now;
-	f->in_packets = 1;
-	f->in_bytes = len;
+	f->in_packets = pkts;
+	f->in_bytes = (__u64)pkts * len;
 }
 
 /* The live flow a reply belongs to, in either table; NULL when there is
@@ -89,19 +91,21 @@ static __always_inline bool flow_assured(const struct crbpf_flow *f,
 	return flow_flags_assured(f->flags, p);
 }
 
-/* A packet of a live flow: reply is backend -> client. */
+/* A packet of a live flow: reply is backend -> client. It counts as pkts
+ * packets (flow_sampled()): 0 leaves the counters, and their cache line,
+ * alone. */
 static __always_inline void flow_seen(struct crbpf_flow *f,
 				      const struct pkt *p, bool reply,
-				      __u64 len, __u64 now)
+				      __u32 pkts, __u64 len, __u64 now)
 {
 	__u16 add = flow_pkt_flags(p, reply);
 
-	if (reply) {
-		f->out_packets++;
-		f->out_bytes += len;
-	} else {
-		f->in_packets++;
-		f->in_bytes += len;
+	if (pkts && reply) {
+		f->out_packets += pkts;
+		f->out_bytes += (__u64)pkts * len;
+	} else if (pkts) {
+		f->in_packets += pkts;
+		f->in_bytes += (__u64)pkts * len;
 	}
 	flow_touch(&f->flags, &f->seen_ns, add, now);
 }

@@ -81,6 +81,12 @@ enum crbpf_backend_flags {
 	/* `all` mapping: the backend port is the public port; exceptions in
 	 * crbpf_except and local sockets (socket lookup) are never taken. */
 	CRBPF_BE_ALL = 1 << 1,
+	/* Tracked mapping, set by the tool: its reverse key has no single
+	 * static answer (crbpf_rev refs > 1 or CRBPF_REV_TRACK, no rule, or
+	 * `all`), so replies need the flow and every forwarded packet reads
+	 * it. Without it (a static mapping) the forward path writes the flow
+	 * tables only for TCP SYN, FIN and RST and for sampled packets. */
+	CRBPF_BE_TRACK = 1 << 2,
 };
 
 /* Which kind of crbpf_ports entry a flow went through (port del finds its
@@ -213,10 +219,16 @@ struct crbpf_rev {
 	__be16 public_port;
 	__u16 refs;
 	__u32 public_ifindex;
-	__u32 match; /* enum crbpf_match (never CRBPF_MATCH_ALL) */
+	/* enum crbpf_match (never CRBPF_MATCH_ALL), | CRBPF_REV_TRACK */
+	__u32 match;
 	__u32 mapping; /* crbpf_backend.mapping of the entry it answers for */
 };
 _Static_assert(sizeof(struct crbpf_rev) == 32, "crbpf_rev layout");
+
+/* crbpf_rev match bit: the rule names one public side, but a flow may have
+ * another (an any-address mapping on a device with several addresses of
+ * the family): replies read the flow first, as for refs > 1. */
+#define CRBPF_REV_TRACK (1u << 31)
 
 /* crbpf_local: addresses of attached public devices -> ifindex. Only packets
  * addressed to the VPS itself are candidates for forwarding. */
@@ -366,7 +378,7 @@ enum crbpf_stat {
 	CRBPF_ST_REV_XDP, /* backend -> client, XDP devmap redirect */
 	CRBPF_ST_REV_TC, /* backend -> client, tc redirect with resolved MACs */
 	CRBPF_ST_REV_NEIGH, /* backend -> client, tc bpf_redirect_neigh */
-	CRBPF_ST_REV_STATIC, /* reverse answered by crbpf_rev, no flow entry */
+	CRBPF_ST_REV_STATIC, /* reverse answered by crbpf_rev: a static mapping, or no flow */
 	CRBPF_ST_PASS_REV_MISS, /* tunnel packet that is no reply to a mapping */
 	CRBPF_ST_DROP_NO_ROUTE, /* no route back to the client / to the backend */
 	CRBPF_ST_DROP_ERROR, /* a helper failed after the packet was rewritten */

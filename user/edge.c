@@ -375,7 +375,8 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		ret = layout_flows_convert(skel->obj, &lc);
 	if (!ret)
 		ret = local_flags_sync(u);
-	if (!ret && upgrade)
+	/* always: pins an older crbpf wrote lack CRBPF_BE_TRACK */
+	if (!ret)
 		ret = rev_refresh_all(u);
 	if (ret)
 		goto fail;

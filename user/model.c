@@ -99,12 +99,26 @@ void rev_index_free(struct rev_index *ix)
 	memset(ix, 0, sizeof(*ix));
 }
 
+/* Addresses of family that crbpf_local holds for a public device. */
+static int local_count(const struct rev_index *ix, __u32 ifindex, __u8 family)
+{
+	int i, n = 0;
+
+	for (i = 0; i < ix->nl; i++)
+		n += ix->local[i].v.ifindex == ifindex &&
+		     ix->local[i].k.family == family;
+	return n + (ix->extra && ix->extra->v.ifindex == ifindex &&
+		    ix->extra->k.family == family);
+}
+
 /*
  * The crbpf_rev entry of backend key rk from the entries of ix: refs =
  * public (address, port) pairs mapped onto that backend port, plus one when
  * an `all` entry leads to the backend address (it may reach any of its
- * ports); more than one ref makes the rule ambiguous. Returns 1 with *rev
- * to put, 0 when rk has no static rule (delete it).
+ * ports); more than one ref makes the rule ambiguous. An any-address
+ * entry on a device with several addresses of the family (ix->local) gets
+ * CRBPF_REV_TRACK. Returns 1 with *rev to put, 0 when rk has no static
+ * rule (delete it).
  */
 int rev_rule_of(const struct rev_index *ix, const struct crbpf_rev_key *rk,
 		primary_addr_fn primary, struct crbpf_rev *rev)
@@ -143,6 +157,10 @@ int rev_rule_of(const struct rev_index *ix, const struct crbpf_rev_key *rk,
 	if (hit && key_has_addr(&hit->pk)) {
 		memcpy(pub.a, hit->pk.addr, sizeof(pub.a));
 		rev->match = CRBPF_MATCH_ADDR;
+	} else if (hit && local_count(ix, hit->pk.ifindex, rk->family) > 1) {
+		/* any address of the device: a flow may have begun on
+		 * another one than the primary the rule names */
+		rev->match = CRBPF_REV_TRACK;
 	}
 	/* Only `all` entries lead here: no static rule, flows answer. */
 	if (!hit || (!key_has_addr(&hit->pk) &&
@@ -638,9 +656,11 @@ static int except_ops(const struct model *m, const struct crbpf_port_key *scope,
 	return ret;
 }
 
-/* Reverse rules of the touched keys, from the ports of m (committed). */
+/* Reverse rules of the touched keys, from the ports of m (committed) and
+ * its addresses plus extra (one about to join crbpf_local, or NULL). */
 static int rev_ops(const struct model *m, const struct crbpf_rev_key *touched_in,
-		   int nin, primary_addr_fn primary, struct model_ops *o)
+		   int nin, primary_addr_fn primary,
+		   const struct model_local *extra, struct model_ops *o)
 {
 	struct crbpf_rev_key *touched = NULL;
 	struct rev_index ix;
@@ -649,6 +669,9 @@ static int rev_ops(const struct model *m, const struct crbpf_rev_key *touched_in
 	ret = rev_index_build(&ix, m->ports, m->np);
 	if (ret)
 		return ret;
+	ix.local = m->local;
+	ix.nl = m->nl;
+	ix.extra = extra;
 	nt = rev_touched_expand(touched_in, nin, m->rev, m->nr, &touched);
 	ret = nt < 0 ? nt : 0;
 	for (i = 0; i < nt && !ret; i++) {
@@ -689,6 +712,50 @@ static int local_ops(const struct model *m, struct model_ops *o)
 	return 0;
 }
 
+/* Is the entry e of m tracked (CRBPF_BE_TRACK)? When its reverse key has
+ * no single static answer: an `all` entry, no rule, refs > 1 or
+ * CRBPF_REV_TRACK. */
+static bool port_tracked(const struct rev_index *ix, const struct model_port *e,
+			 primary_addr_fn primary)
+{
+	struct crbpf_rev_key rk;
+	struct crbpf_rev rev;
+
+	if (e->v.flags & CRBPF_BE_ALL)
+		return true;
+	rev_key_of(&rk, &e->k, &e->v);
+	return !rev_rule_of(ix, &rk, primary, &rev) || rev.refs != 1 ||
+	       (rev.match & CRBPF_REV_TRACK);
+}
+
+/* CRBPF_BE_TRACK of the ports of m (committed) where it changed: puts of
+ * the entries again, after the reverse rules that made it change. */
+static int track_ops(const struct model *m, primary_addr_fn primary,
+		     struct model_ops *o)
+{
+	struct rev_index ix;
+	int i, ret;
+
+	ret = rev_index_build(&ix, m->ports, m->np);
+	if (ret)
+		return ret;
+	ix.local = m->local;
+	ix.nl = m->nl;
+	for (i = 0; i < m->np && !ret; i++) {
+		const struct model_port *e = &m->ports[i];
+		struct crbpf_backend nb = e->v;
+
+		if (port_tracked(&ix, e, primary))
+			nb.flags |= CRBPF_BE_TRACK;
+		else
+			nb.flags &= ~CRBPF_BE_TRACK;
+		if (nb.flags != e->v.flags)
+			ret = port_put(o, &e->k, &nb);
+	}
+	rev_index_free(&ix);
+	return ret;
+}
+
 /* Touched reverse keys, one per port op from..end (old and new backend). */
 static int touched_of(const struct model *before, const struct model_ops *o,
 		      int from, struct crbpf_rev_key **out)
@@ -714,9 +781,24 @@ static int touched_of(const struct model *before, const struct model_ops *o,
 	return nt;
 }
 
+/* Reverse keys of every entry of m. Returns the count or -ENOMEM. */
+static int all_rev_keys(const struct model *m, struct crbpf_rev_key **out)
+{
+	int i;
+
+	*out = calloc(m->np + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (i = 0; i < m->np; i++)
+		rev_key_of(&(*out)[i], &m->ports[i].k, &m->ports[i].v);
+	return m->np;
+}
+
 /* What follows the port ops from..end: the model committed, the reverse
- * rules, an --addr address (ensure) in crbpf_local, and (sync_local) the
- * crbpf_local flags. */
+ * rules, an --addr address (ensure) in crbpf_local, (sync_local) the
+ * crbpf_local flags, and CRBPF_BE_TRACK. A new address may make a device
+ * one of several addresses: then every rule is computed again, with it,
+ * before it is written. */
 static int follow(struct model *m, struct model_ops *o, int from,
 		  primary_addr_fn primary, const struct model_local *ensure,
 		  bool sync_local)
@@ -725,15 +807,23 @@ static int follow(struct model *m, struct model_ops *o, int from,
 	struct model_op *op;
 	int nt, mid, ret;
 
+	if (ensure && local_find(m, &ensure->k))
+		ensure = NULL;
 	nt = touched_of(m, o, from, &touched);
 	if (nt < 0)
 		return nt;
 	ret = model_commit(m, o, from);
+	if (!ret && ensure) {
+		free(touched);
+		nt = all_rev_keys(m, &touched);
+		if (nt < 0)
+			return nt;
+	}
 	mid = o->n;
 	if (!ret)
-		ret = rev_ops(m, touched, nt, primary, o);
+		ret = rev_ops(m, touched, nt, primary, ensure, o);
 	free(touched);
-	if (!ret && ensure && !local_find(m, &ensure->k)) {
+	if (!ret && ensure) {
 		op = op_add(o, MODEL_LOCAL, false);
 		if (!op)
 			return -ENOMEM;
@@ -745,7 +835,10 @@ static int follow(struct model *m, struct model_ops *o, int from,
 	mid = o->n;
 	if (!ret && sync_local)
 		ret = local_ops(m, o);
-	return ret ?: model_commit(m, o, mid);
+	if (!ret)
+		ret = model_commit(m, o, mid);
+	mid = o->n;
+	return ret ?: track_ops(m, primary, o) ?: model_commit(m, o, mid);
 }
 
 /*
@@ -920,18 +1013,21 @@ int model_local_sync(struct model *m, struct model_ops *o)
 	return local_ops(m, o) ?: model_commit(m, o, mid);
 }
 
-/* Every reverse rule again (the public addresses changed). */
+/* Every reverse rule again (the public addresses changed, an upgrade or an
+ * attach over pins an older crbpf wrote), and CRBPF_BE_TRACK with them. */
 int model_rev_refresh(struct model *m, primary_addr_fn primary,
 		      struct model_ops *o)
 {
-	struct crbpf_rev_key *touched = calloc(m->np + 1, sizeof(*touched));
-	int i, mid = o->n, ret;
+	struct crbpf_rev_key *touched;
+	int nt, mid = o->n, ret;
 
-	if (!touched)
-		return -ENOMEM;
-	for (i = 0; i < m->np; i++)
-		rev_key_of(&touched[i], &m->ports[i].k, &m->ports[i].v);
-	ret = rev_ops(m, touched, m->np, primary, o);
+	nt = all_rev_keys(m, &touched);
+	if (nt < 0)
+		return nt;
+	ret = rev_ops(m, touched, nt, primary, NULL, o);
 	free(touched);
-	return ret ?: model_commit(m, o, mid);
+	if (!ret)
+		ret = model_commit(m, o, mid);
+	mid = o->n;
+	return ret ?: track_ops(m, primary, o) ?: model_commit(m, o, mid);
 }

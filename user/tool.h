@@ -259,10 +259,15 @@ int port_key_cmp(const void *a, const void *b);
 bool same_scope(const struct crbpf_port_key *a, const struct crbpf_port_key *b);
 void rev_key_of(struct crbpf_rev_key *rk, const struct crbpf_port_key *k,
 		const struct crbpf_backend *be);
+struct model_local;
 struct rev_index {
 	struct rev_src *src; /* entries by reverse key */
 	struct crbpf_rev_key *allb; /* reverse keys of `all` entries */
 	int ns, na;
+	/* crbpf_local (may be none) and one address about to join it (or
+	 * NULL): which devices have several addresses */
+	const struct model_local *local, *extra;
+	int nl;
 };
 struct model_port {
 	struct crbpf_port_key k;

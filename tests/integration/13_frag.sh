@@ -54,6 +54,12 @@ must "crbpf port add udp 53 10.0.0.2:5353" vps_crbpf port add udp 53 $TUN_HOME4:
 must "crbpf port add udp 53 [fd00::2]:5353" vps_crbpf port add udp 53 "[$TUN_HOME6]:5353" >/dev/null
 must "crbpf port add udp 7001 10.0.0.2" vps_crbpf port add udp 7001 $TUN_HOME4 >/dev/null
 must "crbpf port add udp 7001 [fd00::2]" vps_crbpf port add udp 7001 "[$TUN_HOME6]" >/dev/null
+# 7002 onto the same backend port makes 7001 a tracked mapping, whose first
+# packet creates its flow and notes the address pair for early fragments.
+# A static mapping's UDP flow does that only when a packet is sampled (1 in
+# 16, crbpf.8 FLOWS), and the reversed datagrams below follow one HELLO.
+must "crbpf port add udp 7002 10.0.0.2:7001" vps_crbpf port add udp 7002 $TUN_HOME4:7001 >/dev/null
+must "crbpf port add udp 7002 [fd00::2]:7001" vps_crbpf port add udp 7002 "[$TUN_HOME6]:7001" >/dev/null
 must "crbpf home attach wgh" home_crbpf home attach wgh >/dev/null
 
 # dns_case CASE SERVER: the whole TXT answer over UDP, no TCP fallback.
@@ -138,6 +144,7 @@ fi
 # their address pairs still sent the early fragments to the old backend.
 early2=$(vps_counter frag_early)
 must "crbpf port del udp 7001" vps_crbpf port del udp 7001 >/dev/null
+must "crbpf port del udp 7002" vps_crbpf port del udp 7002 >/dev/null
 nsx_bg cr-vps fsrvdel4 "$PY" -u "$PEER" frag-serve --bind $VPS4 --port 7001
 nsx_bg cr-vps fsrvdel6 "$PY" -u "$PEER" frag-serve --bind $VPS6 --port 7001
 for l in fsrvdel4 fsrvdel6; do

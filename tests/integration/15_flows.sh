@@ -23,6 +23,10 @@ must "crbpf attach eth0" vps_crbpf attach eth0 --flows 1024 \
 	--timeout tcp-fin=$FIN_GRACE,udp=2,udp-stream=$UDP_STREAM >/dev/null
 must "crbpf port add tcp 8000 10.0.0.2" vps_crbpf port add tcp 8000 $TUN_HOME4 >/dev/null
 must "crbpf port add udp 5300 10.0.0.2" vps_crbpf port add udp 5300 $TUN_HOME4 >/dev/null
+# A second public port onto home's 5300 makes the mapping tracked: its UDP
+# flows are recorded from their first packet. A static mapping's are
+# recorded from a sampled one, about the 16th (crbpf.8 FLOWS).
+must "crbpf port add udp 5310 10.0.0.2:5300" vps_crbpf port add udp 5310 $TUN_HOME4:5300 >/dev/null
 must "crbpf home attach wgh" home_crbpf home attach wgh >/dev/null
 
 # flow_get PROTO CLIENT_PORT: "state in_packets out_packets public backend
@@ -86,8 +90,11 @@ if [ -z "$tport" ]; then
 	t_result flows-tcp-listed FAIL "home server saw no connection"
 elif [[ "$tflow" != "established "*" $want" ]]; then
 	t_result flows-tcp-listed FAIL "flows --json for $CLI4:$tport: '$tflow', want established ... $want"
-elif ! read -r _ tin tout _ <<<"$tflow" || [ "$tin" -lt 3 ] || [ "$tout" -lt 2 ]; then
-	t_result flows-tcp-listed FAIL "packet counts in $tin out $tout, want >= 3 / >= 2"
+# Per-flow counters are sampled, 1 packet in 16 counting for 16 (crbpf.8
+# FLOWS): 0.5 s of the transfer gives dozens of packets in, fewer ACKs out.
+elif ! read -r _ tin tout _ <<<"$tflow" || [ "$tin" -lt 16 ] ||
+	[ $((tin % 16)) != 0 ] || [ $((tout % 16)) != 0 ]; then
+	t_result flows-tcp-listed FAIL "packet counts in $tin out $tout, want >= 16 / any, multiples of 16"
 elif ! grep -qE "^tcp +$CLI4:$tport +$VPS4:8000 +$TUN_HOME4:8000 +established " "$TOPO_DIR/flows.txt"; then
 	t_result flows-tcp-listed FAIL "text output lacks the flow: $(head -n3 "$TOPO_DIR/flows.txt" | tr '\n' ';')"
 elif ! vps_crbpf flows --dev eth0 | grep -qE "^tcp +$CLI4:$tport "; then
@@ -105,8 +112,8 @@ uflow=$(flow_get udp "$uport")
 want="$VPS4:5300 $TUN_HOME4:5300 eth0"
 if [[ "$out" != "hello $CLI4:"* ]]; then
 	t_result flows-udp-listed FAIL "udp hello: $out"
-elif [[ "$uflow" != "stream 1 1 $want" ]]; then
-	t_result flows-udp-listed FAIL "flows --json for udp $CLI4:$uport: '$uflow', want 'stream 1 1 $want'"
+elif ! [[ "$uflow" =~ ^stream\ (0|16)\ (0|16)\ $want$ ]]; then
+	t_result flows-udp-listed FAIL "flows --json for udp $CLI4:$uport: '$uflow', want 'stream 0|16 0|16 $want'"
 else
 	t_result flows-udp-listed PASS
 fi
@@ -142,6 +149,7 @@ n = sum(1 for e in json.load(sys.stdin)
 print(n)' "$1"
 }
 must "crbpf port add udp 5301 10.0.0.2" vps_crbpf port add udp 5301 $TUN_HOME4 >/dev/null
+must "crbpf port add udp 5311 10.0.0.2:5301" vps_crbpf port add udp 5311 $TUN_HOME4:5301 >/dev/null
 peer cr-cli udpsend $VPS4 5301 --size 32 >/dev/null 2>&1
 listed=$(vps_crbpf flows --json | "$PY" -c '
 import json, sys
@@ -149,9 +157,10 @@ print(" ".join("%s %d %d" % (f["state"], f["in_packets"], f["out_packets"])
                for f in json.load(sys.stdin)["flows"] if f["public_port"] == 5301))')
 before=$(unreplied_count 5301)
 must "crbpf port del udp 5301" vps_crbpf port del udp 5301 >/dev/null
+must "crbpf port del udp 5311" vps_crbpf port del udp 5311 >/dev/null
 after=$(unreplied_count 5301)
-if [ "$listed" != "new 1 0" ]; then
-	t_result flows-unreplied-listed FAIL "flows --json for public port 5301: '$listed', want 'new 1 0'"
+if [ "$listed" != "new 0 0" ] && [ "$listed" != "new 16 0" ]; then
+	t_result flows-unreplied-listed FAIL "flows --json for public port 5301: '$listed', want 'new 0|16 0'"
 else
 	t_result flows-unreplied-listed PASS
 fi
@@ -253,6 +262,10 @@ import json, sys
 c = json.load(sys.stdin)["counters"]
 print(sum(v for k, v in c.items() if k.startswith("drop_") or k == "pass_rev_miss"))'
 }
+# 5300 static again: the replies of flows the flood evicts take the static
+# rule (a tracked mapping would drop them), and only sampled datagrams
+# make entries, about 1 in 16: some 700 of the 12000.
+must "crbpf port del udp 5310" vps_crbpf port del udp 5310 >/dev/null
 nf0=$(vps_counter flow_new)
 lost0=$(crbpf_losses)
 stopfile=$TOPO_DIR/stop2
@@ -308,8 +321,8 @@ if [ "$putrc" -ne 0 ]; then
 	t_result flows-flood-transfer-intact FAIL "transfer during the flood: $(tail -n1 "$TOPO_DIR/put2.out")"
 elif ! nums "$nf0" "$nf1" "$lost0" "$lost1" "$listed"; then
 	t_result flows-flood-transfer-intact FAIL "crbpf stats or flows unreadable (flow_new '$nf0' '$nf1', losses '$lost0' '$lost1', listed '$listed')"
-elif [ $((nf1 - nf0)) -lt 3000 ]; then
-	t_result flows-flood-transfer-intact FAIL "only $((nf1 - nf0)) new flows during the flood ($(cat "$TOPO_DIR/flood.out")), want > 3000"
+elif [ $((nf1 - nf0)) -lt 200 ]; then
+	t_result flows-flood-transfer-intact FAIL "only $((nf1 - nf0)) new flows during the flood ($(cat "$TOPO_DIR/flood.out")), want > 200"
 elif [ $((lost1 - lost0)) -ne 0 ]; then
 	t_result flows-flood-transfer-intact FAIL "crbpf dropped or missed $((lost1 - lost0)) packets during the flood (drop_*, pass_rev_miss)"
 elif [ "$listed" -gt 1024 ]; then

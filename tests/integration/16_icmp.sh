@@ -34,6 +34,13 @@ for p in 5400 5401 5402; do
 	must "crbpf port add udp $p 10.0.0.2" vps_crbpf port add udp $p $TUN_HOME4 >/dev/null
 	must "crbpf port add udp $p [fd00::2]" vps_crbpf port add udp $p "[$TUN_HOME6]" >/dev/null
 done
+# An error the client sends about a reply goes to the backend only with the
+# flow it belongs to. A static mapping records a UDP flow only from a
+# sampled packet (1 in 16, crbpf.8 FLOWS), and client-gone-refused sends one
+# datagram: 5411 onto home's 5401 makes 5401 tracked, its flows recorded at
+# once.
+must "crbpf port add udp 5411 10.0.0.2:5401" vps_crbpf port add udp 5411 $TUN_HOME4:5401 >/dev/null
+must "crbpf port add udp 5411 [fd00::2]:5401" vps_crbpf port add udp 5411 "[$TUN_HOME6]:5401" >/dev/null
 # Public 5403 -> home 8080, which home's Docker rules send to the container's
 # port 80, where no UDP server listens.
 must "crbpf port add udp 5403 10.0.0.2:8080" vps_crbpf port add udp 5403 $TUN_HOME4:8080 >/dev/null

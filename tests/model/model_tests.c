@@ -633,6 +633,103 @@ static void test_ops_purge(void)
 	report("ops_purge");
 }
 
+/* CRBPF_BE_TRACK of the model's entry (dev, port, paddr): 1, 0, or -1 when
+ * there is no entry. */
+static int tracked(const struct model *m, __u32 dev, __u16 port,
+		   const char *paddr)
+{
+	struct crbpf_port_key k = { .ifindex = dev, .family = CRBPF_V4,
+				    .proto = IPPROTO_TCP, .port = htons(port) };
+	const struct model_port *e;
+
+	k.addr[0] = paddr ? v4(paddr) : 0;
+	e = model_port_find(m, &k);
+	return e ? !!(e->v.flags & CRBPF_BE_TRACK) : -1;
+}
+
+/* The last ports op of (dev, port) in o from index from; -1 when none. */
+static int last_port_op(const struct model_ops *o, int from, __u32 dev,
+			__u16 port)
+{
+	int i;
+
+	for (i = o->n - 1; i >= from; i--)
+		if (o->op[i].map == MODEL_PORTS &&
+		    o->op[i].k.port.ifindex == dev &&
+		    o->op[i].k.port.port == htons(port))
+			return i;
+	return -1;
+}
+
+/* CRBPF_BE_TRACK (issue 12): set where the reverse key has no single static
+ * answer, written after the rule that made it so, and cleared again when
+ * the answer is single once more: a second public port on one backend
+ * port, `all` onto the backend address, an any-address entry once its
+ * device has a second address. */
+static void test_ops_track(void)
+{
+	struct model m = {};
+	struct model_ops o = {};
+	const struct model_op *r;
+	int from, at;
+
+	m.local = calloc(1, sizeof(*m.local));
+	m.local[0].k.family = CRBPF_V4;
+	m.local[0].k.addr[0] = v4(PRIMARY);
+	m.local[0].v.ifindex = PUB;
+	m.nl = 1;
+	EQ(add_op(&m, &o, PUB, 1000, 1000, "10.0.0.2", 2000, NULL, NULL), 0, "add");
+	EQ(tracked(&m, PUB, 1000, NULL), 0, "one public port: static");
+	r = rev_op(&o, "10.0.0.2", 2000);
+	if (check(r != NULL, "rule"))
+		EQ(r->v.rev.match & CRBPF_REV_TRACK, 0, "rule not tracked");
+
+	from = o.n;
+	EQ(add_op(&m, &o, PUB, 3000, 3000, "10.0.0.2", 2000, NULL, NULL), 0, "add 2nd");
+	EQ(tracked(&m, PUB, 1000, NULL), 1, "second public port: first tracked");
+	EQ(tracked(&m, PUB, 3000, NULL), 1, "second public port: tracked");
+	at = last_port_op(&o, from, PUB, 1000);
+	check(at >= 0 && (o.op[at].v.be.flags & CRBPF_BE_TRACK),
+	      "first entry put again with TRACK");
+	r = rev_op(&o, "10.0.0.2", 2000);
+	check(r != NULL && at > r - o.op, "TRACK written after the ambiguous rule");
+
+	from = o.n;
+	EQ(del_op(&m, &o, PUB, 3000, NULL), 0, "del 2nd");
+	EQ(tracked(&m, PUB, 1000, NULL), 0, "alone again: static");
+	at = last_port_op(&o, from, PUB, 1000);
+	check(at >= 0 && !(o.op[at].v.be.flags & CRBPF_BE_TRACK),
+	      "entry put again without TRACK");
+
+	from = o.n;
+	EQ(add_op(&m, &o, PUB, 1000, 1000, "10.0.0.2", 2000, NULL, NULL), 0, "add again");
+	EQ(tracked(&m, PUB, 1000, NULL), 0, "re-add of a static entry: static");
+	EQ(last_port_op(&o, from, PUB, 1000), from, "only the add's own put");
+
+	EQ(add_op(&m, &o, PUB, CRBPF_PORT_ALL, CRBPF_PORT_ALL, "10.0.0.2", 0, NULL,
+		  NULL), 0, "add all");
+	EQ(tracked(&m, PUB, CRBPF_PORT_ALL, NULL), 1, "all: tracked");
+	EQ(tracked(&m, PUB, 1000, NULL), 1, "all onto the backend address: tracked");
+	EQ(del_op(&m, &o, PUB, CRBPF_PORT_ALL, NULL), 0, "del all");
+	EQ(tracked(&m, PUB, 1000, NULL), 0, "without all: static");
+
+	/* --addr brings a second address to PUB: any-address entries may now
+	 * begin flows on either, the rule names the primary one */
+	EQ(add_op(&m, &o, PUB, 25, 25, "10.0.0.4", 0, "203.0.113.7", NULL), 0,
+	   "add --addr");
+	EQ(tracked(&m, PUB, 25, "203.0.113.7"), 0, "--addr entry: static");
+	EQ(tracked(&m, PUB, 1000, NULL), 1, "any address of two: tracked");
+	r = rev_op(&o, "10.0.0.2", 2000);
+	if (check(r != NULL && !r->del, "rule of the any-address entry")) {
+		EQ(r->v.rev.refs, 1, "still one public side");
+		EQ(!!(r->v.rev.match & CRBPF_REV_TRACK), 1, "rule tracked");
+	}
+	model_ops_free(&o);
+	model_free(&m);
+	report("ops_track");
+}
+
+
 /* The mapping id of the model's entry (dev, tcp, port), 0 when none. */
 static __u32 id_of(const struct model *m, __u16 port)
 {
@@ -816,6 +913,7 @@ int main(void)
 	test_ops_all_except();
 	test_ops_addr();
 	test_ops_purge();
+	test_ops_track();
 	test_mapping_ids();
 	test_mapping_ids_full();
 	test_mapping_ids_restore();

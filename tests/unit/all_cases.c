@@ -37,11 +37,6 @@
 #include <bpf/libbpf.h>
 #include "unit.h"
 
-#define PUB .dev = DEV_PUB
-#define NH .dev = DEV_NH
-#define TUN .dev = DEV_TUN
-#define DNAT(a, p) .x = X_DNAT, .to_addr = (a), .to_port = (p)
-#define SNAT(a, p) .x = X_SNAT, .to_addr = (a), .to_port = (p)
 #define PASS_TC(reason) .verdict = TC_ACT_UNSPEC, .st = { ST(reason, 1) }
 
 /* per-mapping counters of an entry: a = public address or NULL (any) */

@@ -36,12 +36,7 @@
 #define RTR_NH4 "10.0.1.254" /* a router between the VPS and the backends */
 #define RTR_NH6 "2001:db8:1::fe"
 
-#define PUB .dev = DEV_PUB
-#define NH .dev = DEV_NH
-#define TUN .dev = DEV_TUN
 
-#define DNAT(a, p) .x = X_DNAT, .to_addr = (a), .to_port = (p)
-#define SNAT(a, p) .x = X_SNAT, .to_addr = (a), .to_port = (p)
 
 #define MST_IN(f, pr, pp, n, nf) \
 	.mst = { .on = true, .family = (f), .proto = (pr), .port = (pp), \

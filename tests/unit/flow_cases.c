@@ -20,26 +20,7 @@
 
 #define SEC_NS 1000000000ULL
 
-#define PUB .dev = DEV_PUB
-#define NH .dev = DEV_NH
-#define TUN .dev = DEV_TUN
-#define DNAT(a, p) .x = X_DNAT, .to_addr = (a), .to_port = (p)
-#define SNAT(a, p) .x = X_SNAT, .to_addr = (a), .to_port = (p)
 #define PASS_TC(reason) .verdict = TC_ACT_UNSPEC
-#define SYN .tcp_flags = 0x02
-#define SYNACK .tcp_flags = 0x12
-#define FINACK .tcp_flags = 0x11
-#define RST .tcp_flags = 0x04
-#define ACK .tcp_flags = 0x10
-
-struct fref {
-	int family;
-	__u8 proto;
-	const char *backend;
-	__u16 bport;
-	const char *client;
-	__u16 cport;
-};
 
 /* The flows of this file, keyed as the programs key them. */
 static const struct fref T1 = { 4, IPPROTO_TCP, BE3_4, 80, CLI4, 41001 };
@@ -50,37 +31,6 @@ static const struct fref U2 = { 4, IPPROTO_UDP, BE3_4, 5353, CLI4, 41005 };
 static const struct fref X1 = { 4, IPPROTO_TCP, BE2_4, 22, CLI4, 41006 };
 static const struct fref I1 = { 4, IPPROTO_UDP, BE3_4, 5353, CLI4, 41007 };
 static const struct fref V6 = { 6, IPPROTO_UDP, BE3_6, 6000, CLI6, 41008 };
-
-static void fkey(const struct fref *f, struct crbpf_flow_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	parse_addr(f->family, f->backend, k->backend);
-	parse_addr(f->family, f->client, k->client);
-	k->backend_port = htons(f->bport);
-	k->client_port = htons(f->cport);
-	k->family = f->family == 6 ? CRBPF_V6 : CRBPF_V4;
-	k->proto = f->proto;
-}
-
-static bool fget(const struct fref *f, struct crbpf_flow *v)
-{
-	struct crbpf_flow_key k;
-
-	fkey(f, &k);
-	if (flow_lookup(&k, v) < 0) {
-		unit_fail("no flow entry for client port %u", f->cport);
-		return false;
-	}
-	return true;
-}
-
-static void fput(const struct fref *f, const struct crbpf_flow *v)
-{
-	struct crbpf_flow_key k;
-
-	fkey(f, &k);
-	flow_store(&k, v);
-}
 
 /* A live entry as the programs would have written it, public side pub0. */
 static void finsert(const struct fref *f, const char *pub, __u16 pport,
@@ -98,7 +48,7 @@ static void finsert(const struct fref *f, const char *pub, __u16 pport,
 	v.seen_ns = now - idle_ns;
 	v.in_packets = 1;
 	/* where the programs would keep it: by whether it has a reply */
-	fkey(f, &k);
+	fref_key(f, &k);
 	bpf_map_delete_elem(edge_map_fd("crbpf_flows"), &k);
 	if (edge_map_fd("crbpf_unreplied") >= 0)
 		bpf_map_delete_elem(edge_map_fd("crbpf_unreplied"), &k);
@@ -505,7 +455,7 @@ static bool table_is(const struct fref *f, int want)
 	struct crbpf_flow_key k;
 	struct crbpf_flow v;
 
-	fkey(f, &k);
+	fref_key(f, &k);
 	return ASSERT_EQ(flow_lookup(&k, &v), want,
 			 want ? "flow in crbpf_unreplied (0: crbpf_flows, -1: none)" :
 				"flow in crbpf_flows (1: crbpf_unreplied, -1: none)");

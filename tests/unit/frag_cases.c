@@ -24,9 +24,6 @@
 #include <linux/pkt_cls.h>
 #include "unit.h"
 
-#define PUB .dev = DEV_PUB
-#define NH .dev = DEV_NH
-#define TUN .dev = DEV_TUN
 
 /* Clients of this file only (198.51.100.0/24 and 2001:db8:100::/64 are
  * routed to the router behind pub0). */
@@ -62,8 +59,6 @@
 #define ICMP4F(s, d) .family = 4, .proto = IPPROTO_ICMP, .src = (s), .dst = (d)
 #define ICMP6F(s, d) .family = 6, .proto = IPPROTO_ICMPV6, .src = (s), .dst = (d)
 
-#define DNAT(a, p) .x = X_DNAT, .to_addr = (a), .to_port = (p)
-#define SNAT(a, p) .x = X_SNAT, .to_addr = (a), .to_port = (p)
 #define DNAT_ADDR(a) .x = X_DNAT_ADDR, .to_addr = (a), .to_port = 0
 #define SNAT_ADDR(a) .x = X_SNAT_ADDR, .to_addr = (a), .to_port = 0
 

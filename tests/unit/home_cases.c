@@ -40,9 +40,6 @@
 	.dst = (d), .icmp_type = (t), .icmp_code = (c)
 #define QUOTE(...) .inner = &(const struct pkt_spec){ __VA_ARGS__ }
 #define LINE .dev = DEV_LINE
-#define SYN .tcp_flags = 0x02
-#define SYNACK .tcp_flags = 0x12
-#define ACK .tcp_flags = 0x10
 #define SPOOF4 "8.0.8.8" /* the spoofed source, port 53 */
 /* crbpf_srv's verdict on a reply: mark set (MARKED) or left as it came */
 #define MARKED TC_ACT_UNSPEC, .check_mark = true, .mark_out = CRBPF_HOME_MARK_DEFAULT

@@ -499,14 +499,6 @@ static int edge_maps_setup(void)
 			int q;
 
 			parse_addr(m->family, m->be, be.addr);
-			err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_ports),
-						  &k, &be, BPF_ANY);
-			if (err)
-				return fail_setup("crbpf_ports", err);
-			err = mstats_zero(be.mapping);
-			if (err)
-				return fail_setup("crbpf_mstats", err);
-
 			/* refs: public ports that land on this backend port */
 			memcpy(rk.addr, be.addr, sizeof(rk.addr));
 			parse_addr(m->family, m->family == 6 ? VPS6 : VPS4,
@@ -522,6 +514,20 @@ static int edge_maps_setup(void)
 						    m->be_port + (p - m->port))
 						rv.refs++;
 			}
+			/* CRBPF_BE_TRACK as the tool sets it (model.c
+			 * track_ops()): several public ports, or any address
+			 * of pub0, which has two IPv4 ones */
+			if (m->family == 4)
+				rv.match |= CRBPF_REV_TRACK;
+			if (rv.refs > 1 || (rv.match & CRBPF_REV_TRACK))
+				be.flags |= CRBPF_BE_TRACK;
+			err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_ports),
+						  &k, &be, BPF_ANY);
+			if (err)
+				return fail_setup("crbpf_ports", err);
+			err = mstats_zero(be.mapping);
+			if (err)
+				return fail_setup("crbpf_mstats", err);
 			err = bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_rev),
 						  &rk, &rv, BPF_ANY);
 			if (err)
@@ -1185,7 +1191,14 @@ static bool run_case(const struct tcase *tc)
 			opts.flags |= BPF_F_TEST_SKB_CHECKSUM_COMPLETE;
 	}
 	memset(redirect_seen(c.prog), 0, sizeof(struct crbpf_unit_redirect));
+	/* S_MISS/S_HIT: production's 1 in 16, the draw a miss or a hit */
+	if (!is_home(c.prog)) {
+		edge->bss->flow_sample_log2 = c.sample ? 4 : 0;
+		edge->bss->crbpf_unit_rand = c.sample == S_MISS;
+	}
 	err = bpf_prog_test_run_opts(prog_fd(c.prog), &opts);
+	if (!is_home(c.prog))
+		edge->bss->flow_sample_log2 = edge->bss->crbpf_unit_rand = 0;
 	if (!ASSERT_OK(err ? -errno : 0, "BPF_PROG_TEST_RUN"))
 		return false;
 	/* The target of every redirect; a redirect helper whose verdict the
@@ -1487,6 +1500,7 @@ int main(int argc, char **argv)
 		{ frag_cases, n_frag_cases },
 		{ all_cases, n_all_cases },
 		{ mtu_cases, n_mtu_cases },
+		{ sample_cases, n_sample_cases },
 	};
 
 	while (first < argc && argv[first][0] == '-' &&

@@ -19,13 +19,6 @@
 #include <bpf/bpf.h>
 #include "unit.h"
 
-#define PUB .dev = DEV_PUB
-#define NH .dev = DEV_NH
-#define TUN .dev = DEV_TUN
-#define DNAT(a, p) .x = X_DNAT, .to_addr = (a), .to_port = (p)
-#define SNAT(a, p) .x = X_SNAT, .to_addr = (a), .to_port = (p)
-#define SYN .tcp_flags = 0x02
-#define SYNACK .tcp_flags = 0x12
 #define DF .frag = 0x4000
 
 /* TCP options of an input packet and the MSS expected after the program

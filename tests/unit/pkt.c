@@ -67,6 +67,37 @@ void parse_addr(int family, const char *str, __be32 addr[4])
 	}
 }
 
+void fref_key(const struct fref *f, struct crbpf_flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	parse_addr(f->family, f->backend, k->backend);
+	parse_addr(f->family, f->client, k->client);
+	k->backend_port = htons(f->bport);
+	k->client_port = htons(f->cport);
+	k->family = f->family == 6 ? CRBPF_V6 : CRBPF_V4;
+	k->proto = f->proto;
+}
+
+bool fget(const struct fref *f, struct crbpf_flow *v)
+{
+	struct crbpf_flow_key k;
+
+	fref_key(f, &k);
+	if (flow_lookup(&k, v) < 0) {
+		unit_fail("no flow entry for client port %u", f->cport);
+		return false;
+	}
+	return true;
+}
+
+void fput(const struct fref *f, const struct crbpf_flow *v)
+{
+	struct crbpf_flow_key k;
+
+	fref_key(f, &k);
+	flow_store(&k, v);
+}
+
 void mac_str(const __u8 *mac, char *out)
 {
 	sprintf(out, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],

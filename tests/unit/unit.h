@@ -195,6 +195,20 @@ bool pkt_compare(const __u8 *want, int want_len, const __u8 *got, int got_len,
 		 int from);
 
 void parse_addr(int family, const char *str, __be32 addr[4]);
+/* A flow of a case file: backend and client side, as the programs key it. */
+struct fref {
+	int family;
+	__u8 proto;
+	const char *backend;
+	__u16 bport;
+	const char *client;
+	__u16 cport;
+};
+void fref_key(const struct fref *f, struct crbpf_flow_key *k);
+/* f's entry (either table) into v; false, with a failure, when none */
+bool fget(const struct fref *f, struct crbpf_flow *v);
+/* writes v for f where flow_store() keeps it */
+void fput(const struct fref *f, const struct crbpf_flow *v);
 /* The flow entry of k in crbpf_flows (returns 0) or crbpf_unreplied (1);
  * -1 when neither has it. An object without crbpf_unreplied has one table. */
 int flow_lookup(const struct crbpf_flow_key *k, struct crbpf_flow *v);
@@ -355,6 +369,9 @@ struct tcase {
 	enum crbpf_unit_nat nat;
 	/* tc: skb_shinfo(skb)->gso_size of the test skb (a GSO packet) */
 	__u32 gso_size;
+	/* flow sampling of the run (edge.bpf.c flow_sampled()); S_OFF, the
+	 * default, samples every packet as before sampling */
+	enum sample { S_OFF, S_MISS, S_HIT } sample;
 	/* extra map setup before the run */
 	void (*setup)(void);
 	/* extra checks after the run (unit_fail() reasons, false on failure) */
@@ -401,6 +418,18 @@ struct tcase {
 			    __u8 *out);
 };
 
+/* Case fields in short (other case files define the same, identically). */
+#define PUB .dev = DEV_PUB
+#define NH .dev = DEV_NH
+#define TUN .dev = DEV_TUN
+#define DNAT(a, p) .x = X_DNAT, .to_addr = (a), .to_port = (p)
+#define SNAT(a, p) .x = X_SNAT, .to_addr = (a), .to_port = (p)
+#define SYN .tcp_flags = 0x02
+#define SYNACK .tcp_flags = 0x12
+#define FINACK .tcp_flags = 0x11
+#define RST .tcp_flags = 0x04
+#define ACK .tcp_flags = 0x10
+
 extern const struct tcase edge_cases[];
 extern const int n_edge_cases;
 /* Packet fields of a case: protocol, family, addresses and ports. */
@@ -421,6 +450,9 @@ extern const struct tcase frag_cases[];
 extern const int n_frag_cases;
 extern const struct tcase mtu_cases[];
 extern const int n_mtu_cases;
+
+extern const struct tcase sample_cases[];
+extern const int n_sample_cases;
 
 extern const struct tcase all_cases[];
 extern const int n_all_cases;
