@@ -6,18 +6,22 @@
 # also listed. Exits non-zero if anything failed. Optional arguments:
 # substrings selecting integration test files (e.g. `tests/run.sh tcp udp`);
 # --no-unit skips the unit tests and the bounded fuzzer runs
-# (tests/fuzz/run.sh), --no-fuzz only the fuzzers. Each integration file gets
+# (tests/fuzz/run.sh), --no-fuzz only the fuzzers, --unit-last runs them
+# after the integration files (the kernel matrix: a guest up for long
+# enough needs no wait before the unit flow cases). Each integration file gets
 # CRBPF_TEST_TIMEOUT seconds (default 900: a test may first wait for a
 # concurrent run to release the topology lock).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
 unit=1
+unit_last=0
 fuzz=1
 filters=()
 for a in "$@"; do
 	case "$a" in
 	--no-unit) unit=0 ;;
+	--unit-last) unit_last=1 ;;
 	--no-fuzz) fuzz=0 ;;
 	*) filters+=("$a") ;;
 	esac
@@ -71,7 +75,7 @@ run_counted() {
 	fi
 }
 
-if [ "$unit" -eq 1 ]; then
+run_units() {
 	run_counted unit 600 build/unit_tests
 	# Again with a CHECKSUM_COMPLETE skb->csum that the kernel checks
 	# after every tc run (one SKIP line on kernels before 6.11).
@@ -81,7 +85,8 @@ if [ "$unit" -eq 1 ]; then
 	# The fuzzers, bounded: packets through every program (about a
 	# minute), the parsers under libFuzzer (15 s per target).
 	[ "$fuzz" -eq 1 ] && run_counted fuzz 600 bash tests/fuzz/run.sh
-fi
+}
+[ "$unit" -eq 1 ] && [ "$unit_last" -eq 0 ] && run_units
 
 # The kernel's WireGuard where it can be loaded, wireguard-go otherwise
 # (tests/lib/topo.sh); decided once for every test file.
@@ -111,6 +116,11 @@ for t in tests/integration/*.sh; do
 	fi
 	[ -n "${CRBPF_TEST_TIMES:-}" ] && echo "    ($name: $(($(date +%s) - t0)) s)"
 done
+if [ "$unit" -eq 1 ] && [ "$unit_last" -eq 1 ]; then
+	t0=$(date +%s)
+	run_units
+	[ -n "${CRBPF_TEST_TIMES:-}" ] && echo "    (unit tests and fuzzers: $(($(date +%s) - t0)) s)"
+fi
 
 echo
 echo "runtime: $(($(date +%s) - start)) s"

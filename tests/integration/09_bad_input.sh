@@ -32,6 +32,11 @@ state() {
 bad() {
 	local case=$1 want=$2 host=$3 rc lines
 	shift 3
+	if [ "$want" = 2 ] && native_only "bad-input-$case" \
+		"a usage error is the tool's argument parsing, refused before any kernel call"; then
+		BAD_WANT_MSG=
+		return
+	fi
 	state >"$TOPO_DIR/state.before"
 	case "$host" in
 	vps) vps_crbpf "$@" >"$TOPO_DIR/out" 2>"$TOPO_DIR/err" ;;

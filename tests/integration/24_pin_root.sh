@@ -10,6 +10,7 @@
 # it took the lock), a read command on that root and a writer on another
 # root return, and a second writer on it gives up after CRBPF_LOCK_TIMEOUT
 # naming the holder.
+# kernels: skip, the pin-root checks are the tool's stat() and flock() on a bpffs, whose permission rules are the VFS's on every kernel
 source "$(dirname "$0")/../lib/common.sh"
 t_begin pin-root
 need_crbpf

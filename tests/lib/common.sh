@@ -83,6 +83,24 @@ t_done() {
 	exit 1
 }
 
+# Under the kernel matrix (qemu TCG, tests/kernels/guest.sh sets
+# CRBPF_EMULATED=1) every instruction is emulated: a file runs there what
+# can differ between kernels, with smaller transfers and fewer rounds.
+EMULATED=${CRBPF_EMULATED:-0}
+
+# scaled NATIVE EMULATED: the count (bytes, rounds) for this run.
+scaled() {
+	if [ "$EMULATED" = 1 ]; then echo "$2"; else echo "$1"; fi
+}
+
+# native_only CASE REASON: under emulation, report CASE as skipped with
+# REASON (what makes it kernel-independent) and return 0; the caller then
+# leaves the case out. Natively returns 1 and the case runs.
+native_only() {
+	[ "$EMULATED" = 1 ] || return 1
+	t_result "$1" SKIP "not run under emulation (make test runs it): $2"
+}
+
 # The tool under test missing is a failure, not a skip: a suite run without
 # a build must not end "0 failed".
 need_crbpf() {
