@@ -95,8 +95,9 @@ static void print_flow(const struct flow_row *r, __u64 now, __u32 timeout,
 			      r->v.public_port);
 		json_endpoint("backend", r->k.family, r->k.backend,
 			      r->k.backend_port);
-		printf(",\"state\":\"%s\",\"age\":%llu,\"idle\":%llu,\"timeout\":%u,\"in_packets\":%llu,\"in_bytes\":%llu,\"out_packets\":%llu,\"out_bytes\":%llu}",
+		printf(",\"state\":\"%s\",\"age\":%llu,\"idle\":%llu,\"seen_ms\":%llu,\"timeout\":%u,\"in_packets\":%llu,\"in_bytes\":%llu,\"out_packets\":%llu,\"out_bytes\":%llu}",
 		       state, (unsigned long long)age, (unsigned long long)idle,
+		       (unsigned long long)(r->v.seen_ns / 1000000ULL),
 		       timeout, (unsigned long long)r->v.in_packets,
 		       (unsigned long long)r->v.in_bytes,
 		       (unsigned long long)r->v.out_packets,
@@ -217,7 +218,11 @@ static int flows_print(int only, bool json)
 		for (t = 0; timeout_name(t); t++)
 			printf("%s\"%s\":%u", t ? "," : "", timeout_name(t),
 			       timeout_value(&to, t) ?: timeout_default(t));
-		printf("},\"expired\":%d,\"flows\":[", expired);
+		/* now_ms and each flow's seen_ms: CLOCK_MONOTONIC, the clock the
+		 * programs stamp flows with, so that a reader can tell how long
+		 * a flow lived from the listings alone */
+		printf("},\"now_ms\":%llu,\"expired\":%d,\"flows\":[",
+		       (unsigned long long)(now / 1000000ULL), expired);
 	} else {
 		printf("%-5s %-24s %-24s %-24s %-11s %8s %7s %9s %9s\n", "PROTO",
 		       "CLIENT", "PUBLIC", "BACKEND", "STATE", "AGE", "IDLE",

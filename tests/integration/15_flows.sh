@@ -14,13 +14,15 @@ t_begin flows
 need_crbpf
 t_up
 
-# Short timeouts so that expiry happens within the test.
-FIN_GRACE=6
-UDP_STREAM=4
+# Short timeouts so that expiry happens within the test; longer under
+# emulation, where a listing alone takes a second or two.
+FIN_GRACE=$(scaled 6 12)
+UDP_STREAM=$(scaled 4 10)
+UDP_NEW=$(scaled 2 6)
 serve cr-home tcp8000 tcp $TUN_HOME4 8000 || t_fail "home tcp server did not start"
 serve cr-home udp5300 udp $TUN_HOME4 5300 || t_fail "home udp server did not start"
 must "crbpf attach eth0" vps_crbpf attach eth0 --flows 1024 \
-	--timeout tcp-fin=$FIN_GRACE,udp=2,udp-stream=$UDP_STREAM >/dev/null
+	--timeout tcp-fin=$FIN_GRACE,udp=$UDP_NEW,udp-stream=$UDP_STREAM >/dev/null
 must "crbpf port add tcp 8000 10.0.0.2" vps_crbpf port add tcp 8000 $TUN_HOME4 >/dev/null
 must "crbpf port add udp 5300 10.0.0.2" vps_crbpf port add udp 5300 $TUN_HOME4 >/dev/null
 must "crbpf home attach wgh" home_crbpf home attach wgh >/dev/null
@@ -38,16 +40,19 @@ for f in d["flows"]:
               "%s:%d" % (f["backend"], f["backend_port"]), f["dev"])' "$1" "$2" "$CLI4"
 }
 
-# flow_idle PROTO CLIENT_PORT: "idle timeout" (whole seconds) of the listed
-# flow. The expiry checks count from the packet that set the idle clock, not
-# from when the test got round to reading the table.
-flow_idle() {
+# flow_clock PROTO CLIENT_PORT: "now_ms seen_ms idle timeout" from one
+# listing: its CLOCK_MONOTONIC time, and the listed flow from
+# $CLI4:CLIENT_PORT's last recorded packet, idle seconds and timeout ("-"
+# for each when not listed). The expiry checks work on these clocks alone:
+# under emulation a listing takes seconds, which no test-side clock could
+# tell from an early expiry.
+flow_clock() {
 	vps_crbpf flows --json | "$PY" -c '
 import json, sys
 d = json.load(sys.stdin)
-for f in d["flows"]:
-    if f["proto"] == sys.argv[1] and f["client"] == sys.argv[3] and f["client_port"] == int(sys.argv[2]):
-        print(f["idle"], f["timeout"])' "$1" "$2" "$CLI4"
+m = [f for f in d["flows"] if f["proto"] == sys.argv[1] and f["client"] == sys.argv[3] and f["client_port"] == int(sys.argv[2])]
+f = m[0] if m else {"seen_ms": "-", "idle": "-", "timeout": "-"}
+print(d["now_ms"], f["seen_ms"], f["idle"], f["timeout"])' "$1" "$2" "$CLI4"
 }
 
 # last_peer_port LOG: client port of the last "peer ADDR:PORT" line of a server.
@@ -55,18 +60,24 @@ last_peer_port() {
 	grep '^peer ' "$TOPO_DIR/$1.log" | tail -n1 | sed 's/.*://'
 }
 
-# wait_gone PROTO PORT SECS: seconds until the flow is no longer listed, or
-# nothing if it still is after SECS.
+# wait_gone PROTO PORT SEEN_MS SECS: poll the listing until the flow is no
+# longer listed and print how long it was gone after its last recorded
+# packet (ms, SEEN_MS or a later seen_ms): the listing hides a flow only
+# once it has been idle for longer than its timeout, so less means the
+# entry was deleted or evicted early. Fails if the flow is still listed
+# after SECS, or a listing fails.
 wait_gone() {
-	local t0 now
-	t0=$(date +%s.%N)
+	local seen=$3 t0 now s
+	t0=$(date +%s)
 	while :; do
-		now=$(date +%s.%N)
-		if [ -z "$(flow_get "$1" "$2")" ]; then
-			"$PY" -c "print('%.1f' % ($now - $t0))"
+		read -r now s _ < <(flow_clock "$1" "$2")
+		nums "$now" || return 1
+		if [ "$s" = - ]; then
+			echo $((now - seen))
 			return 0
 		fi
-		"$PY" -c "import sys; sys.exit(0 if $now - $t0 < $3 else 1)" || return 1
+		seen=$s
+		[ $(($(date +%s) - t0)) -lt "$4" ] || return 1
 		sleep 0.2
 	done
 }
@@ -112,28 +123,25 @@ else
 fi
 
 # ---- UDP idle expiry (udp-stream) ----
-# "idle" is whole seconds (floored), so a flow read idle I at time T has its
-# last packet in (T-I-1, T-I]: it must not be gone before T + timeout - I - 1
-# (less 0.5 s for the listing call itself).
-uidle=$(flow_idle udp "$uport")
+read -r _ useen _ uto < <(flow_clock udp "$uport")
 if [ -z "$uflow" ]; then
 	t_result flows-udp-idle-expiry SKIP "no UDP flow listed"
-elif [ "${uidle#* }" != "$UDP_STREAM" ]; then
-	t_result flows-udp-idle-expiry FAIL "listed timeout '${uidle#* }', want udp-stream=$UDP_STREAM"
-elif ! secs=$(wait_gone udp "$uport" $((UDP_STREAM + 10))); then
+elif [ "$uto" != "$UDP_STREAM" ]; then
+	t_result flows-udp-idle-expiry FAIL "listed timeout '$uto', want udp-stream=$UDP_STREAM"
+elif ! ms=$(wait_gone udp "$uport" "$useen" $((UDP_STREAM + 10))); then
 	t_result flows-udp-idle-expiry FAIL "udp flow still listed $((UDP_STREAM + 10)) s later (udp-stream=$UDP_STREAM)"
-elif "$PY" -c "import sys; sys.exit(0 if $secs + ${uidle% *} >= $UDP_STREAM - 1.5 else 1)"; then
+elif [ "$ms" -ge $((UDP_STREAM * 1000)) ]; then
 	t_result flows-udp-idle-expiry PASS
-	echo "    udp flow idle ${uidle% *} s when read, gone ${secs} s later (udp-stream=$UDP_STREAM)"
+	echo "    udp flow gone from the listing ${ms} ms after its last packet (udp-stream=$UDP_STREAM)"
 else
-	t_result flows-udp-idle-expiry FAIL "udp flow idle ${uidle% *} s gone after ${secs} more, before its $UDP_STREAM s timeout"
+	t_result flows-udp-idle-expiry FAIL "udp flow gone ${ms} ms after its last packet, before its $UDP_STREAM s timeout"
 fi
 
 # ---- a flow without a reply: listed from crbpf_unreplied, purged by port del ----
 # (After the UDP expiry check: under emulation its commands outlast udp-stream.)
 # 5301 leads to home, where nothing listens (its ICMP error is no reply).
 # unreplied_count PORT: crbpf_unreplied entries of public port PORT, expired
-# or not (the listing hides expired ones; udp=2 s here).
+# or not (the listing hides expired ones; udp=$UDP_NEW s here).
 unreplied_count() {
 	bpftool -j map dump pinned "$VPS_PIN/maps/crbpf_unreplied" | "$PY" -c '
 import json, sys
@@ -173,20 +181,20 @@ for _ in $(seq 25); do
 	[[ "$closed" == time_wait* ]] && break
 	sleep 0.2
 done
-cidle=$(flow_idle tcp "$tport")
+read -r _ cseen _ cto < <(flow_clock tcp "$tport")
 if [ "$putrc" -ne 0 ]; then
 	t_result flows-tcp-close-expiry FAIL "transfer: $(tail -n1 "$TOPO_DIR/put1.out")"
 elif [[ "$closed" != time_wait* ]]; then
 	t_result flows-tcp-close-expiry FAIL "5 s after the close the flow reads '$closed', want time_wait (grace $FIN_GRACE s)"
-elif [ "${cidle#* }" != "$FIN_GRACE" ]; then
-	t_result flows-tcp-close-expiry FAIL "closed flow ('$closed') lists timeout '${cidle#* }', want tcp-fin=$FIN_GRACE"
-elif ! secs=$(wait_gone tcp "$tport" $((FIN_GRACE + 10))); then
+elif [ "$cto" != "$FIN_GRACE" ]; then
+	t_result flows-tcp-close-expiry FAIL "closed flow ('$closed') lists timeout '$cto', want tcp-fin=$FIN_GRACE"
+elif ! ms=$(wait_gone tcp "$tport" "$cseen" $((FIN_GRACE + 10))); then
 	t_result flows-tcp-close-expiry FAIL "closed flow still listed $((FIN_GRACE + 10)) s later: $(flow_get tcp "$tport")"
-elif "$PY" -c "import sys; sys.exit(0 if $secs + ${cidle% *} >= $FIN_GRACE - 1.5 else 1)"; then
+elif [ "$ms" -ge $((FIN_GRACE * 1000)) ]; then
 	t_result flows-tcp-close-expiry PASS
-	echo "    closed tcp flow listed as '${closed%% *}' idle ${cidle% *} s, gone ${secs} s later (tcp-fin=$FIN_GRACE)"
+	echo "    closed tcp flow listed as '${closed%% *}', gone ${ms} ms after its last packet (tcp-fin=$FIN_GRACE)"
 else
-	t_result flows-tcp-close-expiry FAIL "closed flow ('${closed%% *}', idle ${cidle% *} s) gone after ${secs} s more, before its $FIN_GRACE s grace"
+	t_result flows-tcp-close-expiry FAIL "closed flow ('${closed%% *}') gone ${ms} ms after its last packet, before its $FIN_GRACE s grace"
 fi
 
 # ---- bad --timeout: exit 2, one line, nothing changed ----
