@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Baseline: the topology works with the classic iptables recipe (DESIGN.md
 # "The problem"). Validates the harness itself; needs no crbpf.
+# kernels: skip, it runs the iptables recipe and no crbpf: the harness it validates is the host's
 source "$(dirname "$0")/../lib/common.sh"
 t_begin baseline
 t_up

@@ -13,7 +13,7 @@
 # all but the benchmark smoke test); --no-unit skips the unit tests.
 # Environment: CRBPF_KERNEL_CACHE (default /var/cache/crbpf-kernels),
 # CRBPF_KERNEL_LIST (default tests/kernels/list), CRBPF_KERNEL_SMP (2),
-# CRBPF_KERNEL_MEM (MB, 4096), CRBPF_KERNEL_TIMEOUT (s per kernel, 2700),
+# CRBPF_KERNEL_MEM (MB, 4096), CRBPF_KERNEL_TIMEOUT (s per kernel, 3600),
 # CRBPF_KERNEL_CPU (qemu -cpu, qemu64), CRBPF_KERNEL_CMD (debugging: run this
 # command in the guest instead of the suite),
 # CRBPF_KERNEL_KEEP=1 keeps the result directory of passing kernels.
@@ -25,7 +25,7 @@ CACHE=${CRBPF_KERNEL_CACHE:-/var/cache/crbpf-kernels}
 LIST=${CRBPF_KERNEL_LIST:-$KDIR/list}
 SMP=${CRBPF_KERNEL_SMP:-2}
 MEM=${CRBPF_KERNEL_MEM:-4096}
-TMO=${CRBPF_KERNEL_TIMEOUT:-2700}
+TMO=${CRBPF_KERNEL_TIMEOUT:-3600}
 
 pass=0
 fail=0
