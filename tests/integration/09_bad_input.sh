@@ -32,11 +32,9 @@ state() {
 bad() {
 	local case=$1 want=$2 host=$3 rc lines
 	shift 3
-	if [ "$want" = 2 ] && native_only "bad-input-$case" \
-		"a usage error is the tool's argument parsing, refused before any kernel call"; then
-		BAD_WANT_MSG=
-		return
-	elif [ -n "${BAD_TOOL:-}" ] && native_only "bad-input-$case" "$BAD_TOOL"; then
+	local tool_only=${BAD_TOOL:-}
+	[ "$want" = 2 ] && tool_only="a usage error is the tool's argument parsing, refused before any kernel call"
+	if [ -n "$tool_only" ] && native_only "bad-input-$case" "$tool_only"; then
 		BAD_WANT_MSG= BAD_TOOL=
 		return
 	fi

@@ -65,8 +65,8 @@ last_peer_port() {
 }
 
 # wait_gone PROTO PORT SEEN_MS SECS: poll the listing until the flow is no
-# longer listed and print how long it was gone after its last recorded
-# packet (ms, SEEN_MS or a later seen_ms): the listing hides a flow only
+# longer listed and print the ms from its last recorded packet (SEEN_MS or
+# a later seen_ms) to the first listing without it: the listing hides a flow only
 # once it has been idle for longer than its timeout, so less means the
 # entry was deleted or evicted early. Fails if the flow is still listed
 # after SECS, or a listing fails.
