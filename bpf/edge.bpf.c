@@ -915,7 +915,7 @@ static __always_inline int xdp_nat(struct xdp_md *ctx, const struct pkt *p,
 }
 
 static __always_inline int xdp_write_macs(struct xdp_md *ctx,
-					  const struct bpf_fib_lookup *fib)
+					  const __u8 *dmac, const __u8 *smac)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -923,9 +923,84 @@ static __always_inline int xdp_write_macs(struct xdp_md *ctx,
 
 	if ((void *)(eth + 1) > data_end)
 		return -1;
-	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, smac, ETH_ALEN);
 	return 0;
+}
+
+static const __u32 nhcfg_key = 0;
+
+/* A slot per backend address: its words folded and mixed (Knuth's
+ * multiplicative hash), the top bits kept. */
+static __always_inline __u32 nh_slot(const __be32 *addr)
+{
+	__u32 h = addr[0] ^ addr[1] ^ addr[2] ^ addr[3];
+
+	return (h * 2654435761u) >> 24; /* CRBPF_NH_SLOTS = 256 */
+}
+
+/*
+ * The Ethernet next hop of backend be for this packet, from this CPU's
+ * cache entry while it is good (crbpf.h crbpf_nh), else from the FIB, which
+ * refills the entry. NULL: no usable answer (no route, no neighbour, the
+ * packet too big for the route): tc takes the packet as it came. fib is
+ * the per-CPU scratch. The entry is this CPU's alone, so filling it for the
+ * packet at hand is safe even with the cache off.
+ */
+static __always_inline struct crbpf_nh *nh_get(struct xdp_md *ctx,
+					       const struct pkt *p,
+					       const struct crbpf_backend *be,
+					       struct bpf_fib_lookup *fib)
+{
+	const struct crbpf_nhcfg *cfg;
+	struct crbpf_nh *nh;
+	__u32 slot = nh_slot(be->addr);
+	__u64 now;
+	long rc;
+
+	nh = bpf_map_lookup_elem(&crbpf_nh, &slot);
+	cfg = bpf_map_lookup_elem(&crbpf_nhcfg, &nhcfg_key);
+	if (!nh || !cfg)
+		return NULL;
+	now = bpf_ktime_get_coarse_ns();
+	if (cfg->on && nh->valid && nh->gen == cfg->gen &&
+	    now - nh->checked_ns < CRBPF_NH_MAX_AGE_NS &&
+	    nh->family == p->family && nh->oif == be->ifindex &&
+	    addr_eq(nh->addr, be->addr))
+		return p->ip_len <= nh->mtu ? nh : NULL;
+
+	nh->valid = 0;
+	fib_prepare(fib, p, be->ifindex, p->saddr, be->addr, p->sport, be->port,
+		    p->ip_len);
+	if (bpf_fib_lookup(ctx, fib, sizeof(*fib), BPF_FIB_LOOKUP_OUTPUT) !=
+	    BPF_FIB_LKUP_RET_SUCCESS)
+		return NULL;
+	__builtin_memcpy(nh->addr, be->addr, sizeof(nh->addr));
+	__builtin_memcpy(nh->dmac, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(nh->smac, fib->smac, ETH_ALEN);
+	nh->ifindex = fib->ifindex;
+	nh->oif = be->ifindex;
+	nh->family = p->family;
+	nh->mtu = p->ip_len; /* fits, at least */
+	if (!cfg->on)
+		return nh;
+	/* The route's MTU: the FIB reports it only for a packet that does
+	 * not fit, so ask again with the largest IP length. Once per entry
+	 * and second, not per packet. */
+	fib_prepare(fib, p, be->ifindex, p->saddr, be->addr, p->sport, be->port,
+		    0xffff);
+	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib),
+			    BPF_FIB_LOOKUP_OUTPUT);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED && fib->mtu_result >= nh->mtu)
+		nh->mtu = fib->mtu_result;
+	else if (rc == BPF_FIB_LKUP_RET_SUCCESS)
+		nh->mtu = 0xffff;
+	else
+		return nh; /* this packet only */
+	nh->gen = cfg->gen;
+	nh->checked_ns = now;
+	nh->valid = 1;
+	return nh;
 }
 
 /* An Ethernet next hop: route first and rewrite only when the frame can leave
@@ -940,8 +1015,8 @@ static __always_inline int edge_xdp_hit(struct xdp_md *ctx, const struct pkt *p,
 {
 	__u64 len = ctx->data_end - ctx->data;
 	struct bpf_fib_lookup *fib;
+	struct crbpf_nh *nh = NULL;
 	struct crbpf_mstats *ms;
-	long rc;
 
 	if (p->tagged || pkt_csum_partial(p))
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
@@ -952,17 +1027,14 @@ static __always_inline int edge_xdp_hit(struct xdp_md *ctx, const struct pkt *p,
 	if (!fib)
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 	if (be->flags & CRBPF_BE_L2) {
-		fib_prepare(fib, p, be->ifindex, p->saddr, be->addr, p->sport,
-			    be->port, p->ip_len);
-		rc = bpf_fib_lookup(ctx, fib, sizeof(*fib),
-				    BPF_FIB_LOOKUP_OUTPUT);
-		if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		nh = nh_get(ctx, p, be, fib);
+		if (!nh)
 			return xdp_pass(CRBPF_ST_PASS_TO_TC);
 		/* Target chosen before any byte changes: a device not in
 		 * the devmap returns the XDP_PASS given as default, with the
 		 * frame as it came. (One devmap lookup; a separate
 		 * membership lookup was a second.) */
-		if (bpf_redirect_map(&crbpf_txports, fib->ifindex, XDP_PASS) !=
+		if (bpf_redirect_map(&crbpf_txports, nh->ifindex, XDP_PASS) !=
 		    XDP_REDIRECT)
 			return xdp_pass(CRBPF_ST_PASS_TO_TC);
 	} else {
@@ -980,13 +1052,11 @@ static __always_inline int edge_xdp_hit(struct xdp_md *ctx, const struct pkt *p,
 	/* Cannot fail once parse_pkt() accepted the frame; the bounds are
 	 * rechecked for the verifier. */
 	if (xdp_nat(ctx, p, false, be->addr, be->port) ||
-	    (be->flags & CRBPF_BE_L2 ?
-		     xdp_write_macs(ctx, fib) :
-		     handoff_write((void *)(long)ctx->data,
-				   (void *)(long)ctx->data_end, be->ifindex)))
+	    (nh ? xdp_write_macs(ctx, nh->dmac, nh->smac) :
+		  handoff_write((void *)(long)ctx->data,
+				(void *)(long)ctx->data_end, be->ifindex)))
 		return xdp_pass(CRBPF_ST_PASS_MALFORMED);
-	xdp_clamp_mss(ctx, p, pk->ifindex,
-		      be->flags & CRBPF_BE_L2 ? fib->ifindex : be->ifindex);
+	xdp_clamp_mss(ctx, p, pk->ifindex, nh ? nh->ifindex : be->ifindex);
 
 	ms = bpf_map_lookup_elem(&crbpf_mstats, &be->mapping);
 	if (ms) {
@@ -1086,7 +1156,7 @@ int crbpf_rev_xdp(struct xdp_md *ctx)
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 
 	if (xdp_nat(ctx, &p, true, pub.addr, pub.port) ||
-	    xdp_write_macs(ctx, &fib))
+	    xdp_write_macs(ctx, fib.dmac, fib.smac))
 		return xdp_pass(CRBPF_ST_PASS_MALFORMED);
 	xdp_clamp_mss(ctx, &p, pub.ifindex, 0);
 

@@ -83,4 +83,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crbpf_txports SEC(".maps");
 
+/* crbpf_edge_xdp's next-hop cache (crbpf.h) and the tool's switch for it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CRBPF_NH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct crbpf_nh);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_nh SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct crbpf_nhcfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crbpf_nhcfg SEC(".maps");
+
 #endif /* CRBPF_EDGE_MAPS_H */

@@ -167,6 +167,44 @@ struct crbpf_timeouts {
 };
 _Static_assert(sizeof(struct crbpf_timeouts) == 24, "crbpf_timeouts layout");
 
+/*
+ * crbpf_nh: the next-hop cache of crbpf_edge_xdp's Ethernet backends, a
+ * per-CPU array (no locks, no torn reads: each CPU fills and reads its own
+ * copy) indexed by a hash of the backend address. An entry is the FIB's
+ * answer for (family, backend address, backend route device) and is used
+ * while crbpf_nhcfg says the cache is on, its generation matches and it is
+ * younger than CRBPF_NH_MAX_AGE_NS; otherwise the packet looks the FIB up
+ * and refills it. Two backends on one slot take turns: slower, never wrong.
+ */
+#define CRBPF_NH_SLOTS 256
+#define CRBPF_NH_MAX_AGE_NS 1000000000ULL
+
+struct crbpf_nh {
+	__be32 addr[4]; /* backend address */
+	__u32 oif; /* crbpf_backend.ifindex the lookup was made with */
+	__u32 ifindex; /* egress device the FIB chose */
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u16 mtu; /* largest IP packet the route takes */
+	__u8 family; /* CRBPF_V4 | CRBPF_V6 */
+	__u8 valid;
+	__u32 gen; /* crbpf_nhcfg.gen when filled */
+	__u32 pad;
+	__u64 checked_ns; /* bpf_ktime_get_coarse_ns() of the fill */
+};
+_Static_assert(sizeof(struct crbpf_nh) == 56, "crbpf_nh layout");
+
+/* crbpf_nhcfg: one-entry array the tool writes. on: the FIB's answer does
+ * not depend on the client (no policy rules but the kernel's defaults), so
+ * one entry serves every client; off, every packet looks the FIB up. gen:
+ * bumped on route, rule and neighbour changes (crbpf watch, attach), which
+ * makes every entry stale at once. */
+struct crbpf_nhcfg {
+	__u32 gen;
+	__u32 on;
+};
+_Static_assert(sizeof(struct crbpf_nhcfg) == 8, "crbpf_nhcfg layout");
+
 #define CRBPF_TO_TCP_DEFAULT 432000
 #define CRBPF_TO_TCP_SYN_DEFAULT 120
 #define CRBPF_TO_TCP_FIN_DEFAULT 120

@@ -395,6 +395,11 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		err("failed to set the MSS clamp of %s: %s", dev, strerror(-ret));
 		goto fail;
 	}
+	/* Changes nothing an undo would restore: a new generation only
+	 * makes the cache look the FIB up again. */
+	ret = nh_sync(bpf_map__fd(skel->maps.crbpf_nhcfg));
+	if (ret)
+		warn("the XDP next-hop cache stays off: %s", strerror(-ret));
 
 	pin_path(path, sizeof(path), "links", "edge", dev);
 	if (upgrade)

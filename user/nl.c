@@ -693,6 +693,10 @@ static int rule_dump_cb(const struct nlmsghdr *nlh, void *data)
 	r->protocol = tb[FRA_PROTOCOL] ? mnl_attr_get_u8(tb[FRA_PROTOCOL]) : 0;
 	r->suppress_prefixlen = tb[FRA_SUPPRESS_PREFIXLEN] ?
 		(int)mnl_attr_get_u32(tb[FRA_SUPPRESS_PREFIXLEN]) : -1;
+	r->selects = frh->dst_len || frh->tos || tb[FRA_IIFNAME] ||
+		     tb[FRA_OIFNAME] || tb[FRA_L3MDEV] || tb[FRA_UID_RANGE] ||
+		     tb[FRA_IP_PROTO] || tb[FRA_SPORT_RANGE] ||
+		     tb[FRA_DPORT_RANGE] || tb[FRA_TUN_ID] || tb[FRA_GOTO];
 	return MNL_CB_OK;
 }
 

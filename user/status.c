@@ -90,8 +90,27 @@ static void mem_json_cb(const char *name, __u64 bytes, void *data)
 	printf(",\"memlock\":%llu}", (unsigned long long)bytes);
 }
 
+/* crbpf_edge_xdp's next-hop cache (nexthop.c): "on", "off" (policy rules
+ * other than the kernel's) or NULL (no edge attached). */
+static const char *nh_state(__u32 *gen)
+{
+	int fd = pin_map_open_quiet("crbpf_nhcfg");
+	struct crbpf_nhcfg cfg = {};
+	__u32 key = 0;
+
+	if (fd < 0)
+		return NULL;
+	if (bpf_map_lookup_elem(fd, &key, &cfg))
+		cfg.on = 0;
+	close(fd);
+	*gen = cfg.gen;
+	return cfg.on ? "on" : "off";
+}
+
 int cmd_status(int argc, char **argv)
 {
+	const char *nh;
+	__u32 nh_gen = 0;
 	struct status_ctx s = { .f = stdout };
 	__u64 sum;
 	int ret;
@@ -110,7 +129,9 @@ int cmd_status(int argc, char **argv)
 		probe_status(stdout, true);
 		printf(",\"edge\":[");
 		pin_iter("edge", status_edge_cb, &s);
-		printf("],\"tunnels\":[");
+		nh = nh_state(&nh_gen);
+		printf("],\"nh_cache\":\"%s\",\"nh_gen\":%u,\"tunnels\":[",
+		       nh ? nh : "none", nh_gen);
 		s.n = 0;
 		pin_iter("tun", status_tun_cb, &s);
 		printf("],\"home\":");
@@ -132,6 +153,11 @@ int cmd_status(int argc, char **argv)
 	pin_iter("edge", status_edge_cb, &s);
 	if (!s.n)
 		printf("  (none)\n");
+	nh = nh_state(&nh_gen);
+	if (nh)
+		printf("XDP next-hop cache: %s\n",
+		       strcmp(nh, "on") ? "off (policy rules other than the kernel's: every packet looks the FIB up)" :
+					  "on");
 	printf("tunnels:\n");
 	s.n = 0;
 	pin_iter("tun", status_tun_cb, &s);

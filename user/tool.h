@@ -211,8 +211,16 @@ struct nl_rule {
 	__u32 priority;
 	__u32 fwmark;
 	int suppress_prefixlen; /* -1: none */
+	/* selectors besides src and fwmark: dst, tos, iif, oif, l3mdev,
+	 * uid, ipproto, ports, tun_id, or a goto */
+	bool selects;
 };
 int nl_rules(int af, struct nl_rule **out, int *n);
+
+/* nexthop.c: the switch of crbpf_edge_xdp's next-hop cache. */
+int nh_rules_default(void);
+int nh_sync(int cfg_fd);
+int nh_sync_pinned(void);
 
 /* model.c: the mapping rules as plain functions over entries in memory
  * (no bpf syscall, no netlink): what follows from the entries of

@@ -10,7 +10,9 @@
  * re-created or re-addressed; backends whose route now leaves through
  * another device; home tunnels, served devices and default-route devices.
  * A pass that finds everything in place changes nothing, so its own
- * changes' events end in one quiet pass.
+ * changes' events end in one quiet pass. Policy rule events start a pass
+ * too; a pass and every neighbour event renew the XDP next-hop cache
+ * (nexthop.c).
  *
  * crbpf down: removes every edge and home attachment (the unit's stop). */
 #include "tool.h"
@@ -71,6 +73,9 @@ static void watch_pass(struct watch *w, bool periodic)
 	ret = edge_repair(&missing);
 	if (ret)
 		err("repairing the public devices failed: %s", strerror(-ret));
+	ret = nh_sync_pinned();
+	if (ret)
+		err("the XDP next-hop cache stays off: %s", strerror(-ret));
 	/* Backends exist only where an edge does. */
 	if (pin_count("edge")) {
 		ret = backends_refresh(&waiting);
@@ -89,24 +94,31 @@ static void watch_pass(struct watch *w, bool periodic)
 	pin_unlock();
 }
 
-/* Reads every queued event; 1 if any (or some were lost: ENOBUFS). */
+#define EV_PASS 1 /* an event a repair pass answers */
+#define EV_NEIGH 2 /* a neighbour changed: the next-hop cache only */
+
+/* Reads every queued event: EV_* bits of what came (a lost event, ENOBUFS,
+ * counts as EV_PASS). */
 static int nl_drain(struct mnl_socket *nl)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
+	const struct nlmsghdr *nlh;
 	int seen = 0;
 	ssize_t n;
 
 	for (;;) {
 		n = recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT);
-		if (n > 0) {
-			seen = 1;
-			continue;
-		}
 		if (n < 0 && errno == ENOBUFS) {
-			seen = 1;
+			seen |= EV_PASS;
 			continue;
 		}
-		return seen;
+		if (n <= 0)
+			return seen;
+		for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, n);
+		     nlh = mnl_nlmsg_next(nlh, (int *)&n))
+			seen |= nlh->nlmsg_type == RTM_NEWNEIGH ||
+					nlh->nlmsg_type == RTM_DELNEIGH ?
+				EV_NEIGH : EV_PASS;
 	}
 }
 
@@ -114,12 +126,14 @@ int cmd_watch(int argc, char **argv)
 {
 	const unsigned int groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR |
 				    RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
-				    RTMGRP_IPV6_ROUTE;
+				    RTMGRP_IPV6_ROUTE | RTMGRP_NEIGH;
+	/* policy rules have no RTMGRP_ bit: joined by number */
+	int rule_groups[] = { RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE };
 	struct watch w = { .file = CRBPF_CONF_DEFAULT };
 	long long due, next_periodic, last_pass = 0;
 	struct mnl_socket *nl = NULL;
 	struct pollfd pfd[2];
-	int sfd = -1, rcvbuf = 1 << 22, ret;
+	int sfd = -1, rcvbuf = 1 << 22, ev, ret;
 	sigset_t mask;
 
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
@@ -152,6 +166,14 @@ int cmd_watch(int argc, char **argv)
 		err("failed to listen for rtnetlink events: %s", strerror(-ret));
 		goto out;
 	}
+	for (ev = 0; ev < 2; ev++)
+		if (mnl_socket_setsockopt(nl, NETLINK_ADD_MEMBERSHIP,
+					  &rule_groups[ev], sizeof(int)) < 0) {
+			ret = -errno;
+			err("failed to listen for policy rule events: %s",
+			    strerror(-ret));
+			goto out;
+		}
 	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 		   sizeof(rcvbuf));
 	notice("watching%s%s", w.file ? " with " : " (no config file)",
@@ -179,7 +201,17 @@ int cmd_watch(int argc, char **argv)
 			err("poll failed: %s", strerror(-ret));
 			goto out;
 		}
-		if ((pfd[0].revents & POLLIN) && nl_drain(nl) && due < 0) {
+		ev = pfd[0].revents & POLLIN ? nl_drain(nl) : 0;
+		/* A neighbour's new MAC must not wait for the cache's 1 s;
+		 * neighbours change too often for a repair pass each. */
+		if (ev & EV_NEIGH) {
+			info("neighbour event: renewing the next-hop cache");
+			ret = nh_sync_pinned();
+			if (ret)
+				err("the XDP next-hop cache stays off: %s",
+				    strerror(-ret));
+		}
+		if ((ev & EV_PASS) && due < 0) {
 			info("rtnetlink event");
 			due = now_ms() + WATCH_SETTLE_MS;
 			if (last_pass && due < last_pass + WATCH_MIN_GAP_MS)

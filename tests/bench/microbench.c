@@ -439,7 +439,13 @@ static int fill_maps(struct edge_bpf *e, int pub_if, int nh_if, int tun_if)
 	inet_pton(AF_INET, "10.99.0.2", &be.addr[0]);
 	inet_pton(AF_INET, "10.99.0.2", &rk.addr[0]);
 	inet_pton(AF_INET, "203.0.113.10", &rv.public_addr[0]);
+	/* the next-hop cache on, as attach sets it without policy rules */
+	struct crbpf_nhcfg nhcfg = { .gen = 1, .on = 1 };
+	__u32 zero = 0;
+
 	err = !ms ||
+	      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_nhcfg), &zero, &nhcfg,
+				  BPF_ANY) ||
 	      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_local), &ak, &loc, BPF_ANY) ||
 	      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_txports), &v, &v, BPF_ANY);
 	if (!err && nh_if) {

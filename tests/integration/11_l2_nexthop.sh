@@ -57,6 +57,9 @@ xdp0=$(vps_counter fwd_xdp) totc0=$(vps_counter pass_to_tc) rev0=$(vps_counter r
 nsx cr-vps ip neigh flush dev vethv0
 nsx cr-vps ip neigh del $BE4 dev vethv0 2>/dev/null
 neigh0=$(nsx cr-vps ip neigh show $BE4 dev vethv0)
+# The XDP next-hop cache holds the old answer for up to 1 s (no crbpf
+# watch here to renew it on the neighbour event).
+sleep 1.1
 hello_case l2-xdp-first-packet-unresolved "$CLI4:" peer cr-cli hello $VPS4 9090
 totc1=$(vps_counter pass_to_tc)
 if ! nums "$totc0" "$totc1"; then
@@ -85,4 +88,50 @@ elif [ "$rev1" -le "$rev0" ]; then
 else
 	t_result l2-reply-direction PASS
 fi
+# The XDP next-hop cache's switch (user/nexthop.c): on after attach, off
+# while a policy rule exists, renewed by crbpf watch on rule and neighbour
+# events.
+nh_field() {
+	vps_crbpf status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+nh_is() {
+	[ "$(nh_field nh_cache)" = "$1" ]
+}
+if nh_is on; then
+	t_result nh-cache-on-after-attach PASS
+else
+	t_result nh-cache-on-after-attach FAIL "status says nh_cache '$(nh_field nh_cache)'"
+fi
+nsx_bg cr-vps watch-vps env CRBPF_PIN_ROOT=$VPS_PIN "$CRBPF" -v watch
+if ! wait_for 5 grep -q 'watching' "$TOPO_DIR/watch-vps.log"; then
+	t_result nh-cache-watch FAIL "crbpf watch did not start: $(tail -n1 "$TOPO_DIR/watch-vps.log")"
+else
+	nsx cr-vps ip rule add from 198.51.100.0/24 lookup main pref 100
+	if wait_for 5 nh_is off; then
+		t_result nh-cache-off-with-policy-rule PASS
+	else
+		t_result nh-cache-off-with-policy-rule FAIL "5 s after ip rule add, nh_cache '$(nh_field nh_cache)'"
+	fi
+	# Forwarding goes on with the cache off (every packet asks the FIB).
+	hello_case nh-cache-off-forwards "$CLI4:" peer cr-cli hello $VPS4 9090
+	nsx cr-vps ip rule del from 198.51.100.0/24 lookup main pref 100
+	if wait_for 5 nh_is on; then
+		t_result nh-cache-on-after-rule-del PASS
+	else
+		t_result nh-cache-on-after-rule-del FAIL "5 s after ip rule del, nh_cache '$(nh_field nh_cache)'"
+	fi
+	# A neighbour event renews the cache at once, without a repair pass
+	# (the log line is watch's own, at -v).
+	gen0=$(nh_field nh_gen)
+	renew0=$(grep -c 'neighbour event: renewing' "$TOPO_DIR/watch-vps.log")
+	nsx cr-vps ip neigh replace 10.77.0.200 lladdr 02:00:00:00:00:c8 dev vethv0
+	if nums "$gen0" && wait_for 5 eval '[ "$(nh_field nh_gen)" -gt "$gen0" ]' &&
+		wait_for 5 eval '[ "$(grep -c "neighbour event: renewing" "$TOPO_DIR/watch-vps.log")" -gt "$renew0" ]'; then
+		t_result nh-cache-renewed-on-neighbour-event PASS
+	else
+		t_result nh-cache-renewed-on-neighbour-event FAIL "generation still '$(nh_field nh_gen)' (was '$gen0') 5 s after a neighbour change"
+	fi
+	nsx cr-vps ip neigh del 10.77.0.200 dev vethv0 2>/dev/null
+fi
+[ -f "$TOPO_DIR/watch-vps.pid" ] && kill "$(cat "$TOPO_DIR/watch-vps.pid")" 2>/dev/null
 t_done

@@ -453,6 +453,8 @@ extern const int n_mtu_cases;
 
 extern const struct tcase sample_cases[];
 extern const int n_sample_cases;
+extern const struct tcase nh_cases[];
+extern const int n_nh_cases;
 
 extern const struct tcase all_cases[];
 extern const int n_all_cases;
