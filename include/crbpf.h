@@ -413,7 +413,9 @@ enum crbpf_stat {
 	CRBPF_ST_PASS_TO_TC, /* XDP saw a hit it cannot finish (L3 backend, no neigh) */
 	CRBPF_ST_FWD_XDP, /* client -> backend, XDP devmap redirect */
 	CRBPF_ST_FWD_TC, /* client -> backend, tc redirect */
-	CRBPF_ST_REV_XDP, /* backend -> client, XDP devmap redirect */
+	/* was rev_xdp (crbpf_rev_xdp, removed: never attached); the slot stays
+	 * so that pinned counters keep their indexes. Not printed. */
+	CRBPF_ST_RETIRED_REV_XDP,
 	CRBPF_ST_REV_TC, /* backend -> client, tc redirect with resolved MACs */
 	CRBPF_ST_REV_NEIGH, /* backend -> client, tc bpf_redirect_neigh */
 	CRBPF_ST_REV_STATIC, /* reverse answered by crbpf_rev: a static mapping, or no flow */

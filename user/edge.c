@@ -332,9 +332,7 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 	if (ret)
 		goto fail;
 	/* Only what gets attached is verified (seconds each on a small VPS):
-	 * the reverse programs only for an upgrade of the tunnels' ones,
-	 * crbpf_rev_xdp never. */
-	bpf_program__set_autoload(skel->progs.crbpf_rev_xdp, false);
+	 * the reverse programs only for an upgrade of the tunnels' ones. */
 	bpf_program__set_autoload(skel->progs.crbpf_tun_tc, upgrade);
 	bpf_program__set_autoload(skel->progs.crbpf_rev_tc, upgrade);
 	bpf_program__set_autoload(skel->progs.crbpf_edge_xdp, mode != MODE_TC);

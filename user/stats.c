@@ -322,6 +322,8 @@ static int print_prometheus(FILE *f, const __u64 *sum, int only, bool mappings)
 	prom_head(f, "crbpf_outcomes_total",
 		  "Packets by what crbpf did with them (crbpf stats; flow_* and home_learn count flows).");
 	for (i = 0; i < CRBPF_ST__MAX; i++) {
+		if (i == CRBPF_ST_RETIRED_REV_XDP)
+			continue;
 		fputs("crbpf_outcomes_total{", f);
 		prom_label(f, "outcome", crbpf_stat_names[i]);
 		fprintf(f, "} %llu\n", (unsigned long long)sum[i]);
@@ -445,14 +447,17 @@ int cmd_stats(int argc, char **argv)
 	if (json) {
 		printf("{\"counters\":{");
 		for (i = 0; i < CRBPF_ST__MAX; i++)
-			printf("%s\"%s\":%llu", i ? "," : "", crbpf_stat_names[i],
-			       (unsigned long long)sum[i]);
+			if (i != CRBPF_ST_RETIRED_REV_XDP)
+				printf("%s\"%s\":%llu", i ? "," : "",
+				       crbpf_stat_names[i],
+				       (unsigned long long)sum[i]);
 		printf("},\"mappings\":[");
 	} else {
 		printf("counters:\n");
 		for (i = 0; i < CRBPF_ST__MAX; i++)
-			printf("  %-16s %llu\n", crbpf_stat_names[i],
-			       (unsigned long long)sum[i]);
+			if (i != CRBPF_ST_RETIRED_REV_XDP)
+				printf("  %-16s %llu\n", crbpf_stat_names[i],
+				       (unsigned long long)sum[i]);
 		printf("mappings:\n");
 	}
 	if (edge_attached_count(NULL, 0))

@@ -183,7 +183,7 @@ def main():
     def mf(k):
         return "%.1f" % micro[k] if k in micro else "-"
     if micro:
-        out.write("\nBPF_PROG_TEST_RUN (ns/packet): edge XDP hit %s, hit cycling %s flows %s, miss %s, reverse XDP %s, "
+        out.write("\nBPF_PROG_TEST_RUN (ns/packet): edge XDP hit %s, hit cycling %s flows %s, miss %s, reply (crbpf_rev_tc) %s, "
                   "--mode tc hit %s, tunnel packet %s (XDP %s + tc %s)\n"
                   % (mf("hit_ns"), format(int(micro.get("many_flows", 0)), ","), mf("hit_many_ns"),
                      mf("miss_ns"), mf("rev_ns"), mf("tc_ns"), mf("tun_ns"), mf("tun_xdp_ns"), mf("tun_tc_ns")))

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Edge (VPS) cases: crbpf_edge_tc, crbpf_edge_xdp, crbpf_rev_tc, crbpf_rev_xdp.
+ * Edge (VPS) cases: crbpf_edge_tc, crbpf_edge_xdp, crbpf_rev_tc.
  * The port maps behind them are in main.c (mappings[]); the FIB in topo.c.
  *
  * BPF_PROG_TEST_RUN hands tc programs an Ethernet frame (eth_type_trans over
@@ -13,8 +13,7 @@
  * ETH_HLEN, and of IPv4/IPv6 frames shorter than the base IP header (EINVAL),
  * so "Ethernet only" and "IP header cut" are XDP cases (same parser).
  *
- * Cases run in table order and some build on earlier ones (two_ports_*,
- * rev_xdp_after_*). Client source ports are unique per case so flow entries
+ * Cases run in table order and some build on earlier ones (two_ports_*). Client source ports are unique per case so flow entries
  * never collide.
  */
 #include <netinet/in.h>
@@ -355,10 +354,6 @@ const struct tcase edge_cases[] = {
 	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_INVALID, 1) },
 	  .add_flow = true, .to_addr = VPS6, .to_port = 7000,
 	  .note = "passed, the stack would forward it untranslated" },
-	{ "rev_xdp_ip6_udp_csum0_to_tc", P_REV_XDP,
-	  { NH, UDP6(BE2_6, 7000, CLI6, 40714), .csum0 = true },
-	  PASS_XDP(CRBPF_ST_PASS_INVALID), .add_flow = true, .to_addr = VPS6,
-	  .to_port = 7000, .note = "crbpf_rev_tc behind it drops it" },
 	{ "rev_tc_ip4_csum_bad", P_REV_TC,
 	  { NH, TCP4(BE2_4, 22, CLI4, 40715), .ip_csum_bad = true },
 	  PASS_TC(CRBPF_ST_PASS_INVALID), .add_flow = true, .to_addr = VPS4,
@@ -790,11 +785,6 @@ const struct tcase edge_cases[] = {
 	  .verdict = TC_ACT_SHOT, .st = { ST(CRBPF_ST_DROP_NO_ROUTE, 1) },
 	  .add_flow = true, .to_addr = VPS4, .to_port = 7000,
 	  .note = "no route back to the client: dropped as it came" },
-	{ "rev_xdp_icmp4_error_to_tc", P_REV_XDP,
-	  { NH, ICMP4_ERR(BE2_4, CLI4, 3, 3), .quote_len = -1,
-	    QUOTE(UDP4(CLI4, 40532, BE2_4, 7000)) },
-	  PASS_XDP(CRBPF_ST_PASS_PROTO), .add_flow = true, .to_addr = VPS4,
-	  .to_port = 7000, .note = "crbpf_rev_xdp leaves ICMP errors to crbpf_rev_tc" },
 
 	/* ---- crbpf_tun_tc: bare IP from the L3 tunnel, Ethernet pushed ---- */
 	{ "tun_tc_v4_static", P_TUN_TC,
@@ -935,7 +925,7 @@ const struct tcase edge_cases[] = {
 	  PASS_TC(CRBPF_ST_PASS_REV_MISS),
 	  .note = "not from a mapped port: routed traffic, not ours" },
 
-	/* ---- reverse in XDP: crbpf_rev_xdp on the Ethernet next hop ---- */
+	/* ---- two public ports onto one backend port, forwarded in XDP ---- */
 	{ "xdp_two_ports_fwd_2222", P_EDGE_XDP,
 	  { PUB, TCP4("198.51.100.51", 40400, VPS4, 2222) },
 	  XDP_REDIRECT, DNAT(BE2_4, 22), M_FWD_L2, { ST(CRBPF_ST_FLOW_NEW, 1) },
@@ -944,71 +934,6 @@ const struct tcase edge_cases[] = {
 	  { PUB, TCP4("198.51.100.52", 40401, VPS4, 2223) },
 	  XDP_REDIRECT, DNAT(BE2_4, 22), M_FWD_L2, { ST(CRBPF_ST_FLOW_NEW, 1) },
 	  MST_IN(4, IPPROTO_TCP, 2223, 1, 1), .check_flow = true },
-	{ "xdp_two_ports_rev_2222", P_REV_XDP,
-	  { NH, TCP4(BE2_4, 22, "198.51.100.51", 40400) },
-	  XDP_REDIRECT, SNAT(VPS4, 2222), M_REV, { ST(CRBPF_ST_REV_XDP, 1) },
-	  MST_OUT(4, IPPROTO_TCP, 2222, 1) },
-	{ "xdp_two_ports_rev_2223", P_REV_XDP,
-	  { NH, TCP4(BE2_4, 22, "198.51.100.52", 40401) },
-	  XDP_REDIRECT, SNAT(VPS4, 2223), M_REV, { ST(CRBPF_ST_REV_XDP, 1) },
-	  MST_OUT(4, IPPROTO_TCP, 2223, 1) },
-	{ "xdp_two_ports_rev_no_flow", P_REV_XDP,
-	  { NH, TCP4(BE2_4, 22, "198.51.100.53", 40402) },
-	  .verdict = XDP_DROP, .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1) },
-	  .note = "crbpf_rev refs 2: no flow, dropped" },
-	{ "rev_xdp_v4_flow", P_REV_XDP, { NH, TCP4(BE2_4, 22, CLI4, 40130) },
-	  XDP_REDIRECT, SNAT(VPS4, 2222), M_REV, { ST(CRBPF_ST_REV_XDP, 1) },
-	  MST_OUT(4, IPPROTO_TCP, 2222, 1), .add_flow = true },
-	{ "rev_xdp_v6_flow", P_REV_XDP, { NH, UDP6(BE2_6, 7000, CLI6, 40131) },
-	  XDP_REDIRECT, SNAT(VPS6, 7000), M_REV, { ST(CRBPF_ST_REV_XDP, 1) },
-	  .add_flow = true },
-	{ "rev_xdp_after_xdp_fwd", P_REV_XDP, { NH, TCP4(BE2_4, 22, CLI4, 40090) },
-	  XDP_REDIRECT, SNAT(VPS4, 2222), M_REV, { ST(CRBPF_ST_REV_XDP, 1) },
-	  .note = "reply to xdp_v4_l2_hit" },
-	{ "rev_xdp_v4_static_udp_zero_csum", P_REV_XDP,
-	  { NH, UDP4(BE2_4, 7000, "198.51.100.24", 5558), .csum0 = true },
-	  XDP_REDIRECT, SNAT(VPS4, 7000), M_REV,
-	  { ST(CRBPF_ST_REV_XDP, 1), ST(CRBPF_ST_REV_STATIC, 1) } },
-	{ "rev_xdp_v4_opts", P_REV_XDP,
-	  { NH, TCP4(BE2_4, 22, CLI4, 40132), .opt_words = 10 },
-	  XDP_REDIRECT, SNAT(VPS4, 2222), M_REV, { ST(CRBPF_ST_REV_XDP, 1) },
-	  .add_flow = true },
-	{ "rev_xdp_no_neigh", P_REV_XDP, { NH, TCP4(BE2_4, 22, ONLINK4, 40133) },
-	  .verdict = XDP_PASS, .add_flow = true, .to_addr = VPS4, .to_port = 2222,
-	  .note = "client neighbour unresolved: XDP_PASS unmodified, tc resolves" },
-	{ "rev_xdp_v6_udp_csum_ffff", P_REV_XDP,
-	  { NH, UDP6(BE2_6, 7000, CLI6, 40350) },
-	  XDP_REDIRECT, SNAT(VPS6, 7000), M_REV, .udp_ffff = true },
-	{ "rev_xdp_v4_udp_csum_ffff", P_REV_XDP,
-	  { NH, UDP4(BE2_4, 7000, "198.51.100.27", 40351) },
-	  XDP_REDIRECT, SNAT(VPS4, 7000), M_REV, .udp_ffff = true },
-	{ "rev_xdp_eth_padding", P_REV_XDP,
-	  { NH, TCP4(BE2_4, 22, CLI4, 40352), .plen = -1, .pad = 6 },
-	  XDP_REDIRECT, SNAT(VPS4, 2222), M_REV, .add_flow = true },
-	{ "rev_xdp_ttl1", P_REV_XDP,
-	  { NH, UDP4(BE2_4, 7000, "198.51.100.28", 5561), .ttl = 1 },
-	  PASS_XDP(CRBPF_ST_PASS_TTL) },
-	{ "rev_xdp_no_route", P_REV_XDP, { NH, TCP4(BE2_4, 22, NOROUTE_CLI4, 40353) },
-	  PASS_XDP(CRBPF_ST_PASS_TO_TC), .add_flow = true, .to_addr = VPS4,
-	  .to_port = 2222 },
-	{ "rev_xdp_vlan", P_REV_XDP, { NH, TCP4(BE2_4, 22, CLI4, 40354), .vlan = 9 },
-	  PASS_XDP(CRBPF_ST_PASS_TO_TC), .add_flow = true, .to_addr = VPS4,
-	  .to_port = 2222 },
-	{ "rev_xdp_csum_partial", P_REV_XDP,
-	  { NH, TCP4(BE2_4, 22, CLI4, 40364), .csum_partial = true },
-	  PASS_XDP(CRBPF_ST_PASS_TO_TC), .add_flow = true, .to_addr = VPS4,
-	  .to_port = 2222 },
-	{ "rev_xdp_public_not_in_txports", P_REV_XDP,
-	  { NH, TCP4(BE2_4, 22, CLI_NH2_4, 40365) },
-	  PASS_XDP(CRBPF_ST_PASS_TO_TC), .add_flow = true, .to_addr = VPS4,
-	  .to_port = 2222, .note = "client routed via nh2, not in crbpf_txports" },
-	{ "rev_xdp_1500", P_REV_XDP, { NH, UDP6(BE2_6, 7000, CLI6, 40418), .plen = 1452 },
-	  XDP_REDIRECT, SNAT(VPS6, 7000), M_REV, { ST(CRBPF_ST_REV_XDP, 1) } },
-	{ "rev_xdp_miss", P_REV_XDP, { NH, TCP4(BE2_4, 12345, CLI4, 40134) },
-	  PASS_XDP(CRBPF_ST_PASS_REV_MISS) },
-	{ "rev_xdp_trunc_udp", P_REV_XDP,
-	  { NH, UDP4(BE2_4, 7000, CLI4, 40135), .cut = CUT_L4, .cut_len = 6 },
-	  .verdict = XDP_PASS },
 
 	/* ---- the XDP -> tc hand-off (bpf/handoff.h): P_EDGE_XDP_H decides,
 	 * rewrites and marks, P_EDGE_TC_H on its output only redirects ---- */

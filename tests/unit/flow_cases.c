@@ -299,7 +299,7 @@ static bool timeouts_default(void)
 	return true;
 }
 
-/* ---- XDP paths: crbpf_edge_xdp records, crbpf_rev_xdp reads ---- */
+/* ---- XDP path: crbpf_edge_xdp records, crbpf_rev_tc reads ---- */
 
 static bool x1_new(void)
 {
@@ -478,7 +478,7 @@ static bool e1_moved(void)
 
 /* Three flow tables' worth of spoofed flows through XDP (tcp 2222 ->
  * 10.0.1.2:22), each a SYN, the backend's SYN-ACK (to the spoofed source,
- * translated by crbpf_rev_xdp) and the SYN again: more than crbpf_flows
+ * translated by crbpf_rev_tc) and the SYN again: more than crbpf_flows
  * holds, so with one table the established flow E1 (idle meanwhile) would
  * be evicted; and a reply alone must not move a flow to crbpf_flows. */
 static void syn_flood(void)
@@ -489,7 +489,7 @@ static void syn_flood(void)
 					 .tcp_flags = 0x12 };
 	int n = 3 * UNIT_FLOWS;
 
-	ASSERT_EQ(unit_flood(P_EDGE_XDP, &syn, P_REV_XDP, &synack, 10000, n,
+	ASSERT_EQ(unit_flood(P_EDGE_XDP, &syn, P_REV_TC, &synack, 10000, n,
 			     XDP_REDIRECT), 2 * n, "flood SYNs forwarded");
 }
 
@@ -603,11 +603,11 @@ const struct tcase flow_cases[] = {
 	{ "flow_xdp_creates", P_EDGE_XDP, { PUB, TCP4(CLI4, 41006, VPS4, 2222), SYN },
 	  XDP_REDIRECT, DNAT(BE2_4, 22), M_FWD_L2,
 	  { ST(CRBPF_ST_FWD_XDP, 1), ST(CRBPF_ST_FLOW_NEW, 1) }, .check = x1_new },
-	{ "flow_rev_xdp_counts", P_REV_XDP, { NH, TCP4(BE2_4, 22, CLI4, 41006), SYNACK },
-	  XDP_REDIRECT, SNAT(VPS4, 2222), M_REV, { ST(CRBPF_ST_REV_XDP, 1) },
+	{ "flow_xdp_reply_counts", P_REV_TC, { NH, TCP4(BE2_4, 22, CLI4, 41006), SYNACK },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 2222), M_REV, { ST(CRBPF_ST_REV_TC, 1) },
 	  .check = x1_replied },
-	{ "flow_rev_xdp_expired_dropped", P_REV_XDP, { NH, TCP4(BE2_4, 22, CLI4, 41006), ACK },
-	  .verdict = XDP_DROP,
+	{ "flow_xdp_reply_expired_dropped", P_REV_TC, { NH, TCP4(BE2_4, 22, CLI4, 41006), ACK },
+	  .verdict = TC_ACT_SHOT,
 	  .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1), ST(CRBPF_ST_FLOW_EXPIRED, 1) },
 	  .setup = x1_rst_past_grace, .note = "2222 and 2223 share the backend port" },
 

@@ -607,10 +607,6 @@ const struct tcase frag_cases[] = {
 	  .verdict = TC_ACT_SHOT,
 	  .st = { ST(CRBPF_ST_DROP_NO_XLATE, 1), ST(CRBPF_ST_PASS_FRAGMENT, 0) },
 	  .note = "its rest too: the stack would forward it untranslated" },
-	{ "frag_rev_xdp_first", P_REV_XDP,
-	  { NH, UDP4(BE2_4, 7000, FC4_E, 41201), FIRST4(0x3006) },
-	  .verdict = XDP_PASS, .st = { ST(CRBPF_ST_PASS_FRAGMENT, 1) },
-	  .note = "crbpf_rev_xdp leaves fragments to crbpf_rev_tc" },
 
 	/* last: the flood evicts the datagram entries of the cases above */
 	{ "frag_pairs_survive_datagram_flood", P_EDGE_TC,

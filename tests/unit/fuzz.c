@@ -569,7 +569,6 @@ static const struct {
 	{ P_EDGE_TC, "crbpf_edge_tc", DEV_PUB, false, false },
 	{ P_REV_TC, "crbpf_rev_tc", DEV_NH, false, false },
 	{ P_TUN_TC, "crbpf_tun_tc", DEV_TUN, false, true },
-	{ P_REV_XDP, "crbpf_rev_xdp", DEV_NH, true, false },
 	{ P_HOME_TUN, "crbpf_home_tun", DEV_HTUN, false, true },
 	{ P_HOME_SRV, "crbpf_home_srv", DEV_SRV, false, false },
 	{ P_HOME_OUT, "crbpf_home_out", DEV_LINE, false, false },
@@ -1258,7 +1257,6 @@ static bool run_one(int pi, __u32 flags, const __u8 *in, int len, __u8 *out,
 		break;
 	case P_REV_TC:
 	case P_TUN_TC:
-	case P_REV_XDP:
 		own = own_rev(&vin);
 		break;
 	case P_HOME_OUT:

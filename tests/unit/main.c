@@ -291,7 +291,7 @@ static bool is_home(enum prog p)
 
 static bool is_xdp(enum prog p)
 {
-	return p == P_EDGE_XDP || p == P_REV_XDP || p == P_EDGE_XDP_H;
+	return p == P_EDGE_XDP || p == P_EDGE_XDP_H;
 }
 
 static int prog_fd(enum prog p)
@@ -309,8 +309,6 @@ static int prog_fd(enum prog p)
 		return bpf_program__fd(edge->progs.crbpf_rev_tc);
 	case P_TUN_TC:
 		return bpf_program__fd(edge->progs.crbpf_tun_tc);
-	case P_REV_XDP:
-		return bpf_program__fd(edge->progs.crbpf_rev_xdp);
 	case P_HOME_TUN:
 		return bpf_program__fd(home->progs.crbpf_home_tun);
 	case P_HOME_SRV:
@@ -1054,7 +1052,6 @@ static enum dev redirect_dev(const struct tcase *c)
 		return DEV_TUN;
 	case P_REV_TC:
 	case P_TUN_TC:
-	case P_REV_XDP:
 		return DEV_PUB;
 	default:
 		return DEV_HTUN;

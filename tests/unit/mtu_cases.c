@@ -288,17 +288,7 @@ static void tun1500_auto(void)
 	  { NH, TCP6(BE2_6, 22, CLI6, (port) + 7), SYNACK, OPTS(o) },            \
 	  TC_ACT_REDIRECT, SNAT(VPS6, 2222), M_REV,                              \
 	  { ST(CRBPF_ST_MSS_CLAMPED, clamped) }, .add_flow = true,               \
-	  .csum_complete = true, .setup = mss_1200, .expect = expect_mss },      \
-	{ "mss_lay_" #tag "_rev_xdp_v4", P_REV_XDP,                              \
-	  { NH, TCP4(BE2_4, 22, CLI4, (port) + 8), SYNACK, OPTS(o) },            \
-	  XDP_REDIRECT, SNAT(VPS4, 2222), M_REV,                                 \
-	  { ST(CRBPF_ST_MSS_CLAMPED, clamped) }, .add_flow = true,               \
-	  .setup = mss_1200, .expect = expect_mss },                             \
-	{ "mss_lay_" #tag "_rev_xdp_v6", P_REV_XDP,                              \
-	  { NH, TCP6(BE2_6, 22, CLI6, (port) + 9), SYNACK, OPTS(o) },            \
-	  XDP_REDIRECT, SNAT(VPS6, 2222), M_REV,                                 \
-	  { ST(CRBPF_ST_MSS_CLAMPED, clamped) }, .add_flow = true,               \
-	  .setup = mss_1200, .expect = expect_mss }
+	  .csum_complete = true, .setup = mss_1200, .expect = expect_mss }
 
 const struct tcase mtu_cases[] = {
 	/* ---- MSS, client -> backend ---- */
@@ -362,10 +352,10 @@ const struct tcase mtu_cases[] = {
 	  TC_ACT_REDIRECT, SNAT(VPS6, 2222), M_REV,
 	  { ST(CRBPF_ST_MSS_CLAMPED, 1), ST(CRBPF_ST_REV_TC, 1) },
 	  .add_flow = true, .expect = expect_mss },
-	{ "mss_rev_xdp_v4_synack", P_REV_XDP,
+	{ "mss_rev_tc_v4_synack", P_REV_TC,
 	  { NH, TCP4(BE2_4, 22, CLI4, 41013), SYNACK, OPTS(mss8960_to1460) },
-	  XDP_REDIRECT, SNAT(VPS4, 2222), M_REV,
-	  { ST(CRBPF_ST_MSS_CLAMPED, 1), ST(CRBPF_ST_REV_XDP, 1) },
+	  TC_ACT_REDIRECT, SNAT(VPS4, 2222), M_REV,
+	  { ST(CRBPF_ST_MSS_CLAMPED, 1), ST(CRBPF_ST_REV_TC, 1) },
 	  .add_flow = true, .expect = expect_mss },
 
 	/* ---- --mss off and N ---- */
@@ -387,10 +377,6 @@ const struct tcase mtu_cases[] = {
 	  { PUB, TCP4(CLI4, 41017, VPS4, 80), SYN, OPTS(mss1460_to1200) },
 	  TC_ACT_REDIRECT, DNAT(BE3_4, 80), M_KEEP, { ST(CRBPF_ST_MSS_CLAMPED, 1) },
 	  .setup = mss_1200, .expect = expect_mss },
-	{ "mss_fixed_1200_rev_xdp_v4", P_REV_XDP,
-	  { NH, TCP4(BE2_4, 22, CLI4, 41018), SYNACK, OPTS(mss1460_to1200) },
-	  XDP_REDIRECT, SNAT(VPS4, 2222), M_REV, { ST(CRBPF_ST_MSS_CLAMPED, 1) },
-	  .add_flow = true, .setup = mss_1200, .expect = expect_mss },
 
 	/* ---- too big for the tunnel (tun0 1420) ---- */
 	{ "big_tc_v4_tcp_df_icmp", P_EDGE_TC,

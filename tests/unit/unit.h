@@ -260,7 +260,6 @@ enum prog {
 	P_EDGE_TC,
 	P_REV_TC,
 	P_TUN_TC,
-	P_REV_XDP,
 	P_HOME_TUN,
 	P_HOME_SRV,
 	P_HOME_SRV_MARK, /* second home object loaded with home_mark = HOME_MARK2 */
