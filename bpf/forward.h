@@ -161,6 +161,7 @@ static __always_inline int tc_handoff(struct __sk_buff *skb)
 	void *data_end = (void *)(long)skb->data_end;
 	struct handoff_mark *m = data;
 	__u32 ifindex;
+	long meta;
 
 	if ((void *)(m + 1) > data_end)
 		return TC_ACT_UNSPEC;
@@ -173,6 +174,11 @@ static __always_inline int tc_handoff(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	}
 	ifindex = m->ifindex;
+	meta = handoff_read_meta(skb, ifindex);
+	if (meta < 0)
+		return tc_drop(CRBPF_ST_DROP_HANDOFF_FORGED);
+	if (meta)
+		count(CRBPF_ST_HANDOFF_META);
 	/* an offloaded tag XDP did not see: popped, as tc_untag() does */
 	if (skb->vlan_present && bpf_skb_vlan_pop(skb))
 		return tc_drop(CRBPF_ST_DROP_ERROR);
@@ -488,6 +494,7 @@ static __always_inline int edge_xdp_hit(struct xdp_md *ctx, const struct pkt *p,
 	}
 	record_flow(p, be, pk->ifindex, match_of(pk, be), ms, len);
 	if (!(be->flags & CRBPF_BE_L2)) {
+		handoff_write_meta(ctx, be->ifindex);
 		count(CRBPF_ST_FWD_HANDOFF);
 		return XDP_PASS;
 	}

@@ -13,6 +13,12 @@
  * crbpf's tc) is PACKET_OTHERHOST, since h_dest is not the device's MAC, and
  * ip_rcv()/ipv6_rcv() drop it: it is never delivered rewritten. These bytes
  * never reach a wire: bpf_redirect() to a layer 3 device strips them.
+ *
+ * Where the kernel allows bpf_xdp_adjust_meta (the tool probes it and sets
+ * handoff_meta), XDP also puts {magic, target} in front of the frame as
+ * metadata, which no packet from the wire can carry; tc takes the target
+ * from there and drops a marked frame whose metadata disagrees. A driver
+ * that keeps no metadata leaves the marker alone to carry it.
  */
 #ifndef CRBPF_HANDOFF_H
 #define CRBPF_HANDOFF_H
@@ -40,6 +46,18 @@ struct handoff_mark {
 const volatile __u32 handoff_dst_lo = 0;
 const volatile __u16 handoff_dst_hi = 0;
 
+/* Set by the tool where bpf_xdp_adjust_meta is allowed. The helper is
+ * called only under it: the verifier skips what frozen rodata rules out, so
+ * a kernel that refuses the helper still loads the program. */
+const volatile bool handoff_meta = false;
+
+#define HANDOFF_META_MAGIC 0x4d425243 /* "CRBM" */
+
+struct handoff_meta {
+	__u32 magic;
+	__u32 ifindex;
+};
+
 static __always_inline bool handoff_on(void)
 {
 	return handoff_dst_lo != 0;
@@ -64,6 +82,36 @@ static __always_inline int handoff_write(void *data, void *data_end,
 	m->flags = HANDOFF_L3;
 	m->zero = 0;
 	return 0;
+}
+
+/* After the marker: the metadata, when the kernel and driver allow it.
+ * Invalidates packet pointers. */
+static __always_inline void handoff_write_meta(struct xdp_md *ctx,
+					       __u32 ifindex)
+{
+	struct handoff_meta *hm;
+
+	if (!handoff_meta ||
+	    bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct handoff_meta)))
+		return;
+	hm = (void *)(long)ctx->data_meta;
+	if ((void *)(hm + 1) > (void *)(long)ctx->data)
+		return;
+	hm->magic = HANDOFF_META_MAGIC;
+	hm->ifindex = ifindex;
+}
+
+/* tc, for a frame with our marker: the metadata's target, 0 when there is
+ * none (the marker's stands), -1 when it disagrees with the marker's. */
+static __always_inline long handoff_read_meta(struct __sk_buff *skb,
+					      __u32 mark_ifindex)
+{
+	struct handoff_meta *hm = (void *)(long)skb->data_meta;
+
+	if (!handoff_meta || (void *)(hm + 1) > (void *)(long)skb->data ||
+	    hm->magic != HANDOFF_META_MAGIC)
+		return 0;
+	return hm->ifindex == mark_ifindex ? hm->ifindex : -1;
 }
 
 #endif /* CRBPF_HANDOFF_H */

@@ -458,6 +458,10 @@ enum crbpf_stat {
 	/* frame carrying a hand-off marker XDP did not write: from the wire
 	 * (XDP) or with another token (tc) */
 	CRBPF_ST_DROP_HANDOFF_FORGED,
+	/* of fwd_handoff: tc took the target from XDP metadata, which the
+	 * wire cannot carry (kernels that allow bpf_xdp_adjust_meta, drivers
+	 * that keep it); the others from the marker alone */
+	CRBPF_ST_HANDOFF_META,
 	CRBPF_ST__MAX,
 };
 

@@ -285,6 +285,11 @@ static int edge_handoff_set(struct edge_bpf *skel, const char *dev, int ifindex)
 	}
 	memcpy((void *)&skel->rodata->handoff_dst_lo, tok, 4);
 	memcpy((void *)&skel->rodata->handoff_dst_hi, tok + 4, 2);
+	/* unknown (a probe that failed for another reason): marker only */
+	skel->rodata->handoff_meta = probe_xdp_meta() > 0;
+	info("%s: the hand-off to tc carries its target in %s", dev,
+	     skel->rodata->handoff_meta ? "XDP metadata and the marker" :
+					  "the marker");
 	return 0;
 }
 

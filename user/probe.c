@@ -52,6 +52,35 @@ int probe_tcx(void)
 	return have;
 }
 
+/* 1: XDP programs may call bpf_xdp_adjust_meta (the hand-off's metadata,
+ * bpf/handoff.h), 0: the kernel refuses the helper, -errno: could not tell.
+ * The probe: r1 = ctx; r2 = -8; call bpf_xdp_adjust_meta; r0 = XDP_PASS. */
+int probe_xdp_meta(void)
+{
+	static int have = -2;
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2, .imm = -8 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_xdp_adjust_meta },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd;
+
+	if (have != -2)
+		return have;
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "crbpf_probe", "GPL", insns,
+			   ARRAY_SIZE(insns), NULL);
+	if (fd >= 0) {
+		close(fd);
+		have = 1;
+	} else {
+		/* EINVAL: the verifier refused the helper; anything else
+		 * (EPERM: no BPF at all) says nothing about it */
+		have = errno == EINVAL ? 0 : -errno;
+	}
+	return have;
+}
+
 static const char *yesno(int v)
 {
 	return v > 0 ? "yes" : v == 0 ? "no" : "unknown";
@@ -60,20 +89,25 @@ static const char *yesno(int v)
 void probe_status(FILE *f, bool json)
 {
 	struct utsname u;
-	int tcx = probe_tcx();
+	int tcx = probe_tcx(), meta = probe_xdp_meta();
 
 	if (uname(&u))
 		snprintf(u.release, sizeof(u.release), "?");
 	if (json) {
 		fprintf(f, "{\"release\":");
 		json_str(f, u.release);
-		fprintf(f, ",\"tcx\":%s,\"tc_attach\":\"%s\"}",
-			tcx > 0 ? "true" : "false", tcx > 0 ? "tcx" : "clsact");
+		fprintf(f, ",\"tcx\":%s,\"tc_attach\":\"%s\",\"xdp_meta\":%s}",
+			tcx > 0 ? "true" : "false", tcx > 0 ? "tcx" : "clsact",
+			meta > 0 ? "true" : "false");
 		return;
 	}
-	fprintf(f, "kernel %s: tcx %s\n", u.release, yesno(tcx));
+	fprintf(f, "kernel %s: tcx %s, XDP metadata %s\n", u.release, yesno(tcx),
+		yesno(meta));
 	fprintf(f, "  tc programs attach through %s\n",
 		tcx > 0 ? "tcx links" : "clsact filters (handle/prio 0xcb)");
+	fprintf(f, "  the XDP -> tc hand-off carries its target in %s\n",
+		meta > 0 ? "XDP metadata and the frame's marker" :
+			   "the frame's marker");
 }
 
 /* How a pinned tc attachment was made: "tcx" link or "clsact" program. */

@@ -147,6 +147,7 @@ int pin_prog_fd(const char *pinpath);
 bool prog_is(int prog_fd, const char *name);
 
 /* probe.c */
+int probe_xdp_meta(void);
 int probe_tcx(void);
 void probe_status(FILE *f, bool json);
 const char *tc_pin_kind(const char *pinpath);

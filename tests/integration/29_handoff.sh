@@ -47,7 +47,7 @@ sys.exit(1)
 EOF
 }
 
-h0=$(vps_counter fwd_handoff)
+h0=$(vps_counter fwd_handoff) m0=$(vps_counter handoff_meta)
 hello_case handoff-udp-v4 "$CLI4:" peer cr-cli hello --proto udp $VPS4 5300
 hello_case handoff-udp-v6 "[$CLI6]:" peer cr-cli hello --proto udp $VPS6 5300
 hello_case handoff-tcp-v4 "$CLI4:" peer cr-cli hello $VPS4 8000
@@ -59,6 +59,21 @@ elif [ "$h1" -lt $((h0 + 5)) ]; then
 	t_result handoff-counted FAIL "fwd_handoff grew by $((h1 - h0)), want >= 5"
 else
 	t_result handoff-counted PASS
+fi
+# Where the kernel allows bpf_xdp_adjust_meta (status: kernel.xdp_meta),
+# veth keeps XDP metadata up to tc, and every hand-off takes its target
+# from it; elsewhere none does.
+m1=$(vps_counter handoff_meta)
+meta=$(vps_crbpf status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kernel"]["xdp_meta"])')
+if ! nums "$m0" "$m1" "$h0" "$h1"; then
+	t_result handoff-metadata FAIL "handoff_meta unreadable ('$m0' '$m1')"
+elif [ "$meta" = True ] && [ $((m1 - m0)) -ne $((h1 - h0)) ]; then
+	t_result handoff-metadata FAIL "XDP metadata allowed, but handoff_meta grew by $((m1 - m0)) for $((h1 - h0)) hand-offs"
+elif [ "$meta" != True ] && [ "$m1" -ne "$m0" ]; then
+	t_result handoff-metadata FAIL "no XDP metadata here, yet handoff_meta grew by $((m1 - m0))"
+else
+	t_result handoff-metadata PASS
+	echo "    (xdp_meta $meta: handoff_meta +$((m1 - m0)) of fwd_handoff +$((h1 - h0)))"
 fi
 
 # Remove crbpf's tc attachment only, as a stray `tc filter del` or
