@@ -45,6 +45,11 @@ int port_args_parse(int argc, char **argv, struct port_args *a,
 			a->force = true;
 		} else if (allow_force && !strcmp(argv[i], "--xdp-veth")) {
 			a->xdp_veth = true;
+		} else if (allow_force && acl_is_option(argv[i])) {
+			if (acl_args_option(&a->acl, argv[i],
+					    i + 1 < argc ? argv[i + 1] : NULL))
+				return USAGE;
+			i++;
 		} else if (allow_json && !strcmp(argv[i], "--json")) {
 			a->json = true;
 		} else if (!strncmp(argv[i], "--", 2) ||
@@ -449,8 +454,82 @@ int port_add_spec(const struct port_args *a, struct port_spec *s)
 	return 0;
 }
 
+/* The mapping id the entries of s get, from what the model writes; *fresh
+ * when it is handed out now (its crbpf_mstats slot is zeroed). 0: none. */
+static __u32 ops_mapping_id(const struct model_ops *o, const struct port_spec *s,
+			    __u32 pub_ifindex, bool *fresh)
+{
+	__u32 id = 0;
+	int i;
+
+	for (i = 0; i < o->n && !id; i++) {
+		const struct model_op *op = &o->op[i];
+
+		if (op->map == MODEL_PORTS && !op->del &&
+		    op->k.port.ifindex == pub_ifindex &&
+		    op->k.port.proto == s->proto &&
+		    op->k.port.family == s->be.family &&
+		    op->k.port.port == htons(s->first) &&
+		    !memcmp(op->k.port.addr, s->paddr.a, sizeof(s->paddr.a)))
+			id = op->v.be.mapping;
+	}
+	*fresh = false;
+	for (i = 0; i < o->n && id; i++)
+		if (o->op[i].map == MODEL_MSTATS && !o->op[i].del &&
+		    o->op[i].k.id == id)
+			*fresh = true;
+	return id;
+}
+
+/*
+ * The mapping's lists go in before the entries that carry its id, as
+ * maps_write() sets CRBPF_BE_ACL from them. An id handed out now starts
+ * with no list (a deleted mapping's may linger) and zeroed counters; a
+ * kind no option names keeps its list otherwise. *acl stays -1 when
+ * nothing was touched; else acl_mapping_done() finishes.
+ */
+static int acl_before_write(const struct port_args *a, const struct port_spec *s,
+			    __u32 pub_ifindex, const struct model_ops *o,
+			    int *acl, __u32 *id, int saved[2])
+{
+	struct acl_args x = a->acl;
+	bool fresh;
+	int kind, stats, ret;
+
+	saved[0] = saved[1] = -EBADF;
+	*id = ops_mapping_id(o, s, pub_ifindex, &fresh);
+	if (!*id || (!fresh && !x.given[0] && !x.given[1]))
+		return 0;
+	*acl = x.given[0] || x.given[1] ? acl_open() :
+					  pin_map_open_quiet("crbpf_acl");
+	if (*acl < 0) {
+		ret = *acl;
+		*acl = -1;
+		/* pins of a crbpf without lists: nothing to clear */
+		return x.given[0] || x.given[1] ? ret : 0;
+	}
+	if (fresh) {
+		stats = pin_map_open_quiet("crbpf_aclstats");
+		for (kind = 0; kind < 2; kind++) {
+			acl_slot_drops_zero(stats, crbpf_acl_slot(*id, kind));
+			/* cleared, and put back if the command fails */
+			x.given[kind] = true;
+		}
+		if (stats >= 0)
+			close(stats);
+	}
+	ret = acl_mapping_install(*acl, *id, &x, saved);
+	if (ret) {
+		close(*acl);
+		*acl = -1;
+	}
+	return ret;
+}
+
 int port_add(struct port_args *a)
 {
+	int acl = -1, saved[2] = { -EBADF, -EBADF };
+	__u32 acl_id = 0;
 	char dev[IF_NAMESIZE], oifname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
 	struct edge_maps m = EDGE_MAPS_NONE;
 	struct model_ops ops = {};
@@ -565,6 +644,9 @@ int port_add(struct port_args *a)
 		    strerror(-ret));
 		goto out;
 	}
+	ret = acl_before_write(a, &spec, pub_ifindex, &ops, &acl, &acl_id, saved);
+	if (ret)
+		goto out;
 	ret = maps_write(&m, &ops, u, false);
 	if (ret)
 		goto fail;
@@ -601,6 +683,10 @@ int port_add(struct port_args *a)
 fail:
 	undo_rollback(u);
 out:
+	if (acl >= 0) {
+		acl_mapping_done(acl, acl_id, saved, ret != 0);
+		close(acl);
+	}
 	undo_free(u);
 	model_ops_free(&ops);
 	model_free(&mod);
@@ -729,8 +815,11 @@ int port_del(struct port_args *a)
 	flows_purge(pub_ifindex, proto, first, last, match, paddr.a,
 		    nfams == 1 ? fam[0] : 0);
 	frags_purge(&gone);
-	if (!undo_nested(u))
+	/* Within apply, once apply is through: a rollback needs them. */
+	if (!undo_nested(u)) {
 		tun_release_unused(m.ports, m.txports);
+		acl_gc();
+	}
 	goto out;
 fail:
 	undo_rollback(u);
@@ -911,8 +1000,10 @@ int cmd_port(int argc, char **argv)
 		return usage_err("port needs a subcommand: add, del or list");
 	sub = argv[1];
 	if (!strcmp(sub, "add")) {
-		ret = port_args_parse(argc - 2, argv + 2, &a, true, false);
-		return ret ?: port_add(&a);
+		ret = port_args_parse(argc - 2, argv + 2, &a, true, false) ?:
+		      port_add(&a);
+		acl_args_free(&a.acl);
+		return ret;
 	}
 	if (!strcmp(sub, "del")) {
 		ret = port_args_parse(argc - 2, argv + 2, &a, false, false);
