@@ -882,8 +882,27 @@ static void except_str(const struct crbpf_port_key *scope, char *buf, size_t len
 	port_set_text(bits, buf, len);
 }
 
+/* Prefixes of mapping id's kind list, counted once per id (-1: none). */
+static int list_size(int acl, __u32 id, int kind)
+{
+	static int cache[CRBPF_MAX_MAPPINGS][2];
+	static bool known[CRBPF_MAX_MAPPINGS][2];
+
+	if (acl < 0 || id >= CRBPF_MAX_MAPPINGS)
+		return -1;
+	if (!known[id][kind]) {
+		known[id][kind] = true;
+		cache[id][kind] = acl_slot_used(acl, crbpf_acl_slot(id, kind)) ?
+					  acl_slot_count(acl, crbpf_acl_slot(id, kind)) :
+					  -1;
+	}
+	return cache[id][kind];
+}
+
 int port_list_print(const char *only_dev, bool json)
 {
+	char lbuf[64];
+	int acl, kind, sz;
 	char dname[IF_NAMESIZE], oname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
 	char pbuf[INET6_ADDRSTRLEN], xbuf[4096];
 	struct crbpf_port_key *keys;
@@ -919,6 +938,7 @@ int port_list_print(const char *only_dev, bool json)
 	free(keys);
 	free(vals);
 	qsort(v, n, sizeof(*v), port_key_cmp);
+	acl = pin_map_open_quiet("crbpf_acl");
 	if (json)
 		printf("[");
 	else
@@ -961,6 +981,12 @@ int port_list_print(const char *only_dev, bool json)
 			printf(",\"l2\":%s", v[i].be.flags & CRBPF_BE_L2 ? "true" : "false");
 			if (all)
 				printf(",\"except\":\"%s\"", xbuf);
+			/* prefixes of the mapping's own lists, absent: none */
+			for (kind = 0; kind < 2; kind++) {
+				sz = list_size(acl, v[i].be.mapping, kind);
+				if (sz >= 0)
+					printf(",\"%s\":%d", acl_kind_names[kind], sz);
+			}
 			printf("}");
 		} else {
 			char bbuf[INET6_ADDRSTRLEN + 10], port[8];
@@ -976,16 +1002,26 @@ int port_list_print(const char *only_dev, bool json)
 				snprintf(port, sizeof(port), "all");
 			else
 				snprintf(port, sizeof(port), "%u", ntohs(v[i].k.port));
-			printf("%-12s %-5s %-5s %-6s %-24s %-40s %s%s%s%s\n", dname,
+			lbuf[0] = 0;
+			for (kind = 0; kind < 2; kind++) {
+				sz = list_size(acl, v[i].be.mapping, kind);
+				if (sz >= 0)
+					snprintf(lbuf + strlen(lbuf),
+						 sizeof(lbuf) - strlen(lbuf), " %s %d",
+						 acl_kind_names[kind], sz);
+			}
+			printf("%-12s %-5s %-5s %-6s %-24s %-40s %s%s%s%s%s\n", dname,
 			       proto_str(v[i].k.proto), port,
 			       family_str(v[i].k.family), pbuf, bbuf, oname,
 			       v[i].be.flags & CRBPF_BE_L2 ? " (ethernet)" : "",
-			       xbuf[0] ? " except " : "", xbuf);
+			       xbuf[0] ? " except " : "", xbuf, lbuf);
 		}
 		shown++;
 	}
 	if (json)
 		printf("]\n");
+	if (acl >= 0)
+		close(acl);
 	free(v);
 	return 0;
 }
