@@ -127,6 +127,40 @@ bad_case bad-port-add-prefix "bad prefix 'fd00::1/64'" \
 	port add tcp 7000 $TUN_HOME4 --deny fd00::1/64
 hello_case allow-in-after-bad "$CLI4:" peer cr-cli hello $VPS4 7000
 
+# ---- config file: crbpf config prints the lists, apply takes them back ----
+vps_crbpf config >"$TOPO_DIR/c1.conf" 2>"$TOPO_DIR/cfg.err"
+fwd=$(grep '^Forward = tcp 7000 ' "$TOPO_DIR/c1.conf")
+if [[ "$fwd" == *"--allow 198.51.100.0/24"* && "$fwd" == *"--allow 2001:db8:100::/48"* ]]; then
+	t_result config-shows-lists PASS
+else
+	t_result config-shows-lists FAIL "Forward line of tcp 7000: '$fwd'"
+fi
+out=$(vps_crbpf apply "$TOPO_DIR/c1.conf" 2>&1)
+rc=$?
+[ "$rc" = 0 ] && [ -z "$out" ] && t_result config-roundtrip-no-change PASS ||
+	t_result config-roundtrip-no-change FAIL "apply of crbpf config's output: exit $rc, '$(printf '%s' "$out" | head -n1)'"
+printf '198.51.100.0/24\n' >"$TOPO_DIR/cli.txt"
+sed -e "s|^Forward = tcp 7000 .*|Forward = tcp 7000 $TUN_HOME4 --allow-file $TOPO_DIR/cli.txt|" \
+	-e "s|^Interface = eth0|Interface = eth0\nDeny = $RTR4|" "$TOPO_DIR/c1.conf" >"$TOPO_DIR/c2.conf"
+if ! out=$(vps_crbpf apply "$TOPO_DIR/c2.conf" 2>&1); then
+	t_result config-apply-lists FAIL "apply: $(printf '%s' "$out" | tail -n1)"
+elif peer cr-rtr hello --timeout 2 $VPS4 8000 >/dev/null 2>&1; then
+	t_result config-apply-lists FAIL "Deny = $RTR4 applied, the router still reaches tcp 8000"
+elif ! vps_crbpf config | grep -q "^Deny = $RTR4/32\$"; then
+	t_result config-apply-lists FAIL "crbpf config lacks 'Deny = $RTR4/32'"
+elif [ "$(vps_crbpf acl list --json | "$PY" -c '
+import json, sys
+print([l["prefixes"] for l in json.load(sys.stdin) if l["list"].startswith("tcp 7000")])')" != "[1]" ]; then
+	t_result config-apply-lists FAIL "tcp 7000's allow list is not the file's one prefix"
+else
+	t_result config-apply-lists PASS
+fi
+out=$(vps_crbpf apply "$TOPO_DIR/c1.conf" 2>&1)
+HELLO_TAG=bulk hello_case config-apply-back "$RTR4:" peer cr-rtr hello $VPS4 8000
+sed -e "s|^Interface = eth0|Interface = eth0\nAllowFile = $TOPO_DIR/garbage.txt|" \
+	"$TOPO_DIR/c1.conf" >"$TOPO_DIR/c3.conf"
+bad_case bad-config-list "garbage.txt:2: bad prefix 'not-a-prefix'" apply "$TOPO_DIR/c3.conf"
+
 # ---- live atomic swaps of a 100,000-prefix list ----
 # A: the client's /24 first; B: the same /24 last (a list filled in place
 # would leave it out for most of the fill); C: without it. Under emulation
