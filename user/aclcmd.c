@@ -252,34 +252,25 @@ out:
 	return ret;
 }
 
-/* One list per line: "global deny 3 prefixes, 12 dropped". */
-static int acl_list_cmd(int argc, char **argv)
+/* Every list, one a line ("global deny: 3 prefixes, 12 dropped") or as
+ * a JSON array; without crbpf_acl (pins of an older crbpf): none. */
+int acl_lists_print(FILE *f, bool json, const char *indent)
 {
 	static struct acl_mapping ids[CRBPF_MAX_MAPPINGS];
-	bool json = false;
 	char what[128];
-	int outer, stats, i, kind, ret, shown = 0;
+	int outer, stats, kind, ret, shown = 0;
 	__u32 id;
 
-	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = true;
-		else
-			return usage_err("usage: %s", ACL_USAGE_LIST);
+	outer = pin_map_open_quiet("crbpf_acl");
+	ret = outer >= 0 ? acl_mappings(ids) : 0;
+	if (ret) {
+		close(outer);
+		return ret;
 	}
-	ret = tool_prepare_read();
-	if (ret)
-		return ret;
-	ret = acl_mappings(ids);
-	if (ret)
-		return ret;
-	outer = acl_open();
-	if (outer < 0)
-		return outer;
 	stats = pin_map_open_quiet("crbpf_aclstats");
 	if (json)
-		printf("[");
-	for (id = 0; id < CRBPF_MAX_MAPPINGS; id++) {
+		fprintf(f, "[");
+	for (id = 0; outer >= 0 && id < CRBPF_MAX_MAPPINGS; id++) {
 		if (id && !ids[id].id)
 			continue;
 		for (kind = 0; kind < 2; kind++) {
@@ -294,27 +285,48 @@ static int acl_list_cmd(int argc, char **argv)
 			else
 				snprintf(what, sizeof(what), "global");
 			if (json) {
-				printf("%s{\"list\":", shown ? "," : "");
-				json_str(stdout, what);
-				printf(",\"kind\":\"%s\",\"prefixes\":%d,\"dropped\":%llu}",
-				       acl_kind_names[kind], cnt,
-				       (unsigned long long)acl_slot_drops(stats, slot));
+				fprintf(f, "%s{\"list\":", shown ? "," : "");
+				json_str(f, what);
+				fprintf(f, ",\"kind\":\"%s\",\"prefixes\":%d,\"dropped\":%llu}",
+					acl_kind_names[kind], cnt,
+					(unsigned long long)acl_slot_drops(stats, slot));
 			} else {
-				printf("%s %s: %d prefixes, %llu dropped\n", what,
-				       acl_kind_names[kind], cnt,
-				       (unsigned long long)acl_slot_drops(stats, slot));
+				fprintf(f, "%s%s %s: %d prefixes, %llu dropped\n",
+					indent, what, acl_kind_names[kind], cnt,
+					(unsigned long long)acl_slot_drops(stats, slot));
 			}
 			shown++;
 		}
 	}
 	if (json)
-		printf("]\n");
+		fprintf(f, "]");
 	else if (!shown)
-		printf("no lists\n");
+		fprintf(f, "%s(none)\n", indent);
 	if (stats >= 0)
 		close(stats);
-	close(outer);
+	if (outer >= 0)
+		close(outer);
 	return 0;
+}
+
+static int acl_list_cmd(int argc, char **argv)
+{
+	bool json = false;
+	int i, ret;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else
+			return usage_err("usage: %s", ACL_USAGE_LIST);
+	}
+	ret = tool_prepare_read();
+	if (ret)
+		return ret;
+	ret = acl_lists_print(stdout, json, "");
+	if (json)
+		printf("\n");
+	return ret;
 }
 
 int cmd_acl(int argc, char **argv)

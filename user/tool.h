@@ -507,6 +507,7 @@ void acl_args_free(struct acl_args *a);
 int acl_mapping_install(int outer, __u32 mapping, const struct acl_args *a,
 			int saved[2]);
 void acl_mapping_done(int outer, __u32 mapping, int saved[2], bool put_back);
+int acl_lists_print(FILE *f, bool json, const char *indent);
 int cmd_acl(int argc, char **argv);
 /* status.c */
 int cmd_status(int argc, char **argv);

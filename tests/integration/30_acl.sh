@@ -56,6 +56,11 @@ if vps_crbpf port list | grep -q "7000 .*allow 2"; then
 else
 	t_result port-list-shows-lists FAIL "port list: $(vps_crbpf port list 2>&1 | grep 7000 | head -n1)"
 fi
+if vps_crbpf status | grep -q "^  tcp 7000 .*on eth0 allow: 2 prefixes, [1-9][0-9]* dropped"; then
+	t_result status-shows-lists PASS
+else
+	t_result status-shows-lists FAIL "status: $(vps_crbpf status 2>&1 | grep -A3 '^lists:' | tr '\n' '|')"
+fi
 if vps_crbpf stats --prometheus | grep -q '^crbpf_acl_dropped_packets_total{.*port="7000".*list="allow"} [1-9]'; then
 	t_result prometheus-list-drops PASS
 else
