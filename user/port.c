@@ -18,13 +18,28 @@
 #include <linux/rtnetlink.h>
 #include "edge.skel.h"
 
-/* Options anywhere; "-1" stays positional so it is reported as a bad port. */
+static int args_parse(int argc, char **argv, struct port_args *a,
+		      bool allow_force, bool allow_json);
+
+/* Options anywhere; "-1" stays positional so it is reported as a bad port.
+ * On failure no list is left for the caller to free. */
 int port_args_parse(int argc, char **argv, struct port_args *a,
 		    bool allow_force, bool allow_json)
 {
-	int i;
+	int ret;
 
 	memset(a, 0, sizeof(*a));
+	ret = args_parse(argc, argv, a, allow_force, allow_json);
+	if (ret)
+		acl_args_free(&a->acl);
+	return ret;
+}
+
+static int args_parse(int argc, char **argv, struct port_args *a,
+		      bool allow_force, bool allow_json)
+{
+	int i;
+
 	for (i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--dev")) {
 			if (++i == argc)
