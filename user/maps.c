@@ -529,10 +529,16 @@ bool acl_applies(int outer, __u32 mapping)
 
 /* CRBPF_BE_ACL of a crbpf_ports value about to be written: the model knows
  * nothing of lists, the slots of crbpf_acl say whether any applies. A
- * mapping's own lists go in before its entries (port add). */
-static void acl_flag_of(int outer, struct crbpf_backend *be)
+ * mapping's own lists go in before its entries (port add). The answer for
+ * the last id is kept: the ports of a range come one after another. */
+static void acl_flag_of(int outer, struct crbpf_backend *be, __u32 *last_id,
+			bool *last)
 {
-	if (acl_applies(outer, be->mapping))
+	if (be->mapping != *last_id) {
+		*last_id = be->mapping;
+		*last = acl_applies(outer, be->mapping);
+	}
+	if (*last)
 		be->flags |= CRBPF_BE_ACL;
 	else
 		be->flags &= ~CRBPF_BE_ACL;
@@ -543,6 +549,8 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 {
 	/* pins of an older crbpf may lack it: no list then */
 	int acl = pin_map_open_quiet("crbpf_acl");
+	__u32 acl_id = CRBPF_MAX_MAPPINGS; /* no id: nothing known yet */
+	bool acl_on = false;
 	struct crbpf_backend be;
 	size_t pcpu = sizeof(struct crbpf_mstats) * libbpf_num_possible_cpus();
 	void *zero = calloc(1, pcpu);
@@ -562,7 +570,7 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 			val = &one;
 		} else if (op->map == MODEL_PORTS && !op->del) {
 			be = op->v.be;
-			acl_flag_of(acl, &be);
+			acl_flag_of(acl, &be, &acl_id, &acl_on);
 			val = &be;
 		}
 		ret = undo_map(u, fd, &op->k, op_maps[op->map].ksz,
