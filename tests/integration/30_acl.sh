@@ -283,4 +283,17 @@ fi
 must "port del tcp 7000" vps_crbpf port del tcp 7000 >/dev/null
 must "port add tcp 7000" vps_crbpf port add tcp 7000 $TUN_HOME4 >/dev/null
 HELLO_TAG=ssh7 hello_case readd-without-lists "$RTR4:" peer cr-rtr hello $VPS4 7000
+
+# --mode tc: crbpf_edge_tc alone drops.
+must "attach eth0 --mode tc" vps_crbpf attach eth0 --mode tc >/dev/null
+must "acl load deny tcp 8000" vps_crbpf acl load deny tcp 8000 $RTR4 >/dev/null
+d0=$(vps_counter drop_acl_deny)
+if peer cr-rtr hello --timeout 2 $VPS4 8000 >/dev/null 2>&1; then
+	t_result tc-mode-deny FAIL "the denied router reached tcp 8000 with --mode tc"
+else
+	d1=$(vps_counter drop_acl_deny)
+	nums "$d0" "$d1" && [ "$d1" -gt "$d0" ] && t_result tc-mode-deny PASS ||
+		t_result tc-mode-deny FAIL "refused, but drop_acl_deny '$d0' -> '$d1'"
+fi
+HELLO_TAG=bulk hello_case tc-mode-allowed "$CLI4:" peer cr-cli hello $VPS4 8000
 t_done
