@@ -219,6 +219,9 @@ int acl_slot_get(int outer, __u32 slot)
 int acl_slot_set(int outer, __u32 slot, int trie)
 {
 	if (trie < 0) {
+		/* an empty slot: no delete, which would wait for RCU */
+		if (!acl_slot_used(outer, slot))
+			return 0;
 		if (bpf_map_delete_elem(outer, &slot) && errno != ENOENT)
 			return -errno;
 		return 0;
@@ -359,16 +362,31 @@ int acl_flags_sync(void)
 	return ret;
 }
 
-/* Empties the slots of mapping ids no crbpf_ports entry carries (a port
- * del took the last one): a later mapping given the id starts listless. */
+/* Mapping ids a port del took entries of: acl_gc() checks only these (a
+ * slot update of a map-in-map waits for an RCU grace period, and every
+ * syscall counts under emulation). */
+static __u8 gc_ids[CRBPF_MAX_MAPPINGS];
+
+void acl_gc_note(__u32 id)
+{
+	if (id && id < CRBPF_MAX_MAPPINGS)
+		gc_ids[id] = 1;
+}
+
+/* Empties the slots of noted mapping ids that no crbpf_ports entry carries
+ * any more: a later mapping given the id starts listless. */
 int acl_gc(void)
 {
 	struct crbpf_port_key *keys = NULL;
 	struct crbpf_backend *vals = NULL;
-	static __u8 used[CRBPF_MAX_MAPPINGS];
 	int ports, outer, n, i, ret = 0;
-	__u32 id, kind;
+	__u32 id, kind, slot;
+	bool any = false;
 
+	for (id = 1; id < CRBPF_MAX_MAPPINGS && !any; id++)
+		any = gc_ids[id];
+	if (!any)
+		return 0;
 	outer = pin_map_open_quiet("crbpf_acl");
 	if (outer < 0)
 		return 0;
@@ -384,14 +402,19 @@ int acl_gc(void)
 		close(outer);
 		return n;
 	}
-	memset(used, 0, sizeof(used));
 	for (i = 0; i < n; i++)
 		if (vals[i].mapping < CRBPF_MAX_MAPPINGS)
-			used[vals[i].mapping] = 1;
-	for (id = 1; id < CRBPF_MAX_MAPPINGS && !ret; id++)
-		for (kind = 0; kind < 2 && !used[id]; kind++)
-			if (acl_slot_used(outer, crbpf_acl_slot(id, kind)))
-				ret = acl_slot_set(outer, crbpf_acl_slot(id, kind), -1);
+			gc_ids[vals[i].mapping] = 0;
+	for (id = 1; id < CRBPF_MAX_MAPPINGS && !ret; id++) {
+		if (!gc_ids[id])
+			continue;
+		gc_ids[id] = 0;
+		for (kind = 0; kind < 2 && !ret; kind++) {
+			slot = crbpf_acl_slot(id, kind);
+			if (acl_slot_used(outer, slot))
+				ret = acl_slot_set(outer, slot, -1);
+		}
+	}
 	free(keys);
 	free(vals);
 	close(outer);

@@ -812,8 +812,10 @@ int port_del(struct port_args *a)
 	for (i = 0; i < nk && !ret; i++) {
 		const struct model_port *e = model_port_find(&mod, &keys[i]);
 
-		if (e)
+		if (e) {
 			ret = backend_gone(&gone, e);
+			acl_gc_note(e->v.mapping);
+		}
 	}
 	if (!ret) {
 		primary_memo_reset();

@@ -500,6 +500,7 @@ __u64 acl_slot_drops(int stats, __u32 slot);
 int acl_slot_drops_zero(int stats, __u32 slot);
 const char *acl_key_str(const struct crbpf_acl_key *k, char *buf, size_t len);
 int acl_flags_sync(void);
+void acl_gc_note(__u32 id);
 int acl_gc(void);
 bool acl_is_option(const char *opt);
 int acl_args_option(struct acl_args *a, const char *opt, const char *val);
