@@ -326,6 +326,7 @@ const char *acl_key_str(const struct crbpf_acl_key *k, char *buf, size_t len)
  */
 int acl_flags_sync(void)
 {
+	static __u8 known[CRBPF_MAX_MAPPINGS]; /* 0 unknown, 1 off, 2 on */
 	struct crbpf_port_key *keys = NULL;
 	struct crbpf_backend *vals = NULL;
 	int ports, outer, n, i, ret = 0;
@@ -338,11 +339,18 @@ int acl_flags_sync(void)
 		     (void **)&vals);
 	if (n < 0)
 		ret = n;
+	memset(known, 0, sizeof(known));
 	for (i = 0; i < n; i++) {
-		bool want = outer >= 0 && acl_applies(outer, vals[i].mapping);
-		__u16 flags = want ? vals[i].flags | CRBPF_BE_ACL :
-				     vals[i].flags & ~CRBPF_BE_ACL;
+		__u32 id = vals[i].mapping < CRBPF_MAX_MAPPINGS ? vals[i].mapping : 0;
+		bool want;
+		__u16 flags;
 
+		/* once per id: a range's ports share it */
+		if (!known[id])
+			known[id] = outer >= 0 && acl_applies(outer, id) ? 2 : 1;
+		want = known[id] == 2;
+		flags = want ? vals[i].flags | CRBPF_BE_ACL :
+			       vals[i].flags & ~CRBPF_BE_ACL;
 		if (flags == vals[i].flags)
 			continue;
 		vals[i].flags = flags;
