@@ -22,6 +22,7 @@
 #include "match.h"
 #include "mtu.h"
 #include "handoff.h"
+#include "acl.h"
 #include "unit_hook.h" /* last: unit builds wrap the redirect helpers */
 
 #include "edge_common.h"

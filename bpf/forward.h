@@ -225,6 +225,12 @@ static __always_inline int edge_tc(struct __sk_buff *skb)
 		/* An `all` hit still leaves alone what the VPS owns. */
 		if (ret == PKT_OK && (be.flags & CRBPF_BE_ALL))
 			ret = all_check(skb, &p, &pk);
+		/* Lists after all_check(): what the VPS owns is never
+		 * theirs. Counted by acl_check(). A denied first fragment
+		 * leaves no datagram entry for the rest to follow. */
+		if (ret == PKT_OK && (be.flags & CRBPF_BE_ACL) &&
+		    acl_check(&p, &be))
+			return TC_ACT_SHOT;
 		if (p.frag)
 			frag_first_fwd(&p, ret, &pk, &be);
 		/* Counted even after XDP, which only saw an `all` hit. */
@@ -530,6 +536,10 @@ static __always_inline int edge_xdp(struct xdp_md *ctx)
 	 * decision alone, once, since it runs for every packet XDP passes. */
 	if (be.flags & CRBPF_BE_ALL)
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
+	/* counted by acl_check() */
+	if ((be.flags & CRBPF_BE_ACL) &&
+	    acl_check(&p, &be))
+		return XDP_DROP;
 	return edge_xdp_hit(ctx, &p, &be, &pk);
 }
 

@@ -87,6 +87,9 @@ enum crbpf_backend_flags {
 	 * it. Without it (a static mapping) the forward path writes the flow
 	 * tables only for TCP SYN, FIN and RST and for sampled packets. */
 	CRBPF_BE_TRACK = 1 << 2,
+	/* Allow or deny lists apply (the mapping's own, or global ones), set
+	 * by the tool: without it a hit reads no list (bpf/acl.h). */
+	CRBPF_BE_ACL = 1 << 3,
 };
 
 /* Which kind of crbpf_ports entry a flow went through (port del finds its
@@ -109,9 +112,59 @@ struct crbpf_backend {
 };
 _Static_assert(sizeof(struct crbpf_backend) == 32, "crbpf_backend layout");
 
+/*
+ * Allow and deny lists. crbpf_acl (ARRAY_OF_MAPS, CRBPF_ACL_SLOTS) holds one
+ * LPM trie per list at crbpf_acl_slot(mapping id, kind); mapping id 0 (never
+ * handed out) holds the global lists. An empty slot is an empty list. A list
+ * is replaced by building a new trie and swapping the slot in one update,
+ * so a packet sees the old list or the new one, never part of either.
+ * crbpf_aclstats (per-CPU array, same index): packets each list dropped.
+ * Only packets of a mapping are ever checked; replies never are.
+ */
+struct crbpf_acl_key {
+	__u32 prefixlen; /* IPv4: its prefix length + 96 */
+	__u8 addr[16]; /* IPv6, or IPv4 as ::ffff:a.b.c.d */
+};
+_Static_assert(sizeof(struct crbpf_acl_key) == 20, "crbpf_acl_key layout");
+
+/* The key of family's addr/prefixlen (addr as in crbpf_port_key). */
+static inline void crbpf_acl_key_of(struct crbpf_acl_key *k, __u8 family,
+				    const __be32 *addr, __u32 prefixlen)
+{
+	__be32 w[4] = { 0, 0, 0, 0 };
+
+	if (family == CRBPF_V6) {
+		__builtin_memcpy(w, addr, sizeof(w));
+	} else {
+		/* ::ffff:0:0/96, in network order on either host */
+		((__u8 *)w)[10] = 0xff;
+		((__u8 *)w)[11] = 0xff;
+		w[3] = addr[0];
+		prefixlen += 96;
+	}
+	k->prefixlen = prefixlen;
+	__builtin_memcpy(k->addr, w, sizeof(w));
+}
+
+enum crbpf_acl_kind {
+	CRBPF_ACL_ALLOW = 0,
+	CRBPF_ACL_DENY = 1,
+};
+
+/* Largest list the tool loads (the tries are BPF_F_NO_PREALLOC: a list
+ * costs what it holds, about 100 bytes a prefix). */
+#define CRBPF_ACL_MAX_PREFIXES (1 << 20)
+
 /* crbpf_mstats slots (mapping ids 1..CRBPF_MAX_MAPPINGS-1; 0 is the bin of
  * what no mapping counts): a per-CPU array of 4096 x 40 bytes per CPU. */
 #define CRBPF_MAX_MAPPINGS 4096
+
+#define CRBPF_ACL_SLOTS (2 * CRBPF_MAX_MAPPINGS)
+
+static inline __u32 crbpf_acl_slot(__u32 mapping, __u32 kind)
+{
+	return mapping * 2 + kind;
+}
 
 /* crbpf_flows (LRU): keyed as a reply looks on the tunnel: src = backend,
  * dst = client. Flows that have seen a reply. A flow starts in
@@ -462,6 +515,10 @@ enum crbpf_stat {
 	 * wire cannot carry (kernels that allow bpf_xdp_adjust_meta, drivers
 	 * that keep it); the others from the marker alone */
 	CRBPF_ST_HANDOFF_META,
+	/* client -> mapping from a source a deny list holds (bpf/acl.h) */
+	CRBPF_ST_DROP_ACL_DENY,
+	/* client -> mapping from a source no non-empty allow list holds */
+	CRBPF_ST_DROP_ACL_ALLOW,
 	CRBPF_ST__MAX,
 };
 

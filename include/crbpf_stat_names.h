@@ -50,6 +50,8 @@ static const char *const crbpf_stat_names[] = {
 	"fwd_handoff",
 	"drop_handoff_forged",
 	"handoff_meta",
+	"drop_acl_deny",
+	"drop_acl_allow",
 };
 _Static_assert(sizeof(crbpf_stat_names) / sizeof(crbpf_stat_names[0]) == CRBPF_ST__MAX,
 	       "crbpf_stat_names must follow enum crbpf_stat");

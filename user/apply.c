@@ -238,6 +238,71 @@ static int wanted_entries(const struct conf_edge *e, int ifindex,
 	return 0;
 }
 
+static int acl_key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct crbpf_acl_key));
+}
+
+/* Does the list in slot (live) hold exactly the prefixes of want? A list
+ * not given wants no list. */
+static bool acl_list_same(int outer, __u32 slot, const struct acl_list *want,
+			  bool given)
+{
+	struct acl_list have = {}, w = {};
+	bool same;
+
+	if (!given || !want->n)
+		return !acl_slot_used(outer, slot);
+	if (acl_slot_dump(outer, slot, &have))
+		return false;
+	w.n = want->n;
+	w.k = malloc(w.n * sizeof(*w.k) + 1);
+	if (!w.k) {
+		acl_list_free(&have);
+		return false;
+	}
+	memcpy(w.k, want->k, w.n * sizeof(*w.k));
+	qsort(w.k, w.n, sizeof(*w.k), acl_key_cmp);
+	/* duplicates in the file: the trie holds each once */
+	if (w.n) {
+		int i, j = 1;
+
+		for (i = 1; i < w.n; i++)
+			if (acl_key_cmp(&w.k[i], &w.k[j - 1]))
+				w.k[j++] = w.k[i];
+		w.n = j;
+	}
+	qsort(have.k, have.n, sizeof(*have.k), acl_key_cmp);
+	same = have.n == w.n && !memcmp(have.k, w.k, w.n * sizeof(*w.k));
+	acl_list_free(&have);
+	free(w.k);
+	return same;
+}
+
+/* The lists of mapping id are those a wants (both kinds). One answer per
+ * (a, id): entry_same() asks for every port of a range. */
+static bool acl_same(const struct acl_args *a, __u32 id)
+{
+	static const struct acl_args *last_a;
+	static __u32 last_id;
+	static bool last;
+	int outer, kind;
+
+	if (a == last_a && id == last_id)
+		return last;
+	outer = pin_map_open_quiet("crbpf_acl");
+	last = true;
+	for (kind = 0; kind < 2 && last; kind++)
+		last = outer < 0 ? !a->given[kind] || !a->list[kind].n :
+			acl_list_same(outer, crbpf_acl_slot(id, kind),
+				      &a->list[kind], a->given[kind]);
+	if (outer >= 0)
+		close(outer);
+	last_a = a;
+	last_id = id;
+	return last;
+}
+
 /* Does the live entry l already do what w wants? oif: the device the
  * routing table reaches w's backend by now (0: unknown, not compared). */
 static bool entry_same(const struct entry *w, const struct entry *l, int oif,
@@ -248,7 +313,8 @@ static bool entry_same(const struct entry *w, const struct entry *l, int oif,
 	if (memcmp(w->be.addr, l->be.addr, sizeof(w->be.addr)) ||
 	    w->be.port != l->be.port ||
 	    (w->be.flags & CRBPF_BE_ALL) != (l->be.flags & CRBPF_BE_ALL) ||
-	    (oif && (int)l->be.ifindex != oif))
+	    (oif && (int)l->be.ifindex != oif) ||
+	    !acl_same(&f->args.acl, l->be.mapping))
 		return false;
 	if (!(w->be.flags & CRBPF_BE_ALL))
 		return true;
@@ -323,6 +389,8 @@ static int add_run(const char *dev, const struct conf_forward *f,
 	a.pos[1] = range;
 	a.pos[2] = backend;
 	a.npos = 3;
+	/* the file is the whole state: a list it does not give goes */
+	a.acl.given[CRBPF_ACL_ALLOW] = a.acl.given[CRBPF_ACL_DENY] = true;
 	ret = port_add(&a);
 	if (ret)
 		return ret;
@@ -580,6 +648,58 @@ static bool must_finish(struct undo *tx)
 	return true;
 }
 
+/* The global lists as the file gives them. */
+static int live_global_lists(struct acl_args *a)
+{
+	int outer = pin_map_open_quiet("crbpf_acl"), kind, ret = 0;
+
+	for (kind = 0; kind < 2 && outer >= 0 && !ret; kind++) {
+		ret = acl_slot_dump(outer, crbpf_acl_slot(0, kind), &a->list[kind]);
+		a->given[kind] = a->list[kind].n > 0;
+		qsort(a->list[kind].k, a->list[kind].n, sizeof(*a->list[kind].k),
+		      acl_key_cmp);
+	}
+	if (outer >= 0)
+		close(outer);
+	return ret;
+}
+
+/* Makes the global lists those of the file: each that differs built whole
+ * and swapped in. */
+static int apply_global_lists(const struct conf *c)
+{
+	int outer, kind, trie, ret = 0;
+	bool changed = false;
+
+	outer = pin_map_open_quiet("crbpf_acl");
+	if (outer < 0)
+		return c->acl.list[0].n || c->acl.list[1].n ? acl_open() : 0;
+	for (kind = 0; kind < 2 && !ret; kind++) {
+		if (acl_list_same(outer, crbpf_acl_slot(0, kind), &c->acl.list[kind],
+				  c->acl.given[kind]))
+			continue;
+		trie = c->acl.list[kind].n ? acl_trie_build(&c->acl.list[kind]) : -1;
+		if (c->acl.list[kind].n && trie < 0) {
+			ret = trie;
+			break;
+		}
+		ret = acl_slot_set(outer, crbpf_acl_slot(0, kind), trie);
+		if (trie >= 0)
+			close(trie);
+		if (ret) {
+			err("failed to update crbpf_acl: %s", strerror(-ret));
+			break;
+		}
+		say("acl %s %s global (%d prefixes)", c->acl.list[kind].n ? "load" : "clear",
+		    acl_kind_names[kind], c->acl.list[kind].n);
+		changed = true;
+	}
+	close(outer);
+	if (changed)
+		ret = ret ?: acl_flags_sync();
+	return ret;
+}
+
 static int apply_conf(const char *path, const struct conf *c)
 {
 	struct crbpf_timeouts to_live;
@@ -694,6 +814,10 @@ static int apply_conf(const char *path, const struct conf *c)
 	}
 	live_free(&lv);
 	first = first ?: ret;
+	if (c->nedge) {
+		ret = apply_global_lists(c);
+		first = first ?: ret;
+	}
 
 	for (i = 0; i < c->nhome; i++) {
 		const struct conf_home *h = &c->home[i];
@@ -719,6 +843,7 @@ static int apply_conf(const char *path, const struct conf *c)
 		return -EINTR;
 	}
 	release_unused();
+	acl_gc();
 	if (first)
 		err("%s was applied only in part: %s", path, strerror(-first));
 	undo_free(tx);
@@ -809,10 +934,25 @@ static int run_cmp(const void *a, const void *b)
 	return memcmp(x->k.addr, y->k.addr, sizeof(x->k.addr));
 }
 
-/* Next port of a run: same backend address, same offset to the backend port. */
+/* Does mapping id have lists of its own? */
+static bool own_lists(__u32 id)
+{
+	int outer = pin_map_open_quiet("crbpf_acl");
+	bool has = acl_slot_used(outer, crbpf_acl_slot(id, CRBPF_ACL_ALLOW)) ||
+		   acl_slot_used(outer, crbpf_acl_slot(id, CRBPF_ACL_DENY));
+
+	if (outer >= 0)
+		close(outer);
+	return has;
+}
+
+/* Next port of a run: same backend address, same offset to the backend
+ * port, and no lists of one mapping given to another's ports. */
 static bool run_extends(const struct run *r, const struct entry *e)
 {
-	return !(e->be.flags & CRBPF_BE_ALL) && !(r->be.flags & CRBPF_BE_ALL) &&
+	return (e->be.mapping == r->be.mapping ||
+		(!own_lists(e->be.mapping) && !own_lists(r->be.mapping))) &&
+	       !(e->be.flags & CRBPF_BE_ALL) && !(r->be.flags & CRBPF_BE_ALL) &&
 	       e->k.proto == r->k.proto && e->k.family == r->k.family &&
 	       !memcmp(e->k.addr, r->k.addr, sizeof(e->k.addr)) &&
 	       ntohs(e->k.port) == r->last + 1 &&
@@ -864,6 +1004,37 @@ static void run_text(const struct run *r, const struct live *lv, int txports,
 		snprintf(buf + used, len - used, " --xdp-veth");
 }
 
+/* text and " --allow PREFIX ... --deny PREFIX ..." of mapping id's own
+ * lists, in a new string (NULL: no memory). */
+static char *acl_words(const char *text, __u32 id)
+{
+	int outer = pin_map_open_quiet("crbpf_acl"), kind, i;
+	struct acl_list l[2] = {};
+	char pbuf[INET6_ADDRSTRLEN + 8], *out;
+	size_t len = strlen(text) + 1, used;
+
+	for (kind = 0; kind < 2 && outer >= 0; kind++) {
+		acl_slot_dump(outer, crbpf_acl_slot(id, kind), &l[kind]);
+		qsort(l[kind].k, l[kind].n, sizeof(*l[kind].k), acl_key_cmp);
+		len += l[kind].n * (sizeof(pbuf) + 10);
+	}
+	if (outer >= 0)
+		close(outer);
+	out = malloc(len);
+	if (out) {
+		used = snprintf(out, len, "%s", text);
+		for (kind = 0; kind < 2; kind++)
+			for (i = 0; i < l[kind].n; i++)
+				used += snprintf(out + used, len - used, " --%s %s",
+						 acl_kind_names[kind],
+						 acl_key_str(&l[kind].k[i], pbuf,
+							     sizeof(pbuf)));
+	}
+	acl_list_free(&l[0]);
+	acl_list_free(&l[1]);
+	return out;
+}
+
 static int live_forwards(struct conf_edge *e, int ifindex, const struct live *lv)
 {
 	struct entry *v;
@@ -902,13 +1073,21 @@ static int live_forwards(struct conf_edge *e, int ifindex, const struct live *lv
 	}
 	txports = map_open_quiet("crbpf_txports");
 	for (i = 0; i < nr; i++) {
+		char *words;
+
 		run_text(&runs[i], lv, txports, text, sizeof(text));
-		ret = conf_forward_set(&e->fwd[e->nfwd++], text);
-		if (ret) {
-			err("%s: cannot express the mapping '%s' as a Forward line",
-			    e->dev, text);
+		words = acl_words(text, runs[i].be.mapping);
+		if (!words) {
+			ret = -ENOMEM;
 			break;
 		}
+		ret = conf_forward_set(&e->fwd[e->nfwd++], words);
+		if (ret)
+			err("%s: cannot express the mapping '%s' as a Forward line",
+			    e->dev, text);
+		free(words);
+		if (ret)
+			break;
 	}
 	if (txports >= 0)
 		close(txports);
@@ -969,6 +1148,7 @@ static int live_conf(struct conf *c)
 			if (timeout_value(&to, i))
 				c->to_set |= 1U << i;
 		c->to = to;
+		ret = live_global_lists(&c->acl);
 	}
 	if (!ret)
 		ret = names_get(NULL, &nm);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 
 enum section { SEC_NONE, SEC_EDGE, SEC_HOME };
 
@@ -29,25 +30,31 @@ static char *trim(char *s)
  * which log_where() has pointed at the line. */
 int conf_forward_set(struct conf_forward *f, const char *words)
 {
+	const char *p;
 	char *w;
-	int n = 0;
+	int n = 0, max = 1;
 
 	free(f->text);
+	free(f->argv);
+	acl_args_free(&f->args.acl);
+	f->argv = NULL;
 	f->text = strdup(words);
 	if (!f->text)
 		return -ENOMEM;
-	for (w = strtok(f->text, " \t"); w; w = strtok(NULL, " \t")) {
-		if (n == (int)ARRAY_SIZE(f->argv) - 1)
-			return usage_err("Forward has too many words");
+	for (p = words; *p; p++)
+		max += *p == ' ' || *p == '\t';
+	f->argv = calloc(max + 1, sizeof(*f->argv));
+	if (!f->argv)
+		return -ENOMEM;
+	for (w = strtok(f->text, " \t"); w; w = strtok(NULL, " \t"))
 		f->argv[n++] = w;
-	}
 	f->argv[n] = NULL;
 	if (port_args_parse(n, f->argv, &f->args, true, false))
 		return USAGE;
 	if (f->args.dev)
 		return usage_err("Forward takes no --dev: the section's Interface is the device");
 	if (f->args.npos != 3)
-		return usage_err("Forward needs PROTO { PORT[-LAST] | all } BACKEND [--except PORTS] [--addr PUBLIC] [--force] [--xdp-veth]");
+		return usage_err("Forward needs PROTO { PORT[-LAST] | all } BACKEND [--except PORTS] [--addr PUBLIC] [--force] [--xdp-veth] [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]...");
 	return port_add_spec(&f->args, &f->spec);
 }
 
@@ -112,6 +119,18 @@ static int edge_key(struct conf *c, struct conf_edge *e, const char *key,
 		}
 		/* Sets only the names given: cannot fail the second time. */
 		timeouts_parse(val, &c->to, &set);
+	} else if (!strcasecmp(key, "Allow") || !strcasecmp(key, "Deny")) {
+		struct acl_list *l = &c->acl.list[toupper(key[0]) == 'D'];
+		char *save = NULL, *w;
+
+		c->acl.given[toupper(key[0]) == 'D'] = true;
+		for (w = strtok_r(val, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save))
+			if (acl_list_add_prefix(l, w))
+				return USAGE;
+	} else if (!strcasecmp(key, "AllowFile") || !strcasecmp(key, "DenyFile")) {
+		c->acl.given[toupper(key[0]) == 'D'] = true;
+		if (acl_list_add_file(&c->acl.list[toupper(key[0]) == 'D'], val))
+			return USAGE;
 	} else if (!strcasecmp(key, "Forward")) {
 		f = realloc(e->fwd, (e->nfwd + 1) * sizeof(*f));
 		if (!f)
@@ -122,7 +141,7 @@ static int edge_key(struct conf *c, struct conf_edge *e, const char *key,
 		f->line = line;
 		return conf_forward_set(f, val);
 	} else {
-		return usage_err("unknown key '%s' in [Edge] (expected Interface, Mode, Flows, Timeout, MSS or Forward)",
+		return usage_err("unknown key '%s' in [Edge] (expected Interface, Mode, Flows, Timeout, MSS, Allow, Deny, AllowFile, DenyFile or Forward)",
 				 key);
 	}
 	return 0;
@@ -370,12 +389,16 @@ void conf_free(struct conf *c)
 	int i, j;
 
 	for (i = 0; i < c->nedge; i++) {
-		for (j = 0; j < c->edge[i].nfwd; j++)
+		for (j = 0; j < c->edge[i].nfwd; j++) {
 			free(c->edge[i].fwd[j].text);
+			free(c->edge[i].fwd[j].argv);
+			acl_args_free(&c->edge[i].fwd[j].args.acl);
+		}
 		free(c->edge[i].fwd);
 	}
 	free(c->edge);
 	free(c->home);
+	acl_args_free(&c->acl);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -383,6 +406,7 @@ void conf_free(struct conf *c)
  * Timeout go into the first [Edge]: they are shared by all. */
 void conf_write(FILE *f, const struct conf *c)
 {
+	char pbuf[INET6_ADDRSTRLEN + 8];
 	int i, j, k, n;
 
 	for (i = 0; i < c->nedge; i++) {
@@ -401,6 +425,12 @@ void conf_write(FILE *f, const struct conf *c)
 						timeout_name(k), timeout_value(&c->to, k));
 			fputc('\n', f);
 		}
+		/* the global lists, as Flows, in the first [Edge] */
+		for (k = 0; !i && k < 2; k++)
+			for (n = 0; n < c->acl.list[k].n; n++)
+				fprintf(f, "%s = %s\n", k ? "Deny" : "Allow",
+					acl_key_str(&c->acl.list[k].k[n], pbuf,
+						    sizeof(pbuf)));
 		if (e->mss.set && e->mss.cfg.mode == CRBPF_MSS_OFF)
 			fprintf(f, "MSS = off\n");
 		else if (e->mss.set && e->mss.cfg.mode == CRBPF_MSS_FIXED)

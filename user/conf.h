@@ -16,7 +16,7 @@
 struct conf_forward {
 	int line;
 	char *text; /* the words, NUL-separated; args points into it */
-	char *argv[16];
+	char **argv; /* NULL-terminated; lists make lines of many words */
 	struct port_args args;
 	struct port_spec spec;
 };
@@ -52,6 +52,9 @@ struct conf {
 	struct crbpf_timeouts to; /* 0: the default */
 	__u32 to_set;
 	int to_line[CONF_TIMEOUTS];
+	/* Allow, Deny, AllowFile, DenyFile of any [Edge]: the global lists
+	 * (every mapping of every edge); not given: no such list */
+	struct acl_args acl;
 };
 
 int conf_parse(const char *path, struct conf *c);

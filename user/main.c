@@ -18,9 +18,15 @@ static const char usage_text[] =
 	"               [--timeout NAME=SECONDS[,NAME=SECONDS]...] [--mss auto|off|N]\n"
 	"  crbpf detach IFACE\n"
 	"  crbpf port add PROTO PORT[-LAST] BACKEND [--addr PUBLIC] [--dev IFACE] [--force] [--xdp-veth]\n"
+	"                 [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]...\n"
 	"  crbpf port add PROTO all ADDR [--except PORT[,PORT|,FIRST-LAST]...]... [--addr PUBLIC] [--dev IFACE]\n"
+	"                 [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]...\n"
 	"  crbpf port del PROTO { PORT[-LAST] | all } [--addr PUBLIC] [--dev IFACE]\n"
 	"  crbpf port list [--dev IFACE] [--json]\n"
+	"  crbpf acl load { allow | deny } { global | PROTO { PORT | all } } [PREFIX]... [--file FILE]...\n"
+	"                 [--addr PUBLIC] [--dev IFACE]\n"
+	"  crbpf acl clear { allow | deny } { global | PROTO { PORT | all } } [--addr PUBLIC] [--dev IFACE]\n"
+	"  crbpf acl list [--json]\n"
 	"  crbpf stats [--dev IFACE] [--json | --prometheus [--output FILE]]\n"
 	"  crbpf flows [--dev IFACE] [--json]\n"
 	"  crbpf status [--json]\n"
@@ -36,6 +42,9 @@ static const char usage_text[] =
 	"PROTO is tcp or udp. BACKEND is ADDR, ADDR:PORT, [ADDR6] or [ADDR6]:PORT.\n"
 	"PROTO all forwards every port (kept) except --except ports and what a local\n"
 	"socket serves. --addr PUBLIC: only packets to that address of the device.\n"
+	"PREFIX is ADDR or ADDR/LEN (IPv4 or IPv6); a FILE holds one a line, # comments.\n"
+	"Deny lists win over allow lists; a non-empty allow list admits only its\n"
+	"prefixes. Lists apply to mapped traffic only, global ones to every mapping.\n"
 	"Timeout NAMEs: tcp, tcp-syn, tcp-fin, tcp-close, udp, udp-stream.\n"
 	"apply makes the live state equal to FILE (default /etc/crbpf/crbpf.conf,\n"
 	"see crbpf.conf(5)); config prints the live state in that format.\n"
@@ -53,6 +62,7 @@ static const struct {
 	{ "attach", cmd_attach },
 	{ "detach", cmd_detach },
 	{ "port", cmd_port },
+	{ "acl", cmd_acl },
 	{ "stats", cmd_stats },
 	{ "flows", cmd_flows },
 	{ "status", cmd_status },

@@ -511,9 +511,47 @@ static int op_fd(const struct edge_maps *m, int map)
  * best_effort: go on past a failed write (cleanup after a device is gone);
  * the first error is returned either way.
  */
+bool acl_slot_used(int outer, __u32 slot)
+{
+	__u32 id;
+
+	return outer >= 0 && !bpf_map_lookup_elem(outer, &slot, &id);
+}
+
+/* Does any list apply to mapping (its own, or a global one)? */
+bool acl_applies(int outer, __u32 mapping)
+{
+	return acl_slot_used(outer, crbpf_acl_slot(0, CRBPF_ACL_ALLOW)) ||
+	       acl_slot_used(outer, crbpf_acl_slot(0, CRBPF_ACL_DENY)) ||
+	       acl_slot_used(outer, crbpf_acl_slot(mapping, CRBPF_ACL_ALLOW)) ||
+	       acl_slot_used(outer, crbpf_acl_slot(mapping, CRBPF_ACL_DENY));
+}
+
+/* CRBPF_BE_ACL of a crbpf_ports value about to be written: the model knows
+ * nothing of lists, the slots of crbpf_acl say whether any applies. A
+ * mapping's own lists go in before its entries (port add). The answer for
+ * the last id is kept: the ports of a range come one after another. */
+static void acl_flag_of(int outer, struct crbpf_backend *be, __u32 *last_id,
+			bool *last)
+{
+	if (be->mapping != *last_id) {
+		*last_id = be->mapping;
+		*last = acl_applies(outer, be->mapping);
+	}
+	if (*last)
+		be->flags |= CRBPF_BE_ACL;
+	else
+		be->flags &= ~CRBPF_BE_ACL;
+}
+
 int maps_write(const struct edge_maps *m, const struct model_ops *o,
 	       struct undo *u, bool best_effort)
 {
+	/* pins of an older crbpf may lack it: no list then */
+	int acl = pin_map_open_quiet("crbpf_acl");
+	__u32 acl_id = CRBPF_MAX_MAPPINGS; /* no id: nothing known yet */
+	bool acl_on = false;
+	struct crbpf_backend be;
 	size_t pcpu = sizeof(struct crbpf_mstats) * libbpf_num_possible_cpus();
 	void *zero = calloc(1, pcpu);
 	int i, first = 0, ret;
@@ -526,10 +564,15 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 		const void *val = &op->v;
 		int fd = op_fd(m, op->map);
 
-		if (op->map == MODEL_MSTATS)
+		if (op->map == MODEL_MSTATS) {
 			val = zero;
-		else if (op->map == MODEL_EXCEPT)
+		} else if (op->map == MODEL_EXCEPT) {
 			val = &one;
+		} else if (op->map == MODEL_PORTS && !op->del) {
+			be = op->v.be;
+			acl_flag_of(acl, &be, &acl_id, &acl_on);
+			val = &be;
+		}
 		ret = undo_map(u, fd, &op->k, op_maps[op->map].ksz,
 			       op_maps[op->map].vsz);
 		if (!ret && op->del && bpf_map_delete_elem(fd, &op->k) &&
@@ -553,6 +596,8 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 			break;
 	}
 	free(zero);
+	if (acl >= 0)
+		close(acl);
 	return first;
 }
 

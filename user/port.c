@@ -18,13 +18,28 @@
 #include <linux/rtnetlink.h>
 #include "edge.skel.h"
 
-/* Options anywhere; "-1" stays positional so it is reported as a bad port. */
+static int args_parse(int argc, char **argv, struct port_args *a,
+		      bool allow_force, bool allow_json);
+
+/* Options anywhere; "-1" stays positional so it is reported as a bad port.
+ * On failure no list is left for the caller to free. */
 int port_args_parse(int argc, char **argv, struct port_args *a,
 		    bool allow_force, bool allow_json)
 {
-	int i;
+	int ret;
 
 	memset(a, 0, sizeof(*a));
+	ret = args_parse(argc, argv, a, allow_force, allow_json);
+	if (ret)
+		acl_args_free(&a->acl);
+	return ret;
+}
+
+static int args_parse(int argc, char **argv, struct port_args *a,
+		      bool allow_force, bool allow_json)
+{
+	int i;
+
 	for (i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--dev")) {
 			if (++i == argc)
@@ -45,6 +60,11 @@ int port_args_parse(int argc, char **argv, struct port_args *a,
 			a->force = true;
 		} else if (allow_force && !strcmp(argv[i], "--xdp-veth")) {
 			a->xdp_veth = true;
+		} else if (allow_force && acl_is_option(argv[i])) {
+			if (acl_args_option(&a->acl, argv[i],
+					    i + 1 < argc ? argv[i + 1] : NULL))
+				return USAGE;
+			i++;
 		} else if (allow_json && !strcmp(argv[i], "--json")) {
 			a->json = true;
 		} else if (!strncmp(argv[i], "--", 2) ||
@@ -449,8 +469,82 @@ int port_add_spec(const struct port_args *a, struct port_spec *s)
 	return 0;
 }
 
+/* The mapping id the entries of s get, from what the model writes; *fresh
+ * when it is handed out now (its crbpf_mstats slot is zeroed). 0: none. */
+static __u32 ops_mapping_id(const struct model_ops *o, const struct port_spec *s,
+			    __u32 pub_ifindex, bool *fresh)
+{
+	__u32 id = 0;
+	int i;
+
+	for (i = 0; i < o->n && !id; i++) {
+		const struct model_op *op = &o->op[i];
+
+		if (op->map == MODEL_PORTS && !op->del &&
+		    op->k.port.ifindex == pub_ifindex &&
+		    op->k.port.proto == s->proto &&
+		    op->k.port.family == s->be.family &&
+		    op->k.port.port == htons(s->first) &&
+		    !memcmp(op->k.port.addr, s->paddr.a, sizeof(s->paddr.a)))
+			id = op->v.be.mapping;
+	}
+	*fresh = false;
+	for (i = 0; i < o->n && id; i++)
+		if (o->op[i].map == MODEL_MSTATS && !o->op[i].del &&
+		    o->op[i].k.id == id)
+			*fresh = true;
+	return id;
+}
+
+/*
+ * The mapping's lists go in before the entries that carry its id, as
+ * maps_write() sets CRBPF_BE_ACL from them. An id handed out now starts
+ * with no list (a deleted mapping's may linger) and zeroed counters; a
+ * kind no option names keeps its list otherwise. *acl stays -1 when
+ * nothing was touched; else acl_mapping_done() finishes.
+ */
+static int acl_before_write(const struct port_args *a, const struct port_spec *s,
+			    __u32 pub_ifindex, const struct model_ops *o,
+			    int *acl, __u32 *id, int saved[2])
+{
+	struct acl_args x = a->acl;
+	bool fresh;
+	int kind, stats, ret;
+
+	saved[0] = saved[1] = -EBADF;
+	*id = ops_mapping_id(o, s, pub_ifindex, &fresh);
+	if (!*id || (!fresh && !x.given[0] && !x.given[1]))
+		return 0;
+	*acl = x.given[0] || x.given[1] ? acl_open() :
+					  pin_map_open_quiet("crbpf_acl");
+	if (*acl < 0) {
+		ret = *acl;
+		*acl = -1;
+		/* pins of a crbpf without lists: nothing to clear */
+		return x.given[0] || x.given[1] ? ret : 0;
+	}
+	if (fresh) {
+		stats = pin_map_open_quiet("crbpf_aclstats");
+		for (kind = 0; kind < 2; kind++) {
+			acl_slot_drops_zero(stats, crbpf_acl_slot(*id, kind));
+			/* cleared, and put back if the command fails */
+			x.given[kind] = true;
+		}
+		if (stats >= 0)
+			close(stats);
+	}
+	ret = acl_mapping_install(*acl, *id, &x, saved);
+	if (ret) {
+		close(*acl);
+		*acl = -1;
+	}
+	return ret;
+}
+
 int port_add(struct port_args *a)
 {
+	int acl = -1, saved[2] = { -EBADF, -EBADF };
+	__u32 acl_id = 0;
 	char dev[IF_NAMESIZE], oifname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
 	struct edge_maps m = EDGE_MAPS_NONE;
 	struct model_ops ops = {};
@@ -565,6 +659,9 @@ int port_add(struct port_args *a)
 		    strerror(-ret));
 		goto out;
 	}
+	ret = acl_before_write(a, &spec, pub_ifindex, &ops, &acl, &acl_id, saved);
+	if (ret)
+		goto out;
 	ret = maps_write(&m, &ops, u, false);
 	if (ret)
 		goto fail;
@@ -601,6 +698,10 @@ int port_add(struct port_args *a)
 fail:
 	undo_rollback(u);
 out:
+	if (acl >= 0) {
+		acl_mapping_done(acl, acl_id, saved, ret != 0);
+		close(acl);
+	}
 	undo_free(u);
 	model_ops_free(&ops);
 	model_free(&mod);
@@ -711,8 +812,10 @@ int port_del(struct port_args *a)
 	for (i = 0; i < nk && !ret; i++) {
 		const struct model_port *e = model_port_find(&mod, &keys[i]);
 
-		if (e)
+		if (e) {
 			ret = backend_gone(&gone, e);
+			acl_gc_note(e->v.mapping);
+		}
 	}
 	if (!ret) {
 		primary_memo_reset();
@@ -729,8 +832,11 @@ int port_del(struct port_args *a)
 	flows_purge(pub_ifindex, proto, first, last, match, paddr.a,
 		    nfams == 1 ? fam[0] : 0);
 	frags_purge(&gone);
-	if (!undo_nested(u))
+	/* Within apply, once apply is through: a rollback needs them. */
+	if (!undo_nested(u)) {
 		tun_release_unused(m.ports, m.txports);
+		acl_gc();
+	}
 	goto out;
 fail:
 	undo_rollback(u);
@@ -793,8 +899,27 @@ static void except_str(const struct crbpf_port_key *scope, char *buf, size_t len
 	port_set_text(bits, buf, len);
 }
 
+/* Prefixes of mapping id's kind list, counted once per id (-1: none). */
+static int list_size(int acl, __u32 id, int kind)
+{
+	static int cache[CRBPF_MAX_MAPPINGS][2];
+	static bool known[CRBPF_MAX_MAPPINGS][2];
+
+	if (acl < 0 || id >= CRBPF_MAX_MAPPINGS)
+		return -1;
+	if (!known[id][kind]) {
+		known[id][kind] = true;
+		cache[id][kind] = acl_slot_used(acl, crbpf_acl_slot(id, kind)) ?
+					  acl_slot_count(acl, crbpf_acl_slot(id, kind)) :
+					  -1;
+	}
+	return cache[id][kind];
+}
+
 int port_list_print(const char *only_dev, bool json)
 {
+	char lbuf[64];
+	int acl, kind, sz;
 	char dname[IF_NAMESIZE], oname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
 	char pbuf[INET6_ADDRSTRLEN], xbuf[4096];
 	struct crbpf_port_key *keys;
@@ -830,6 +955,7 @@ int port_list_print(const char *only_dev, bool json)
 	free(keys);
 	free(vals);
 	qsort(v, n, sizeof(*v), port_key_cmp);
+	acl = pin_map_open_quiet("crbpf_acl");
 	if (json)
 		printf("[");
 	else
@@ -872,6 +998,12 @@ int port_list_print(const char *only_dev, bool json)
 			printf(",\"l2\":%s", v[i].be.flags & CRBPF_BE_L2 ? "true" : "false");
 			if (all)
 				printf(",\"except\":\"%s\"", xbuf);
+			/* prefixes of the mapping's own lists, absent: none */
+			for (kind = 0; kind < 2; kind++) {
+				sz = list_size(acl, v[i].be.mapping, kind);
+				if (sz >= 0)
+					printf(",\"%s\":%d", acl_kind_names[kind], sz);
+			}
 			printf("}");
 		} else {
 			char bbuf[INET6_ADDRSTRLEN + 10], port[8];
@@ -887,16 +1019,26 @@ int port_list_print(const char *only_dev, bool json)
 				snprintf(port, sizeof(port), "all");
 			else
 				snprintf(port, sizeof(port), "%u", ntohs(v[i].k.port));
-			printf("%-12s %-5s %-5s %-6s %-24s %-40s %s%s%s%s\n", dname,
+			lbuf[0] = 0;
+			for (kind = 0; kind < 2; kind++) {
+				sz = list_size(acl, v[i].be.mapping, kind);
+				if (sz >= 0)
+					snprintf(lbuf + strlen(lbuf),
+						 sizeof(lbuf) - strlen(lbuf), " %s %d",
+						 acl_kind_names[kind], sz);
+			}
+			printf("%-12s %-5s %-5s %-6s %-24s %-40s %s%s%s%s%s\n", dname,
 			       proto_str(v[i].k.proto), port,
 			       family_str(v[i].k.family), pbuf, bbuf, oname,
 			       v[i].be.flags & CRBPF_BE_L2 ? " (ethernet)" : "",
-			       xbuf[0] ? " except " : "", xbuf);
+			       xbuf[0] ? " except " : "", xbuf, lbuf);
 		}
 		shown++;
 	}
 	if (json)
 		printf("]\n");
+	if (acl >= 0)
+		close(acl);
 	free(v);
 	return 0;
 }
@@ -911,8 +1053,10 @@ int cmd_port(int argc, char **argv)
 		return usage_err("port needs a subcommand: add, del or list");
 	sub = argv[1];
 	if (!strcmp(sub, "add")) {
-		ret = port_args_parse(argc - 2, argv + 2, &a, true, false);
-		return ret ?: port_add(&a);
+		ret = port_args_parse(argc - 2, argv + 2, &a, true, false) ?:
+		      port_add(&a);
+		acl_args_free(&a.acl);
+		return ret;
 	}
 	if (!strcmp(sub, "del")) {
 		ret = port_args_parse(argc - 2, argv + 2, &a, false, false);

@@ -52,6 +52,8 @@ struct mstat_row {
 	struct crbpf_backend be; /* of its lowest port */
 	__u16 first, last; /* public ports; 0: `all` */
 	struct crbpf_mstats t;
+	/* drops of its allow and deny lists; -1: no such list */
+	long long acl_drops[2];
 };
 
 static int row_cmp(const void *a, const void *b)
@@ -76,6 +78,46 @@ static void mstats_sum(int fd, __u32 id, struct crbpf_mstats *v, int ncpu,
 		t->out_bytes += v[c].out_bytes;
 		t->new_flows += v[c].new_flows;
 	}
+}
+
+/* The drops of each row's lists (crbpf_acl, crbpf_aclstats). */
+static void acl_rows(struct mstat_row *rows, int n)
+{
+	int acl = pin_map_open_quiet("crbpf_acl");
+	int st = pin_map_open_quiet("crbpf_aclstats");
+	int i, kind;
+
+	for (i = 0; i < n; i++) {
+		for (kind = 0; kind < 2; kind++) {
+			__u32 slot = crbpf_acl_slot(rows[i].be.mapping, kind);
+
+			rows[i].acl_drops[kind] = acl_slot_used(acl, slot) ?
+				(long long)acl_slot_drops(st, slot) : -1;
+		}
+	}
+	if (acl >= 0)
+		close(acl);
+	if (st >= 0)
+		close(st);
+}
+
+/* The global lists' drops: -1 for a list that is not there. */
+static void acl_global(long long drops[2])
+{
+	int acl = pin_map_open_quiet("crbpf_acl");
+	int st = pin_map_open_quiet("crbpf_aclstats");
+	int kind;
+
+	for (kind = 0; kind < 2; kind++) {
+		__u32 slot = crbpf_acl_slot(0, kind);
+
+		drops[kind] = acl_slot_used(acl, slot) ?
+				      (long long)acl_slot_drops(st, slot) : -1;
+	}
+	if (acl >= 0)
+		close(acl);
+	if (st >= 0)
+		close(st);
 }
 
 /* The mappings (crbpf_ports entries by mapping id) with their counters
@@ -138,6 +180,7 @@ static int mapping_rows(int only, struct mstat_row **out)
 		if (port > r->last)
 			r->last = port;
 	}
+	acl_rows(rows, n);
 	if (n)
 		qsort(rows, n, sizeof(*rows), row_cmp);
 out:
@@ -188,7 +231,7 @@ static int print_mappings(int only, bool json)
 {
 	struct mstat_row *rows;
 	char dname[IF_NAMESIZE];
-	int i, n;
+	int i, n, kind;
 
 	n = mapping_rows(only, &rows);
 	if (n < 0)
@@ -210,7 +253,7 @@ static int print_mappings(int only, bool json)
 			else
 				printf("null");
 			printf(",\"all\":%s", k->port == CRBPF_PORT_ALL ? "true" : "false");
-			printf(",\"proto\":\"%s\",\"port\":%u,\"last_port\":%u,\"ports\":\"%s\",\"backend\":\"%s\",\"family\":\"%s\",\"in_packets\":%llu,\"in_bytes\":%llu,\"out_packets\":%llu,\"out_bytes\":%llu,\"new_flows\":%llu}",
+			printf(",\"proto\":\"%s\",\"port\":%u,\"last_port\":%u,\"ports\":\"%s\",\"backend\":\"%s\",\"family\":\"%s\",\"in_packets\":%llu,\"in_bytes\":%llu,\"out_packets\":%llu,\"out_bytes\":%llu,\"new_flows\":%llu",
 			       proto_str(k->proto), rows[i].first, rows[i].last,
 			       ports, be, family_str(k->family),
 			       (unsigned long long)t->in_packets,
@@ -218,6 +261,13 @@ static int print_mappings(int only, bool json)
 			       (unsigned long long)t->out_packets,
 			       (unsigned long long)t->out_bytes,
 			       (unsigned long long)t->new_flows);
+			/* packets its lists dropped; absent: no such list */
+			for (kind = 0; kind < 2; kind++)
+				if (rows[i].acl_drops[kind] >= 0)
+					printf(",\"%s_dropped\":%lld",
+					       acl_kind_names[kind],
+					       rows[i].acl_drops[kind]);
+			printf("}");
 		} else {
 			printf("  %-12s %s %s -> %s  %s %s  in %llu pkts %llu bytes  out %llu pkts %llu bytes  new flows %llu\n",
 			       dname, proto_str(k->proto), ports, be,
@@ -227,6 +277,11 @@ static int print_mappings(int only, bool json)
 			       (unsigned long long)t->out_packets,
 			       (unsigned long long)t->out_bytes,
 			       (unsigned long long)t->new_flows);
+			for (kind = 0; kind < 2; kind++)
+				if (rows[i].acl_drops[kind] >= 0)
+					printf("  %-12s %s list dropped %lld\n", "",
+					       acl_kind_names[kind],
+					       rows[i].acl_drops[kind]);
 		}
 	}
 	if (!json && !n)
@@ -317,7 +372,8 @@ static int print_prometheus(FILE *f, const __u64 *sum, int only, bool mappings)
 	};
 	struct mstat_row *rows = NULL;
 	char dname[IF_NAMESIZE];
-	int i, m, d, n = 0;
+	long long gdrops[2] = { -1, -1 };
+	int i, m, d, n = 0, kind;
 
 	prom_head(f, "crbpf_outcomes_total",
 		  "Packets by what crbpf did with them (crbpf stats; flow_* and home_learn count flows).");
@@ -366,6 +422,46 @@ static int print_prometheus(FILE *f, const __u64 *sum, int only, bool mappings)
 			}
 		}
 	}
+	acl_global(gdrops);
+	if (n || gdrops[0] >= 0 || gdrops[1] >= 0)
+		prom_head(f, "crbpf_acl_dropped_packets_total",
+			  "Packets an allow or deny list dropped (scope global: the lists of every mapping).");
+	for (kind = 0; kind < 2; kind++) {
+		if (gdrops[kind] < 0)
+			continue;
+		fputs("crbpf_acl_dropped_packets_total{", f);
+		prom_label(f, "scope", "global");
+		fputc(',', f);
+		prom_label(f, "list", acl_kind_names[kind]);
+		fprintf(f, "} %lld\n", gdrops[kind]);
+	}
+	for (i = 0; i < n; i++) {
+		const struct crbpf_port_key *k = &rows[i].k;
+		char pbuf[INET6_ADDRSTRLEN], port[16], be[INET6_ADDRSTRLEN + 10];
+
+		mapping_names(&rows[i], pbuf, sizeof(pbuf), port, sizeof(port),
+			      be, sizeof(be));
+		ifname(k->ifindex, dname);
+		for (kind = 0; kind < 2; kind++) {
+			if (rows[i].acl_drops[kind] < 0)
+				continue;
+			fputs("crbpf_acl_dropped_packets_total{", f);
+			prom_label(f, "scope", "mapping");
+			fputc(',', f);
+			prom_label(f, "interface", dname);
+			fputc(',', f);
+			prom_label(f, "family", family_str(k->family));
+			fputc(',', f);
+			prom_label(f, "protocol", proto_str(k->proto));
+			fputc(',', f);
+			prom_label(f, "port", port);
+			fputc(',', f);
+			prom_label(f, "address", pbuf);
+			fputc(',', f);
+			prom_label(f, "list", acl_kind_names[kind]);
+			fprintf(f, "} %lld\n", rows[i].acl_drops[kind]);
+		}
+	}
 	free(rows);
 	return 0;
 }
@@ -410,6 +506,7 @@ static int write_prometheus(const char *path, const __u64 *sum, int only,
 int cmd_stats(int argc, char **argv)
 {
 	__u64 sum[CRBPF_ST__MAX];
+	long long gdrops[2];
 	const char *output = NULL;
 	char *rest[8];
 	bool json = false, prom = false;
@@ -464,7 +561,19 @@ int cmd_stats(int argc, char **argv)
 		print_mappings(only, json);
 	else if (!json)
 		printf("  (none)\n");
-	if (json)
-		printf("]}\n");
+	acl_global(gdrops);
+	if (json) {
+		printf("],\"global_lists\":{");
+		for (i = 0, n = 0; i < 2; i++)
+			if (gdrops[i] >= 0)
+				printf("%s\"%s_dropped\":%lld", n++ ? "," : "",
+				       acl_kind_names[i], gdrops[i]);
+		printf("}}\n");
+	} else {
+		for (i = 0; i < 2; i++)
+			if (gdrops[i] >= 0)
+				printf("global %s list dropped %lld\n",
+				       acl_kind_names[i], gdrops[i]);
+	}
 	return 0;
 }

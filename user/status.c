@@ -134,7 +134,9 @@ int cmd_status(int argc, char **argv)
 		       nh ? nh : "none", nh_gen);
 		s.n = 0;
 		pin_iter("tun", status_tun_cb, &s);
-		printf("],\"home\":");
+		printf("],\"lists\":");
+		acl_lists_print(stdout, true, "");
+		printf(",\"home\":");
 		home_status_json(stdout);
 		printf(",\"maps\":[");
 		s.n = 0;
@@ -163,6 +165,8 @@ int cmd_status(int argc, char **argv)
 	pin_iter("tun", status_tun_cb, &s);
 	if (!s.n)
 		printf("  (none)\n");
+	printf("lists:\n");
+	acl_lists_print(stdout, false, "  ");
 	printf("home:\n");
 	home_status_text(stdout);
 	return 0;

@@ -230,6 +230,16 @@ struct except_list {
 	__u16 first[64], last[64];
 	int n;
 };
+/* Allow and deny lists (acl.c): prefixes read, not yet in any map. */
+struct acl_list {
+	struct crbpf_acl_key *k;
+	int n, cap;
+};
+/* The lists a `port add` (or a config line) gives its mapping. */
+struct acl_args {
+	struct acl_list list[2]; /* by enum crbpf_acl_kind */
+	bool given[2];
+};
 /* The words of `port add/del/list`; family (not a word) narrows a del
  * without --addr to one family. */
 struct port_args {
@@ -242,6 +252,7 @@ struct port_args {
 	bool xdp_veth;
 	bool json;
 	__u8 family;
+	struct acl_args acl; /* port add: --allow, --deny, ... */
 };
 /* A `port add`, checked: all = `PROTO all` (first = last = CRBPF_PORT_ALL),
  * bport 0 = same port as the public one, paddr.family 0 = no --addr. */
@@ -375,6 +386,8 @@ int primary_memo(int ifindex, __u8 family, struct addr *out);
 int model_load(struct model *mod, const struct edge_maps *m);
 int maps_write(const struct edge_maps *m, const struct model_ops *o,
 	       struct undo *u, bool best_effort);
+bool acl_slot_used(int outer, __u32 slot);
+bool acl_applies(int outer, __u32 mapping);
 int local_flags_sync(struct undo *u);
 int txport_ensure(int fd, __u32 ifindex, struct undo *u);
 int tun_release_unused(int ports_fd, int txports_fd);
@@ -478,6 +491,34 @@ void layout_abort(struct layout_conv *c);
 void layout_free(struct layout_conv *c);
 __u64 layout_memlock(void (*cb)(const char *name, __u64 bytes, void *data),
 		     void *data);
+/* acl.c: allow and deny lists (crbpf_acl); aclcmd.c: crbpf acl */
+extern const char *const acl_kind_names[]; /* by enum crbpf_acl_kind */
+int acl_kind_parse(const char *s);
+int acl_prefix_parse(const char *s, struct crbpf_acl_key *k, char *why,
+		     size_t len);
+int acl_list_add_prefix(struct acl_list *l, const char *s);
+int acl_list_add_file(struct acl_list *l, const char *path);
+void acl_list_free(struct acl_list *l);
+int acl_trie_build(const struct acl_list *l);
+int acl_open(void);
+int acl_slot_get(int outer, __u32 slot);
+int acl_slot_set(int outer, __u32 slot, int trie);
+int acl_slot_count(int outer, __u32 slot);
+int acl_slot_dump(int outer, __u32 slot, struct acl_list *out);
+__u64 acl_slot_drops(int stats, __u32 slot);
+int acl_slot_drops_zero(int stats, __u32 slot);
+const char *acl_key_str(const struct crbpf_acl_key *k, char *buf, size_t len);
+int acl_flags_sync(void);
+void acl_gc_note(__u32 id);
+int acl_gc(void);
+bool acl_is_option(const char *opt);
+int acl_args_option(struct acl_args *a, const char *opt, const char *val);
+void acl_args_free(struct acl_args *a);
+int acl_mapping_install(int outer, __u32 mapping, const struct acl_args *a,
+			int saved[2]);
+void acl_mapping_done(int outer, __u32 mapping, int saved[2], bool put_back);
+int acl_lists_print(FILE *f, bool json, const char *indent);
+int cmd_acl(int argc, char **argv);
 /* status.c */
 int cmd_status(int argc, char **argv);
 /* stats.c */

@@ -102,6 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		check(a.npos <= (int)ARRAY_SIZE(a.pos), "more positional words than pos[]");
 		except_ok(&a.except);
+		acl_args_free(&a.acl);
 		if (sel != 0 || port_add_spec(&a, &s))
 			break;
 		check(s.proto == IPPROTO_TCP || s.proto == IPPROTO_UDP, "protocol");

@@ -1492,6 +1492,8 @@ int main(int argc, char **argv)
 	} tables[] = {
 		/* One line per tests/unit/<area>_cases.c file. */
 		{ edge_cases, n_edge_cases },
+		/* before all_cases, whose `all` entries would take port 22 */
+		{ acl_cases, n_acl_cases },
 		{ home_cases, n_home_cases },
 		{ flow_cases, n_flow_cases },
 		{ frag_cases, n_frag_cases },

@@ -455,6 +455,9 @@ extern const int n_sample_cases;
 extern const struct tcase nh_cases[];
 extern const int n_nh_cases;
 
+extern const struct tcase acl_cases[];
+extern const int n_acl_cases;
+
 extern const struct tcase all_cases[];
 extern const int n_all_cases;
 /* all_cases.c's mappings, exceptions and sockets, once; 0 or -1 */
