@@ -21,6 +21,8 @@
  *         address), one flow entry each, so lookups miss the caches
  *   miss  the hit's frame to port 7001 (not mapped: XDP_PASS)
  *   rev   10.99.0.2:9000 -> 198.51.100.10:1024 on NH (crbpf_rev_tc)
+ *   acl   198.51.100.10:1024 -> 203.0.113.10:7004 on PUB (the hit, through a
+ *         mapping with an allow list of 100,000 prefixes that holds it)
  *   tc    the hit through crbpf_edge_tc of the --mode tc object (what
  *         `--mode tc` runs per packet: everything, then bpf_redirect)
  * With --tun:
@@ -416,8 +418,50 @@ static bool frame_ok(const char *row, const __u8 *f, __u32 len,
 	return false;
 }
 
-/* As `crbpf attach PUB`, `crbpf port add udp 7000 10.99.0.2:9000` (if
- * nh_if) and `crbpf port add udp 7002 10.98.0.2:9000` (if tun_if). */
+/* The allow list of the acl case: ACL_PREFIXES distinct /24s spread over
+ * the unicast IPv4 space, the client's 198.51.100.0/24 among them, loaded
+ * as `crbpf port add ... --allow-file` loads a list: its own trie in the
+ * mapping's allow slot. */
+#define ACL_PREFIXES 100000
+
+static int fill_acl(struct edge_bpf *e, __u32 mapping)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	struct crbpf_acl_key k;
+	__u32 slot = crbpf_acl_slot(mapping, CRBPF_ACL_ALLOW), i, n = 0;
+	__be32 a;
+	__u8 one = 1;
+	int fd, err = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "crbpf_acl_list", sizeof(k),
+			    sizeof(one), CRBPF_ACL_MAX_PREFIXES, &o);
+	if (fd < 0)
+		return -1;
+	inet_pton(AF_INET, "198.51.100.0", &a);
+	crbpf_acl_key_of(&k, CRBPF_V4, &a, 24);
+	err = bpf_map_update_elem(fd, &k, &one, BPF_ANY);
+	/* i * an odd constant walks all 2^24 /24s once; first octets 1-223 */
+	for (i = 1; !err && n < ACL_PREFIXES - 1; i++) {
+		__u32 net = (i * 2654435761u) & 0xffffff;
+
+		if ((net >> 16) < 1 || (net >> 16) > 223 || net == 0xc63364)
+			continue;
+		a = htonl(net << 8);
+		crbpf_acl_key_of(&k, CRBPF_V4, &a, 24);
+		err = bpf_map_update_elem(fd, &k, &one, BPF_NOEXIST);
+		n++;
+	}
+	if (!err)
+		err = bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_acl), &slot, &fd,
+					  BPF_ANY);
+	close(fd); /* the outer map holds it */
+	return err ? -1 : 0;
+}
+
+/* As `crbpf attach PUB`, `crbpf port add udp 7000 10.99.0.2:9000` and
+ * `crbpf port add udp 7004 10.99.0.2:9000 --allow-file` (a list of
+ * ACL_PREFIXES; if nh_if), and `crbpf port add udp 7002 10.98.0.2:9000`
+ * (if tun_if). */
 static int fill_maps(struct edge_bpf *e, int pub_if, int nh_if, int tun_if)
 {
 	struct crbpf_addr_key ak = { .family = CRBPF_V4 };
@@ -455,6 +499,16 @@ static int fill_maps(struct edge_bpf *e, int pub_if, int nh_if, int tun_if)
 		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_mstats), &be.mapping, ms,
 					  BPF_ANY) ||
 		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_rev), &rk, &rv, BPF_ANY);
+		pk.port = htons(7004);
+		be.flags |= CRBPF_BE_ACL;
+		be.mapping = 3;
+		err = err || fill_acl(e, be.mapping) ||
+		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_ports), &pk, &be, BPF_ANY) ||
+		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_mstats), &be.mapping, ms,
+					  BPF_ANY);
+		pk.port = htons(7000);
+		be.flags &= ~CRBPF_BE_ACL;
+		be.mapping = 1;
 	}
 	if (!err && tun_if) {
 		pk.port = htons(7002);
@@ -595,11 +649,11 @@ int main(int argc, char **argv)
 	struct edge_bpf *e = NULL, *et = NULL;
 	struct micro_bpf *m = NULL;
 	__u8 pub_mac[ETH_ALEN], nh_mac[ETH_ALEN], other[ETH_ALEN] = { 2, 0, 0, 0, 0, 1 };
-	__u8 hit[FRAME], miss[FRAME], rev[FRAME], tunf[FRAME];
+	__u8 hit[FRAME], miss[FRAME], rev[FRAME], tunf[FRAME], aclf[FRAME];
 	int pub_if, nh_if = 0, tun_if = 0, opt, ret = 1, fwd, n;
 	struct harness hx, hc, ht;
 	struct bcase hitc = {}, many_c = {}, missc = {}, revc = {}, tcc = {},
-		     tunx = {}, tunt = {};
+		     tunx = {}, tunt = {}, aclc = {};
 	double tun_ns;
 	char line[1024];
 	int len = 0;
@@ -672,6 +726,7 @@ int main(int argc, char **argv)
 
 		udp4_frame(hit, pub_mac, other, "198.51.100.10", "203.0.113.10", 1024, 7000);
 		udp4_frame(miss, pub_mac, other, "198.51.100.10", "203.0.113.10", 1024, 7001);
+		udp4_frame(aclf, pub_mac, other, "198.51.100.10", "203.0.113.10", 1024, 7004);
 		udp4_frame(rev, nh_mac, other, "10.99.0.2", "198.51.100.10", 9000, 1024);
 		if (fill_cycle(m, many, pub_mac, other)) {
 			fprintf(stderr, "microbench: fill %ld frames: %s\n", many, strerror(errno));
@@ -680,6 +735,7 @@ int main(int argc, char **argv)
 		}
 		bcase_init(&hitc, "hit", e, bpf_program__fd(e->progs.crbpf_edge_xdp), &hx, hit, pub_if);
 		bcase_init(&missc, "miss", e, hitc.prog_fd, &hx, miss, pub_if);
+		bcase_init(&aclc, "acl", e, hitc.prog_fd, &hx, aclf, pub_if);
 		bcase_init(&revc, "rev", e, bpf_program__fd(e->progs.crbpf_rev_tc), &ht, rev, nh_if);
 		bcase_init(&tcc, "tc", et, bpf_program__fd(et->progs.crbpf_edge_tc), &ht, hit, pub_if);
 		/* The cycling harness ignores the frame it is given. */
@@ -693,6 +749,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "microbench: miss: the frame was changed\n");
 			missc.ok = false;
 		}
+		aclc.ok = shot_ok(&aclc, XDP_REDIRECT, "fwd_xdp", xdp_ret) &&
+			  frame_ok("acl", aclc.s.out, aclc.s.out_len, &w_hit);
 		revc.ok = shot_ok(&revc, TC_ACT_REDIRECT, "rev_tc", tc_ret) &&
 			  frame_ok("rev", revc.s.out, revc.s.out_len, &w_rev);
 		tcc.ok = shot_ok(&tcc, TC_ACT_REDIRECT, "fwd_tc", tc_ret) &&
@@ -701,12 +759,14 @@ int main(int argc, char **argv)
 		hitc.ok = hitc.ok && timed(&hitc, repeat, rounds);
 		missc.ok = missc.ok && timed(&missc, repeat, rounds);
 		revc.ok = revc.ok && timed(&revc, repeat, rounds);
+		aclc.ok = aclc.ok && timed(&aclc, repeat, rounds);
 		tcc.ok = tcc.ok && timed(&tcc, repeat, rounds);
 		/* One pass creates every flow entry; then the timed runs. Each
 		 * cycled packet is a hit as the straight one was. */
 		many_c.ok = hitc.ok && timed(&many_c, many, 1) &&
 			    timed(&many_c, repeat > 2 * many ? repeat : 2 * many, rounds);
-		ret |= !(hitc.ok && missc.ok && revc.ok && tcc.ok && many_c.ok);
+		ret |= !(hitc.ok && missc.ok && revc.ok && tcc.ok && many_c.ok &&
+			 aclc.ok);
 	}
 	if (tun) {
 		struct want w_tun = { .daddr = "10.98.0.2", .dport = 9000 };
@@ -750,6 +810,8 @@ int main(int argc, char **argv)
 		OUT("miss_ns=%.1f ", missc.ns);
 	if (revc.ok)
 		OUT("rev_ns=%.1f ", revc.ns);
+	if (aclc.ok)
+		OUT("acl_ns=%.1f ", aclc.ns);
 	if (tcc.ok)
 		OUT("tc_ns=%.1f ", tcc.ns);
 	if (tunt.ok) {
