@@ -238,6 +238,10 @@ static __always_inline int edge_tc(struct __sk_buff *skb)
 			return tc_pass(ret);
 	} else if (later) {
 		ret = frag_later_fwd(&p, skb->ingress_ifindex, &pk, &be);
+		/* The lists of the mapping its first fragment went through
+		 * (no CRBPF_BE_ACL in a fragment entry: always looked up). */
+		if (ret == PKT_OK && acl_check(&p, &be))
+			return TC_ACT_SHOT;
 	} else if (ret == CRBPF_ST_PASS_PROTO) {
 		ret = parse_icmp_err(skb, &p, &q, &ie);
 		if (ret == PKT_OK)

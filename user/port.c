@@ -443,7 +443,7 @@ int port_add_spec(const struct port_args *a, struct port_spec *s)
 {
 	memset(s, 0, sizeof(*s));
 	if (a->npos != 3)
-		return usage_err("usage: crbpf port add PROTO { PORT[-LAST] | all } BACKEND [--addr PUBLIC] [--except PORTS] [--dev IFACE] [--force] [--xdp-veth]");
+		return usage_err("usage: crbpf port add PROTO { PORT[-LAST] | all } BACKEND [--addr PUBLIC] [--except PORTS] [--dev IFACE] [--force] [--xdp-veth] [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]...");
 	if (parse_proto(a->pos[0], &s->proto))
 		return USAGE;
 	s->all = !strcmp(a->pos[1], "all");

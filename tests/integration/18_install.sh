@@ -194,7 +194,10 @@ comp_case() {
 }
 comp_case completion-command "port" crbpf po
 comp_case completion-verbose "port" crbpf -v po
-comp_case completion-commands "apply attach config detach doctor down flows help home port stats status watch" crbpf ""
+comp_case completion-commands "acl apply attach config detach doctor down flows help home port stats status watch" crbpf ""
+comp_case completion-acl "clear list load" crbpf acl ""
+comp_case completion-acl-kind "allow deny" crbpf acl load ""
+comp_case completion-acl-target "global tcp udp" crbpf acl load deny ""
 comp_case completion-port "add del list" crbpf port ""
 comp_case completion-port-proto "tcp udp" crbpf port add ""
 comp_case completion-attach-iface IFACES crbpf attach ""

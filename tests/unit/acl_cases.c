@@ -177,6 +177,17 @@ static bool global_deny_dropped(void)
 	return slot_delta(crbpf_acl_slot(0, CRBPF_ACL_DENY), 1);
 }
 
+/* CLI4 denied too: a datagram whose first fragment passed before. */
+static void acl_setup_deny_cli(void)
+{
+	static const char *const deny4[] = { "4", "198.51.100.66", "32",
+					     "4", CLI4, "32", NULL };
+
+	acl_setup();
+	if (list_put(crbpf_acl_slot(ID_V4, CRBPF_ACL_DENY), deny4))
+		unit_fail("acl_setup_deny_cli: %s", strerror(errno));
+}
+
 #define ACL .setup = acl_setup
 #define DROP_TC(reason) .verdict = TC_ACT_SHOT, .st = { ST(reason, 1) }
 #define DROP_XDP(reason) .verdict = XDP_DROP, .st = { ST(reason, 1) }
@@ -239,6 +250,16 @@ const struct tcase acl_cases[] = {
 	  .st = { ST(CRBPF_ST_PASS_NO_MAPPING, 1), ST(CRBPF_ST_DROP_ACL_DENY, 0) },
 	  ACL, .check = no_list_drop,
 	  .note = "the WireGuard listener from a globally denied source passes" },
+	/* last: CLI4 stays denied on tcp 6100 */
+	{ "acl_tc_frag_first_allowed", P_EDGE_TC,
+	  { PUB, TCP4(CLI4, 41018, VPS4, 6100), .frag = 0x2000, .frag_id = 0x6100 },
+	  TC_FWD(BE3_4, 100), ACL, .check = no_list_drop },
+	{ "acl_tc_frag_later_denied", P_EDGE_TC,
+	  { PUB, .family = 4, .proto = IPPROTO_TCP, .src = CLI4, .dst = VPS4,
+	    .frag = 0x00b9, .frag_id = 0x6100, .plen = 100 },
+	  DROP_TC(CRBPF_ST_DROP_ACL_DENY), .setup = acl_setup_deny_cli,
+	  .check = v4_deny_dropped,
+	  .note = "a later fragment is checked against the lists of the mapping its first went through" },
 };
 
 const int n_acl_cases = sizeof(acl_cases) / sizeof(acl_cases[0]);
