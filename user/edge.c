@@ -22,7 +22,11 @@ struct edge_rec {
 	__u32 mode; /* enum xdp_mode as asked for */
 };
 
-/* Map pins an edge load may create, so a failed first attach removes them. */
+/* Room for the names of edge.bpf.o's maps (21 today). */
+#define EDGE_MAPS_MAX 48
+
+/* Map pins an edge load may create, so a failed first attach removes them.
+ * -E2BIG when max is too small: a pin left out would outlive detach. */
 static int edge_map_names(char names[][BPF_OBJ_NAME_LEN], int max)
 {
 	struct edge_bpf *skel = edge_bpf__open();
@@ -32,8 +36,12 @@ static int edge_map_names(char names[][BPF_OBJ_NAME_LEN], int max)
 	if (!skel)
 		return -errno;
 	bpf_object__for_each_map(map, skel->obj) {
-		if (bpf_map__is_internal(map) || n == max)
+		if (bpf_map__is_internal(map))
 			continue;
+		if (n == max) {
+			n = -E2BIG;
+			break;
+		}
 		snprintf(names[n++], BPF_OBJ_NAME_LEN, "%s", bpf_map__name(map));
 	}
 	edge_bpf__destroy(skel);
@@ -297,7 +305,7 @@ int edge_attach(const char *dev, int ifindex, enum xdp_mode mode,
 		       __u32 flows, const struct crbpf_timeouts *to,
 		       __u32 to_set, const struct mss_opt *mss)
 {
-	char names[16][BPF_OBJ_NAME_LEN], maps[PATH_MAX], path[PATH_MAX];
+	char names[EDGE_MAPS_MAX][BPF_OBJ_NAME_LEN], maps[PATH_MAX], path[PATH_MAX];
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps);
 	struct tun_upgrade tu = {};
 	struct edge_bpf *skel = NULL;
@@ -544,7 +552,7 @@ static int tun_drop_cb(const char *dev, const char *path, void *data)
  * the home side is gone too, neither may the shared maps and dirs. */
 int edge_cleanup_idle(void)
 {
-	char names[16][BPF_OBJ_NAME_LEN];
+	char names[EDGE_MAPS_MAX][BPF_OBJ_NAME_LEN];
 	int i, n;
 
 	if (edge_attached_count(NULL, 0) || pin_count("xdp"))
