@@ -54,7 +54,8 @@ int probe_tcx(void)
 
 /* 1: XDP programs may call bpf_xdp_adjust_meta (the hand-off's metadata,
  * bpf/handoff.h), 0: the kernel refuses the helper, -errno: could not tell.
- * The probe: r1 = ctx; r2 = -8; call bpf_xdp_adjust_meta; r0 = XDP_PASS. */
+ * The probe: r2 = -8; call bpf_xdp_adjust_meta (r1 is the context at
+ * entry); r0 = XDP_PASS. */
 int probe_xdp_meta(void)
 {
 	static int have = -2;

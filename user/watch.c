@@ -103,7 +103,7 @@ static int nl_drain(struct mnl_socket *nl)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	const struct nlmsghdr *nlh;
-	int seen = 0;
+	int seen = 0, left;
 	ssize_t n;
 
 	for (;;) {
@@ -114,8 +114,9 @@ static int nl_drain(struct mnl_socket *nl)
 		}
 		if (n <= 0)
 			return seen;
-		for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, n);
-		     nlh = mnl_nlmsg_next(nlh, (int *)&n))
+		left = n; /* at most the buffer's size */
+		for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, left);
+		     nlh = mnl_nlmsg_next(nlh, &left))
 			seen |= nlh->nlmsg_type == RTM_NEWNEIGH ||
 					nlh->nlmsg_type == RTM_DELNEIGH ?
 				EV_NEIGH : EV_PASS;
