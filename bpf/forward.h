@@ -369,15 +369,6 @@ static __always_inline int xdp_write_macs(struct xdp_md *ctx,
 
 static const __u32 nhcfg_key = 0;
 
-/* A slot per backend address: its words folded and mixed (Knuth's
- * multiplicative hash), the top bits kept. */
-static __always_inline __u32 nh_slot(const __be32 *addr)
-{
-	__u32 h = addr[0] ^ addr[1] ^ addr[2] ^ addr[3];
-
-	return (h * 2654435761u) >> 24; /* CRBPF_NH_SLOTS = 256 */
-}
-
 /*
  * The Ethernet next hop of backend be for this packet, from this CPU's
  * cache entry while it is good (crbpf.h crbpf_nh), else from the FIB, which
@@ -393,7 +384,7 @@ static __always_inline struct crbpf_nh *nh_get(struct xdp_md *ctx,
 {
 	const struct crbpf_nhcfg *cfg;
 	struct crbpf_nh *nh;
-	__u32 slot = nh_slot(be->addr);
+	__u32 slot = crbpf_nh_slot(be->addr);
 	__u64 now;
 	long rc;
 

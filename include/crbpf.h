@@ -247,6 +247,15 @@ struct crbpf_nh {
 };
 _Static_assert(sizeof(struct crbpf_nh) == 56, "crbpf_nh layout");
 
+/* crbpf_nh's slot of a backend address: its words folded and mixed
+ * (Knuth's multiplicative hash), the top 8 bits kept (CRBPF_NH_SLOTS). */
+static inline __u32 crbpf_nh_slot(const __be32 *addr)
+{
+	__u32 h = addr[0] ^ addr[1] ^ addr[2] ^ addr[3];
+
+	return (h * 2654435761u) >> 24;
+}
+
 /* crbpf_nhcfg: one-entry array the tool writes. on: the FIB's answer does
  * not depend on the client (no policy rules but the kernel's defaults), so
  * one entry serves every client; off, every packet looks the FIB up. gen:

@@ -31,13 +31,6 @@ static __u64 coarse_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static __u32 slot_of(const __be32 *a)
-{
-	__u32 h = a[0] ^ a[1] ^ a[2] ^ a[3];
-
-	return (h * 2654435761u) >> 24;
-}
-
 static void nh_cfg(__u32 gen, __u32 on)
 {
 	struct crbpf_nhcfg cfg = { .gen = gen, .on = on };
@@ -80,7 +73,7 @@ static __u32 be_slot(int family, const char *be)
 	__be32 a[4] = {};
 
 	parse_addr(family, be, a);
-	return slot_of(a);
+	return crbpf_nh_slot(a);
 }
 
 static void clear_slot(int family, const char *be)
