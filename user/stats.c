@@ -352,6 +352,23 @@ static void prom_head(FILE *f, const char *name, const char *help)
 	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
 }
 
+/* The labels that name a mapping's series: interface, family, protocol,
+ * port (its range) and public address. */
+static void prom_mapping_labels(FILE *f, const char *dname,
+				const struct crbpf_port_key *k, const char *port,
+				const char *addr)
+{
+	prom_label(f, "interface", dname);
+	fputc(',', f);
+	prom_label(f, "family", family_str(k->family));
+	fputc(',', f);
+	prom_label(f, "protocol", proto_str(k->proto));
+	fputc(',', f);
+	prom_label(f, "port", port);
+	fputc(',', f);
+	prom_label(f, "address", addr);
+}
+
 /*
  * Every counter in the text exposition format (node_exporter's textfile
  * collector reads the same). Mappings are labelled by their public side
@@ -405,15 +422,7 @@ static int print_prometheus(FILE *f, const __u64 *sum, int only, bool mappings)
 			ifname(k->ifindex, dname);
 			for (d = 0; d < (m == 2 ? 1 : 2); d++) {
 				fprintf(f, "%s{", per_mapping[m].name);
-				prom_label(f, "interface", dname);
-				fputc(',', f);
-				prom_label(f, "family", family_str(k->family));
-				fputc(',', f);
-				prom_label(f, "protocol", proto_str(k->proto));
-				fputc(',', f);
-				prom_label(f, "port", port);
-				fputc(',', f);
-				prom_label(f, "address", pbuf);
+				prom_mapping_labels(f, dname, k, port, pbuf);
 				if (m != 2) {
 					fputc(',', f);
 					prom_label(f, "direction", d ? "out" : "in");
@@ -448,15 +457,7 @@ static int print_prometheus(FILE *f, const __u64 *sum, int only, bool mappings)
 			fputs("crbpf_acl_dropped_packets_total{", f);
 			prom_label(f, "scope", "mapping");
 			fputc(',', f);
-			prom_label(f, "interface", dname);
-			fputc(',', f);
-			prom_label(f, "family", family_str(k->family));
-			fputc(',', f);
-			prom_label(f, "protocol", proto_str(k->proto));
-			fputc(',', f);
-			prom_label(f, "port", port);
-			fputc(',', f);
-			prom_label(f, "address", pbuf);
+			prom_mapping_labels(f, dname, k, port, pbuf);
 			fputc(',', f);
 			prom_label(f, "list", acl_kind_names[kind]);
 			fprintf(f, "} %lld\n", rows[i].acl_drops[kind]);

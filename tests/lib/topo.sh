@@ -210,6 +210,26 @@ wg_handshake_time() {
 	nsx cr-vps wg show wg0 latest-handshakes 2>/dev/null | awk '{print $2; exit}'
 }
 
+# wg_rehandshake: home handshakes with the VPS anew (its VPS peer dropped
+# and added again; keepalive 1 s makes wireguard-go initiate at once).
+# 0 once the VPS sees a handshake newer than before, within 10 s; WG_T0 and
+# WG_T1 hold the VPS's handshake times before and at the end.
+wg_rehandshake() {
+	local vpspub
+	WG_T0=$(wg_handshake_time)
+	sleep 1.1
+	vpspub=$(cat "$TOPO_DIR/keys/vps.pub")
+	nsx cr-home wg set wgh peer "$vpspub" remove &&
+		nsx cr-home wg set wgh peer "$vpspub" endpoint $VPS4:51820 \
+			allowed-ips 0.0.0.0/0,::/0 persistent-keepalive 1
+	for _ in $(seq 100); do
+		WG_T1=$(wg_handshake_time)
+		[ "${WG_T1:-0}" -gt "${WG_T0:-0}" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 wait_handshake() {
 	local i=$((${1:-15} * 10)) v
 	while [ "$i" -gt 0 ]; do
