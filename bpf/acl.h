@@ -54,9 +54,6 @@ struct {
 	__type(value, struct acl_tmp);
 } crbpf_acltmp SEC(".maps");
 
-/* read-only data, not a stack slot, as fibtmp_key */
-static const __u32 acltmp_key = 0;
-
 /* Does the list in slot hold t->k? -1: there is no such list. */
 static __always_inline int acl_has(struct acl_tmp *t, __u32 slot)
 {
@@ -95,7 +92,7 @@ static __always_inline int acl_check(const struct pkt *p,
 	struct acl_tmp *t;
 	__u32 *w;
 
-	t = bpf_map_lookup_elem(&crbpf_acltmp, &acltmp_key);
+	t = bpf_map_lookup_elem(&crbpf_acltmp, &key_zero);
 	if (!t)
 		return 0;
 	t->k.prefixlen = 128;

@@ -146,10 +146,6 @@ struct {
 	__type(value, struct bpf_fib_lookup);
 } crbpf_fibtmp SEC(".maps");
 
-/* The key of crbpf_fibtmp, read-only data rather than a stack slot: with
- * the 32-byte crbpf_backend, 6.1 counted crbpf_edge_tc's frame plus the
- * MSS subprogram's at 544 bytes (limit 512). */
-static const __u32 fibtmp_key = 0;
 
 /* The receiving end of the hand-off (handoff.h): a frame crbpf_edge_xdp
  * marked is rewritten and counted already, and only needs sending. Returns
@@ -286,7 +282,7 @@ static __always_inline int edge_tc(struct __sk_buff *skb)
 	/* Route before rewriting, so that a packet with nowhere to go is
 	 * dropped as it came. tot_len 0: the MTU check then uses the skb,
 	 * which knows about GSO. */
-	fib = bpf_map_lookup_elem(&crbpf_fibtmp, &fibtmp_key);
+	fib = bpf_map_lookup_elem(&crbpf_fibtmp, &key_zero);
 	if (!fib)
 		return tc_drop(CRBPF_ST_DROP_ERROR);
 	if (be.flags & CRBPF_BE_L2) {
@@ -367,8 +363,6 @@ static __always_inline int xdp_write_macs(struct xdp_md *ctx,
 	return 0;
 }
 
-static const __u32 nhcfg_key = 0;
-
 /*
  * The Ethernet next hop of backend be for this packet, from this CPU's
  * cache entry while it is good (crbpf.h crbpf_nh), else from the FIB, which
@@ -389,7 +383,7 @@ static __always_inline struct crbpf_nh *nh_get(struct xdp_md *ctx,
 	long rc;
 
 	nh = bpf_map_lookup_elem(&crbpf_nh, &slot);
-	cfg = bpf_map_lookup_elem(&crbpf_nhcfg, &nhcfg_key);
+	cfg = bpf_map_lookup_elem(&crbpf_nhcfg, &key_zero);
 	if (!nh || !cfg)
 		return NULL;
 	now = bpf_ktime_get_coarse_ns();
@@ -453,7 +447,7 @@ static __always_inline int edge_xdp_hit(struct xdp_md *ctx, const struct pkt *p,
 	/* Off the stack, as crbpf_edge_tc's: with the 32-byte crbpf_backend
 	 * and the 80-byte flow value, 6.1 counted this frame and the MSS
 	 * subprogram's at 544 bytes (limit 512). */
-	fib = bpf_map_lookup_elem(&crbpf_fibtmp, &fibtmp_key);
+	fib = bpf_map_lookup_elem(&crbpf_fibtmp, &key_zero);
 	if (!fib)
 		return xdp_pass(CRBPF_ST_PASS_TO_TC);
 	if (be->flags & CRBPF_BE_L2) {

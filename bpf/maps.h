@@ -16,6 +16,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crbpf_stats SEC(".maps");
 
+/* The key of every one-entry map (per-CPU scratch, the tool's switches):
+ * read-only data rather than a stack slot, which 6.1's 512-byte limit on
+ * crbpf_edge_tc's frame plus the MSS subprogram's cannot spare. */
+static const __u32 key_zero = 0;
+
 static __always_inline void count(enum crbpf_stat reason)
 {
 	__u32 key = reason;
