@@ -100,4 +100,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crbpf_nhcfg SEC(".maps");
 
+/* The last local address per family (crbpf.h): private to each loaded
+ * object, so not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct crbpf_lcache);
+} crbpf_lcache SEC(".maps");
+
 #endif /* CRBPF_EDGE_MAPS_H */

@@ -20,6 +20,7 @@ struct {
  * read-only data rather than a stack slot, which 6.1's 512-byte limit on
  * crbpf_edge_tc's frame plus the MSS subprogram's cannot spare. */
 static const __u32 key_zero = 0;
+static const __u32 key_one = 1;
 
 static __always_inline void count(enum crbpf_stat reason)
 {

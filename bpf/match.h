@@ -41,10 +41,12 @@ ports_lookup(struct crbpf_port_key *pk, const __be32 *daddr, __u32 lflags)
 
 /*
  * Forward direction lookup: addressed to an attached public address, on a
- * mapped port of the device it arrived on. The crbpf_local lookup comes
- * first anyway (only the VPS's own addresses are forwarded); its flags tell
- * which of the other lookups can hit, so a port mapping without --addr costs
- * the two lookups it always did. An `all` entry leaves the port as it is.
+ * mapped port of the device it arrived on. The local check comes first
+ * (only the VPS's own addresses are forwarded): crbpf_lcache answers for
+ * the address the last packet went to, crbpf_local for any other. Its flags
+ * tell which of the crbpf_ports lookups can hit, so a port mapping without
+ * --addr costs one hash lookup while the address stays the same. An `all`
+ * entry leaves the port as it is.
  */
 static __always_inline int lookup_mapping(__u8 family, __u8 proto,
 					  const __be32 *daddr, __be16 dport,
@@ -55,15 +57,35 @@ static __always_inline int lookup_mapping(__u8 family, __u8 proto,
 	struct crbpf_addr_key ak;
 	struct crbpf_backend *val;
 	struct crbpf_local *loc;
-	__u32 lflags;
+	struct crbpf_lcache *lc;
+	struct crbpf_nhcfg *cfg;
+	__u32 lflags, gen;
 
-	__builtin_memset(&ak, 0, sizeof(ak));
-	ak.family = family;
-	__builtin_memcpy(ak.addr, daddr, sizeof(ak.addr));
-	loc = bpf_map_lookup_elem(&crbpf_local, &ak);
-	if (!loc)
-		return CRBPF_ST_PASS_NOT_LOCAL;
-	lflags = loc->flags;
+	/* gen first: an entry filled from a crbpf_local older than the
+	 * tool's last bump carries the older gen */
+	cfg = bpf_map_lookup_elem(&crbpf_nhcfg, &key_zero);
+	gen = cfg ? *(volatile __u32 *)&cfg->gen : 0;
+	lc = bpf_map_lookup_elem(&crbpf_lcache,
+				 family == CRBPF_V6 ? &key_one : &key_zero);
+	if (lc && lc->filled && lc->gen == gen && lc->addr[0] == daddr[0] &&
+	    lc->addr[1] == daddr[1] && lc->addr[2] == daddr[2] &&
+	    lc->addr[3] == daddr[3]) {
+		lflags = lc->flags;
+	} else {
+		__builtin_memset(&ak, 0, sizeof(ak));
+		ak.family = family;
+		__builtin_memcpy(ak.addr, daddr, sizeof(ak.addr));
+		loc = bpf_map_lookup_elem(&crbpf_local, &ak);
+		if (!loc)
+			return CRBPF_ST_PASS_NOT_LOCAL;
+		lflags = loc->flags;
+		if (lc) {
+			__builtin_memcpy(lc->addr, daddr, sizeof(lc->addr));
+			lc->flags = lflags;
+			lc->gen = gen;
+			lc->filled = 1;
+		}
+	}
 
 	port_key(pk, ifindex, family, proto, dport);
 	val = ports_lookup(pk, daddr, lflags);

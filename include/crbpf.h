@@ -259,8 +259,9 @@ static inline __u32 crbpf_nh_slot(const __be32 *addr)
 /* crbpf_nhcfg: one-entry array the tool writes. on: the FIB's answer does
  * not depend on the client (no policy rules but the kernel's defaults), so
  * one entry serves every client; off, every packet looks the FIB up. gen:
- * bumped on route, rule and neighbour changes (crbpf watch, attach), which
- * makes every entry stale at once. */
+ * bumped on route, rule and neighbour changes (crbpf watch, attach) and
+ * after every change to crbpf_local, which makes every entry of both
+ * caches (crbpf_nh, crbpf_lcache) stale at once. */
 struct crbpf_nhcfg {
 	__u32 gen;
 	__u32 on;
@@ -351,6 +352,20 @@ struct crbpf_local {
 	__u32 flags; /* enum crbpf_local_flags, kept by the tool */
 };
 _Static_assert(sizeof(struct crbpf_local) == 8, "crbpf_local layout");
+
+/* crbpf_lcache (per-CPU array, not pinned; slot 0 IPv4, 1 IPv6): the last
+ * address of the family crbpf_local answered for, and its flags, so the
+ * packets that follow skip that hash lookup and a hit costs one lookup, the
+ * mapping's. Used while gen equals crbpf_nhcfg.gen, which the tool bumps
+ * after every change to crbpf_local (cache_gen_bump()). */
+struct crbpf_lcache {
+	__be32 addr[4];
+	__u32 flags; /* crbpf_local.flags */
+	__u32 gen; /* crbpf_nhcfg.gen, read before crbpf_local was */
+	__u32 filled;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct crbpf_lcache) == 32, "crbpf_lcache layout");
 
 /* crbpf_except: (device, family, proto, port, address of the `all` entry)
  * -> 1 for every port an `all` mapping leaves alone (--except). */

@@ -210,6 +210,7 @@ static int edge_local_fill(int map_fd, int ifindex, struct undo *u)
 	}
 out:
 	free(v);
+	cache_gen_bump();
 	return ret;
 }
 
@@ -595,6 +596,7 @@ static int local_purge(int ifindex)
 		prev = NULL; /* restart: deleting invalidates the walk */
 	}
 	close(fd);
+	cache_gen_bump();
 	return ret;
 }
 

@@ -555,6 +555,7 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 	size_t pcpu = sizeof(struct crbpf_mstats) * libbpf_num_possible_cpus();
 	void *zero = calloc(1, pcpu);
 	int i, first = 0, ret;
+	bool local = false;
 	__u8 one = 1;
 
 	if (!zero)
@@ -573,6 +574,7 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 			acl_flag_of(acl, &be, &acl_id, &acl_on);
 			val = &be;
 		}
+		local |= op->map == MODEL_LOCAL;
 		ret = undo_map(u, fd, &op->k, op_maps[op->map].ksz,
 			       op_maps[op->map].vsz);
 		if (!ret && op->del && bpf_map_delete_elem(fd, &op->k) &&
@@ -598,6 +600,8 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 	free(zero);
 	if (acl >= 0)
 		close(acl);
+	if (local)
+		cache_gen_bump();
 	return first;
 }
 

@@ -67,6 +67,24 @@ int nh_sync(int cfg_fd)
 	return deflt < 0 ? deflt : 0;
 }
 
+/* A new generation, the switch as it is: after any change to crbpf_local,
+ * so that the datapath's per-CPU copies of it (crbpf_lcache) are looked up
+ * again. Nothing to do without an edge. */
+void cache_gen_bump(void)
+{
+	int fd = pin_map_open_quiet("crbpf_nhcfg");
+	struct crbpf_nhcfg cfg = {};
+	__u32 key = 0;
+
+	if (fd < 0)
+		return;
+	if (bpf_map_lookup_elem(fd, &key, &cfg) ||
+	    (cfg.gen++, bpf_map_update_elem(fd, &key, &cfg, BPF_ANY)))
+		warn("failed to renew the datapath's copy of the local addresses: %s",
+		     strerror(errno));
+	close(fd);
+}
+
 /* nh_sync() on the pinned switch; nothing to do without an edge. */
 int nh_sync_pinned(void)
 {

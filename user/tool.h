@@ -222,6 +222,7 @@ int nl_rules(int af, struct nl_rule **out, int *n);
 int nh_rules_default(void);
 int nh_sync(int cfg_fd);
 int nh_sync_pinned(void);
+void cache_gen_bump(void);
 
 /* model.c: the mapping rules as plain functions over entries in memory
  * (no bpf syscall, no netlink): what follows from the entries of

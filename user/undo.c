@@ -403,6 +403,7 @@ static void undo_ent_free(struct undo_ent *e)
 /* Undoes the entries of u (of a child journal: its part of the root's). */
 void undo_rollback(struct undo *u)
 {
+	bool restored_map = false;
 	struct undo *r;
 	int i;
 
@@ -410,10 +411,14 @@ void undo_rollback(struct undo *u)
 		return;
 	r = undo_top(u);
 	for (i = r->n - 1; i >= u->mark; i--) {
+		restored_map |= r->ents[i].kind == UNDO_MAP;
 		undo_one(r, &r->ents[i]);
 		undo_ent_free(&r->ents[i]);
 	}
 	r->n = u->mark;
+	/* crbpf_local may be among them: the datapath's copies go stale */
+	if (restored_map)
+		cache_gen_bump();
 	u->rolled_back = true;
 	if (!u->parent && undo_signo)
 		err("interrupted by %s: every change of this command was rolled back",

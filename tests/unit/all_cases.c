@@ -117,6 +117,7 @@ static void local(int family, const char *addr, __u32 flags)
 
 	parse_addr(family, addr, k.addr);
 	put("crbpf_local", &k, &v);
+	lcache_clear();
 }
 
 /* A socket of the VPS itself; stays open for the whole run. */

@@ -1501,6 +1501,7 @@ int main(int argc, char **argv)
 		{ mtu_cases, n_mtu_cases },
 		{ sample_cases, n_sample_cases },
 		{ nh_cases, n_nh_cases },
+		{ lcache_cases, n_lcache_cases },
 	};
 
 	while (first < argc && argv[first][0] == '-' &&

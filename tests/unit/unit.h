@@ -454,6 +454,11 @@ extern const struct tcase sample_cases[];
 extern const int n_sample_cases;
 extern const struct tcase nh_cases[];
 extern const int n_nh_cases;
+extern const struct tcase lcache_cases[];
+extern const int n_lcache_cases;
+/* empties crbpf_lcache: after a case changes crbpf_local, as the tool's
+ * generation bump would make it stale */
+void lcache_clear(void);
 
 extern const struct tcase acl_cases[];
 extern const int n_acl_cases;
