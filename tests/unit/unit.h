@@ -457,6 +457,8 @@ extern const int n_nh_cases;
 
 extern const struct tcase acl_cases[];
 extern const int n_acl_cases;
+extern const struct tcase limit_cases[];
+extern const int n_limit_cases;
 
 extern const struct tcase all_cases[];
 extern const int n_all_cases;
