@@ -421,46 +421,42 @@ static void prom_mapping_labels(FILE *f, const char *dname,
  * mapping, not per port, and client addresses never become labels.
  */
 
-/* Per-source limits of the mappings that have them: the limit (rate and
- * burst, per second) and what it dropped, by kind (pps, flows). */
+/* What the per-source limits of the mappings that have them dropped, by
+ * kind (pps, flows); the limit itself (per second) and its burst are
+ * labels, as every series here is a counter. */
 static void prom_limits(FILE *f, const struct mstat_row *rows, int n)
 {
-	static const char *const names[3] = { "crbpf_limit_rate",
-					      "crbpf_limit_burst",
-					      "crbpf_limit_dropped_packets_total" };
-	static const char *const helps[3] = {
-		"Per-source limit of a mapping: packets (kind pps) or new flows (kind flows) per second per source prefix.",
-		"Burst of that limit: how many a source may send at once after a pause.",
-		"Packets a mapping's per-source limit dropped.",
-	};
-	char dname[IF_NAMESIZE], pbuf[INET6_ADDRSTRLEN], port[16];
+	static const char name[] = "crbpf_limit_dropped_packets_total";
+	char dname[IF_NAMESIZE], pbuf[INET6_ADDRSTRLEN], port[16], num[16];
 	char be[INET6_ADDRSTRLEN + 10];
-	int i, m, kind, any = 0;
+	int i, kind, any = 0;
 
 	for (i = 0; i < n; i++)
 		any |= limit_on(&rows[i].lim);
-	for (m = 0; m < 3 && any; m++) {
-		prom_head(f, names[m], helps[m]);
-		for (i = 0; i < n; i++) {
-			const struct crbpf_limit *l = &rows[i].lim;
-			const __u64 val[3][2] = {
-				{ l->pkt_rate, l->flow_rate },
-				{ l->pkt_burst, l->flow_burst },
-				{ rows[i].lim_drops[0], rows[i].lim_drops[1] },
-			};
+	if (!any)
+		return;
+	prom_head(f, name,
+		  "Packets a mapping's per-source limit dropped (kind pps: packets, flows: new flows; rate per second and burst per source prefix).");
+	for (i = 0; i < n; i++) {
+		const struct crbpf_limit *l = &rows[i].lim;
 
-			mapping_names(&rows[i], pbuf, sizeof(pbuf), port,
-				      sizeof(port), be, sizeof(be));
-			ifname(rows[i].k.ifindex, dname);
-			for (kind = 0; kind < 2; kind++) {
-				if (!(kind ? l->flow_ns : l->pkt_ns))
-					continue;
-				fprintf(f, "%s{", names[m]);
-				prom_mapping_labels(f, dname, &rows[i].k, port, pbuf);
-				fputc(',', f);
-				prom_label(f, "kind", kind ? "flows" : "pps");
-				fprintf(f, "} %llu\n", (unsigned long long)val[m][kind]);
-			}
+		mapping_names(&rows[i], pbuf, sizeof(pbuf), port, sizeof(port),
+			      be, sizeof(be));
+		ifname(rows[i].k.ifindex, dname);
+		for (kind = 0; kind < 2; kind++) {
+			if (!(kind ? l->flow_ns : l->pkt_ns))
+				continue;
+			fprintf(f, "%s{", name);
+			prom_mapping_labels(f, dname, &rows[i].k, port, pbuf);
+			fputc(',', f);
+			prom_label(f, "kind", kind ? "flows" : "pps");
+			fputc(',', f);
+			snprintf(num, sizeof(num), "%u", kind ? l->flow_rate : l->pkt_rate);
+			prom_label(f, "rate", num);
+			fputc(',', f);
+			snprintf(num, sizeof(num), "%u", kind ? l->flow_burst : l->pkt_burst);
+			prom_label(f, "burst", num);
+			fprintf(f, "} %llu\n", (unsigned long long)rows[i].lim_drops[kind]);
 		}
 	}
 }
