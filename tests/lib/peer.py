@@ -621,7 +621,8 @@ def udpcount(a):
     s.settimeout(0.2)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
     counts = {}
-    log("listening")
+    sys.stderr.write("listening\n")
+    sys.stderr.flush()
     while not os.path.exists(a.until):
         try:
             while True:
