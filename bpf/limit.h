@@ -146,7 +146,9 @@ static __always_inline int limit_check(const struct pkt *p,
 		if (!s)
 			return 0;
 	}
-	now = bpf_ktime_get_ns();
+	/* coarse: a tick's steps are within every bucket's tolerance
+	 * (CRBPF_LIMIT_TOL_MIN_NS), and it costs less than the fine clock */
+	now = bpf_ktime_get_coarse_ns();
 	if (fresh &&
 	    !crbpf_gcra_next(s->flow_tat, now, l->flow_ns, l->flow_tol,
 			     &flow_next))

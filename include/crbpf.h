@@ -177,11 +177,17 @@ static inline __u32 crbpf_acl_slot(__u32 mapping, __u32 kind)
  * (the "virtual scheduling" form: one timestamp per bucket). A source
  * is the client address masked to a prefix (mask4 / mask6). *_ns: the
  * time one packet or flow earns, 1e9 / rate (0: no such limit); *_tol:
- * burst * *_ns, how far ahead of now a source may run. The tool computes
+ * burst * *_ns (at least CRBPF_LIMIT_TOL_MIN_NS), how far ahead of now a
+ * source may run. The tool computes
  * both, so the datapath divides nothing. The rates and bursts as given
  * are kept for `port list`, `stats` and `config`.
  */
 #define CRBPF_LIMIT_RATE_MAX 10000000 /* 1e9 / rate >= 100 ns: < 1% rounding */
+/* The datapath reads the coarse clock, which moves in ticks of 1-10 ms
+ * (CONFIG_HZ): a bucket that a tick could overrun would admit a burst per
+ * tick instead of the rate. The tool gives every bucket at least 10 ms
+ * of the rate (2000 packets/s: a burst of 20 at least). */
+#define CRBPF_LIMIT_TOL_MIN_NS 10000000ULL
 #define CRBPF_LIMIT_BURST_MAX 10000000
 #define CRBPF_LIMIT_PREFIX4_DEFAULT 32
 #define CRBPF_LIMIT_PREFIX6_DEFAULT 64
@@ -214,7 +220,7 @@ struct crbpf_limsrc_key {
 };
 _Static_assert(sizeof(struct crbpf_limsrc_key) == 24, "crbpf_limsrc_key layout");
 struct crbpf_limsrc {
-	/* bpf_ktime_get_ns() at which each bucket is full again ("theoretical
+	/* bpf_ktime_get_coarse_ns() at which each bucket is full again ("theoretical
 	 * arrival time"); 0 or in the past: full */
 	__u64 pkt_tat;
 	__u64 flow_tat;

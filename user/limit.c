@@ -101,6 +101,11 @@ int limit_args_check(const struct limit_args *a)
 	return 0;
 }
 
+static __u64 tol_of(__u64 ns)
+{
+	return ns < CRBPF_LIMIT_TOL_MIN_NS ? CRBPF_LIMIT_TOL_MIN_NS : ns;
+}
+
 /* The crbpf_limits value of a (all zero: no limit). */
 void limit_of_args(const struct limit_args *a, struct crbpf_limit *l)
 {
@@ -115,13 +120,13 @@ void limit_of_args(const struct limit_args *a, struct crbpf_limit *l)
 		l->pkt_rate = a->pps;
 		l->pkt_burst = a->pps_burst;
 		l->pkt_ns = 1000000000ULL / a->pps;
-		l->pkt_tol = l->pkt_ns * a->pps_burst;
+		l->pkt_tol = tol_of(l->pkt_ns * a->pps_burst);
 	}
 	if (a->flows) {
 		l->flow_rate = a->flows;
 		l->flow_burst = a->flows_burst;
 		l->flow_ns = 1000000000ULL / a->flows;
-		l->flow_tol = l->flow_ns * a->flows_burst;
+		l->flow_tol = tol_of(l->flow_ns * a->flows_burst);
 	}
 	l->prefix4 = p4;
 	l->prefix6 = p6;
