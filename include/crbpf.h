@@ -211,7 +211,8 @@ _Static_assert(sizeof(struct crbpf_limit) == 72, "crbpf_limit layout");
  * mapping. An entry the LRU evicted (a flood of spoofed sources) comes
  * back with full buckets: a flood can loosen the limit of the sources it
  * pushes out, never drop a client that stays within it. */
-#define CRBPF_LIMSRC_MAX 65536
+/* LRU, preallocated: 32768 sources lock about 3 MiB */
+#define CRBPF_LIMSRC_MAX 32768
 struct crbpf_limsrc_key {
 	__u32 mapping;
 	__u8 family; /* CRBPF_V4 | CRBPF_V6 */
