@@ -550,7 +550,8 @@ static int acl_before_write(const struct port_args *a, const struct port_spec *s
 int port_add(struct port_args *a)
 {
 	int acl = -1, saved[2] = { -EBADF, -EBADF };
-	__u32 acl_id = 0;
+	__u32 acl_id = 0, lim_id;
+	bool lim_fresh;
 	char dev[IF_NAMESIZE], oifname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
 	struct edge_maps m = EDGE_MAPS_NONE;
 	struct model_ops ops = {};
@@ -668,12 +669,8 @@ int port_add(struct port_args *a)
 	ret = acl_before_write(a, &spec, pub_ifindex, &ops, &acl, &acl_id, saved);
 	if (ret)
 		goto out;
-	{
-		bool fresh;
-		__u32 id = ops_mapping_id(&ops, &spec, pub_ifindex, &fresh);
-
-		ret = limit_before_write(&a->limit, id, fresh, u);
-	}
+	lim_id = ops_mapping_id(&ops, &spec, pub_ifindex, &lim_fresh);
+	ret = limit_before_write(&a->limit, lim_id, lim_fresh, u);
 	if (ret)
 		goto fail;
 	ret = maps_write(&m, &ops, u, false);
