@@ -473,7 +473,7 @@ void maps_upgrade_free(struct maps_upgrade *m);
  * table sized by --flows. 3: mapping ids (32-byte crbpf_backend, 80-byte
  * flows, 32-byte reverse rules), crbpf_mstats an array indexed by them. */
 #define CRBPF_LAYOUT 3
-#define LAYOUT_MAX_MAPS 24
+#define LAYOUT_MAX_MAPS 48
 struct layout_old {
 	char name[16];
 	int fd; /* the old map */
