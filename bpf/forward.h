@@ -26,7 +26,8 @@ static __always_inline void record_flow(const struct pkt *p,
 	__u64 now;
 	long err;
 
-	if (!pkts && !(be->flags & CRBPF_BE_TRACK) && !flow_pkt_notes(p))
+	if (!pkts && !(be->flags & CRBPF_BE_TRACK) && !flow_pkt_notes(p) &&
+	    !limit_records(p, be))
 		return;
 	now = flow_now();
 	flow_key(&fk, p->family, p->proto, be->addr, be->port, p->saddr,
@@ -226,6 +227,12 @@ static __always_inline int edge_tc(struct __sk_buff *skb)
 		 * leaves no datagram entry for the rest to follow. */
 		if (ret == PKT_OK && (be.flags & CRBPF_BE_ACL) &&
 		    acl_check(&p, &be))
+			return TC_ACT_SHOT;
+		/* Here, not in XDP, for every hit XDP passed on unrewritten;
+		 * a handed-off frame took its tokens in XDP. Later fragments
+		 * follow their first and take none. Counted by limit_check(). */
+		if (ret == PKT_OK && (be.flags & CRBPF_BE_LIMIT) &&
+		    limit_check(&p, &be))
 			return TC_ACT_SHOT;
 		if (p.frag)
 			frag_first_fwd(&p, ret, &pk, &be);
@@ -473,6 +480,10 @@ static __always_inline int edge_xdp_hit(struct xdp_md *ctx, const struct pkt *p,
 			return xdp_pass(CRBPF_ST_PASS_TO_TC);
 	}
 
+	/* Limits last, once XDP is sure to finish the packet: one it passes
+	 * to tc takes its tokens there. Counted by limit_check(). */
+	if ((be->flags & CRBPF_BE_LIMIT) && limit_check(p, be))
+		return XDP_DROP;
 	/* Cannot fail once parse_pkt() accepted the frame; the bounds are
 	 * rechecked for the verifier. */
 	if (xdp_nat(ctx, p, false, be->addr, be->port) ||

@@ -90,6 +90,10 @@ enum crbpf_backend_flags {
 	/* Allow or deny lists apply (the mapping's own, or global ones), set
 	 * by the tool: without it a hit reads no list (bpf/acl.h). */
 	CRBPF_BE_ACL = 1 << 3,
+	/* Per-source limits apply (crbpf_limits[mapping] holds a rate), set
+	 * by the tool: without it a hit does no limit work (bpf/limit.h).
+	 * 1 << 5 is taken by backend failover. */
+	CRBPF_BE_LIMIT = 1 << 4,
 };
 
 /* Which kind of crbpf_ports entry a flow went through (port del finds its
@@ -166,6 +170,83 @@ static inline __u32 crbpf_acl_slot(__u32 mapping, __u32 kind)
 	return mapping * 2 + kind;
 }
 
+/*
+ * Per-source limits (bpf/limit.h). crbpf_limits (array indexed by
+ * crbpf_backend.mapping, written by the tool): a mapping's packets per
+ * second and new flows per second per source, each a GCRA token bucket
+ * (the "virtual scheduling" form: one timestamp per bucket). A source
+ * is the client address masked to a prefix (mask4 / mask6). *_ns: the
+ * time one packet or flow earns, 1e9 / rate (0: no such limit); *_tol:
+ * burst * *_ns (at least CRBPF_LIMIT_TOL_MIN_NS), how far ahead of now a
+ * source may run. The tool computes
+ * both, so the datapath divides nothing. The rates and bursts as given
+ * are kept for `port list`, `stats` and `config`.
+ */
+#define CRBPF_LIMIT_RATE_MAX 10000000 /* 1e9 / rate >= 100 ns: < 1% rounding */
+/* The datapath reads the coarse clock, which moves in ticks of 1-10 ms
+ * (CONFIG_HZ): a bucket that a tick could overrun would admit a burst per
+ * tick instead of the rate. The tool gives every bucket at least 10 ms
+ * of the rate (2000 packets/s: a burst of 20 at least). */
+#define CRBPF_LIMIT_TOL_MIN_NS 10000000ULL
+#define CRBPF_LIMIT_BURST_MAX 10000000
+#define CRBPF_LIMIT_PREFIX4_DEFAULT 32
+#define CRBPF_LIMIT_PREFIX6_DEFAULT 64
+struct crbpf_limit {
+	__u64 pkt_ns;
+	__u64 pkt_tol;
+	__u64 flow_ns;
+	__u64 flow_tol;
+	__be32 mask6[4];
+	__be32 mask4;
+	__u32 pkt_rate;
+	__u32 pkt_burst;
+	__u32 flow_rate;
+	__u32 flow_burst;
+	__u8 prefix4;
+	__u8 prefix6;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct crbpf_limit) == 72, "crbpf_limit layout");
+/* crbpf_limsrc (LRU, CRBPF_LIMSRC_MAX): the buckets of one source of one
+ * mapping. An entry the LRU evicted (a flood of spoofed sources) comes
+ * back with full buckets: a flood can loosen the limit of the sources it
+ * pushes out, never drop a client that stays within it. */
+/* LRU, preallocated: 32768 sources lock about 3 MiB */
+#define CRBPF_LIMSRC_MAX 32768
+struct crbpf_limsrc_key {
+	__u32 mapping;
+	__u8 family; /* CRBPF_V4 | CRBPF_V6 */
+	__u8 pad[3];
+	__be32 addr[4]; /* the source address, masked */
+};
+_Static_assert(sizeof(struct crbpf_limsrc_key) == 24, "crbpf_limsrc_key layout");
+struct crbpf_limsrc {
+	/* bpf_ktime_get_coarse_ns() at which each bucket is full again ("theoretical
+	 * arrival time"); 0 or in the past: full */
+	__u64 pkt_tat;
+	__u64 flow_tat;
+};
+_Static_assert(sizeof(struct crbpf_limsrc) == 16, "crbpf_limsrc layout");
+/* crbpf_limstats (per-CPU array, indexed by mapping id): what each
+ * mapping's limits dropped. The tool zeroes a slot with a fresh id. */
+struct crbpf_limstats {
+	__u64 pkt_drops;
+	__u64 flow_drops;
+};
+/* The bucket of a source at time now: true (and *tat moved on by step)
+ * when it holds a token. Idle time only fills it up to tol, with no
+ * product or sum that can overflow (tat <= now + tol at all times). */
+static inline int crbpf_gcra_next(__u64 tat, __u64 now, __u64 step, __u64 tol,
+				  __u64 *next)
+{
+	if ((__s64)(tat - now) < 0)
+		tat = now;
+	tat += step;
+	if (tat - now > tol)
+		return 0;
+	*next = tat;
+	return 1;
+}
 /* crbpf_flows (LRU): keyed as a reply looks on the tunnel: src = backend,
  * dst = client. Flows that have seen a reply. A flow starts in
  * crbpf_unreplied (LRU, same key and value) on its first forwarded packet
@@ -543,6 +624,10 @@ enum crbpf_stat {
 	CRBPF_ST_DROP_ACL_DENY,
 	/* client -> mapping from a source no non-empty allow list holds */
 	CRBPF_ST_DROP_ACL_ALLOW,
+	/* client -> mapping beyond its per-source packet rate (bpf/limit.h) */
+	CRBPF_ST_DROP_LIMIT_PPS,
+	/* client -> mapping: a new flow beyond its per-source flow rate */
+	CRBPF_ST_DROP_LIMIT_FLOWS,
 	CRBPF_ST__MAX,
 };
 

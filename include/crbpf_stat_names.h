@@ -52,6 +52,8 @@ static const char *const crbpf_stat_names[] = {
 	"handoff_meta",
 	"drop_acl_deny",
 	"drop_acl_allow",
+	"drop_limit_pps",
+	"drop_limit_flows",
 };
 _Static_assert(sizeof(crbpf_stat_names) / sizeof(crbpf_stat_names[0]) == CRBPF_ST__MAX,
 	       "crbpf_stat_names must follow enum crbpf_stat");

@@ -303,6 +303,20 @@ static bool acl_same(const struct acl_args *a, __u32 id)
 	return last;
 }
 
+/* The limits of mapping id are those a wants (none when a gives none:
+ * the file is the whole state). */
+static bool limit_same(const struct limit_args *a, __u32 id)
+{
+	int fd = pin_map_open_quiet("crbpf_limits");
+	struct crbpf_limit want, have;
+
+	limit_of_args(a, &want);
+	limit_get(fd, id, &have);
+	if (fd >= 0)
+		close(fd);
+	return !memcmp(&want, &have, sizeof(want));
+}
+
 /* Does the live entry l already do what w wants? oif: the device the
  * routing table reaches w's backend by now (0: unknown, not compared). */
 static bool entry_same(const struct entry *w, const struct entry *l, int oif,
@@ -314,7 +328,8 @@ static bool entry_same(const struct entry *w, const struct entry *l, int oif,
 	    w->be.port != l->be.port ||
 	    (w->be.flags & CRBPF_BE_ALL) != (l->be.flags & CRBPF_BE_ALL) ||
 	    (oif && (int)l->be.ifindex != oif) ||
-	    !acl_same(&f->args.acl, l->be.mapping))
+	    !acl_same(&f->args.acl, l->be.mapping) ||
+	    !limit_same(&f->args.limit, l->be.mapping))
 		return false;
 	if (!(w->be.flags & CRBPF_BE_ALL))
 		return true;
@@ -391,6 +406,7 @@ static int add_run(const char *dev, const struct conf_forward *f,
 	a.npos = 3;
 	/* the file is the whole state: a list it does not give goes */
 	a.acl.given[CRBPF_ACL_ALLOW] = a.acl.given[CRBPF_ACL_DENY] = true;
+	a.limit.given = true;
 	ret = port_add(&a);
 	if (ret)
 		return ret;
@@ -934,7 +950,19 @@ static int run_cmp(const void *a, const void *b)
 	return memcmp(x->k.addr, y->k.addr, sizeof(x->k.addr));
 }
 
-/* Does mapping id have lists of its own? */
+/* Does mapping id have per-source limits? */
+static bool own_limits(__u32 id)
+{
+	int fd = pin_map_open_quiet("crbpf_limits");
+	struct crbpf_limit l;
+
+	limit_get(fd, id, &l);
+	if (fd >= 0)
+		close(fd);
+	return limit_on(&l);
+}
+
+/* Does mapping id have lists (or limits) of its own? */
 static bool own_lists(__u32 id)
 {
 	int outer = pin_map_open_quiet("crbpf_acl");
@@ -943,7 +971,7 @@ static bool own_lists(__u32 id)
 
 	if (outer >= 0)
 		close(outer);
-	return has;
+	return has || own_limits(id);
 }
 
 /* Next port of a run: same backend address, same offset to the backend
@@ -1004,8 +1032,8 @@ static void run_text(const struct run *r, const struct live *lv, int txports,
 		snprintf(buf + used, len - used, " --xdp-veth");
 }
 
-/* text and " --allow PREFIX ... --deny PREFIX ..." of mapping id's own
- * lists, in a new string (NULL: no memory). */
+/* text, its limits' words and " --allow PREFIX ... --deny PREFIX ..." of
+ * mapping id's own lists, in a new string (NULL: no memory). */
 static char *acl_words(const char *text, __u32 id)
 {
 	int outer = pin_map_open_quiet("crbpf_acl"), kind, i;
@@ -1020,9 +1048,18 @@ static char *acl_words(const char *text, __u32 id)
 	}
 	if (outer >= 0)
 		close(outer);
+	len += 96; /* limit_words() */
 	out = malloc(len);
 	if (out) {
-		used = snprintf(out, len, "%s", text);
+		struct crbpf_limit lim;
+		char lbuf[96];
+		int fd = pin_map_open_quiet("crbpf_limits");
+
+		limit_get(fd, id, &lim);
+		if (fd >= 0)
+			close(fd);
+		used = snprintf(out, len, "%s%s", text,
+				limit_words(&lim, lbuf, sizeof(lbuf)));
 		for (kind = 0; kind < 2; kind++)
 			for (i = 0; i < l[kind].n; i++)
 				used += snprintf(out + used, len - used, " --%s %s",

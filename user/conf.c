@@ -54,7 +54,7 @@ int conf_forward_set(struct conf_forward *f, const char *words)
 	if (f->args.dev)
 		return usage_err("Forward takes no --dev: the section's Interface is the device");
 	if (f->args.npos != 3)
-		return usage_err("Forward needs PROTO { PORT[-LAST] | all } BACKEND [--except PORTS] [--addr PUBLIC] [--force] [--xdp-veth] [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]...");
+		return usage_err("Forward needs PROTO { PORT[-LAST] | all } BACKEND [--except PORTS] [--addr PUBLIC] [--force] [--xdp-veth] [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]... [--limit-pps RATE[:BURST]] [--limit-flows RATE[:BURST]] [--limit-prefix V4LEN[,V6LEN]]");
 	return port_add_spec(&f->args, &f->spec);
 }
 

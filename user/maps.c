@@ -544,9 +544,31 @@ static void acl_flag_of(int outer, struct crbpf_backend *be, __u32 *last_id,
 		be->flags &= ~CRBPF_BE_ACL;
 }
 
+/* CRBPF_BE_LIMIT likewise, from crbpf_limits (port add writes a mapping's
+ * limits before its entries). */
+static void limit_flag_of(int limits, struct crbpf_backend *be, __u32 *last_id,
+			  bool *last)
+{
+	struct crbpf_limit l;
+
+	if (be->mapping != *last_id) {
+		*last_id = be->mapping;
+		limit_get(limits, be->mapping, &l);
+		*last = limit_on(&l);
+	}
+	if (*last)
+		be->flags |= CRBPF_BE_LIMIT;
+	else
+		be->flags &= ~CRBPF_BE_LIMIT;
+}
+
 int maps_write(const struct edge_maps *m, const struct model_ops *o,
 	       struct undo *u, bool best_effort)
 {
+	/* pins of an older crbpf may lack it: no limits then */
+	int limits = pin_map_open_quiet("crbpf_limits");
+	__u32 lim_id = CRBPF_MAX_MAPPINGS;
+	bool lim_on = false;
 	/* pins of an older crbpf may lack it: no list then */
 	int acl = pin_map_open_quiet("crbpf_acl");
 	__u32 acl_id = CRBPF_MAX_MAPPINGS; /* no id: nothing known yet */
@@ -572,6 +594,7 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 		} else if (op->map == MODEL_PORTS && !op->del) {
 			be = op->v.be;
 			acl_flag_of(acl, &be, &acl_id, &acl_on);
+			limit_flag_of(limits, &be, &lim_id, &lim_on);
 			val = &be;
 		}
 		local |= op->map == MODEL_LOCAL;
@@ -600,6 +623,8 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 	free(zero);
 	if (acl >= 0)
 		close(acl);
+	if (limits >= 0)
+		close(limits);
 	if (local)
 		cache_gen_bump();
 	return first;

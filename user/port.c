@@ -29,7 +29,8 @@ int port_args_parse(int argc, char **argv, struct port_args *a,
 	int ret;
 
 	memset(a, 0, sizeof(*a));
-	ret = args_parse(argc, argv, a, allow_force, allow_json);
+	ret = args_parse(argc, argv, a, allow_force, allow_json) ?:
+	      limit_args_check(&a->limit);
 	if (ret)
 		acl_args_free(&a->acl);
 	return ret;
@@ -63,6 +64,11 @@ static int args_parse(int argc, char **argv, struct port_args *a,
 		} else if (allow_force && acl_is_option(argv[i])) {
 			if (acl_args_option(&a->acl, argv[i],
 					    i + 1 < argc ? argv[i + 1] : NULL))
+				return USAGE;
+			i++;
+		} else if (allow_force && limit_is_option(argv[i])) {
+			if (limit_args_option(&a->limit, argv[i],
+					      i + 1 < argc ? argv[i + 1] : NULL))
 				return USAGE;
 			i++;
 		} else if (allow_json && !strcmp(argv[i], "--json")) {
@@ -443,7 +449,7 @@ int port_add_spec(const struct port_args *a, struct port_spec *s)
 {
 	memset(s, 0, sizeof(*s));
 	if (a->npos != 3)
-		return usage_err("usage: crbpf port add PROTO { PORT[-LAST] | all } BACKEND [--addr PUBLIC] [--except PORTS] [--dev IFACE] [--force] [--xdp-veth] [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]...");
+		return usage_err("usage: crbpf port add PROTO { PORT[-LAST] | all } BACKEND [--addr PUBLIC] [--except PORTS] [--dev IFACE] [--force] [--xdp-veth] [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]... [--limit-pps RATE[:BURST]] [--limit-flows RATE[:BURST]] [--limit-prefix V4LEN[,V6LEN]]");
 	if (parse_proto(a->pos[0], &s->proto))
 		return USAGE;
 	s->all = !strcmp(a->pos[1], "all");
@@ -544,7 +550,8 @@ static int acl_before_write(const struct port_args *a, const struct port_spec *s
 int port_add(struct port_args *a)
 {
 	int acl = -1, saved[2] = { -EBADF, -EBADF };
-	__u32 acl_id = 0;
+	__u32 acl_id = 0, lim_id;
+	bool lim_fresh;
 	char dev[IF_NAMESIZE], oifname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
 	struct edge_maps m = EDGE_MAPS_NONE;
 	struct model_ops ops = {};
@@ -662,6 +669,10 @@ int port_add(struct port_args *a)
 	ret = acl_before_write(a, &spec, pub_ifindex, &ops, &acl, &acl_id, saved);
 	if (ret)
 		goto out;
+	lim_id = ops_mapping_id(&ops, &spec, pub_ifindex, &lim_fresh);
+	ret = limit_before_write(&a->limit, lim_id, lim_fresh, u);
+	if (ret)
+		goto fail;
 	ret = maps_write(&m, &ops, u, false);
 	if (ret)
 		goto fail;
@@ -916,10 +927,31 @@ static int list_size(int acl, __u32 id, int kind)
 	return cache[id][kind];
 }
 
+/* " limit pps 2000:2000 flows 20:20 by /32,/64" ("" without limits) */
+static void limit_list_str(const struct crbpf_limit *l, char *buf, size_t len)
+{
+	size_t used;
+
+	buf[0] = 0;
+	if (!limit_on(l))
+		return;
+	used = snprintf(buf, len, " limit");
+	if (l->pkt_ns && used < len)
+		used += snprintf(buf + used, len - used, " pps %u:%u", l->pkt_rate,
+				 l->pkt_burst);
+	if (l->flow_ns && used < len)
+		used += snprintf(buf + used, len - used, " flows %u:%u",
+				 l->flow_rate, l->flow_burst);
+	if (used < len)
+		snprintf(buf + used, len - used, " by /%u,/%u", l->prefix4,
+			 l->prefix6);
+}
+
 int port_list_print(const char *only_dev, bool json)
 {
-	char lbuf[64];
-	int acl, kind, sz;
+	char lbuf[64], limbuf[96];
+	struct crbpf_limit lim;
+	int acl, limits, kind, sz;
 	char dname[IF_NAMESIZE], oname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
 	char pbuf[INET6_ADDRSTRLEN], xbuf[4096];
 	struct crbpf_port_key *keys;
@@ -956,6 +988,7 @@ int port_list_print(const char *only_dev, bool json)
 	free(vals);
 	qsort(v, n, sizeof(*v), port_key_cmp);
 	acl = pin_map_open_quiet("crbpf_acl");
+	limits = pin_map_open_quiet("crbpf_limits");
 	if (json)
 		printf("[");
 	else
@@ -981,6 +1014,7 @@ int port_list_print(const char *only_dev, bool json)
 			except_str(&v[i].k, xbuf, sizeof(xbuf));
 		ifname(v[i].k.ifindex, dname);
 		ifname(v[i].be.ifindex, oname);
+		limit_get(limits, v[i].be.mapping, &lim);
 		if (json) {
 			printf("%s{\"dev\":", shown ? "," : "");
 			json_str(stdout, dname);
@@ -1004,6 +1038,16 @@ int port_list_print(const char *only_dev, bool json)
 				if (sz >= 0)
 					printf(",\"%s\":%d", acl_kind_names[kind], sz);
 			}
+			/* per-source limits, absent: none */
+			if (lim.pkt_ns)
+				printf(",\"limit_pps\":%u,\"limit_pps_burst\":%u",
+				       lim.pkt_rate, lim.pkt_burst);
+			if (lim.flow_ns)
+				printf(",\"limit_flows\":%u,\"limit_flows_burst\":%u",
+				       lim.flow_rate, lim.flow_burst);
+			if (limit_on(&lim))
+				printf(",\"limit_prefix4\":%u,\"limit_prefix6\":%u",
+				       lim.prefix4, lim.prefix6);
 			printf("}");
 		} else {
 			char bbuf[INET6_ADDRSTRLEN + 10], port[8];
@@ -1027,11 +1071,12 @@ int port_list_print(const char *only_dev, bool json)
 						 sizeof(lbuf) - strlen(lbuf), " %s %d",
 						 acl_kind_names[kind], sz);
 			}
-			printf("%-12s %-5s %-5s %-6s %-24s %-40s %s%s%s%s%s\n", dname,
+			limit_list_str(&lim, limbuf, sizeof(limbuf));
+			printf("%-12s %-5s %-5s %-6s %-24s %-40s %s%s%s%s%s%s\n", dname,
 			       proto_str(v[i].k.proto), port,
 			       family_str(v[i].k.family), pbuf, bbuf, oname,
 			       v[i].be.flags & CRBPF_BE_L2 ? " (ethernet)" : "",
-			       xbuf[0] ? " except " : "", xbuf, lbuf);
+			       xbuf[0] ? " except " : "", xbuf, lbuf, limbuf);
 		}
 		shown++;
 	}
@@ -1039,6 +1084,8 @@ int port_list_print(const char *only_dev, bool json)
 		printf("]\n");
 	if (acl >= 0)
 		close(acl);
+	if (limits >= 0)
+		close(limits);
 	free(v);
 	return 0;
 }

@@ -54,6 +54,8 @@ struct mstat_row {
 	struct crbpf_mstats t;
 	/* drops of its allow and deny lists; -1: no such list */
 	long long acl_drops[2];
+	struct crbpf_limit lim; /* its per-source limits, zero: none */
+	__u64 lim_drops[2]; /* by the packet limit, the flow limit */
 };
 
 static int row_cmp(const void *a, const void *b)
@@ -78,6 +80,25 @@ static void mstats_sum(int fd, __u32 id, struct crbpf_mstats *v, int ncpu,
 		t->out_bytes += v[c].out_bytes;
 		t->new_flows += v[c].new_flows;
 	}
+}
+
+/* Each row's limits and their drops (crbpf_limits, crbpf_limstats). */
+static void limit_rows(struct mstat_row *rows, int n)
+{
+	int lim = pin_map_open_quiet("crbpf_limits");
+	int st = pin_map_open_quiet("crbpf_limstats");
+	int i;
+
+	for (i = 0; i < n; i++) {
+		limit_get(lim, rows[i].be.mapping, &rows[i].lim);
+		if (limit_on(&rows[i].lim))
+			limit_drops(st, rows[i].be.mapping, &rows[i].lim_drops[0],
+				    &rows[i].lim_drops[1]);
+	}
+	if (lim >= 0)
+		close(lim);
+	if (st >= 0)
+		close(st);
 }
 
 /* The drops of each row's lists (crbpf_acl, crbpf_aclstats). */
@@ -181,6 +202,7 @@ static int mapping_rows(int only, struct mstat_row **out)
 			r->last = port;
 	}
 	acl_rows(rows, n);
+	limit_rows(rows, n);
 	if (n)
 		qsort(rows, n, sizeof(*rows), row_cmp);
 out:
@@ -267,6 +289,18 @@ static int print_mappings(int only, bool json)
 					printf(",\"%s_dropped\":%lld",
 					       acl_kind_names[kind],
 					       rows[i].acl_drops[kind]);
+			/* limits and their drops; absent: no such limit */
+			if (rows[i].lim.pkt_ns)
+				printf(",\"limit_pps\":%u,\"limit_pps_burst\":%u,\"limit_pps_dropped\":%llu",
+				       rows[i].lim.pkt_rate, rows[i].lim.pkt_burst,
+				       (unsigned long long)rows[i].lim_drops[0]);
+			if (rows[i].lim.flow_ns)
+				printf(",\"limit_flows\":%u,\"limit_flows_burst\":%u,\"limit_flows_dropped\":%llu",
+				       rows[i].lim.flow_rate, rows[i].lim.flow_burst,
+				       (unsigned long long)rows[i].lim_drops[1]);
+			if (limit_on(&rows[i].lim))
+				printf(",\"limit_prefix4\":%u,\"limit_prefix6\":%u",
+				       rows[i].lim.prefix4, rows[i].lim.prefix6);
 			printf("}");
 		} else {
 			printf("  %-12s %s %s -> %s  %s %s  in %llu pkts %llu bytes  out %llu pkts %llu bytes  new flows %llu\n",
@@ -282,6 +316,16 @@ static int print_mappings(int only, bool json)
 					printf("  %-12s %s list dropped %lld\n", "",
 					       acl_kind_names[kind],
 					       rows[i].acl_drops[kind]);
+			if (rows[i].lim.pkt_ns)
+				printf("  %-12s limit %u pps (burst %u) per /%u,/%u source dropped %llu\n",
+				       "", rows[i].lim.pkt_rate, rows[i].lim.pkt_burst,
+				       rows[i].lim.prefix4, rows[i].lim.prefix6,
+				       (unsigned long long)rows[i].lim_drops[0]);
+			if (rows[i].lim.flow_ns)
+				printf("  %-12s limit %u new flows/s (burst %u) per /%u,/%u source dropped %llu\n",
+				       "", rows[i].lim.flow_rate, rows[i].lim.flow_burst,
+				       rows[i].lim.prefix4, rows[i].lim.prefix6,
+				       (unsigned long long)rows[i].lim_drops[1]);
 		}
 	}
 	if (!json && !n)
@@ -376,6 +420,47 @@ static void prom_mapping_labels(FILE *f, const char *dname,
  * "52000-65535" or "all" -- and the public address or "*"): one series per
  * mapping, not per port, and client addresses never become labels.
  */
+
+/* What the per-source limits of the mappings that have them dropped, by
+ * kind (pps, flows); the limit itself (per second) and its burst are
+ * labels, as every series here is a counter. */
+static void prom_limits(FILE *f, const struct mstat_row *rows, int n)
+{
+	static const char name[] = "crbpf_limit_dropped_packets_total";
+	char dname[IF_NAMESIZE], pbuf[INET6_ADDRSTRLEN], port[16], num[16];
+	char be[INET6_ADDRSTRLEN + 10];
+	int i, kind, any = 0;
+
+	for (i = 0; i < n; i++)
+		any |= limit_on(&rows[i].lim);
+	if (!any)
+		return;
+	prom_head(f, name,
+		  "Packets a mapping's per-source limit dropped (kind pps: packets, flows: new flows; rate per second and burst per source prefix).");
+	for (i = 0; i < n; i++) {
+		const struct crbpf_limit *l = &rows[i].lim;
+
+		mapping_names(&rows[i], pbuf, sizeof(pbuf), port, sizeof(port),
+			      be, sizeof(be));
+		ifname(rows[i].k.ifindex, dname);
+		for (kind = 0; kind < 2; kind++) {
+			if (!(kind ? l->flow_ns : l->pkt_ns))
+				continue;
+			fprintf(f, "%s{", name);
+			prom_mapping_labels(f, dname, &rows[i].k, port, pbuf);
+			fputc(',', f);
+			prom_label(f, "kind", kind ? "flows" : "pps");
+			fputc(',', f);
+			snprintf(num, sizeof(num), "%u", kind ? l->flow_rate : l->pkt_rate);
+			prom_label(f, "rate", num);
+			fputc(',', f);
+			snprintf(num, sizeof(num), "%u", kind ? l->flow_burst : l->pkt_burst);
+			prom_label(f, "burst", num);
+			fprintf(f, "} %llu\n", (unsigned long long)rows[i].lim_drops[kind]);
+		}
+	}
+}
+
 static int print_prometheus(FILE *f, const __u64 *sum, int only, bool mappings)
 {
 	static const struct {
@@ -463,6 +548,7 @@ static int print_prometheus(FILE *f, const __u64 *sum, int only, bool mappings)
 			fprintf(f, "} %lld\n", rows[i].acl_drops[kind]);
 		}
 	}
+	prom_limits(f, rows, n);
 	free(rows);
 	return 0;
 }

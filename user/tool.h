@@ -241,6 +241,14 @@ struct acl_args {
 	struct acl_list list[2]; /* by enum crbpf_acl_kind */
 	bool given[2];
 };
+/* --limit-pps RATE[:BURST], --limit-flows RATE[:BURST], --limit-prefix
+ * V4LEN[,V6LEN] (limit.c); a rate of 0: no such limit. */
+struct limit_args {
+	bool given; /* any of them: the mapping's limits are these */
+	bool prefix_given;
+	__u32 pps, pps_burst, flows, flows_burst;
+	__u32 prefix4, prefix6;
+};
 /* The words of `port add/del/list`; family (not a word) narrows a del
  * without --addr to one family. */
 struct port_args {
@@ -254,6 +262,7 @@ struct port_args {
 	bool json;
 	__u8 family;
 	struct acl_args acl; /* port add: --allow, --deny, ... */
+	struct limit_args limit; /* port add: --limit-pps, ... */
 };
 /* A `port add`, checked: all = `PROTO all` (first = last = CRBPF_PORT_ALL),
  * bport 0 = same port as the public one, paddr.family 0 = no --addr. */
@@ -465,7 +474,7 @@ void maps_upgrade_free(struct maps_upgrade *m);
  * table sized by --flows. 3: mapping ids (32-byte crbpf_backend, 80-byte
  * flows, 32-byte reverse rules), crbpf_mstats an array indexed by them. */
 #define CRBPF_LAYOUT 3
-#define LAYOUT_MAX_MAPS 24
+#define LAYOUT_MAX_MAPS 48
 struct layout_old {
 	char name[16];
 	int fd; /* the old map */
@@ -520,6 +529,17 @@ int acl_mapping_install(int outer, __u32 mapping, const struct acl_args *a,
 void acl_mapping_done(int outer, __u32 mapping, int saved[2], bool put_back);
 int acl_lists_print(FILE *f, bool json, const char *indent);
 int cmd_acl(int argc, char **argv);
+/* limit.c: per-source limits (crbpf_limits, crbpf_limstats) */
+bool limit_is_option(const char *opt);
+int limit_args_option(struct limit_args *a, const char *opt, const char *val);
+int limit_args_check(const struct limit_args *a);
+void limit_of_args(const struct limit_args *a, struct crbpf_limit *l);
+bool limit_on(const struct crbpf_limit *l);
+void limit_get(int fd, __u32 id, struct crbpf_limit *l);
+const char *limit_words(const struct crbpf_limit *l, char *buf, size_t len);
+void limit_drops(int stats, __u32 id, __u64 *pkt, __u64 *flow);
+int limit_before_write(const struct limit_args *a, __u32 id, bool fresh,
+		       struct undo *u);
 /* status.c */
 int cmd_status(int argc, char **argv);
 /* stats.c */

@@ -489,7 +489,7 @@ microbench() {
 		fi
 		[ -s "$TMPD/micro.err" ] && say "$(sed 's/^/bench: /' "$TMPD/micro.err")"
 		log "microbench ($where): $out"
-		for k in hit_ns hit_many_ns miss_ns rev_ns acl_ns tc_ns tun_ns tun_xdp_ns tun_tc_ns many_flows; do
+		for k in hit_ns hit_many_ns miss_ns rev_ns acl_ns limit_ns tc_ns tun_ns tun_xdp_ns tun_tc_ns many_flows; do
 			v=$(sed -n "s/.*\b$k=\([0-9.]*\).*/\1/p" <<<"$out")
 			[ -n "$v" ] && result micro 0 0 "$k" "$v"
 		done

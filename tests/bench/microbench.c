@@ -23,6 +23,10 @@
  *   rev   10.99.0.2:9000 -> 198.51.100.10:1024 on NH (crbpf_rev_tc)
  *   acl   198.51.100.10:1024 -> 203.0.113.10:7004 on PUB (the hit, through a
  *         mapping with an allow list of 100,000 prefixes that holds it)
+ *   limit 198.51.100.10:1024 -> 203.0.113.10:7006 on PUB (the hit, through a
+ *         mapping with a per-source packet limit the source never reaches:
+ *         1e9 packets/s and a burst of ~1e12, beyond what the CLI takes,
+ *         so no timed packet is dropped; the bucket's lookup and update)
  *   tc    the hit through crbpf_edge_tc of the --mode tc object (what
  *         `--mode tc` runs per packet: everything, then bpf_redirect)
  * With --tun:
@@ -43,7 +47,8 @@
  * fwd_*, rev_*, drop_*) are the path's signature: the timed runs must move
  * them by exactly repeats x signature, so every timed packet took the path
  * the case names (not, say, a miss on its own rewritten output).
- * Prints "hit_ns=.. hit_many_ns=.. miss_ns=.. rev_ns=.. tc_ns=.. tun_ns=..
+ * Prints "hit_ns=.. hit_many_ns=.. miss_ns=.. rev_ns=.. acl_ns=.. limit_ns=..
+ * tc_ns=.. tun_ns=..
  * ..." for the cases that ran; figures are medians over --rounds (default
  * 3) runs of --repeat (default 5000000) packets.
  */
@@ -476,6 +481,11 @@ static int fill_maps(struct edge_bpf *e, int pub_if, int nh_if, int tun_if)
 				.public_ifindex = pub_if, .mapping = 1 };
 	int ncpu = libbpf_num_possible_cpus();
 	struct crbpf_mstats *ms = calloc(ncpu > 0 ? ncpu : 1, sizeof(*ms));
+	/* sources by /32, 1 ns a packet, a burst of 2^40 ns: never reached */
+	struct crbpf_limit lim = { .pkt_ns = 1, .pkt_tol = 1ULL << 40,
+				   .mask4 = 0xffffffff, .pkt_rate = 1000000000,
+				   .pkt_burst = 1u << 31, .prefix4 = 32,
+				   .prefix6 = 64 };
 	__u32 v = pub_if;
 	int err;
 
@@ -506,8 +516,17 @@ static int fill_maps(struct edge_bpf *e, int pub_if, int nh_if, int tun_if)
 		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_ports), &pk, &be, BPF_ANY) ||
 		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_mstats), &be.mapping, ms,
 					  BPF_ANY);
+		pk.port = htons(7006);
+		be.flags = CRBPF_BE_L2 | CRBPF_BE_LIMIT;
+		be.mapping = 4;
+		err = err ||
+		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_limits), &be.mapping,
+					  &lim, BPF_ANY) ||
+		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_ports), &pk, &be, BPF_ANY) ||
+		      bpf_map_update_elem(bpf_map__fd(e->maps.crbpf_mstats), &be.mapping, ms,
+					  BPF_ANY);
 		pk.port = htons(7000);
-		be.flags &= ~CRBPF_BE_ACL;
+		be.flags = CRBPF_BE_L2;
 		be.mapping = 1;
 	}
 	if (!err && tun_if) {
@@ -649,11 +668,11 @@ int main(int argc, char **argv)
 	struct edge_bpf *e = NULL, *et = NULL;
 	struct micro_bpf *m = NULL;
 	__u8 pub_mac[ETH_ALEN], nh_mac[ETH_ALEN], other[ETH_ALEN] = { 2, 0, 0, 0, 0, 1 };
-	__u8 hit[FRAME], miss[FRAME], rev[FRAME], tunf[FRAME], aclf[FRAME];
+	__u8 hit[FRAME], miss[FRAME], rev[FRAME], tunf[FRAME], aclf[FRAME], limf[FRAME];
 	int pub_if, nh_if = 0, tun_if = 0, opt, ret = 1, fwd, n;
 	struct harness hx, hc, ht;
 	struct bcase hitc = {}, many_c = {}, missc = {}, revc = {}, tcc = {},
-		     tunx = {}, tunt = {}, aclc = {};
+		     tunx = {}, tunt = {}, aclc = {}, limc = {};
 	double tun_ns;
 	char line[1024];
 	int len = 0;
@@ -727,6 +746,7 @@ int main(int argc, char **argv)
 		udp4_frame(hit, pub_mac, other, "198.51.100.10", "203.0.113.10", 1024, 7000);
 		udp4_frame(miss, pub_mac, other, "198.51.100.10", "203.0.113.10", 1024, 7001);
 		udp4_frame(aclf, pub_mac, other, "198.51.100.10", "203.0.113.10", 1024, 7004);
+		udp4_frame(limf, pub_mac, other, "198.51.100.10", "203.0.113.10", 1024, 7006);
 		udp4_frame(rev, nh_mac, other, "10.99.0.2", "198.51.100.10", 9000, 1024);
 		if (fill_cycle(m, many, pub_mac, other)) {
 			fprintf(stderr, "microbench: fill %ld frames: %s\n", many, strerror(errno));
@@ -736,6 +756,7 @@ int main(int argc, char **argv)
 		bcase_init(&hitc, "hit", e, bpf_program__fd(e->progs.crbpf_edge_xdp), &hx, hit, pub_if);
 		bcase_init(&missc, "miss", e, hitc.prog_fd, &hx, miss, pub_if);
 		bcase_init(&aclc, "acl", e, hitc.prog_fd, &hx, aclf, pub_if);
+		bcase_init(&limc, "limit", e, hitc.prog_fd, &hx, limf, pub_if);
 		bcase_init(&revc, "rev", e, bpf_program__fd(e->progs.crbpf_rev_tc), &ht, rev, nh_if);
 		bcase_init(&tcc, "tc", et, bpf_program__fd(et->progs.crbpf_edge_tc), &ht, hit, pub_if);
 		/* The cycling harness ignores the frame it is given. */
@@ -751,6 +772,8 @@ int main(int argc, char **argv)
 		}
 		aclc.ok = shot_ok(&aclc, XDP_REDIRECT, "fwd_xdp", xdp_ret) &&
 			  frame_ok("acl", aclc.s.out, aclc.s.out_len, &w_hit);
+		limc.ok = shot_ok(&limc, XDP_REDIRECT, "fwd_xdp", xdp_ret) &&
+			  frame_ok("limit", limc.s.out, limc.s.out_len, &w_hit);
 		revc.ok = shot_ok(&revc, TC_ACT_REDIRECT, "rev_tc", tc_ret) &&
 			  frame_ok("rev", revc.s.out, revc.s.out_len, &w_rev);
 		tcc.ok = shot_ok(&tcc, TC_ACT_REDIRECT, "fwd_tc", tc_ret) &&
@@ -760,13 +783,14 @@ int main(int argc, char **argv)
 		missc.ok = missc.ok && timed(&missc, repeat, rounds);
 		revc.ok = revc.ok && timed(&revc, repeat, rounds);
 		aclc.ok = aclc.ok && timed(&aclc, repeat, rounds);
+		limc.ok = limc.ok && timed(&limc, repeat, rounds);
 		tcc.ok = tcc.ok && timed(&tcc, repeat, rounds);
 		/* One pass creates every flow entry; then the timed runs. Each
 		 * cycled packet is a hit as the straight one was. */
 		many_c.ok = hitc.ok && timed(&many_c, many, 1) &&
 			    timed(&many_c, repeat > 2 * many ? repeat : 2 * many, rounds);
 		ret |= !(hitc.ok && missc.ok && revc.ok && tcc.ok && many_c.ok &&
-			 aclc.ok);
+			 aclc.ok && limc.ok);
 	}
 	if (tun) {
 		struct want w_tun = { .daddr = "10.98.0.2", .dport = 9000 };
@@ -812,6 +836,8 @@ int main(int argc, char **argv)
 		OUT("rev_ns=%.1f ", revc.ns);
 	if (aclc.ok)
 		OUT("acl_ns=%.1f ", aclc.ns);
+	if (limc.ok)
+		OUT("limit_ns=%.1f ", limc.ns);
 	if (tcc.ok)
 		OUT("tc_ns=%.1f ", tcc.ns);
 	if (tunt.ok) {

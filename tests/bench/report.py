@@ -36,7 +36,7 @@ ROWS = [
 ]
 # micro-benchmark figures each row needs (bench.sh runs the cases where it
 # has their devices: the xdp row's namespace, tun-crbpf's)
-MICRO = {"xdp": ("hit_ns", "hit_many_ns", "miss_ns", "rev_ns", "acl_ns", "tc_ns"),
+MICRO = {"xdp": ("hit_ns", "hit_many_ns", "miss_ns", "rev_ns", "acl_ns", "limit_ns", "tc_ns"),
          "tun-crbpf": ("tun_ns",)}
 TARGET_SIZE = 64
 MANY = 1000000
@@ -184,9 +184,9 @@ def main():
         return "%.1f" % micro[k] if k in micro else "-"
     if micro:
         out.write("\nBPF_PROG_TEST_RUN (ns/packet): edge XDP hit %s, hit cycling %s flows %s, miss %s, reply (crbpf_rev_tc) %s, "
-                  "hit through a 100,000-prefix allow list %s, --mode tc hit %s, tunnel packet %s (XDP %s + tc %s)\n"
+                  "hit through a 100,000-prefix allow list %s, through a per-source packet limit %s, --mode tc hit %s, tunnel packet %s (XDP %s + tc %s)\n"
                   % (mf("hit_ns"), format(int(micro.get("many_flows", 0)), ","), mf("hit_many_ns"),
-                     mf("miss_ns"), mf("rev_ns"), mf("acl_ns"), mf("tc_ns"), mf("tun_ns"), mf("tun_xdp_ns"),
+                     mf("miss_ns"), mf("rev_ns"), mf("acl_ns"), mf("limit_ns"), mf("tc_ns"), mf("tun_ns"), mf("tun_xdp_ns"),
                      mf("tun_tc_ns")))
     live = extra["live"]
     if live:

@@ -614,6 +614,77 @@ def udpsend(a):
     print("sent %d %s" % (len(data), hashlib.sha256(data).hexdigest()))
 
 
+def udpcount(a):
+    """Counts UDP datagrams per source address until the file a.until
+    exists (checked each 0.2 s); prints {"ADDR": count, ...}."""
+    s = make_listener("udp", a.bind, a.port)
+    s.settimeout(0.2)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    counts = {}
+    sys.stderr.write("listening\n")
+    sys.stderr.flush()
+    while not os.path.exists(a.until):
+        try:
+            while True:
+                _, src = s.recvfrom(65535)
+                host = fmt_peer(src).rsplit(":", 1)[0].strip("[]")
+                counts[host] = counts.get(host, 0) + 1
+        except socket.timeout:
+            pass
+    print(json.dumps(counts))
+
+
+def udpflood(a):
+    """UDP datagrams of a.size bytes from a.bind to host:port for
+    a.duration seconds: a.pps a second, or as fast as the socket takes
+    them (0). Prints the number sent."""
+    fam = family_of(a.host)
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    if a.bind:
+        s.bind((a.bind, 0))
+    data = det_bytes(a.size, 1)
+    sent = 0
+    t0 = time.monotonic()
+    end = t0 + a.duration
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            break
+        if a.pps and sent >= (now - t0) * a.pps:
+            time.sleep(min(0.001, end - now))
+            continue
+        try:
+            s.sendto(data, (a.host, a.port))
+            sent += 1
+        except OSError as e:
+            if e.errno not in (errno.ENOBUFS, errno.EAGAIN):
+                die("udp %s port %d: %s" % (a.host, a.port, e))
+    print(sent)
+
+
+def connburst(a):
+    """a.n TCP connections to host:port started at once from a.bind; after
+    a.wait seconds, prints how many are established (a SYN the VPS dropped
+    is retransmitted only after 1 s: keep a.wait below that)."""
+    fam = family_of(a.host)
+    socks = []
+    for _ in range(a.n):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        if a.bind:
+            s.bind((a.bind, 0))
+        s.setblocking(False)
+        s.connect_ex((a.host, a.port))
+        socks.append(s)
+    time.sleep(a.wait)
+    ok = 0
+    for s in socks:
+        _, w, _ = select.select([], [s], [], 0)
+        if w and s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+            ok += 1
+        s.close()
+    print(ok)
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -674,11 +745,29 @@ def main():
     fc.add_argument("--seed", type=int, default=1)
     fc.add_argument("--plain", action="store_true")
     fc.add_argument("--timeout", type=float, default=5)
+    uc = sub.add_parser("udpcount")
+    uc.add_argument("--bind", default="")
+    uc.add_argument("--port", type=int, required=True)
+    uc.add_argument("--until", required=True)
+    uf = sub.add_parser("udpflood")
+    uf.add_argument("host")
+    uf.add_argument("port", type=int)
+    uf.add_argument("--bind", default="")
+    uf.add_argument("--size", type=int, default=64)
+    uf.add_argument("--pps", type=float, default=0)
+    uf.add_argument("--duration", type=float, required=True)
+    cb = sub.add_parser("connburst")
+    cb.add_argument("host")
+    cb.add_argument("port", type=int)
+    cb.add_argument("--bind", default="")
+    cb.add_argument("--n", type=int, default=20)
+    cb.add_argument("--wait", type=float, default=0.8)
     a = p.parse_args()
     {"serve": serve, "hello": hello, "put": put, "get": get, "csum": csum,
      "refused": refused, "probe": probe, "backrefuse": backrefuse, "pmtu": pmtu,
      "frag-serve": frag_serve, "frag-send": frag_send,
-     "udpsink": udpsink, "udpsend": udpsend}[a.cmd](a)
+     "udpsink": udpsink, "udpsend": udpsend, "udpcount": udpcount,
+     "udpflood": udpflood, "connburst": connburst}[a.cmd](a)
 
 
 if __name__ == "__main__":

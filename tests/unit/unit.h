@@ -462,6 +462,8 @@ void lcache_clear(void);
 
 extern const struct tcase acl_cases[];
 extern const int n_acl_cases;
+extern const struct tcase limit_cases[];
+extern const int n_limit_cases;
 
 extern const struct tcase all_cases[];
 extern const int n_all_cases;
