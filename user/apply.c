@@ -281,26 +281,30 @@ static bool acl_list_same(int outer, __u32 slot, const struct acl_list *want,
 
 /* The lists of mapping id are those a wants (both kinds). One answer per
  * (a, id): entry_same() asks for every port of a range. */
+/* acl_same()'s answer for the last (args, id): a range asks it per port.
+ * Forgotten by apply_file(): crbpf watch applies again and again, and a
+ * new parse may put other lists at the same address. */
+static const struct acl_args *acl_last_a;
+static __u32 acl_last_id;
+static bool acl_last;
+
 static bool acl_same(const struct acl_args *a, __u32 id)
 {
-	static const struct acl_args *last_a;
-	static __u32 last_id;
-	static bool last;
 	int outer, kind;
 
-	if (a == last_a && id == last_id)
-		return last;
+	if (a == acl_last_a && id == acl_last_id)
+		return acl_last;
 	outer = pin_map_open_quiet("crbpf_acl");
-	last = true;
-	for (kind = 0; kind < 2 && last; kind++)
-		last = outer < 0 ? !a->given[kind] || !a->list[kind].n :
+	acl_last = true;
+	for (kind = 0; kind < 2 && acl_last; kind++)
+		acl_last = outer < 0 ? !a->given[kind] || !a->list[kind].n :
 			acl_list_same(outer, crbpf_acl_slot(id, kind),
 				      &a->list[kind], a->given[kind]);
 	if (outer >= 0)
 		close(outer);
-	last_a = a;
-	last_id = id;
-	return last;
+	acl_last_a = a;
+	acl_last_id = id;
+	return acl_last;
 }
 
 /* The limits of mapping id are those a wants (none when a gives none:
@@ -897,6 +901,7 @@ int apply_file(const char *path, bool check_only)
 	struct conf c;
 	int ret;
 
+	acl_last_a = NULL;
 	ret = conf_parse(path, &c);
 	if (ret)
 		return ret;
