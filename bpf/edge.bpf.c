@@ -26,6 +26,7 @@
 #include "unit_hook.h" /* last: unit builds wrap the redirect helpers */
 
 #include "edge_common.h"
+#include "failover.h"
 #include "forward.h"
 #include "reverse.h"
 

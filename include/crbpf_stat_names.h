@@ -52,6 +52,7 @@ static const char *const crbpf_stat_names[] = {
 	"handoff_meta",
 	"drop_acl_deny",
 	"drop_acl_allow",
+	"fo_sticky",
 };
 _Static_assert(sizeof(crbpf_stat_names) / sizeof(crbpf_stat_names[0]) == CRBPF_ST__MAX,
 	       "crbpf_stat_names must follow enum crbpf_stat");

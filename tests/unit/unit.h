@@ -458,6 +458,9 @@ extern const int n_nh_cases;
 extern const struct tcase acl_cases[];
 extern const int n_acl_cases;
 
+extern const struct tcase fo_cases[];
+extern const int n_fo_cases;
+
 extern const struct tcase all_cases[];
 extern const int n_all_cases;
 /* all_cases.c's mappings, exceptions and sockets, once; 0 or -1 */
