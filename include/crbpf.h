@@ -225,7 +225,8 @@ struct crbpf_fo_backend {
 	__u32 ifindex; /* route device when last checked; 0: none */
 	__u8 state; /* enum crbpf_fo_state */
 	__u8 why; /* enum crbpf_fo_why */
-	__u16 err; /* errno of a failed probe */
+	__u8 err; /* errno of a failed probe */
+	__u8 l2; /* the route device has a MAC header (CRBPF_BE_L2) */
 	__u32 age_s; /* handshake age when checked */
 	__u32 fails; /* probe failures in a row */
 	__u64 since; /* CLOCK_REALTIME s of the last state change */
