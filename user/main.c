@@ -19,6 +19,7 @@ static const char usage_text[] =
 	"  crbpf detach IFACE\n"
 	"  crbpf port add PROTO PORT[-LAST] BACKEND [--addr PUBLIC] [--dev IFACE] [--force] [--xdp-veth]\n"
 	"                 [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]...\n"
+	"                 [--backup ADDR[,ADDR]... [--probe { tcp | udp }:PORT] [--handshake-max SEC]]\n"
 	"  crbpf port add PROTO all ADDR [--except PORT[,PORT|,FIRST-LAST]...]... [--addr PUBLIC] [--dev IFACE]\n"
 	"                 [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]...\n"
 	"  crbpf port del PROTO { PORT[-LAST] | all } [--addr PUBLIC] [--dev IFACE]\n"
