@@ -516,80 +516,137 @@ static void fo_wg_free(struct fo_wg_cache *wc)
 	wc->n = 0;
 }
 
+/* The same list (the backends and their order), whatever their states. */
+static bool fo_same_list(const struct crbpf_fo *a, const struct crbpf_fo *b)
+{
+	int i;
+
+	if (a->n != b->n || a->family != b->family)
+		return false;
+	for (i = 0; i < a->n && i < CRBPF_FO_MAX; i++)
+		if (memcmp(a->be[i].addr, b->be[i].addr, sizeof(a->be[i].addr)))
+			return false;
+	return true;
+}
+
+/* Writes what a round found for mapping id (under the pin lock): the
+ * states, and on a change of the active backend's entry the entries; the
+ * sticky entries of backends that went down are dropped. */
+static int fo_commit(int fd, int ports, __u32 id, const struct crbpf_fo *was,
+		     struct crbpf_fo *f)
+{
+	char buf[INET6_ADDRSTRLEN], why[160];
+	const struct crbpf_fo_backend *a, *b;
+	struct crbpf_fo now;
+	int i, ret;
+
+	/* a command changed the list meanwhile: its round is the next one */
+	if (fo_get(fd, id, &now) || !fo_same_list(&now, f))
+		return 0;
+	for (i = 0; i < f->n && i < CRBPF_FO_MAX; i++) {
+		struct addr ad = { .family = f->family };
+
+		b = &f->be[i];
+		if (b->state == was->be[i].state || was->be[i].state == CRBPF_FO_UNKNOWN)
+			continue;
+		memcpy(ad.a, b->addr, sizeof(ad.a));
+		notice("mapping %u: backend %s is %s", id,
+		       addr_str(&ad, buf, sizeof(buf)), fo_why_str(f, b, why, sizeof(why)));
+		/* its flows move on with their next packet */
+		if (b->state == CRBPF_FO_DOWN)
+			fo_sticky_drop(id, b->addr);
+	}
+	if (f->active != was->active) {
+		struct addr ad = { .family = f->family };
+
+		memcpy(ad.a, f->be[f->active].addr, sizeof(ad.a));
+		notice("mapping %u: new flows go to %s", id,
+		       addr_str(&ad, buf, sizeof(buf)));
+	}
+	if (memcmp(f, &now, sizeof(*f)) && bpf_map_update_elem(fd, &id, f, BPF_EXIST))
+		return -errno;
+	a = &f->be[f->active];
+	b = &was->be[was->active];
+	/* commands write the active backend with the entries themselves
+	 * (maps_write()): only a switch, or its device changing, is ours */
+	if (f->active == was->active && a->ifindex == b->ifindex && a->l2 == b->l2)
+		return 0;
+	ret = fo_entries_sync(ports, id, f, NULL);
+	return ret < 0 ? ret : 0;
+}
+
 /* One round of health checks (crbpf watch, every second): each failover
  * mapping's backends checked, the first one up made active. With none up
- * the active one stays: there is nowhere better to send new flows. Returns
- * the mappings whose active backend changed. */
+ * the active one stays: there is nowhere better to send new flows. The
+ * checks (probes wait up to FO_PROBE_MS) run without the pin lock, which
+ * commands need; the results are written under it. Returns the mappings
+ * whose active backend changed. */
 int fo_tick(void)
 {
 	struct edge_maps m = EDGE_MAPS_NONE;
-	char buf[INET6_ADDRSTRLEN], name[IF_NAMESIZE], why[160];
+	char name[IF_NAMESIZE];
 	struct fo_wg_cache *wc;
-	int fd, i, pick, ret, switched = 0;
-	struct crbpf_fo f;
-	__u32 id;
+	struct crbpf_fo *was = NULL, *f = NULL;
+	__u32 *ids = NULL, id;
+	int fd, i, k, n = 0, pick, ret = 0, switched = 0;
 
 	fd = fo_open();
 	if (fd < 0)
 		return 0;
 	wc = calloc(1, sizeof(*wc));
-	if (!wc) {
-		close(fd);
-		return -ENOMEM;
+	ids = calloc(CRBPF_MAX_MAPPINGS, sizeof(*ids));
+	was = calloc(CRBPF_MAX_MAPPINGS, sizeof(*was));
+	f = calloc(CRBPF_MAX_MAPPINGS, sizeof(*f));
+	if (!wc || !ids || !was || !f) {
+		ret = -ENOMEM;
+		goto out;
 	}
-	ret = edge_maps_open(&m);
-	for (id = 1; !ret && id < CRBPF_MAX_MAPPINGS; id++) {
-		struct crbpf_fo before;
-
-		if (fo_get(fd, id, &f))
+	for (id = 1; id < CRBPF_MAX_MAPPINGS; id++) {
+		if (fo_get(fd, id, &f[n]))
 			continue;
-		before = f;
+		ids[n] = id;
+		was[n] = f[n];
 		pick = -1;
-		for (i = 0; i < f.n && i < CRBPF_FO_MAX; i++) {
-			struct crbpf_fo_backend *b = &f.be[i];
-			struct addr a = { .family = f.family };
-			__u8 was = before.be[i].state;
+		for (i = 0; i < f[n].n && i < CRBPF_FO_MAX; i++) {
+			struct crbpf_fo_backend *b = &f[n].be[i];
 
-			fo_check(&f, b, wc);
+			fo_check(&f[n], b, wc);
 			if (b->state == CRBPF_FO_UP && pick < 0)
 				pick = i;
-			if (b->state != was)
+			if (b->state != was[n].be[i].state)
 				b->since = wall_s();
-			if (b->state == CRBPF_FO_UP && b->ifindex)
-				tun_ensure(b->ifindex, ifname(b->ifindex, name),
-					   b->l2, NULL);
-			if (b->state == was || was == CRBPF_FO_UNKNOWN)
-				continue;
-			memcpy(a.a, b->addr, sizeof(a.a));
-			addr_str(&a, buf, sizeof(buf));
-			notice("mapping %u: backend %s is %s", id, buf,
-			       fo_why_str(&f, b, why, sizeof(why)));
-			/* its flows move on with their next packet */
-			if (b->state == CRBPF_FO_DOWN)
-				fo_sticky_drop(id, b->addr);
 		}
-		if (pick >= 0 && pick != f.active) {
-			struct addr a = { .family = f.family };
-
-			memcpy(a.a, f.be[pick].addr, sizeof(a.a));
-			notice("mapping %u: new flows go to %s", id,
-			       addr_str(&a, buf, sizeof(buf)));
-			f.active = pick;
-			f.switches++;
+		if (pick >= 0 && pick != f[n].active) {
+			f[n].active = pick;
+			f[n].switches++;
 			switched++;
 		}
-		if (memcmp(&f, &before, sizeof(f)) &&
-		    bpf_map_update_elem(fd, &id, &f, BPF_EXIST))
-			ret = -errno;
-		/* every tick: an entry a command rewrote is put right too */
-		if (!ret && pick >= 0)
-			ret = fo_entries_sync(m.ports, id, &f, NULL);
-		if (ret > 0)
-			ret = 0;
+		n++;
+	}
+	if (!n)
+		goto out;
+	ret = pin_init();
+	if (ret)
+		goto out;
+	ret = edge_maps_open(&m);
+	for (k = 0; !ret && k < n; k++) {
+		/* the reverse program follows a re-created tunnel */
+		for (i = 0; i < f[k].n && i < CRBPF_FO_MAX; i++)
+			if (f[k].be[i].state == CRBPF_FO_UP && f[k].be[i].ifindex)
+				tun_ensure(f[k].be[i].ifindex,
+					   ifname(f[k].be[i].ifindex, name),
+					   f[k].be[i].l2, NULL);
+		ret = fo_commit(fd, m.ports, ids[k], &was[k], &f[k]);
 	}
 	edge_maps_close(&m);
-	fo_wg_free(wc);
+	pin_unlock();
+out:
+	if (wc)
+		fo_wg_free(wc);
 	free(wc);
+	free(ids);
+	free(was);
+	free(f);
 	close(fd);
 	return ret < 0 ? ret : switched;
 }

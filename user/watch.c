@@ -196,14 +196,12 @@ int cmd_watch(int argc, char **argv)
 		struct signalfd_siginfo si;
 
 		if (next_fo <= t) {
-			if (!pin_init()) {
-				ret = fo_tick();
-				if (ret < 0)
-					err("failover health checks failed: %s",
-					    strerror(-ret));
-				pin_unlock();
-				fflush(stderr);
-			}
+			/* takes the pin lock itself, after its probes */
+			ret = fo_tick();
+			if (ret < 0)
+				err("failover health checks failed: %s",
+				    strerror(-ret));
+			fflush(stderr);
 			next_fo = now_ms() + fo_ms;
 			continue;
 		}
