@@ -164,6 +164,14 @@ else
 	t_result status-text-active FAIL "$(vps_crbpf status 2>&1 | sed -n '/^failover/,/^home/p' | tr '\n' '|')"
 fi
 
+prom=$(vps_crbpf stats --prometheus 2>&1)
+if grep -q "^crbpf_failover_backend_up{.*port=\"443\".*backend=\"$BE_A\",active=\"false\"} 0$" <<<"$prom" &&
+	grep -q "^crbpf_failover_backend_up{.*port=\"443\".*backend=\"$BE_B\",active=\"true\"} 1$" <<<"$prom"; then
+	t_result prometheus-backends PASS
+else
+	t_result prometheus-backends FAIL "$(grep failover <<<"$prom" | tr '\n' '|')"
+fi
+
 # ---- a long flow on the backup, then the first tunnel comes back ----
 rm -f "$TOPO_DIR/stop-put"
 nsx_bg cr-cli put-b "$PY" "$PEER" put $VPS4 443 --until "$TOPO_DIR/stop-put" \
