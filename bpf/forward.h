@@ -533,7 +533,7 @@ static __always_inline int edge_xdp(struct xdp_md *ctx)
 	    acl_check(&p, &be))
 		return XDP_DROP;
 	if (be.flags & CRBPF_BE_FAILOVER)
-		fo_pick(&p, ctx->ingress_ifindex, &be);
+		fo_pick_xdp(&p, ctx->ingress_ifindex, &be);
 	return edge_xdp_hit(ctx, &p, &be, &pk);
 }
 

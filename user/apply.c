@@ -875,9 +875,9 @@ static int apply_conf(const char *path, const struct conf *c)
 		undo_free(tx);
 		return -EINTR;
 	}
+	fo_gc(); /* before release_unused(): backups' devices */
 	release_unused();
 	acl_gc();
-	fo_gc();
 	if (first)
 		err("%s was applied only in part: %s", path, strerror(-first));
 	undo_free(tx);

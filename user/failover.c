@@ -547,7 +547,9 @@ static int fo_commit(int fd, int ports, __u32 id, const struct crbpf_fo *was,
 		struct addr ad = { .family = f->family };
 
 		b = &f->be[i];
-		if (b->state == was->be[i].state || was->be[i].state == CRBPF_FO_UNKNOWN)
+		/* the first round reports only what is down */
+		if (b->state == was->be[i].state ||
+		    (was->be[i].state == CRBPF_FO_UNKNOWN && b->state == CRBPF_FO_UP))
 			continue;
 		memcpy(ad.a, b->addr, sizeof(ad.a));
 		notice("mapping %u: backend %s is %s", id,

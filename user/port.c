@@ -868,9 +868,10 @@ int port_del(struct port_args *a)
 	frags_purge(&gone);
 	/* Within apply, once apply is through: a rollback needs them. */
 	if (!undo_nested(u)) {
+		/* the lists first: a backup's device is in use while listed */
+		fo_gc();
 		tun_release_unused(m.ports, m.txports);
 		acl_gc();
-		fo_gc();
 	}
 	goto out;
 fail:

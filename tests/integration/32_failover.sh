@@ -131,6 +131,7 @@ must "crbpf port del tcp 444" vps_crbpf port del tcp 444 >/dev/null
 rm -f "$TOPO_DIR/stop-clients"
 nsx_bg cr-cli clients bash -c '
 	while [ ! -e "$1/stop-clients" ]; do
+		[ -e "$1/pause-clients" ] && { sleep 0.1; continue; }
 		t=$(date +%s.%N)
 		r=$("$2" "$3" hello --timeout 1 '"$VPS4"' 443 2>/dev/null | awk "{print \$3}")
 		echo "$t ${r:--}"
@@ -173,10 +174,16 @@ else
 fi
 
 # ---- a long flow on the backup, then the first tunnel comes back ----
+# The clients pause while it connects, so that the one connection to B
+# that lasts is the transfer's (python starts slowly under emulation).
 rm -f "$TOPO_DIR/stop-put"
+touch "$TOPO_DIR/pause-clients"
+sleep 1.5
 nsx_bg cr-cli put-b "$PY" "$PEER" put $VPS4 443 --until "$TOPO_DIR/stop-put" \
 	--rate 200000 --bytes 1 --timeout 10
-wait_for 5 grep -q "peer $CLI4" "$TOPO_DIR/srvB.log" || true
+wait_for "$(scaled 5 20)" sh -c "nsenter --net=/run/netns/cr-home ss -Htn state established src $BE_B:$PORT | grep -q ." ||
+	t_result put-started FAIL "the transfer did not connect to the backup"
+rm -f "$TOPO_DIR/pause-clients"
 sleep 0.5
 t_up_a=$(date +%s.%N)
 nsx cr-home ip link set wgh up && home_routes_a || t_result tunnel-back FAIL "wgh did not come back"
@@ -226,7 +233,9 @@ EOF
 	fi
 fi
 must "crbpf port del" vps_crbpf port del tcp 443 >/dev/null
-if vps_crbpf status | grep -q "^failover:" && vps_crbpf status | sed -n '/^failover/,/^home/p' | grep -q "(none)"; then
+# the list goes, and with it the backup tunnel's reverse program
+if vps_crbpf status | grep -q "^failover:" && vps_crbpf status | sed -n '/^failover/,/^home/p' | grep -q "(none)" &&
+	! vps_crbpf status | sed -n '/^tunnels/,/^lists/p' | grep -q wgfo0; then
 	t_result del-clears PASS
 else
 	t_result del-clears FAIL "$(vps_crbpf status 2>&1 | sed -n '/^failover/,/^home/p' | tr '\n' '|')"
