@@ -483,6 +483,8 @@ static void fo_check(const struct crbpf_fo *f, struct crbpf_fo_backend *b,
 	}
 	b->fails++;
 	b->err = -ret > 255 ? 255 : -ret;
+	if (!wg)
+		b->why = CRBPF_FO_WHY_PROBE_OK; /* up until FO_PROBE_FAILS */
 	if (b->fails >= FO_PROBE_FAILS) {
 		b->state = CRBPF_FO_DOWN;
 		b->why = CRBPF_FO_WHY_PROBE_FAIL;
@@ -683,7 +685,8 @@ const char *fo_why_str(const struct crbpf_fo *f, const struct crbpf_fo_backend *
 		snprintf(buf, len, "%s: no route (tunnel down?)", st);
 		break;
 	case CRBPF_FO_WHY_PROBE_OK:
-		snprintf(buf, len, "%s: probe %s answers", st, probe);
+		snprintf(buf, len, "%s: probe %s %s", st, probe,
+			 b->fails ? "failing" : "answers");
 		break;
 	case CRBPF_FO_WHY_PROBE_FAIL:
 		snprintf(buf, len, "%s: probe %s %s", st, probe,

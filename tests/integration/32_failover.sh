@@ -146,7 +146,7 @@ wait_for "$((BOUND + 5))" grep -q " B$" "$TOPO_DIR/clients.log"
 t_b=$(awk -v t="$t_down" '$1 > t && $2 == "B" {print $1; exit}' "$TOPO_DIR/clients.log")
 secs=$(awk -v a="$t_down" -v b="${t_b:-0}" 'BEGIN {printf "%.1f", b - a}')
 if [ -z "$t_b" ]; then
-	t_result failover-time FAIL "no new connection reached the backup within $((BOUND + 5)) s"
+	t_result failover-time FAIL "no new connection reached the backup within $((BOUND + 5)) s; cut at $t_down; clients: $(tail -n 8 "$TOPO_DIR/clients.log" | tr '\n' '|'); watch: $(grep mapping "$TOPO_DIR/watch-vps.log" | tr '\n' '|')"
 elif awk -v s="$secs" -v m="$BOUND" 'BEGIN {exit !(s <= m)}'; then
 	t_result failover-time PASS
 	echo "    failover: new connections reach the backup $secs s after the cut (bound $BOUND s)" >&8
