@@ -27,6 +27,7 @@
 
 #include "edge_common.h"
 #include "limit.h"
+#include "failover.h"
 #include "forward.h"
 #include "reverse.h"
 

@@ -234,6 +234,9 @@ static __always_inline int edge_tc(struct __sk_buff *skb)
 		if (ret == PKT_OK && (be.flags & CRBPF_BE_LIMIT) &&
 		    limit_check(&p, &be))
 			return TC_ACT_SHOT;
+		/* after the lists, which the mapping's id decides */
+		if (ret == PKT_OK && (be.flags & CRBPF_BE_FAILOVER))
+			fo_pick(&p, skb->ingress_ifindex, &be);
 		if (p.frag)
 			frag_first_fwd(&p, ret, &pk, &be);
 		/* Counted even after XDP, which only saw an `all` hit. */
@@ -540,6 +543,8 @@ static __always_inline int edge_xdp(struct xdp_md *ctx)
 	if ((be.flags & CRBPF_BE_ACL) &&
 	    acl_check(&p, &be))
 		return XDP_DROP;
+	if (be.flags & CRBPF_BE_FAILOVER)
+		fo_pick_xdp(&p, ctx->ingress_ifindex, &be);
 	return edge_xdp_hit(ctx, &p, &be, &pk);
 }
 

@@ -165,6 +165,11 @@ static __always_inline int rev_tc(struct __sk_buff *skb, bool has_eth)
 	fib_prepare(&fib, &p, skb->ingress_ifindex, src, p.daddr,
 		    ie.is_err ? 0 : pub.port, p.dport, 0);
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	/* To the VPS itself (a local route), with no flow: its own
+	 * connection to the backend's port (crbpf watch's failover probe,
+	 * an admin's curl), not a reply of the mapping. */
+	if (rc == BPF_FIB_LKUP_RET_NOT_FWDED && !flow)
+		return tc_pass(CRBPF_ST_PASS_REV_MISS);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return tc_drop(CRBPF_ST_DROP_NO_ROUTE);
 	if (ret == CRBPF_ST_REV_STATIC)

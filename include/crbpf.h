@@ -91,9 +91,13 @@ enum crbpf_backend_flags {
 	 * by the tool: without it a hit reads no list (bpf/acl.h). */
 	CRBPF_BE_ACL = 1 << 3,
 	/* Per-source limits apply (crbpf_limits[mapping] holds a rate), set
-	 * by the tool: without it a hit does no limit work (bpf/limit.h).
-	 * 1 << 5 is taken by backend failover. */
+	 * by the tool: without it a hit does no limit work (bpf/limit.h). */
 	CRBPF_BE_LIMIT = 1 << 4,
+	/* Failover mapping, set by the tool: the entry holds the active
+	 * backend of an ordered list (crbpf_fo), and a flow keeps the backend
+	 * it began on (crbpf_fosticky). Set with CRBPF_BE_TRACK: the sticky
+	 * check reads the flow. Without it a hit reads no sticky entry. */
+	CRBPF_BE_FAILOVER = 1 << 5,
 };
 
 /* Which kind of crbpf_ports entry a flow went through (port del finds its
@@ -247,6 +251,81 @@ static inline int crbpf_gcra_next(__u64 tat, __u64 now, __u64 step, __u64 tol,
 	*next = tat;
 	return 1;
 }
+
+/*
+ * Failover. crbpf_fo (array indexed by mapping id, the tool's alone): the
+ * ordered backends of a failover mapping, their health as crbpf watch
+ * last saw it, and which one the mapping's crbpf_ports entries hold (the
+ * active one: the first healthy). crbpf_fosticky (LRU): per forward flow
+ * (client, public side), the backend entry it began with; a packet whose
+ * sticky backend is not the active one stays on it while that backend's
+ * flow entry lives, so neither failover nor fail-back moves a live flow.
+ * The tool deletes the sticky entries of a backend that goes down: its
+ * flows move on with their next packet.
+ */
+#define CRBPF_FO_MAX 4 /* backends per mapping: the primary and 3 backups */
+/* Sticky entries (LRU, preallocated: 16384 lock about 2 MiB). An evicted
+ * one makes its flow follow the active backend, as without failover. */
+#define CRBPF_FO_STICKY 16384
+#define CRBPF_FO_HANDSHAKE_DEFAULT 180 /* s: WireGuard's REJECT_AFTER_TIME */
+#define CRBPF_FO_INTERVAL_DEFAULT 1 /* s between checks in crbpf watch */
+
+struct crbpf_fo_key {
+	__be32 client[4];
+	__be32 public_addr[4]; /* the packet's destination */
+	__u32 ifindex; /* public device */
+	__be16 client_port;
+	__be16 public_port;
+	__u8 family;
+	__u8 proto;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct crbpf_fo_key) == 44, "crbpf_fo_key layout");
+
+enum crbpf_fo_state {
+	CRBPF_FO_UNKNOWN = 0, /* not checked yet */
+	CRBPF_FO_UP = 1,
+	CRBPF_FO_DOWN = 2,
+};
+
+/* Why a backend is in its state (crbpf status words in user/failover.c). */
+enum crbpf_fo_why {
+	CRBPF_FO_WHY_NONE = 0,
+	CRBPF_FO_WHY_HANDSHAKE, /* WireGuard peer's handshake (age in age_s) */
+	CRBPF_FO_WHY_NO_HANDSHAKE, /* peer never had one */
+	CRBPF_FO_WHY_NO_PEER, /* no peer's AllowedIPs cover the backend */
+	CRBPF_FO_WHY_NO_ROUTE, /* no route to the backend */
+	CRBPF_FO_WHY_PROBE_OK, /* probe answered (not behind WireGuard) */
+	CRBPF_FO_WHY_PROBE_FAIL, /* probe failed: errno in err */
+	CRBPF_FO_WHY_ROUTE, /* not behind WireGuard, no probe: a route */
+};
+
+struct crbpf_fo_backend {
+	__be32 addr[4];
+	__u32 ifindex; /* route device when last checked; 0: none */
+	__u8 state; /* enum crbpf_fo_state */
+	__u8 why; /* enum crbpf_fo_why */
+	__u8 err; /* errno of a failed probe */
+	__u8 l2; /* the route device has a MAC header (CRBPF_BE_L2) */
+	__u32 age_s; /* handshake age when checked */
+	__u32 fails; /* probe failures in a row */
+	__u64 since; /* CLOCK_REALTIME s of the last state change */
+};
+_Static_assert(sizeof(struct crbpf_fo_backend) == 40, "crbpf_fo_backend layout");
+
+struct crbpf_fo {
+	__u8 n; /* backends listed; 0: no failover for this id */
+	__u8 active; /* index of the one in crbpf_ports */
+	__u8 family;
+	__u8 probe_proto; /* 0 none, IPPROTO_TCP | IPPROTO_UDP */
+	__be16 probe_port;
+	__u16 handshake_max; /* s */
+	__u32 switches; /* times the active backend changed */
+	__u32 pad;
+	struct crbpf_fo_backend be[CRBPF_FO_MAX];
+};
+_Static_assert(sizeof(struct crbpf_fo) == 176, "crbpf_fo layout");
+
 /* crbpf_flows (LRU): keyed as a reply looks on the tunnel: src = backend,
  * dst = client. Flows that have seen a reply. A flow starts in
  * crbpf_unreplied (LRU, same key and value) on its first forwarded packet
@@ -628,6 +707,9 @@ enum crbpf_stat {
 	CRBPF_ST_DROP_LIMIT_PPS,
 	/* client -> mapping: a new flow beyond its per-source flow rate */
 	CRBPF_ST_DROP_LIMIT_FLOWS,
+	/* failover mapping: packet kept on the backend its live flow began
+	 * on, which is no longer the active one (crbpf_fosticky) */
+	CRBPF_ST_FO_STICKY,
 	CRBPF_ST__MAX,
 };
 

@@ -54,6 +54,7 @@ static const char *const crbpf_stat_names[] = {
 	"drop_acl_allow",
 	"drop_limit_pps",
 	"drop_limit_flows",
+	"fo_sticky",
 };
 _Static_assert(sizeof(crbpf_stat_names) / sizeof(crbpf_stat_names[0]) == CRBPF_ST__MAX,
 	       "crbpf_stat_names must follow enum crbpf_stat");

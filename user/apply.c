@@ -111,6 +111,11 @@ static int live_load(struct live *l)
 	if (n < 0)
 		return n;
 	l->n = n;
+	fd = fo_open();
+	for (n = 0; n < l->n; n++)
+		fo_model_view(fd, &l->vals[n]);
+	if (fd >= 0)
+		close(fd);
 	fd = map_open_quiet("crbpf_except");
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
@@ -321,6 +326,33 @@ static bool limit_same(const struct limit_args *a, __u32 id)
 	return !memcmp(&want, &have, sizeof(want));
 }
 
+/* The failover list of mapping id is the one a wants (one answer per
+ * (a, id), as acl_same()). */
+static bool fo_same(const struct fo_args *a, __u32 id)
+{
+	static const struct fo_args *last_a;
+	static __u32 last_id;
+	static bool same;
+	struct crbpf_fo f;
+	int fd, i;
+
+	if (a == last_a && id == last_id)
+		return same;
+	last_a = a;
+	last_id = id;
+	fd = fo_open();
+	same = fo_get(fd, id, &f) ? !a->n :
+	       f.n == a->n + 1 && f.probe_proto == a->probe_proto &&
+	       ntohs(f.probe_port) == a->probe_port &&
+	       f.handshake_max == (a->handshake_max ? a->handshake_max :
+						      CRBPF_FO_HANDSHAKE_DEFAULT);
+	for (i = 0; same && i < a->n; i++)
+		same = !memcmp(f.be[i + 1].addr, a->be[i].a, sizeof(a->be[i].a));
+	if (fd >= 0)
+		close(fd);
+	return same;
+}
+
 /* Does the live entry l already do what w wants? oif: the device the
  * routing table reaches w's backend by now (0: unknown, not compared). */
 static bool entry_same(const struct entry *w, const struct entry *l, int oif,
@@ -333,7 +365,8 @@ static bool entry_same(const struct entry *w, const struct entry *l, int oif,
 	    (w->be.flags & CRBPF_BE_ALL) != (l->be.flags & CRBPF_BE_ALL) ||
 	    (oif && (int)l->be.ifindex != oif) ||
 	    !acl_same(&f->args.acl, l->be.mapping) ||
-	    !limit_same(&f->args.limit, l->be.mapping))
+	    !limit_same(&f->args.limit, l->be.mapping) ||
+	    !fo_same(&f->args.fo, l->be.mapping))
 		return false;
 	if (!(w->be.flags & CRBPF_BE_ALL))
 		return true;
@@ -862,6 +895,7 @@ static int apply_conf(const char *path, const struct conf *c)
 		undo_free(tx);
 		return -EINTR;
 	}
+	fo_gc(); /* before release_unused(): backups' devices */
 	release_unused();
 	acl_gc();
 	if (first)
@@ -1024,6 +1058,7 @@ static void run_text(const struct run *r, const struct live *lv, int txports,
 		used += snprintf(buf + used, len - used, " --addr %s",
 				 addr_str(&pub, abuf, sizeof(abuf)));
 	}
+	used += fo_words(r->be.mapping, buf + used, len - used);
 	/* A mapped port that a local socket serves, or in the ephemeral port
 	 * range, was added with --force. */
 	if (!all && (nl_listeners(r->k.proto, r->first, r->last, &l, 1) > 0 ||

@@ -22,7 +22,7 @@ struct edge_rec {
 	__u32 mode; /* enum xdp_mode as asked for */
 };
 
-/* Room for the names of edge.bpf.o's maps (23 today). */
+/* Room for the names of edge.bpf.o's maps (27 today). */
 #define EDGE_MAPS_MAX 48
 
 /* Map pins an edge load may create, so a failed first attach removes them.

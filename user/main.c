@@ -20,6 +20,7 @@ static const char usage_text[] =
 	"  crbpf port add PROTO PORT[-LAST] BACKEND [--addr PUBLIC] [--dev IFACE] [--force] [--xdp-veth]\n"
 	"                 [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]...\n"
 	"                 [--limit-pps RATE[:BURST]] [--limit-flows RATE[:BURST]] [--limit-prefix V4LEN[,V6LEN]]\n"
+	"                 [--backup ADDR[,ADDR]... [--probe { tcp | udp }:PORT] [--handshake-max SEC]]\n"
 	"  crbpf port add PROTO all ADDR [--except PORT[,PORT|,FIRST-LAST]...]... [--addr PUBLIC] [--dev IFACE]\n"
 	"                 [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]...\n"
 	"                 [--limit-pps RATE[:BURST]] [--limit-flows RATE[:BURST]] [--limit-prefix V4LEN[,V6LEN]]\n"

@@ -83,7 +83,8 @@ static int release_cb(const char *dev, const char *path, void *data)
 	__u32 key;
 
 	ret = resolve_iface(dev, &ifindex);
-	if (ret == 0 && device_in_use(r->vals, r->n, ifindex))
+	if (ret == 0 && (device_in_use(r->vals, r->n, ifindex) ||
+			 fo_device_in_use(ifindex)))
 		return 0;
 	/* Only a device that is gone; out of fds (EMFILE), say, is not. */
 	if (ret && ret != -ENODEV)
@@ -400,7 +401,7 @@ int model_load(struct model *mod, const struct edge_maps *m)
 	struct crbpf_addr_key *lk = NULL;
 	struct crbpf_local *lv = NULL;
 	__u8 *xv = NULL;
-	int i, n = 0, ret = 0;
+	int i, n = 0, ret = 0, fo;
 
 	memset(mod, 0, sizeof(*mod));
 	if (m->ports >= 0)
@@ -412,10 +413,15 @@ int model_load(struct model *mod, const struct edge_maps *m)
 		ret = n < 0 ? n : -ENOMEM;
 		goto out;
 	}
+	fo = fo_open();
 	for (i = 0; i < n; i++) {
 		mod->ports[i].k = pk[i];
 		mod->ports[i].v = pv[i];
+		/* the model knows the primary of a failover mapping */
+		fo_model_view(fo, &mod->ports[i].v);
 	}
+	if (fo >= 0)
+		close(fo);
 	mod->np = n;
 	if (m->except >= 0) {
 		n = map_dump(m->except, sizeof(*mod->except), sizeof(*xv),
@@ -573,6 +579,11 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 	int acl = pin_map_open_quiet("crbpf_acl");
 	__u32 acl_id = CRBPF_MAX_MAPPINGS; /* no id: nothing known yet */
 	bool acl_on = false;
+	/* failover lists, the same way (failover.c) */
+	int fo = fo_open();
+	__u32 fo_id = CRBPF_MAX_MAPPINGS;
+	struct crbpf_fo fo_cur;
+	bool fo_on = false;
 	struct crbpf_backend be;
 	size_t pcpu = sizeof(struct crbpf_mstats) * libbpf_num_possible_cpus();
 	void *zero = calloc(1, pcpu);
@@ -595,6 +606,11 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 			be = op->v.be;
 			acl_flag_of(acl, &be, &acl_id, &acl_on);
 			limit_flag_of(limits, &be, &lim_id, &lim_on);
+			if (be.mapping != fo_id) {
+				fo_id = be.mapping;
+				fo_on = !fo_get(fo, fo_id, &fo_cur);
+			}
+			fo_entry_apply(fo_on ? &fo_cur : NULL, &be);
 			val = &be;
 		}
 		local |= op->map == MODEL_LOCAL;
@@ -627,6 +643,8 @@ int maps_write(const struct edge_maps *m, const struct model_ops *o,
 		close(limits);
 	if (local)
 		cache_gen_bump();
+	if (fo >= 0)
+		close(fo);
 	return first;
 }
 

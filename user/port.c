@@ -61,6 +61,11 @@ static int args_parse(int argc, char **argv, struct port_args *a,
 			a->force = true;
 		} else if (allow_force && !strcmp(argv[i], "--xdp-veth")) {
 			a->xdp_veth = true;
+		} else if (allow_force && fo_is_option(argv[i])) {
+			if (fo_args_option(&a->fo, argv[i],
+					   i + 1 < argc ? argv[i + 1] : NULL))
+				return USAGE;
+			i++;
 		} else if (allow_force && acl_is_option(argv[i])) {
 			if (acl_args_option(&a->acl, argv[i],
 					    i + 1 < argc ? argv[i + 1] : NULL))
@@ -256,7 +261,7 @@ int ephemeral_overlap(__u8 proto, __u16 first, __u16 last, char *msg,
 }
 
 /* Reverse program on the device that reaches backends, as tun_<dev>. */
-static int tun_ensure(int oif, const char *oifname, bool l2, struct undo *u)
+int tun_ensure(int oif, const char *oifname, bool l2, struct undo *u)
 {
 	char maps[PATH_MAX], path[PATH_MAX];
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps);
@@ -449,7 +454,7 @@ int port_add_spec(const struct port_args *a, struct port_spec *s)
 {
 	memset(s, 0, sizeof(*s));
 	if (a->npos != 3)
-		return usage_err("usage: crbpf port add PROTO { PORT[-LAST] | all } BACKEND [--addr PUBLIC] [--except PORTS] [--dev IFACE] [--force] [--xdp-veth] [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]... [--limit-pps RATE[:BURST]] [--limit-flows RATE[:BURST]] [--limit-prefix V4LEN[,V6LEN]]");
+		return usage_err("usage: crbpf port add PROTO { PORT[-LAST] | all } BACKEND [--addr PUBLIC] [--except PORTS] [--dev IFACE] [--force] [--xdp-veth] [--allow PREFIX | --deny PREFIX | --allow-file FILE | --deny-file FILE]... [--limit-pps RATE[:BURST]] [--limit-flows RATE[:BURST]] [--limit-prefix V4LEN[,V6LEN]] [--backup ADDR[,ADDR]... [--probe { tcp | udp }:PORT] [--handshake-max SEC]]");
 	if (parse_proto(a->pos[0], &s->proto))
 		return USAGE;
 	s->all = !strcmp(a->pos[1], "all");
@@ -467,6 +472,8 @@ int port_add_spec(const struct port_args *a, struct port_spec *s)
 	if (s->bport && (unsigned int)s->bport + (s->last - s->first) > 65535)
 		return usage_err("backend ports %u-%u do not fit below 65536", s->bport,
 				 s->bport + (s->last - s->first));
+	if (fo_args_check(&a->fo, &s->be))
+		return USAGE;
 	if (a->addr && parse_public_addr(a->addr, &s->paddr))
 		return USAGE;
 	if (a->addr && s->paddr.family != s->be.family)
@@ -547,10 +554,28 @@ static int acl_before_write(const struct port_args *a, const struct port_spec *s
 	return ret;
 }
 
+/* The mapping id of s's entries once the model has them. */
+static __u32 fo_mapping_id(const struct model *mod, const struct port_spec *s,
+			   __u32 pub_ifindex)
+{
+	const struct model_port *e;
+	struct crbpf_port_key k = {
+		.ifindex = pub_ifindex,
+		.family = s->be.family,
+		.proto = s->proto,
+		.port = htons(s->first),
+	};
+
+	memcpy(k.addr, s->paddr.a, sizeof(k.addr));
+	e = model_port_find(mod, &k);
+	return e ? e->v.mapping : 0;
+}
+
 int port_add(struct port_args *a)
 {
 	int acl = -1, saved[2] = { -EBADF, -EBADF };
-	__u32 acl_id = 0, lim_id;
+	__u32 acl_id = 0, lim_id, fo_id = 0;
+	struct crbpf_fo fo;
 	bool lim_fresh;
 	char dev[IF_NAMESIZE], oifname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
 	struct edge_maps m = EDGE_MAPS_NONE;
@@ -671,9 +696,18 @@ int port_add(struct port_args *a)
 		goto out;
 	lim_id = ops_mapping_id(&ops, &spec, pub_ifindex, &lim_fresh);
 	ret = limit_before_write(&a->limit, lim_id, lim_fresh, u);
+	if (!ret) {
+		fo_id = fo_mapping_id(&mod, &spec, pub_ifindex);
+		ret = fo_id ? fo_install(fo_id, &be, &a->fo, &fo, u) : 0;
+	}
 	if (ret)
 		goto fail;
 	ret = maps_write(&m, &ops, u, false);
+	/* the entries the model left as they were get the list too */
+	if (!ret && fo_id) {
+		ret = fo_entries_sync(m.ports, fo_id, &fo, u);
+		ret = ret > 0 ? 0 : ret;
+	}
 	if (ret)
 		goto fail;
 	ret = txport_ensure(m.txports, pub_ifindex, u);
@@ -845,6 +879,8 @@ int port_del(struct port_args *a)
 	frags_purge(&gone);
 	/* Within apply, once apply is through: a rollback needs them. */
 	if (!undo_nested(u)) {
+		/* the lists first: a backup's device is in use while listed */
+		fo_gc();
 		tun_release_unused(m.ports, m.txports);
 		acl_gc();
 	}
@@ -953,11 +989,11 @@ int port_list_print(const char *only_dev, bool json)
 	struct crbpf_limit lim;
 	int acl, limits, kind, sz;
 	char dname[IF_NAMESIZE], oname[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
-	char pbuf[INET6_ADDRSTRLEN], xbuf[4096];
+	char pbuf[INET6_ADDRSTRLEN], xbuf[4096], fbuf[4 * INET6_ADDRSTRLEN];
 	struct crbpf_port_key *keys;
 	struct crbpf_backend *vals;
 	struct mapping *v;
-	int fd, i, n, shown = 0, only = 0;
+	int fd, fo, i, n, shown = 0, only = 0;
 
 	if (only_dev && resolve_iface(only_dev, &only))
 		return -ENODEV;
@@ -980,9 +1016,12 @@ int port_list_print(const char *only_dev, bool json)
 		free(vals);
 		return -ENOMEM;
 	}
+	fo = fo_open();
 	for (i = 0; i < n; i++) {
 		v[i].k = keys[i];
 		v[i].be = vals[i];
+		/* the mapping as given: crbpf status says which is active */
+		fo_model_view(fo, &v[i].be);
 	}
 	free(keys);
 	free(vals);
@@ -1015,6 +1054,7 @@ int port_list_print(const char *only_dev, bool json)
 		ifname(v[i].k.ifindex, dname);
 		ifname(v[i].be.ifindex, oname);
 		limit_get(limits, v[i].be.mapping, &lim);
+		fo_backups_str(fo, v[i].be.mapping, fbuf, sizeof(fbuf));
 		if (json) {
 			printf("%s{\"dev\":", shown ? "," : "");
 			json_str(stdout, dname);
@@ -1032,6 +1072,8 @@ int port_list_print(const char *only_dev, bool json)
 			printf(",\"l2\":%s", v[i].be.flags & CRBPF_BE_L2 ? "true" : "false");
 			if (all)
 				printf(",\"except\":\"%s\"", xbuf);
+			if (fbuf[0])
+				printf(",\"backups\":\"%s\"", fbuf);
 			/* prefixes of the mapping's own lists, absent: none */
 			for (kind = 0; kind < 2; kind++) {
 				sz = list_size(acl, v[i].be.mapping, kind);
@@ -1072,11 +1114,12 @@ int port_list_print(const char *only_dev, bool json)
 						 acl_kind_names[kind], sz);
 			}
 			limit_list_str(&lim, limbuf, sizeof(limbuf));
-			printf("%-12s %-5s %-5s %-6s %-24s %-40s %s%s%s%s%s%s\n", dname,
+			printf("%-12s %-5s %-5s %-6s %-24s %-40s %s%s%s%s%s%s%s%s\n", dname,
 			       proto_str(v[i].k.proto), port,
 			       family_str(v[i].k.family), pbuf, bbuf, oname,
 			       v[i].be.flags & CRBPF_BE_L2 ? " (ethernet)" : "",
-			       xbuf[0] ? " except " : "", xbuf, lbuf, limbuf);
+			       xbuf[0] ? " except " : "", xbuf, lbuf, limbuf,
+			       fbuf[0] ? " backup " : "", fbuf);
 		}
 		shown++;
 	}
@@ -1086,6 +1129,8 @@ int port_list_print(const char *only_dev, bool json)
 		close(acl);
 	if (limits >= 0)
 		close(limits);
+	if (fo >= 0)
+		close(fo);
 	free(v);
 	return 0;
 }

@@ -413,6 +413,41 @@ static void prom_mapping_labels(FILE *f, const char *dname,
 	prom_label(f, "address", addr);
 }
 
+/* Failover mappings: each backend up (1) or not (0), and which one is
+ * active, as crbpf watch last saw them. */
+static void prom_failover(FILE *f, const struct mstat_row *rows, int n)
+{
+	char dname[IF_NAMESIZE], pbuf[INET6_ADDRSTRLEN], port[16];
+	char be[INET6_ADDRSTRLEN + 10], abuf[INET6_ADDRSTRLEN];
+	int fd = fo_open(), i, j, shown = 0;
+	struct crbpf_fo fo;
+
+	for (i = 0; fd >= 0 && i < n; i++) {
+		if (fo_get(fd, rows[i].be.mapping, &fo))
+			continue;
+		if (!shown++)
+			fprintf(f, "# HELP crbpf_failover_backend_up %s\n# TYPE crbpf_failover_backend_up gauge\n",
+				"A failover mapping's backend is healthy (1) or not (0); active: new flows go there.");
+		mapping_names(&rows[i], pbuf, sizeof(pbuf), port, sizeof(port),
+			      be, sizeof(be));
+		ifname(rows[i].k.ifindex, dname);
+		for (j = 0; j < fo.n && j < CRBPF_FO_MAX; j++) {
+			struct addr a = { .family = fo.family };
+
+			memcpy(a.a, fo.be[j].addr, sizeof(a.a));
+			fputs("crbpf_failover_backend_up{", f);
+			prom_mapping_labels(f, dname, &rows[i].k, port, pbuf);
+			fputc(',', f);
+			prom_label(f, "backend", addr_str(&a, abuf, sizeof(abuf)));
+			fputc(',', f);
+			prom_label(f, "active", j == fo.active ? "true" : "false");
+			fprintf(f, "} %d\n", fo.be[j].state == CRBPF_FO_UP);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 /*
  * Every counter in the text exposition format (node_exporter's textfile
  * collector reads the same). Mappings are labelled by their public side
@@ -549,6 +584,7 @@ static int print_prometheus(FILE *f, const __u64 *sum, int only, bool mappings)
 		}
 	}
 	prom_limits(f, rows, n);
+	prom_failover(f, rows, n);
 	free(rows);
 	return 0;
 }

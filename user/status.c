@@ -136,6 +136,8 @@ int cmd_status(int argc, char **argv)
 		pin_iter("tun", status_tun_cb, &s);
 		printf("],\"lists\":");
 		acl_lists_print(stdout, true, "");
+		printf(",");
+		fo_status_print(stdout, true);
 		printf(",\"home\":");
 		home_status_json(stdout);
 		printf(",\"maps\":[");
@@ -167,6 +169,7 @@ int cmd_status(int argc, char **argv)
 		printf("  (none)\n");
 	printf("lists:\n");
 	acl_lists_print(stdout, false, "  ");
+	fo_status_print(stdout, false);
 	printf("home:\n");
 	home_status_text(stdout);
 	return 0;

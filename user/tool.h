@@ -249,6 +249,14 @@ struct limit_args {
 	__u32 pps, pps_burst, flows, flows_burst;
 	__u32 prefix4, prefix6;
 };
+/* port add's failover options (failover.c). */
+struct fo_args {
+	int n; /* backups */
+	struct addr be[CRBPF_FO_MAX - 1];
+	__u8 probe_proto; /* 0: no probe */
+	__u16 probe_port;
+	__u32 handshake_max; /* 0: CRBPF_FO_HANDSHAKE_DEFAULT */
+};
 /* The words of `port add/del/list`; family (not a word) narrows a del
  * without --addr to one family. */
 struct port_args {
@@ -263,6 +271,7 @@ struct port_args {
 	__u8 family;
 	struct acl_args acl; /* port add: --allow, --deny, ... */
 	struct limit_args limit; /* port add: --limit-pps, ... */
+	struct fo_args fo; /* port add: --backup, --probe, --handshake-max */
 };
 /* A `port add`, checked: all = `PROTO all` (first = last = CRBPF_PORT_ALL),
  * bport 0 = same port as the public one, paddr.family 0 = no --addr. */
@@ -610,6 +619,35 @@ int wg_dev_get(const char *name, struct wg_dev *d);
 void wg_dev_free(struct wg_dev *d);
 void wg_key_str(const __u8 key[32], char out[45]);
 bool wg_allowed_covers(const struct wg_peer *p, const struct addr *a, __u8 len);
+/* failover.c */
+#define FO_WG_CACHE 16
+struct fo_wg_cache {
+	int n;
+	char name[FO_WG_CACHE][IF_NAMESIZE];
+	bool ok[FO_WG_CACHE];
+	struct wg_dev dev[FO_WG_CACHE];
+};
+int fo_open(void);
+int fo_get(int fd, __u32 id, struct crbpf_fo *f);
+bool fo_is_option(const char *s);
+int fo_args_option(struct fo_args *a, const char *opt, const char *val);
+int fo_args_check(const struct fo_args *a, const struct addr *primary);
+void fo_model_view(int fd, struct crbpf_backend *v);
+void fo_entry_apply(const struct crbpf_fo *f, struct crbpf_backend *v);
+int fo_entries_sync(int ports, __u32 id, const struct crbpf_fo *f,
+		    struct undo *u);
+int fo_install(__u32 id, const struct addr *primary, const struct fo_args *a,
+	       struct crbpf_fo *out, struct undo *u);
+bool fo_device_in_use(int ifindex);
+int fo_gc(void);
+struct wg_dev *fo_wg_dev(struct fo_wg_cache *wc, const char *name);
+int fo_tick(void);
+const char *fo_why_str(const struct crbpf_fo *f, const struct crbpf_fo_backend *b,
+		       char *buf, size_t len);
+void fo_status_print(FILE *o, bool json);
+void fo_backups_str(int fd, __u32 id, char *buf, size_t len);
+int fo_words(__u32 id, char *buf, size_t len);
+int tun_ensure(int oif, const char *oifname, bool l2, struct undo *u);
 /* doctor.c */
 int cmd_doctor(int argc, char **argv);
 

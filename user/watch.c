@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,9 @@
  * flapping link) must not keep watch dumping the maps back to back. */
 #define WATCH_MIN_GAP_MS 100
 #define WATCH_PERIOD_MS 10000
+/* Failover health checks (failover.c) between passes; CRBPF_FO_TICK_MS in
+ * the environment shortens it for tests. */
+#define WATCH_FO_MS (CRBPF_FO_INTERVAL_DEFAULT * 1000)
 
 static long long now_ms(void)
 {
@@ -131,7 +135,8 @@ int cmd_watch(int argc, char **argv)
 	/* policy rules have no RTMGRP_ bit: joined by number */
 	int rule_groups[] = { RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE };
 	struct watch w = { .file = CRBPF_CONF_DEFAULT };
-	long long due, next_periodic, last_pass = 0;
+	long long due, next_periodic, last_pass = 0, next_fo, fo_ms = WATCH_FO_MS;
+	const char *fo_env = getenv("CRBPF_FO_TICK_MS");
 	struct mnl_socket *nl = NULL;
 	struct pollfd pfd[2];
 	int sfd = -1, rcvbuf = 1 << 22, ev, ret;
@@ -183,10 +188,25 @@ int cmd_watch(int argc, char **argv)
 	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	due = now_ms(); /* a first pass right away */
 	next_periodic = due + WATCH_PERIOD_MS;
+	if (fo_env && atoi(fo_env) >= 100)
+		fo_ms = atoi(fo_env);
+	next_fo = due + fo_ms;
 	for (;;) {
 		long long t = now_ms(), until = next_periodic;
 		struct signalfd_siginfo si;
 
+		if (next_fo <= t) {
+			/* takes the pin lock itself, after its probes */
+			ret = fo_tick();
+			if (ret < 0)
+				err("failover health checks failed: %s",
+				    strerror(-ret));
+			fflush(stderr);
+			next_fo = now_ms() + fo_ms;
+			continue;
+		}
+		if (next_fo < until)
+			until = next_fo;
 		if (due >= 0 && due < until)
 			until = due;
 		if (until <= t) {

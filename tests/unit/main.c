@@ -1495,6 +1495,7 @@ int main(int argc, char **argv)
 		/* before all_cases, whose `all` entries would take port 22 */
 		{ acl_cases, n_acl_cases },
 		{ limit_cases, n_limit_cases },
+		{ fo_cases, n_fo_cases },
 		{ home_cases, n_home_cases },
 		{ flow_cases, n_flow_cases },
 		{ frag_cases, n_frag_cases },

@@ -465,6 +465,9 @@ extern const int n_acl_cases;
 extern const struct tcase limit_cases[];
 extern const int n_limit_cases;
 
+extern const struct tcase fo_cases[];
+extern const int n_fo_cases;
+
 extern const struct tcase all_cases[];
 extern const int n_all_cases;
 /* all_cases.c's mappings, exceptions and sockets, once; 0 or -1 */
