@@ -12,7 +12,8 @@
  * behind WireGuard, without a probe, is up while it has a route.
  *
  * The mapping model (model.c) knows only the primary: entries are read
- * back with the primary's address (fo_model_view()) and written with the
+ * back with the primary's address (fo_model_view(), in maps.c with the
+ * other readers of crbpf_fo) and written with the
  * active one's (fo_entry_apply()), so reverse rules, ids and `port del`
  * are those of the primary; replies from a backup are answered by their
  * flows (failover mappings are tracked).
@@ -38,22 +39,6 @@
 /* Failed probes in a row before a backend is down: one lost SYN is no
  * outage. */
 #define FO_PROBE_FAILS 2
-
-int fo_open(void)
-{
-	/* pins of a crbpf without failover have none */
-	return pin_map_open_quiet("crbpf_fo");
-}
-
-int fo_get(int fd, __u32 id, struct crbpf_fo *f)
-{
-	memset(f, 0, sizeof(*f));
-	if (fd < 0 || id >= CRBPF_MAX_MAPPINGS)
-		return -ENOENT;
-	if (bpf_map_lookup_elem(fd, &id, f))
-		return -errno;
-	return f->n ? 0 : -ENOENT;
-}
 
 /* ---- options ---------------------------------------------------------- */
 
@@ -129,37 +114,6 @@ int fo_args_check(const struct fo_args *a, const struct addr *primary)
 }
 
 /* ---- the entries ------------------------------------------------------ */
-
-/* A value read from crbpf_ports as the model knows it: the primary. */
-void fo_model_view(int fd, struct crbpf_backend *v)
-{
-	struct crbpf_fo f;
-
-	if (!(v->flags & CRBPF_BE_FAILOVER) || fo_get(fd, v->mapping, &f))
-		return;
-	memcpy(v->addr, f.be[0].addr, sizeof(v->addr));
-	if (f.be[0].ifindex)
-		v->ifindex = f.be[0].ifindex;
-	v->flags = (v->flags & ~CRBPF_BE_L2) | (f.be[0].l2 ? CRBPF_BE_L2 : 0);
-}
-
-/* A value about to be written: the active backend of a failover mapping
- * with CRBPF_BE_FAILOVER | CRBPF_BE_TRACK, else without the flag. */
-void fo_entry_apply(const struct crbpf_fo *f, struct crbpf_backend *v)
-{
-	const struct crbpf_fo_backend *b;
-
-	if (!f || !f->n) {
-		v->flags &= ~CRBPF_BE_FAILOVER;
-		return;
-	}
-	b = &f->be[f->active < f->n ? f->active : 0];
-	memcpy(v->addr, b->addr, sizeof(v->addr));
-	if (b->ifindex)
-		v->ifindex = b->ifindex;
-	v->flags = (v->flags & ~CRBPF_BE_L2) | (b->l2 ? CRBPF_BE_L2 : 0) |
-		   CRBPF_BE_FAILOVER | CRBPF_BE_TRACK;
-}
 
 /* Rewrites every crbpf_ports entry of mapping id as f says, one update
  * each (journaled in u when given). Returns the entries changed. */
@@ -274,25 +228,6 @@ int fo_install(__u32 id, const struct addr *primary, const struct fo_args *a,
 out:
 	close(fd);
 	return ret;
-}
-
-/* Devices the backups of any failover mapping are reached through. */
-bool fo_device_in_use(int ifindex)
-{
-	struct crbpf_fo f;
-	bool used = false;
-	int fd = fo_open(), i;
-	__u32 id;
-
-	for (id = 1; fd >= 0 && id < CRBPF_MAX_MAPPINGS && !used; id++) {
-		if (fo_get(fd, id, &f))
-			continue;
-		for (i = 0; i < f.n && i < CRBPF_FO_MAX; i++)
-			used |= (int)f.be[i].ifindex == ifindex;
-	}
-	if (fd >= 0)
-		close(fd);
-	return used;
 }
 
 /* Sticky entries of mapping id on backend addr (all of the id: addr NULL). */

@@ -94,6 +94,8 @@ int main(int argc, char **argv)
 		argv++;
 	}
 	log_setup_libbpf();
+	/* a rollback may put crbpf_local back: the datapath's copy is stale */
+	undo_map_restored = cache_gen_bump;
 	if (!argc) {
 		usage(stderr);
 		return 2;

@@ -76,6 +76,74 @@ struct release_ctx {
 	int txports_fd;
 };
 
+/* crbpf_fo, the failover lists (failover.c): read here, below it, so that
+ * releasing reverse programs knows the devices backups use. */
+int fo_open(void)
+{
+	/* pins of a crbpf without failover have none */
+	return pin_map_open_quiet("crbpf_fo");
+}
+
+int fo_get(int fd, __u32 id, struct crbpf_fo *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (fd < 0 || id >= CRBPF_MAX_MAPPINGS)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(fd, &id, f))
+		return -errno;
+	return f->n ? 0 : -ENOENT;
+}
+
+/* Devices the backups of any failover mapping are reached through. */
+bool fo_device_in_use(int ifindex)
+{
+	struct crbpf_fo f;
+	bool used = false;
+	int fd = fo_open(), i;
+	__u32 id;
+
+	for (id = 1; fd >= 0 && id < CRBPF_MAX_MAPPINGS && !used; id++) {
+		if (fo_get(fd, id, &f))
+			continue;
+		for (i = 0; i < f.n && i < CRBPF_FO_MAX; i++)
+			used |= (int)f.be[i].ifindex == ifindex;
+	}
+	if (fd >= 0)
+		close(fd);
+	return used;
+}
+
+/* A value read from crbpf_ports as the model knows it: the primary. */
+void fo_model_view(int fd, struct crbpf_backend *v)
+{
+	struct crbpf_fo f;
+
+	if (!(v->flags & CRBPF_BE_FAILOVER) || fo_get(fd, v->mapping, &f))
+		return;
+	memcpy(v->addr, f.be[0].addr, sizeof(v->addr));
+	if (f.be[0].ifindex)
+		v->ifindex = f.be[0].ifindex;
+	v->flags = (v->flags & ~CRBPF_BE_L2) | (f.be[0].l2 ? CRBPF_BE_L2 : 0);
+}
+
+/* A value about to be written: the active backend of a failover mapping
+ * with CRBPF_BE_FAILOVER | CRBPF_BE_TRACK, else without the flag. */
+void fo_entry_apply(const struct crbpf_fo *f, struct crbpf_backend *v)
+{
+	const struct crbpf_fo_backend *b;
+
+	if (!f || !f->n) {
+		v->flags &= ~CRBPF_BE_FAILOVER;
+		return;
+	}
+	b = &f->be[f->active < f->n ? f->active : 0];
+	memcpy(v->addr, b->addr, sizeof(v->addr));
+	if (b->ifindex)
+		v->ifindex = b->ifindex;
+	v->flags = (v->flags & ~CRBPF_BE_L2) | (b->l2 ? CRBPF_BE_L2 : 0) |
+		   CRBPF_BE_FAILOVER | CRBPF_BE_TRACK;
+}
+
 static int release_cb(const char *dev, const char *path, void *data)
 {
 	struct release_ctx *r = data;

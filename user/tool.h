@@ -130,6 +130,7 @@ int undo_link_prog(struct undo *u, int link_fd, int old_prog_fd);
 int undo_sysctl(struct undo *u, const char *path, const char *old);
 int undo_tc(struct undo *u, int ifindex);
 void undo_rollback(struct undo *u);
+extern void (*undo_map_restored)(void);
 void undo_free(struct undo *u);
 /* A pin holds either a link or (clsact fallback) a program. */
 bool fd_is_link(int fd);

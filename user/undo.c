@@ -400,6 +400,10 @@ static void undo_ent_free(struct undo_ent *e)
 	free(e->text);
 }
 
+/* Called after a rollback restored map entries (main.c sets it to
+ * cache_gen_bump(): the journal sits below the files that know the maps). */
+void (*undo_map_restored)(void);
+
 /* Undoes the entries of u (of a child journal: its part of the root's). */
 void undo_rollback(struct undo *u)
 {
@@ -417,8 +421,8 @@ void undo_rollback(struct undo *u)
 	}
 	r->n = u->mark;
 	/* crbpf_local may be among them: the datapath's copies go stale */
-	if (restored_map)
-		cache_gen_bump();
+	if (restored_map && undo_map_restored)
+		undo_map_restored();
 	u->rolled_back = true;
 	if (!u->parent && undo_signo)
 		err("interrupted by %s: every change of this command was rolled back",
