@@ -127,16 +127,18 @@ must "crbpf port del tcp 444" vps_crbpf port del tcp 444 >/dev/null
 
 # ---- the first tunnel's home end goes down during traffic ----
 # A client connects every 0.1 s and logs "TIME TAG" (TAG: the server that
-# answered, - for none).
+# answered, - for none). It waits 1 s for an answer, 3 s under emulation
+# (one 6.1 run had a single connection after the failover go unanswered
+# with 1 s, cause not recorded; a failure now says when they began).
 rm -f "$TOPO_DIR/stop-clients"
 nsx_bg cr-cli clients bash -c '
 	while [ ! -e "$1/stop-clients" ]; do
 		[ -e "$1/pause-clients" ] && { sleep 0.1; continue; }
 		t=$(date +%s.%N)
-		r=$("$2" "$3" hello --timeout 1 '"$VPS4"' 443 2>/dev/null | awk "{print \$3}")
+		r=$("$2" "$3" hello --timeout "$4" '"$VPS4"' 443 2>/dev/null | awk "{print \$3}")
 		echo "$t ${r:--}"
 		sleep 0.1
-	done' _ "$TOPO_DIR" "$PY" "$PEER"
+	done' _ "$TOPO_DIR" "$PY" "$PEER" "$(scaled 1 3)"
 sleep 1
 t_down=$(date +%s.%N)
 nsx cr-home ip link set wgh down
@@ -213,7 +215,7 @@ lost=$(awk -v b="${t_b:-0}" '$1 > b + 1 && $2 == "-"' "$TOPO_DIR/clients.log" | 
 if [ "$lost" -eq 0 ]; then
 	t_result no-failed-connections-after PASS
 else
-	t_result no-failed-connections-after FAIL "$lost connections after the failover got no answer"
+	t_result no-failed-connections-after FAIL "$lost connections after the failover got no answer, begun at (s after the cut) $(awk -v b="${t_b:-0}" -v d="$t_down" '$1 > b + 1 && $2 == "-" {printf "%.1f ", $1 - d}' "$TOPO_DIR/clients.log")(backup reached at $secs s, first tunnel back at $(awk -v a="$t_up_a" -v d="$t_down" 'BEGIN {printf "%.1f", a - d}') s)"
 fi
 
 # ---- the config file ----
