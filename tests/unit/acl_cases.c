@@ -77,22 +77,9 @@ static int list_put(__u32 slot, const char *const *pfx)
 static int port_put(int family, __u16 port, const char *be, __u16 bport,
 		    __u32 id, bool acl)
 {
-	struct crbpf_port_key k = {
-		.ifindex = topo.ifindex[DEV_PUB],
-		.family = family == 6 ? CRBPF_V6 : CRBPF_V4,
-		.proto = IPPROTO_TCP,
-		.port = htons(port),
-	};
-	struct crbpf_backend v = {
-		.port = htons(bport),
-		.flags = acl ? CRBPF_BE_ACL : 0,
-		.ifindex = topo.ifindex[DEV_TUN],
-		.mapping = id,
-	};
-
-	parse_addr(family, be, v.addr);
-	return bpf_map_update_elem(edge_map_fd("crbpf_ports"), &k, &v, BPF_ANY) ?:
-		       mstats_zero(id);
+	return unit_port_put(family, IPPROTO_TCP, port, be, bport, id,
+			     acl ? CRBPF_BE_ACL : 0, DEV_TUN) ?:
+	       mstats_zero(id);
 }
 
 static void acl_setup(void)

@@ -24,21 +24,8 @@
 
 static int fo_put(__u16 port, const char *be, bool fo)
 {
-	struct crbpf_port_key k = {
-		.ifindex = topo.ifindex[DEV_PUB],
-		.family = CRBPF_V4,
-		.proto = IPPROTO_TCP,
-		.port = htons(port),
-	};
-	struct crbpf_backend v = {
-		.port = htons(200),
-		.flags = fo ? CRBPF_BE_FAILOVER | CRBPF_BE_TRACK : 0,
-		.ifindex = topo.ifindex[DEV_TUN],
-		.mapping = fo ? FO_ID : FO_ID + 1,
-	};
-
-	parse_addr(4, be, v.addr);
-	return bpf_map_update_elem(edge_map_fd("crbpf_ports"), &k, &v, BPF_ANY);
+	return unit_port_put(4, IPPROTO_TCP, port, be, 200, fo ? FO_ID : FO_ID + 1,
+			     fo ? CRBPF_BE_FAILOVER | CRBPF_BE_TRACK : 0, DEV_TUN);
 }
 
 static void fo_active(const char *be)

@@ -86,23 +86,9 @@ static int port_put(int family, __u8 proto, __u16 port, const char *be,
 		    __u16 bport, __u32 id, __u16 flags, enum dev dev,
 		    const struct crbpf_limit *l)
 {
-	struct crbpf_port_key k = {
-		.ifindex = topo.ifindex[DEV_PUB],
-		.family = family == 6 ? CRBPF_V6 : CRBPF_V4,
-		.proto = proto,
-		.port = htons(port),
-	};
-	struct crbpf_backend v = {
-		.port = htons(bport),
-		.flags = flags,
-		.ifindex = topo.ifindex[dev],
-		.mapping = id,
-	};
-
-	parse_addr(family, be, v.addr);
-	return bpf_map_update_elem(edge_map_fd("crbpf_ports"), &k, &v, BPF_ANY) ?:
+	return unit_port_put(family, proto, port, be, bport, id, flags, dev) ?:
 	       bpf_map_update_elem(edge_map_fd("crbpf_limits"), &id, l, BPF_ANY) ?:
-		       mstats_zero(id);
+	       mstats_zero(id);
 }
 
 static void limsrc_clear(void)

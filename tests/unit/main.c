@@ -414,6 +414,29 @@ int mstats_zero(__u32 id)
 	return err;
 }
 
+/* A crbpf_ports entry on pub0 (any address): family 4/6, proto, public
+ * port -> be:bport reached through dev, mapping id, flags. */
+int unit_port_put(int family, __u8 proto, __u16 port, const char *be,
+		  __u16 bport, __u32 id, __u16 flags, enum dev dev)
+{
+	struct crbpf_port_key k = {
+		.ifindex = topo.ifindex[DEV_PUB],
+		.family = family == 6 ? CRBPF_V6 : CRBPF_V4,
+		.proto = proto,
+		.port = htons(port),
+	};
+	struct crbpf_backend v = {
+		.port = htons(bport),
+		.flags = flags,
+		.ifindex = topo.ifindex[dev],
+		.mapping = id,
+	};
+
+	parse_addr(family, be, v.addr);
+	return bpf_map_update_elem(bpf_map__fd(edge->maps.crbpf_ports), &k, &v,
+				   BPF_ANY);
+}
+
 /* The mapping id of the crbpf_ports entry (pub0, family, proto, port,
  * addr or any; port 0: the `all` entry), 0 when there is none. */
 __u32 unit_mapping_of(int family, __u8 proto, __u16 port, const char *addr)

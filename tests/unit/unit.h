@@ -226,6 +226,8 @@ int unit_flood(int prog, const struct pkt_spec *tmpl, int reply_prog,
 int unit_run(int prog, struct pkt_spec *s);
 /* Mapping ids: the slot of id zeroed; the id of a crbpf_ports entry of pub0. */
 int mstats_zero(__u32 id);
+int unit_port_put(int family, __u8 proto, __u16 port, const char *be,
+		  __u16 bport, __u32 id, __u16 flags, enum dev dev);
 __u32 unit_mapping_of(int family, __u8 proto, __u16 port, const char *addr);
 /* Inserts a live flow entry {backend, client} -> public (pub0), no reply
  * yet (crbpf_unreplied). */
