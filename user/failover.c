@@ -535,14 +535,15 @@ int fo_tick(void)
 	wc = calloc(1, sizeof(*wc));
 	ids = calloc(CRBPF_MAX_MAPPINGS, sizeof(*ids));
 	was = calloc(CRBPF_MAX_MAPPINGS, sizeof(*was));
-	f = calloc(CRBPF_MAX_MAPPINGS, sizeof(*f));
+	f = fo_get_all(fd);
 	if (!wc || !ids || !was || !f) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	for (id = 1; id < CRBPF_MAX_MAPPINGS; id++) {
-		if (fo_get(fd, id, &f[n]))
+		if (!f[id].n)
 			continue;
+		f[n] = f[id]; /* packed in place: n <= id */
 		ids[n] = id;
 		was[n] = f[n];
 		pick = -1;

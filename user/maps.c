@@ -94,20 +94,52 @@ int fo_get(int fd, __u32 id, struct crbpf_fo *f)
 	return f->n ? 0 : -ENOENT;
 }
 
+/* Every slot of crbpf_fo (CRBPF_MAX_MAPPINGS entries, by id; n 0: none),
+ * malloc'ed, or NULL. One batch call where the kernel has it (arrays since
+ * 5.6): crbpf watch reads them all every second, and 4095 lookups a
+ * second would be its main cost while idle. */
+struct crbpf_fo *fo_get_all(int fd)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct crbpf_fo *all = calloc(CRBPF_MAX_MAPPINGS, sizeof(*all));
+	__u32 *keys = calloc(CRBPF_MAX_MAPPINGS, sizeof(*keys));
+	__u32 n = CRBPF_MAX_MAPPINGS, out, id;
+	struct crbpf_fo *vals = calloc(CRBPF_MAX_MAPPINGS, sizeof(*vals));
+	int ret;
+
+	if (!all || !keys || !vals) {
+		free(all);
+		all = NULL;
+		goto out;
+	}
+	ret = bpf_map_lookup_batch(fd, NULL, &out, keys, vals, &n, &opts);
+	if (!ret || errno == ENOENT) {
+		for (id = 0; id < n; id++)
+			if (keys[id] < CRBPF_MAX_MAPPINGS)
+				all[keys[id]] = vals[id];
+	} else {
+		for (id = 1; id < CRBPF_MAX_MAPPINGS; id++)
+			fo_get(fd, id, &all[id]);
+	}
+out:
+	free(keys);
+	free(vals);
+	return all;
+}
+
 /* Devices the backups of any failover mapping are reached through. */
 bool fo_device_in_use(int ifindex)
 {
-	struct crbpf_fo f;
+	struct crbpf_fo *all;
 	bool used = false;
 	int fd = fo_open(), i;
 	__u32 id;
 
-	for (id = 1; fd >= 0 && id < CRBPF_MAX_MAPPINGS && !used; id++) {
-		if (fo_get(fd, id, &f))
-			continue;
-		for (i = 0; i < f.n && i < CRBPF_FO_MAX; i++)
-			used |= (int)f.be[i].ifindex == ifindex;
-	}
+	all = fd >= 0 ? fo_get_all(fd) : NULL;
+	for (id = 1; all && id < CRBPF_MAX_MAPPINGS && !used; id++)
+		for (i = 0; i < all[id].n && i < CRBPF_FO_MAX; i++)
+			used |= (int)all[id].be[i].ifindex == ifindex;
+	free(all);
 	if (fd >= 0)
 		close(fd);
 	return used;

@@ -630,6 +630,7 @@ struct fo_wg_cache {
 };
 int fo_open(void);
 int fo_get(int fd, __u32 id, struct crbpf_fo *f);
+struct crbpf_fo *fo_get_all(int fd);
 bool fo_is_option(const char *s);
 int fo_args_option(struct fo_args *a, const char *opt, const char *val);
 int fo_args_check(const struct fo_args *a, const struct addr *primary);
